@@ -1,0 +1,42 @@
+# cachext: PGXS build.
+#
+#   make                 build cachext.so
+#   make install         install into the PostgreSQL that pg_config names
+#   make installcheck    pg_regress (sql/), isolation (test/specs/) and TAP (test/t/)
+#                        suites, each against a temporary instance started with
+#                        cachext preloaded; needs redis-server on PATH for L2 tests
+#
+# Set PG_CONFIG to build against another PostgreSQL (13-17).
+
+EXTENSION = cachext
+MODULE_big = cachext
+OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+DATA = $(wildcard sql/cachext--*.sql)
+
+PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK = -lhiredis
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+TESTS = $(filter-out sql/cachext--%,$(wildcard sql/*.sql))
+REGRESS = $(patsubst sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --temp-config=$(srcdir)/test/cachext.conf --temp-instance=$(CURDIR)/tmp_regress \
+	--load-extension=cachext
+
+ISOLATION = $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec))
+ISOLATION_OPTS = --inputdir=$(srcdir)/test --outputdir=$(CURDIR)/output_iso \
+	--temp-config=$(srcdir)/test/cachext.conf --temp-instance=$(CURDIR)/tmp_check_iso \
+	--load-extension=cachext
+
+TAP_TESTS = 1
+PROVE_TESTS = $(wildcard test/t/*.pl)
+
+EXTRA_CLEAN = tmp_check tmp_regress tmp_check_iso output_iso results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Warnings are errors when asked (CI sets WERROR=1).
+ifdef WERROR
+override CFLAGS += -Werror
+endif

@@ -1,0 +1,118 @@
+/* cachext 0.1.0: the L1 cache and its SQL API */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION cachext" to load this file. \quit
+
+-- Reads one key; NULL on a miss.  A cached JSON null comes back as 'null'.
+CREATE FUNCTION cache_get(key text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'cache_get'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_get(text) IS
+'Returns the cached value of key, or NULL on a miss';
+
+-- Stores a value with cachext.default_ttl.
+CREATE FUNCTION cache_set(key text, value jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'cache_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_set(text, jsonb) IS
+'Caches value under key for cachext.default_ttl';
+
+-- Stores a value with an explicit TTL; ttl => NULL never expires.
+CREATE FUNCTION cache_set(key text, value jsonb, ttl interval)
+RETURNS void
+AS 'MODULE_PATHNAME', 'cache_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_set(text, jsonb, interval) IS
+'Caches value under key for ttl (millisecond precision); NULL ttl means no expiry';
+
+-- Removes one key from every layer and sends a CACHE_INVALIDATED event.
+CREATE FUNCTION cache_invalidate(key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'cache_invalidate'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_invalidate(text) IS
+'Removes key from the cache; true if it was cached. Sends CACHE_INVALIDATED on cachext.notify_channel';
+
+-- Removes every key matching a Redis-style glob; an admin function.
+CREATE FUNCTION cache_invalidate_pattern(pattern text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'cache_invalidate_pattern'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_invalidate_pattern(text) IS
+'Removes every key matching a glob (*, ?, [abc], [a-z], [^a], \ escapes); returns how many';
+
+-- Reads many keys at once; one row per key found.
+CREATE FUNCTION cache_get_multi(keys text[])
+RETURNS TABLE (key text, value jsonb)
+AS 'MODULE_PATHNAME', 'cache_get_multi'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION cache_get_multi(text[]) IS
+'Returns (key, value) for each of keys that is cached, in the array''s order';
+
+-- Empties the cache; an admin function.
+CREATE FUNCTION cache_clear()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'cache_clear'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_clear() IS
+'Removes every entry of L1 (all namespaces); returns how many there were';
+
+-- The counters behind the cache_stats view.
+CREATE FUNCTION cache_stats(
+    OUT layer text,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT hit_rate double precision,
+    OUT sets bigint,
+    OUT evictions bigint,
+    OUT expirations bigint,
+    OUT invalidations bigint,
+    OUT entries bigint,
+    OUT bytes bigint,
+    OUT max_entries bigint,
+    OUT max_bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cache_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_stats() IS
+'Counters and sizes of each cache layer; read it through the cache_stats view';
+
+-- One row per layer: what psql users read to tune the cache.
+CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
+COMMENT ON VIEW cache_stats IS
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer';
+
+-- Zeroes the counters; an admin function.
+CREATE FUNCTION cache_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'cache_stats_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_stats_reset() IS
+'Zeroes the counters shown by cache_stats; entries are kept';
+
+-- The rows behind the cache_entries view.
+CREATE FUNCTION cache_entries(
+    OUT namespace text,
+    OUT key text,
+    OUT bytes bigint,
+    OUT created_at timestamptz,
+    OUT expires_at timestamptz,
+    OUT last_access timestamptz,
+    OUT hits bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cache_entries'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_entries() IS
+'One row per live L1 entry; read it through the cache_entries view';
+
+-- Per-entry analytics: age, expiry, recency and hit count of each entry.
+CREATE VIEW cache_entries AS SELECT * FROM cache_entries();
+COMMENT ON VIEW cache_entries IS
+'One row per live L1 entry: namespace (cachext.redis_prefix), key, bytes held, created_at, expires_at, last_access, hits';
+
+-- Administration is not for everyone: grant these to trusted roles.
+REVOKE ALL ON FUNCTION cache_clear() FROM PUBLIC;
+REVOKE ALL ON FUNCTION cache_stats_reset() FROM PUBLIC;
+REVOKE ALL ON FUNCTION cache_invalidate_pattern(text) FROM PUBLIC;

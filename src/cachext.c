@@ -1,0 +1,179 @@
+/*-------------------------------------------------------------------------
+ * cachext.c
+ *	  Module start-up: the settings and the shared-memory hooks.
+ *
+ * cachext must be in shared_preload_libraries: its store lives in shared
+ * memory sized at postmaster start.  Loaded any other way (CREATE EXTENSION
+ * alone), _PG_init defines nothing and every SQL function reports the
+ * missing preload (see sql_api.c).
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/guc.h"
+
+#include "cachext.h"
+#include "compat.h"
+#include "l1.h"
+
+PG_MODULE_MAGIC;
+
+int			cachext_l1_max_entries = 1000;
+int			cachext_l1_memory_kb = 64 * 1024;
+int			cachext_l1_partitions = 16;
+int			cachext_l1_max_value_size_kb = 1024;
+int			cachext_default_ttl_s = 3600;
+int			cachext_max_key_length = 1024;
+char	   *cachext_notify_channel = NULL;
+char	   *cachext_redis_prefix = NULL;
+bool		cachext_preloaded = false;
+
+#ifdef CACHEXT_HAS_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+
+#ifdef CACHEXT_HAS_SHMEM_REQUEST_HOOK
+static void
+cachext_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	l1_shmem_request();
+}
+#endif
+
+static void
+cachext_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	l1_shmem_startup();
+}
+
+/* Partition counts must be powers of two: a key's partition is a bit mask. */
+static bool
+check_partitions(int *newval, void **extra, GucSource source)
+{
+	if ((*newval & (*newval - 1)) != 0)
+	{
+		GUC_check_errdetail("cachext.l1_partitions must be a power of two.");
+		return false;
+	}
+	return true;
+}
+
+/* NOTIFY channels are identifiers: non-empty and shorter than NAMEDATALEN. */
+static bool
+check_notify_channel(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0' ||
+		strlen(*newval) >= NAMEDATALEN)
+	{
+		GUC_check_errdetail("cachext.notify_channel must be between 1 and %d bytes long.",
+							NAMEDATALEN - 1);
+		return false;
+	}
+	return true;
+}
+
+/* The prefix is part of every key, so it shares the keys' hard limit. */
+static bool
+check_redis_prefix(char **newval, void **extra, GucSource source)
+{
+	if (*newval != NULL && strlen(*newval) > CACHEXT_PREFIX_LENGTH_LIMIT)
+	{
+		GUC_check_errdetail("cachext.redis_prefix must be at most %d bytes long.",
+							CACHEXT_PREFIX_LENGTH_LIMIT);
+		return false;
+	}
+	return true;
+}
+
+static void
+define_settings(void)
+{
+	DefineCustomIntVariable("cachext.l1_max_entries",
+							"Maximum number of entries in the shared-memory cache (L1).",
+							NULL,
+							&cachext_l1_max_entries,
+							1000, 1, 100 * 1000 * 1000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.l1_memory",
+							"Shared memory for L1 keys and values.",
+							NULL,
+							&cachext_l1_memory_kb,
+							64 * 1024, 128, INT_MAX / 8,
+							PGC_POSTMASTER, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.l1_partitions",
+							"Number of independently locked L1 partitions (a power of two).",
+							NULL,
+							&cachext_l1_partitions,
+							16, 1, 1024,
+							PGC_POSTMASTER, 0,
+							check_partitions, NULL, NULL);
+	DefineCustomIntVariable("cachext.l1_max_value_size",
+							"Largest value L1 accepts.",
+							NULL,
+							&cachext_l1_max_value_size_kb,
+							1024, 1, 1024 * 1024,
+							PGC_POSTMASTER, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.default_ttl",
+							"Time to live of entries stored without an explicit TTL; 0 means no expiry.",
+							NULL,
+							&cachext_default_ttl_s,
+							3600, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.max_key_length",
+							"Longest cache key accepted, in bytes, not counting cachext.redis_prefix.",
+							NULL,
+							&cachext_max_key_length,
+							1024, 1, CACHEXT_KEY_LENGTH_LIMIT,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("cachext.notify_channel",
+							   "NOTIFY channel that cache events are sent on.",
+							   NULL,
+							   &cachext_notify_channel,
+							   "cache_events",
+							   PGC_USERSET, 0,
+							   check_notify_channel, NULL, NULL);
+	DefineCustomStringVariable("cachext.redis_prefix",
+							   "Namespace of this database's keys, in L1 and in Redis.",
+							   NULL,
+							   &cachext_redis_prefix,
+							   "cache:",
+							   PGC_SUSET, 0,
+							   check_redis_prefix, NULL, NULL);
+	MarkGUCPrefixReserved("cachext");
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	define_settings();
+
+#ifdef CACHEXT_HAS_SHMEM_REQUEST_HOOK
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = cachext_shmem_request;
+#else
+	l1_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = cachext_shmem_startup;
+	cachext_preloaded = true;
+}

@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ * cachext.h
+ *	  What cachext's modules share: the settings' variables.
+ *
+ * The variables are defined in cachext.c, which registers them as GUCs in
+ * _PG_init; every other module only reads them.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CACHEXT_H
+#define CACHEXT_H
+
+#include "postgres.h"
+
+/* L1 sizing (PGC_POSTMASTER: they size shared memory) */
+extern int	cachext_l1_max_entries;
+extern int	cachext_l1_memory_kb;
+extern int	cachext_l1_partitions;
+extern int	cachext_l1_max_value_size_kb;
+
+/* Per-call behaviour */
+extern int	cachext_default_ttl_s;		/* seconds; 0 means no expiry */
+extern int	cachext_max_key_length;		/* bytes */
+extern char *cachext_notify_channel;
+extern char *cachext_redis_prefix;		/* also the L1 namespace */
+
+/* Hard limits behind the settings, so a full L1 key always fits a buffer. */
+#define CACHEXT_KEY_LENGTH_LIMIT	65535	/* cachext.max_key_length's maximum */
+#define CACHEXT_PREFIX_LENGTH_LIMIT 1024	/* cachext.redis_prefix's maximum */
+#define CACHEXT_FULL_KEY_LIMIT \
+	(CACHEXT_KEY_LENGTH_LIMIT + CACHEXT_PREFIX_LENGTH_LIMIT)
+
+/* True once _PG_init ran inside shared_preload_libraries. */
+extern bool cachext_preloaded;
+
+#endif							/* CACHEXT_H */

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ * compat.h
+ *	  Every PG_VERSION_NUM difference cachext cares about, in one place.
+ *
+ * cachext builds against PostgreSQL 13 to 17.  Code elsewhere uses the
+ * names defined here and never tests PG_VERSION_NUM itself.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CACHEXT_COMPAT_H
+#define CACHEXT_COMPAT_H
+
+#include "postgres.h"
+
+/* shmem_request_hook exists from 15 on; before that, request in _PG_init. */
+#if PG_VERSION_NUM >= 150000
+#define CACHEXT_HAS_SHMEM_REQUEST_HOOK 1
+#endif
+
+/* MarkGUCPrefixReserved replaced EmitWarningsOnPlaceholders in 15. */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/* pg_md5_hash gained an error-string argument in 15. */
+#include "common/md5.h"
+static inline bool
+cachext_md5_hex(const void *data, size_t len, char *hex)
+{
+#if PG_VERSION_NUM >= 150000
+	const char *errstr = NULL;
+
+	return pg_md5_hash(data, len, hex, &errstr);
+#else
+	return pg_md5_hash(data, len, hex);
+#endif
+}
+
+#endif							/* CACHEXT_COMPAT_H */

@@ -1,0 +1,182 @@
+/*-------------------------------------------------------------------------
+ * keys.c
+ *	  Glob patterns in the dialect Redis' SCAN MATCH and KEYS use.
+ *
+ * cache_invalidate_pattern applies one pattern to L1 and to L2, so both
+ * must agree on what it matches: this is Redis' dialect (`*`, `?`, `[abc]`,
+ * `[a-z]`, `[^a]`, and `\` escaping the next character anywhere).  Unlike
+ * Redis, a pattern with an unterminated class or a trailing lone backslash
+ * is rejected instead of being read leniently, so a typo cannot silently
+ * widen or narrow an invalidation.
+ *
+ * Nothing here allocates or depends on PostgreSQL: the fuzz harnesses link
+ * this file alone.
+ *-------------------------------------------------------------------------
+ */
+#include "keys.h"
+
+/*
+ * Returns NULL for a well-formed pattern, else a description of the first
+ * defect found.
+ */
+const char *
+keys_glob_problem(const char *pattern, size_t pattern_len)
+{
+	size_t		i = 0;
+
+	while (i < pattern_len)
+	{
+		char		c = pattern[i++];
+
+		if (c == '\\')
+		{
+			if (i >= pattern_len)
+				return "The pattern ends with a lone backslash.";
+			i++;
+		}
+		else if (c == '[')
+		{
+			if (i < pattern_len && pattern[i] == '^')
+				i++;
+			for (;;)
+			{
+				if (i >= pattern_len)
+					return "A character class opened with \"[\" is never closed.";
+				c = pattern[i++];
+				if (c == ']')
+					break;
+				if (c == '\\')
+				{
+					if (i >= pattern_len)
+						return "The pattern ends with a lone backslash.";
+					i++;
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Does the class starting just after '[' at pattern[*pos] contain c?  Leaves
+ * *pos just past the closing ']'.
+ */
+static bool
+class_matches(const char *pattern, size_t pattern_len, size_t *pos, char c)
+{
+	size_t		i = *pos;
+	bool		negate = false;
+	bool		found = false;
+
+	if (i < pattern_len && pattern[i] == '^')
+	{
+		negate = true;
+		i++;
+	}
+	while (i < pattern_len && pattern[i] != ']')
+	{
+		unsigned char lo;
+		unsigned char hi;
+
+		if (pattern[i] == '\\' && i + 1 < pattern_len)
+		{
+			i++;
+			if (pattern[i] == c)
+				found = true;
+			i++;
+		}
+		else if (i + 2 < pattern_len && pattern[i + 1] == '-' &&
+				 pattern[i + 2] != ']')
+		{
+			lo = (unsigned char) pattern[i];
+			hi = (unsigned char) pattern[i + 2];
+			if (lo > hi)
+			{
+				unsigned char swap = lo;
+
+				lo = hi;
+				hi = swap;
+			}
+			if ((unsigned char) c >= lo && (unsigned char) c <= hi)
+				found = true;
+			i += 3;
+		}
+		else
+		{
+			if (pattern[i] == c)
+				found = true;
+			i++;
+		}
+	}
+	*pos = i + 1;				/* past ']' */
+	return negate ? !found : found;
+}
+
+/*
+ * Iterative matcher with single-star backtracking: linear in practice and
+ * never recursive, so a hostile pattern cannot exhaust the stack.
+ */
+bool
+keys_glob_match(const char *pattern, size_t pattern_len,
+				const char *string, size_t string_len)
+{
+	size_t		p = 0;
+	size_t		s = 0;
+	size_t		star_p = (size_t) -1;	/* pattern position after last '*' */
+	size_t		star_s = 0;		/* string position that '*' is retried from */
+
+	while (s < string_len)
+	{
+		if (p < pattern_len)
+		{
+			char		c = pattern[p];
+
+			if (c == '*')
+			{
+				while (p < pattern_len && pattern[p] == '*')
+					p++;
+				if (p == pattern_len)
+					return true;
+				star_p = p;
+				star_s = s;
+				continue;
+			}
+			if (c == '?')
+			{
+				p++;
+				s++;
+				continue;
+			}
+			if (c == '[')
+			{
+				size_t		after = p + 1;
+
+				if (class_matches(pattern, pattern_len, &after, string[s]))
+				{
+					p = after;
+					s++;
+					continue;
+				}
+			}
+			else
+			{
+				if (c == '\\' && p + 1 < pattern_len)
+					c = pattern[++p];
+				if (c == string[s])
+				{
+					p++;
+					s++;
+					continue;
+				}
+			}
+		}
+		/* mismatch: let the last star swallow one more character */
+		if (star_p == (size_t) -1)
+			return false;
+		p = star_p;
+		s = ++star_s;
+	}
+	while (p < pattern_len && pattern[p] == '*')
+		p++;
+	return p == pattern_len;
+}

@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ * keys.h
+ *	  Key handling shared by the layers: glob patterns in Redis' dialect.
+ *
+ * Pure C with no PostgreSQL dependencies, so the fuzzers and unit tests
+ * can link it on its own.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CACHEXT_KEYS_H
+#define CACHEXT_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Checks a glob pattern; returns NULL when it is well formed, or a sentence
+ * saying what is wrong with it.
+ */
+extern const char *keys_glob_problem(const char *pattern, size_t pattern_len);
+
+/* Matches a string against a well-formed glob pattern (Redis' dialect). */
+extern bool keys_glob_match(const char *pattern, size_t pattern_len,
+							const char *string, size_t string_len);
+
+#endif							/* CACHEXT_KEYS_H */

@@ -1,0 +1,818 @@
+/*-------------------------------------------------------------------------
+ * l1.c
+ *	  The shared-memory LRU store (L1): partitions, hash index, LRU lists,
+ *	  expiry heaps, the chunk allocator and the counters.
+ *
+ * Layout.  The store is cachext.l1_partitions independent partitions.  A key
+ * hashes to exactly one; each partition owns a share of the entry slots
+ * (cachext.l1_max_entries) and of the memory (cachext.l1_memory), a hash
+ * index, an LRU list, a min-heap of entries by expiry time, and its
+ * counters.  With one partition the LRU order is exact and global; with more
+ * it is exact within each partition.
+ *
+ * Memory.  Keys and values live in fixed-size chunks of L1_CHUNK_SIZE bytes
+ * chained through a per-partition "next" array.  An entry of n bytes takes
+ * ceil(n / L1_CHUNK_SIZE) chunks wherever they are free, so any mix of value
+ * sizes can never fragment the store: a partition always accepts a new entry
+ * once enough chunks (counted, not searched for) have been freed.  "bytes"
+ * in the statistics counts chunks in use times L1_CHUNK_SIZE, which is what
+ * cachext.l1_memory bounds.
+ *
+ * Making room.  When an insert needs an entry slot or chunks, expired entries
+ * go first (earliest expiry first, off the heap), then the least recently
+ * used entry; the former count as expirations, the latter as evictions.
+ *
+ * Locking.  Each partition is guarded by its own LWLock from the "cachext"
+ * named tranche; everything in an L1Partition and in its arrays, counters
+ * included, is read and written only with that lock held (exclusively for
+ * any change, shared for reading statistics and listing entries).  A lookup
+ * takes the lock exclusively because a hit moves the entry in the LRU list.
+ * No code holds two partition locks at once, so there is no lock order.
+ * Only the returned value is allocated under a lock (an out-of-memory error
+ * there is safe: aborting releases LWLocks).
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "port/pg_bitutils.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/memutils.h"
+
+#include "cachext.h"
+#include "keys.h"
+#include "l1.h"
+
+/* Bytes of key + value data one chunk holds. */
+#define L1_CHUNK_SIZE	128
+
+#define L1_NONE			(-1)
+
+#define L1_TRANCHE_NAME "cachext"
+
+/*
+ * One entry slot.  All fields are guarded by the owning partition's lock.
+ * A free slot is on the partition's free list through bucket_next.
+ */
+typedef struct L1Entry
+{
+	uint32		hash;			/* hash of the full key */
+	bool		in_use;
+	int32		bucket_next;	/* next entry in the bucket, or next free slot */
+	int32		lru_newer;		/* towards the most recently used end */
+	int32		lru_older;		/* towards the least recently used end */
+	int32		heap_pos;		/* index in the expiry heap, L1_NONE if none */
+	int32		first_chunk;	/* key bytes, then value bytes */
+	int32		nchunks;
+	uint32		key_len;		/* namespace + user key */
+	uint32		namespace_len;
+	uint32		value_len;		/* the jsonb varlena, header included */
+	TimestampTz created_at;
+	TimestampTz expires_at;		/* L1_NO_EXPIRY for none */
+	TimestampTz last_access;
+	int64		hits;
+} L1Entry;
+
+/*
+ * A partition's header in shared memory.  Every field is guarded by the
+ * partition's LWLock.  Its arrays follow it in the same allocation; their
+ * addresses are computed by each backend into an L1PartitionView.
+ */
+typedef struct L1Partition
+{
+	/* sizes, fixed at start-up */
+	int32		max_entries;
+	int32		nchunks;
+	int32		nbuckets;		/* power of two */
+
+	/* state */
+	int32		nentries;
+	int32		chunks_used;
+	int32		free_entry;		/* head of the free slot list */
+	int32		free_chunk;		/* head of the free chunk list */
+	int32		lru_newest;
+	int32		lru_oldest;
+	int32		heap_size;
+
+	/* counters since start or the last cache_stats_reset() */
+	int64		hits;
+	int64		misses;
+	int64		sets;
+	int64		evictions;
+	int64		expirations;
+	int64		invalidations;
+} L1Partition;
+
+/* Backend-local view of one partition: where its pieces are. */
+typedef struct L1PartitionView
+{
+	L1Partition *header;
+	LWLock	   *lock;
+	int32	   *buckets;		/* nbuckets heads of entry chains */
+	L1Entry    *entries;		/* max_entries slots */
+	int32	   *heap;			/* entry indexes, min-heap on expires_at */
+	int32	   *chunk_next;		/* nchunks links: next chunk or free chunk */
+	char	   *chunk_data;		/* nchunks * L1_CHUNK_SIZE bytes */
+} L1PartitionView;
+
+static L1PartitionView *partitions = NULL;
+static int	npartitions = 0;
+
+/* The number of partitions actually used: a power of two, <= max entries. */
+static int
+effective_partitions(void)
+{
+	int			n = cachext_l1_partitions;
+
+	while (n > 1 && n > cachext_l1_max_entries)
+		n >>= 1;
+	return n;
+}
+
+static int64
+total_chunks(void)
+{
+	return ((int64) cachext_l1_memory_kb * 1024) / L1_CHUNK_SIZE;
+}
+
+/* Partition i's share of a total split as evenly as possible. */
+static int32
+share(int64 total, int i, int n)
+{
+	return (int32) (total / n + (i < total % n ? 1 : 0));
+}
+
+static Size
+partition_size(int32 max_entries, int32 nchunks, int32 nbuckets)
+{
+	Size		size = MAXALIGN(sizeof(L1Partition));
+
+	size = add_size(size, MAXALIGN(mul_size(nbuckets, sizeof(int32))));
+	size = add_size(size, MAXALIGN(mul_size(max_entries, sizeof(L1Entry))));
+	size = add_size(size, MAXALIGN(mul_size(max_entries, sizeof(int32))));
+	size = add_size(size, MAXALIGN(mul_size(nchunks, sizeof(int32))));
+	size = add_size(size, MAXALIGN(mul_size(nchunks, L1_CHUNK_SIZE)));
+	return size;
+}
+
+static int32
+buckets_for(int32 max_entries)
+{
+	return (int32) pg_nextpower2_32((uint32) Max(max_entries, 2));
+}
+
+/* Total shared memory the store needs. */
+Size
+l1_shmem_size(void)
+{
+	int			n = effective_partitions();
+	Size		size = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		int32		entries = share(cachext_l1_max_entries, i, n);
+
+		size = add_size(size, partition_size(entries,
+											 share(total_chunks(), i, n),
+											 buckets_for(entries)));
+	}
+	return size;
+}
+
+/* Asks the postmaster for the store's memory and locks. */
+void
+l1_shmem_request(void)
+{
+	RequestAddinShmemSpace(l1_shmem_size());
+	RequestNamedLWLockTranche(L1_TRANCHE_NAME, effective_partitions());
+}
+
+/* Computes where partition's arrays sit, given its header. */
+static void
+view_partition(L1PartitionView *view, L1Partition *header)
+{
+	char	   *p = (char *) header + MAXALIGN(sizeof(L1Partition));
+
+	view->header = header;
+	view->buckets = (int32 *) p;
+	p += MAXALIGN(header->nbuckets * sizeof(int32));
+	view->entries = (L1Entry *) p;
+	p += MAXALIGN(header->max_entries * sizeof(L1Entry));
+	view->heap = (int32 *) p;
+	p += MAXALIGN(header->max_entries * sizeof(int32));
+	view->chunk_next = (int32 *) p;
+	p += MAXALIGN(header->nchunks * sizeof(int32));
+	view->chunk_data = p;
+}
+
+/* Puts a partition in its empty state: every slot and chunk free. */
+static void
+reset_partition(L1PartitionView *view)
+{
+	L1Partition *h = view->header;
+
+	h->nentries = 0;
+	h->chunks_used = 0;
+	h->lru_newest = h->lru_oldest = L1_NONE;
+	h->heap_size = 0;
+	for (int i = 0; i < h->nbuckets; i++)
+		view->buckets[i] = L1_NONE;
+	for (int i = 0; i < h->max_entries; i++)
+	{
+		view->entries[i].in_use = false;
+		view->entries[i].bucket_next = i + 1 < h->max_entries ? i + 1 : L1_NONE;
+	}
+	h->free_entry = h->max_entries > 0 ? 0 : L1_NONE;
+	for (int i = 0; i < h->nchunks; i++)
+		view->chunk_next[i] = i + 1 < h->nchunks ? i + 1 : L1_NONE;
+	h->free_chunk = h->nchunks > 0 ? 0 : L1_NONE;
+}
+
+/*
+ * Attaches to (and, the first time, initialises) the store.  Runs in the
+ * postmaster and, on EXEC_BACKEND builds, in each backend.
+ */
+void
+l1_shmem_startup(void)
+{
+	bool		found;
+	char	   *base;
+	LWLockPadded *locks;
+	int			n = effective_partitions();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	base = ShmemInitStruct("cachext l1", l1_shmem_size(), &found);
+	locks = GetNamedLWLockTranche(L1_TRANCHE_NAME);
+
+	partitions = MemoryContextAllocZero(TopMemoryContext,
+										n * sizeof(L1PartitionView));
+	for (int i = 0; i < n; i++)
+	{
+		L1Partition *header = (L1Partition *) base;
+
+		if (!found)
+		{
+			memset(header, 0, sizeof(L1Partition));
+			header->max_entries = share(cachext_l1_max_entries, i, n);
+			header->nchunks = share(total_chunks(), i, n);
+			header->nbuckets = buckets_for(header->max_entries);
+		}
+		view_partition(&partitions[i], header);
+		partitions[i].lock = &locks[i].lock;
+		if (!found)
+			reset_partition(&partitions[i]);
+		base += partition_size(header->max_entries, header->nchunks,
+							   header->nbuckets);
+	}
+	npartitions = n;
+	LWLockRelease(AddinShmemInitLock);
+}
+
+bool
+l1_is_ready(void)
+{
+	return partitions != NULL;
+}
+
+/* Bytes of cachext.l1_memory an entry of these sizes occupies. */
+Size
+l1_entry_footprint(Size key_len, Size value_len)
+{
+	return ((key_len + value_len + L1_CHUNK_SIZE - 1) / L1_CHUNK_SIZE) *
+		L1_CHUNK_SIZE;
+}
+
+/* The largest footprint any partition can hold. */
+Size
+l1_partition_capacity(void)
+{
+	return (Size) (total_chunks() / effective_partitions()) * L1_CHUNK_SIZE;
+}
+
+static uint32
+hash_key(const char *key, int key_len)
+{
+	return hash_bytes((const unsigned char *) key, key_len);
+}
+
+static L1PartitionView *
+partition_for(uint32 hash)
+{
+	return &partitions[hash & (npartitions - 1)];
+}
+
+static int32 *
+bucket_for(L1PartitionView *view, uint32 hash)
+{
+	/* the low bits chose the partition; use the others for the bucket */
+	uint32		bits = hash >> pg_leftmost_one_pos32((uint32) npartitions);
+
+	return &view->buckets[bits & (view->header->nbuckets - 1)];
+}
+
+/*
+ * Copies len bytes between buf and an entry's chunk chain, starting at byte
+ * offset within the chain: into the chunks when to_chunks, else out of them.
+ */
+static void
+chunks_copy(L1PartitionView *view, int32 first_chunk, Size offset, Size len,
+			char *buf, bool to_chunks)
+{
+	int32		chunk = first_chunk;
+
+	while (offset >= L1_CHUNK_SIZE)
+	{
+		chunk = view->chunk_next[chunk];
+		offset -= L1_CHUNK_SIZE;
+	}
+	while (len > 0)
+	{
+		Size		n = Min(len, L1_CHUNK_SIZE - offset);
+		char	   *data = view->chunk_data + (Size) chunk * L1_CHUNK_SIZE + offset;
+
+		if (to_chunks)
+			memcpy(data, buf, n);
+		else
+			memcpy(buf, data, n);
+		buf += n;
+		len -= n;
+		offset = 0;
+		chunk = view->chunk_next[chunk];
+	}
+}
+
+/* Does the entry's key equal key?  Compares chunk by chunk, no copy. */
+static bool
+key_equals(L1PartitionView *view, const L1Entry *entry, uint32 hash,
+		   const char *key, int key_len)
+{
+	int32		chunk = entry->first_chunk;
+	Size		left = key_len;
+
+	if (entry->hash != hash || entry->key_len != (uint32) key_len)
+		return false;
+	while (left > 0)
+	{
+		Size		n = Min(left, L1_CHUNK_SIZE);
+
+		if (memcmp(view->chunk_data + (Size) chunk * L1_CHUNK_SIZE, key, n) != 0)
+			return false;
+		key += n;
+		left -= n;
+		chunk = view->chunk_next[chunk];
+	}
+	return true;
+}
+
+static int32
+find_entry(L1PartitionView *view, uint32 hash, const char *key, int key_len)
+{
+	int32		i = *bucket_for(view, hash);
+
+	while (i != L1_NONE)
+	{
+		if (key_equals(view, &view->entries[i], hash, key, key_len))
+			return i;
+		i = view->entries[i].bucket_next;
+	}
+	return L1_NONE;
+}
+
+/* LRU list: newest at the head. */
+static void
+lru_unlink(L1PartitionView *view, int32 i)
+{
+	L1Entry    *e = &view->entries[i];
+	L1Partition *h = view->header;
+
+	if (e->lru_newer != L1_NONE)
+		view->entries[e->lru_newer].lru_older = e->lru_older;
+	else
+		h->lru_newest = e->lru_older;
+	if (e->lru_older != L1_NONE)
+		view->entries[e->lru_older].lru_newer = e->lru_newer;
+	else
+		h->lru_oldest = e->lru_newer;
+}
+
+static void
+lru_push_newest(L1PartitionView *view, int32 i)
+{
+	L1Entry    *e = &view->entries[i];
+	L1Partition *h = view->header;
+
+	e->lru_newer = L1_NONE;
+	e->lru_older = h->lru_newest;
+	if (h->lru_newest != L1_NONE)
+		view->entries[h->lru_newest].lru_newer = i;
+	h->lru_newest = i;
+	if (h->lru_oldest == L1_NONE)
+		h->lru_oldest = i;
+}
+
+/* Expiry heap: a binary min-heap of entry indexes on expires_at. */
+static void
+heap_place(L1PartitionView *view, int pos, int32 i)
+{
+	view->heap[pos] = i;
+	view->entries[i].heap_pos = pos;
+}
+
+static void
+heap_sift_up(L1PartitionView *view, int pos)
+{
+	int32		i = view->heap[pos];
+	TimestampTz t = view->entries[i].expires_at;
+
+	while (pos > 0)
+	{
+		int			parent = (pos - 1) / 2;
+
+		if (view->entries[view->heap[parent]].expires_at <= t)
+			break;
+		heap_place(view, pos, view->heap[parent]);
+		pos = parent;
+	}
+	heap_place(view, pos, i);
+}
+
+static void
+heap_sift_down(L1PartitionView *view, int pos)
+{
+	int			size = view->header->heap_size;
+	int32		i = view->heap[pos];
+	TimestampTz t = view->entries[i].expires_at;
+
+	for (;;)
+	{
+		int			child = 2 * pos + 1;
+
+		if (child >= size)
+			break;
+		if (child + 1 < size &&
+			view->entries[view->heap[child + 1]].expires_at <
+			view->entries[view->heap[child]].expires_at)
+			child++;
+		if (view->entries[view->heap[child]].expires_at >= t)
+			break;
+		heap_place(view, pos, view->heap[child]);
+		pos = child;
+	}
+	heap_place(view, pos, i);
+}
+
+static void
+heap_remove(L1PartitionView *view, int32 i)
+{
+	int			pos = view->entries[i].heap_pos;
+	int			last = --view->header->heap_size;
+
+	int32		moved = view->heap[last];
+
+	view->entries[i].heap_pos = L1_NONE;
+	if (pos == last)
+		return;
+	/* the last element fills the hole, then moves whichever way it must */
+	heap_place(view, pos, moved);
+	heap_sift_down(view, pos);
+	heap_sift_up(view, view->entries[moved].heap_pos);
+}
+
+/* Unlinks an entry from every structure and frees its slot and chunks. */
+static void
+remove_entry(L1PartitionView *view, int32 i)
+{
+	L1Entry    *e = &view->entries[i];
+	L1Partition *h = view->header;
+	int32	   *link = bucket_for(view, e->hash);
+	int32		last_chunk = e->first_chunk;
+
+	while (*link != i)
+		link = &view->entries[*link].bucket_next;
+	*link = e->bucket_next;
+
+	lru_unlink(view, i);
+	if (e->heap_pos != L1_NONE)
+		heap_remove(view, i);
+
+	for (int c = 1; c < e->nchunks; c++)
+		last_chunk = view->chunk_next[last_chunk];
+	view->chunk_next[last_chunk] = h->free_chunk;
+	h->free_chunk = e->first_chunk;
+	h->chunks_used -= e->nchunks;
+
+	e->in_use = false;
+	e->bucket_next = h->free_entry;
+	h->free_entry = i;
+	h->nentries--;
+}
+
+static bool
+is_expired(const L1Entry *e, TimestampTz now)
+{
+	return e->expires_at != L1_NO_EXPIRY && e->expires_at <= now;
+}
+
+/*
+ * Frees entries until one slot and nchunks chunks are available: expired
+ * entries first, earliest expiry first, then the least recently used.
+ */
+static void
+make_room(L1PartitionView *view, int32 nchunks, TimestampTz now)
+{
+	L1Partition *h = view->header;
+
+	while (h->nentries >= h->max_entries ||
+		   h->nchunks - h->chunks_used < nchunks)
+	{
+		if (h->heap_size > 0 &&
+			is_expired(&view->entries[view->heap[0]], now))
+		{
+			remove_entry(view, view->heap[0]);
+			h->expirations++;
+		}
+		else
+		{
+			Assert(h->lru_oldest != L1_NONE);
+			remove_entry(view, h->lru_oldest);
+			h->evictions++;
+		}
+	}
+}
+
+/*
+ * Returns a palloc'd copy of the key's value, or NULL on a miss.  An expired
+ * entry is removed and counted, never returned.  A hit refreshes the entry's
+ * LRU position, last access and hit count.
+ */
+Jsonb *
+l1_lookup(const char *key, int key_len, TimestampTz now)
+{
+	uint32		hash = hash_key(key, key_len);
+	L1PartitionView *view = partition_for(hash);
+	L1Partition *h = view->header;
+	Jsonb	   *result = NULL;
+	int32		i;
+
+	LWLockAcquire(view->lock, LW_EXCLUSIVE);
+	i = find_entry(view, hash, key, key_len);
+	if (i != L1_NONE && is_expired(&view->entries[i], now))
+	{
+		remove_entry(view, i);
+		h->expirations++;
+		i = L1_NONE;
+	}
+	if (i == L1_NONE)
+		h->misses++;
+	else
+	{
+		L1Entry    *e = &view->entries[i];
+
+		h->hits++;
+		e->hits++;
+		e->last_access = now;
+		lru_unlink(view, i);
+		lru_push_newest(view, i);
+		result = (Jsonb *) palloc(e->value_len);
+		chunks_copy(view, e->first_chunk, e->key_len, e->value_len,
+					(char *) result, false);
+	}
+	LWLockRelease(view->lock);
+	return result;
+}
+
+/*
+ * Stores value under key, replacing any previous value, making room as
+ * needed.  expires_at is L1_NO_EXPIRY for an entry that never expires.
+ */
+L1StoreResult
+l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
+		 TimestampTz expires_at, TimestampTz now)
+{
+	uint32		hash = hash_key(key, key_len);
+	L1PartitionView *view = partition_for(hash);
+	L1Partition *h = view->header;
+	Size		value_len = VARSIZE(value);
+	int32		nchunks = (int32) (l1_entry_footprint(key_len, value_len) /
+								   L1_CHUNK_SIZE);
+	int32		i;
+	L1Entry    *e;
+	int32		last_chunk;
+
+	if (nchunks > h->nchunks)
+		return L1_TOO_LARGE;
+
+	LWLockAcquire(view->lock, LW_EXCLUSIVE);
+	i = find_entry(view, hash, key, key_len);
+	if (i != L1_NONE)
+		remove_entry(view, i);
+	make_room(view, nchunks, now);
+
+	i = h->free_entry;
+	e = &view->entries[i];
+	h->free_entry = e->bucket_next;
+	h->nentries++;
+
+	e->in_use = true;
+	e->hash = hash;
+	e->key_len = key_len;
+	e->namespace_len = namespace_len;
+	e->value_len = value_len;
+	e->nchunks = nchunks;
+	e->created_at = now;
+	e->last_access = now;
+	e->expires_at = expires_at;
+	e->hits = 0;
+
+	/* take nchunks chunks off the free list, then fill them */
+	e->first_chunk = last_chunk = h->free_chunk;
+	for (int c = 1; c < nchunks; c++)
+		last_chunk = view->chunk_next[last_chunk];
+	h->free_chunk = view->chunk_next[last_chunk];
+	h->chunks_used += nchunks;
+	chunks_copy(view, e->first_chunk, 0, key_len, (char *) key, true);
+	chunks_copy(view, e->first_chunk, key_len, value_len, (char *) value, true);
+
+	e->bucket_next = *bucket_for(view, hash);
+	*bucket_for(view, hash) = i;
+	lru_push_newest(view, i);
+	e->heap_pos = L1_NONE;
+	if (expires_at != L1_NO_EXPIRY)
+	{
+		heap_place(view, h->heap_size++, i);
+		heap_sift_up(view, e->heap_pos);
+	}
+	h->sets++;
+	LWLockRelease(view->lock);
+	return L1_STORED;
+}
+
+/* Removes key; true if it was present (and unexpired). */
+bool
+l1_remove(const char *key, int key_len, TimestampTz now)
+{
+	uint32		hash = hash_key(key, key_len);
+	L1PartitionView *view = partition_for(hash);
+	bool		was_live = false;
+	int32		i;
+
+	LWLockAcquire(view->lock, LW_EXCLUSIVE);
+	i = find_entry(view, hash, key, key_len);
+	if (i != L1_NONE)
+	{
+		was_live = !is_expired(&view->entries[i], now);
+		remove_entry(view, i);
+		if (was_live)
+			view->header->invalidations++;
+		else
+			view->header->expirations++;
+	}
+	LWLockRelease(view->lock);
+	return was_live;
+}
+
+/*
+ * Removes every entry of the namespace whose key (after the namespace)
+ * matches a well-formed glob pattern; returns how many live ones it removed.
+ */
+int64
+l1_remove_matching(const char *namespace, int namespace_len,
+				   const char *pattern, int pattern_len, TimestampTz now)
+{
+	char	   *key = palloc(CACHEXT_FULL_KEY_LIMIT);
+	int64		removed = 0;
+
+	for (int p = 0; p < npartitions; p++)
+	{
+		L1PartitionView *view = &partitions[p];
+
+		LWLockAcquire(view->lock, LW_EXCLUSIVE);
+		for (int32 i = 0; i < view->header->max_entries; i++)
+		{
+			L1Entry    *e = &view->entries[i];
+
+			if (!e->in_use || e->namespace_len != (uint32) namespace_len)
+				continue;
+			chunks_copy(view, e->first_chunk, 0, e->key_len, key, false);
+			if (memcmp(key, namespace, namespace_len) != 0 ||
+				!keys_glob_match(pattern, pattern_len, key + namespace_len,
+								 e->key_len - namespace_len))
+				continue;
+			if (is_expired(e, now))
+				view->header->expirations++;
+			else
+			{
+				view->header->invalidations++;
+				removed++;
+			}
+			remove_entry(view, i);
+		}
+		LWLockRelease(view->lock);
+	}
+	pfree(key);
+	return removed;
+}
+
+/* Empties every partition; returns how many entries were dropped. */
+int64
+l1_clear(void)
+{
+	int64		dropped = 0;
+
+	for (int p = 0; p < npartitions; p++)
+	{
+		L1PartitionView *view = &partitions[p];
+
+		LWLockAcquire(view->lock, LW_EXCLUSIVE);
+		dropped += view->header->nentries;
+		view->header->invalidations += view->header->nentries;
+		reset_partition(view);
+		LWLockRelease(view->lock);
+	}
+	return dropped;
+}
+
+/* Sums the counters and sizes of all partitions. */
+void
+l1_read_stats(L1Stats *stats)
+{
+	memset(stats, 0, sizeof(L1Stats));
+	for (int p = 0; p < npartitions; p++)
+	{
+		L1PartitionView *view = &partitions[p];
+		L1Partition *h = view->header;
+
+		LWLockAcquire(view->lock, LW_SHARED);
+		stats->hits += h->hits;
+		stats->misses += h->misses;
+		stats->sets += h->sets;
+		stats->evictions += h->evictions;
+		stats->expirations += h->expirations;
+		stats->invalidations += h->invalidations;
+		stats->entries += h->nentries;
+		stats->bytes += (int64) h->chunks_used * L1_CHUNK_SIZE;
+		stats->max_entries += h->max_entries;
+		stats->max_bytes += (int64) h->nchunks * L1_CHUNK_SIZE;
+		LWLockRelease(view->lock);
+	}
+}
+
+void
+l1_reset_stats(void)
+{
+	for (int p = 0; p < npartitions; p++)
+	{
+		L1Partition *h = partitions[p].header;
+
+		LWLockAcquire(partitions[p].lock, LW_EXCLUSIVE);
+		h->hits = h->misses = h->sets = 0;
+		h->evictions = h->expirations = h->invalidations = 0;
+		LWLockRelease(partitions[p].lock);
+	}
+}
+
+/*
+ * Lists the live (unexpired) entries, newest first within each partition,
+ * as palloc'd L1EntryInfo.  Expired entries are left for lazy removal.
+ */
+List *
+l1_list_entries(TimestampTz now)
+{
+	List	   *result = NIL;
+
+	for (int p = 0; p < npartitions; p++)
+	{
+		L1PartitionView *view = &partitions[p];
+
+		LWLockAcquire(view->lock, LW_SHARED);
+		for (int32 i = view->header->lru_newest; i != L1_NONE;
+			 i = view->entries[i].lru_older)
+		{
+			L1Entry    *e = &view->entries[i];
+			L1EntryInfo *info;
+
+			if (is_expired(e, now))
+				continue;
+			info = palloc(sizeof(L1EntryInfo));
+			info->namespace = palloc(e->namespace_len + 1);
+			chunks_copy(view, e->first_chunk, 0, e->namespace_len,
+						info->namespace, false);
+			info->namespace[e->namespace_len] = '\0';
+			info->key = palloc(e->key_len - e->namespace_len + 1);
+			chunks_copy(view, e->first_chunk, e->namespace_len,
+						e->key_len - e->namespace_len, info->key, false);
+			info->key[e->key_len - e->namespace_len] = '\0';
+			info->bytes = (int64) e->nchunks * L1_CHUNK_SIZE;
+			info->created_at = e->created_at;
+			info->expires_at = e->expires_at;
+			info->last_access = e->last_access;
+			info->hits = e->hits;
+			result = lappend(result, info);
+		}
+		LWLockRelease(view->lock);
+	}
+	return result;
+}

@@ -1,0 +1,81 @@
+/*-------------------------------------------------------------------------
+ * l1.h
+ *	  The shared-memory LRU store (L1).
+ *
+ * Keys handed to these functions are full L1 keys: the namespace (the
+ * database's cachext.redis_prefix) followed by the user's key; namespace_len
+ * says where the two meet.  Values are jsonb varlenas with a 4-byte header,
+ * stored and returned as they are, so a hit needs no parsing.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CACHEXT_L1_H
+#define CACHEXT_L1_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+
+/* expires_at of an entry that never expires */
+#define L1_NO_EXPIRY	DT_NOEND
+
+/* Why l1_store did or did not store. */
+typedef enum L1StoreResult
+{
+	L1_STORED,
+	L1_TOO_LARGE				/* key + value exceed one partition's memory */
+} L1StoreResult;
+
+/* Counters and sizes summed over all partitions. */
+typedef struct L1Stats
+{
+	int64		hits;
+	int64		misses;
+	int64		sets;
+	int64		evictions;
+	int64		expirations;
+	int64		invalidations;
+	int64		entries;
+	int64		bytes;
+	int64		max_entries;
+	int64		max_bytes;
+} L1Stats;
+
+/* One live entry, as cache_entries shows it. */
+typedef struct L1EntryInfo
+{
+	char	   *namespace;
+	char	   *key;
+	int64		bytes;
+	TimestampTz created_at;
+	TimestampTz expires_at;
+	TimestampTz last_access;
+	int64		hits;
+} L1EntryInfo;
+
+/* Start-up: called from cachext.c's hooks. */
+extern Size l1_shmem_size(void);
+extern void l1_shmem_request(void);
+extern void l1_shmem_startup(void);
+extern bool l1_is_ready(void);
+
+/* Bytes one entry of these sizes takes from cachext.l1_memory. */
+extern Size l1_entry_footprint(Size key_len, Size value_len);
+extern Size l1_partition_capacity(void);
+
+extern Jsonb *l1_lookup(const char *key, int key_len, TimestampTz now);
+extern L1StoreResult l1_store(const char *key, int key_len, int namespace_len,
+							  const Jsonb *value, TimestampTz expires_at,
+							  TimestampTz now);
+extern bool l1_remove(const char *key, int key_len, TimestampTz now);
+extern int64 l1_remove_matching(const char *namespace, int namespace_len,
+								const char *pattern, int pattern_len,
+								TimestampTz now);
+extern int64 l1_clear(void);
+
+extern void l1_read_stats(L1Stats *stats);
+extern void l1_reset_stats(void);
+extern List *l1_list_entries(TimestampTz now);
+
+#endif							/* CACHEXT_L1_H */

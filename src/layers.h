@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ * layers.h
+ *	  The cache as the SQL functions see it: one get/set/invalidate over
+ *	  every layer, in the current database's namespace.
+ *
+ * Keys and patterns arrive already checked (non-empty, within
+ * cachext.max_key_length, well-formed) by sql_api.c.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CACHEXT_LAYERS_H
+#define CACHEXT_LAYERS_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+/* ttl_ms of an entry that never expires */
+#define LAYERS_NO_TTL	(-1)
+
+extern Jsonb *layers_get(const char *key, int key_len);
+extern void layers_set(const char *key, int key_len, const Jsonb *value,
+					   int64 ttl_ms);
+extern bool layers_invalidate(const char *key, int key_len);
+extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len);
+extern int64 layers_clear(void);
+
+#endif							/* CACHEXT_LAYERS_H */
