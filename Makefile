@@ -40,3 +40,9 @@ include $(PGXS)
 ifdef WERROR
 override CFLAGS += -Werror
 endif
+
+# cachext's own Assert()s, even against a server built without them (CI sets
+# ASSERTS=1).
+ifdef ASSERTS
+override CPPFLAGS += -DUSE_ASSERT_CHECKING
+endif
