@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "common/int.h"
 #include "utils/timestamp.h"
 
@@ -42,6 +43,17 @@ full_key(const char *key, int key_len, char *buffer, int *full_len)
 	return result;
 }
 
+/* A hash of the key in this namespace: equal keys, equal hashes. */
+uint32
+layers_key_hash(const char *key, int key_len)
+{
+	char		buffer[SHORT_KEY_BUFFER];
+	int			len;
+	char	   *full = full_key(key, key_len, buffer, &len);
+
+	return hash_bytes((const unsigned char *) full, len);
+}
+
 /* The value stored under key in this namespace, or NULL on a miss. */
 Jsonb *
 layers_get(const char *key, int key_len)
@@ -53,13 +65,29 @@ layers_get(const char *key, int key_len)
 	return l1_lookup(full, len, GetCurrentTimestamp());
 }
 
+/* Reads key's lease, for a later layers_set() of a value loaded now. */
+void
+layers_take_lease(const char *key, int key_len, L1Lease *lease)
+{
+	char		buffer[SHORT_KEY_BUFFER];
+	int			len;
+	char	   *full = full_key(key, key_len, buffer, &len);
+
+	l1_take_lease(full, len, lease);
+}
+
 /*
  * Stores value under key for ttl_ms milliseconds (LAYERS_NO_TTL: until
- * evicted or invalidated).
+ * evicted or invalidated).  With a lease (from layers_take_lease), stores
+ * only if the key was not written or invalidated since; returns whether it
+ * stored.
  */
-void
-layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms)
+bool
+layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
+		   const L1Lease *lease)
 {
+	L1StoreResult result;
+
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
 	char	   *full = full_key(key, key_len, buffer, &len);
@@ -70,7 +98,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms)
 	if (ttl_ms != LAYERS_NO_TTL &&
 		(pg_mul_s64_overflow(ttl_ms, 1000, &expires_at) ||
 		 pg_add_s64_overflow(expires_at, now, &expires_at) ||
-		 expires_at >= L1_NO_EXPIRY))
+		 !IS_VALID_TIMESTAMP(expires_at)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cache TTL is too large"),
@@ -85,8 +113,9 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms)
 						   value_len, cachext_l1_max_value_size_kb),
 				 errhint("Cache a smaller value, or raise cachext.l1_max_value_size.")));
 
-	if (l1_store(full, len, strlen(cachext_redis_prefix), value, expires_at,
-				 now) == L1_TOO_LARGE)
+	result = l1_store(full, len, strlen(cachext_redis_prefix), value,
+					  expires_at, now, lease);
+	if (result == L1_TOO_LARGE)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("cache entry does not fit in an L1 partition"),
@@ -94,6 +123,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms)
 						   l1_entry_footprint(len, value_len),
 						   l1_partition_capacity()),
 				 errhint("Raise cachext.l1_memory or lower cachext.l1_partitions.")));
+	return result == L1_STORED;
 }
 
 /* Removes key from every layer; true if some layer held it. */
