@@ -274,3 +274,80 @@ END
 $function$;
 COMMENT ON FUNCTION cache_uncache_function(regprocedure) IS
 'Drops the <name>_cached wrapper that cache_function created';
+
+-- The invalidation handler's trigger: cache_watch_table attaches it.
+CREATE FUNCTION cache_invalidation_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'cache_invalidation_trigger'
+LANGUAGE C;
+COMMENT ON FUNCTION cache_invalidation_trigger() IS
+'AFTER ROW / AFTER TRUNCATE trigger; arguments: entity, key templates. Invalidates the keys of changed rows when the transaction commits and sends <entity>_<CREATED|UPDATED|DELETED|TRUNCATED> events';
+
+-- Watches a table: changed rows invalidate the keys their templates name.
+CREATE FUNCTION cache_watch_table(tbl regclass, entity text, key_templates text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    template text;
+    col text;
+    args text;
+BEGIN
+    IF entity IS NULL OR entity !~ '^[A-Za-z][A-Za-z0-9_]*$' THEN
+        RAISE EXCEPTION 'invalid cache entity name %', coalesce(quote_literal(entity), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Events are named <entity>_UPDATED and so on, so the entity must be a plain identifier.',
+                  HINT = 'Use a name such as USER or ITEM.';
+    END IF;
+    IF key_templates IS NULL OR cardinality(key_templates) = 0 THEN
+        RAISE EXCEPTION 'cache_watch_table needs at least one key template'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ARRAY[''user:{id}''], where {id} stands for the row''s id column.';
+    END IF;
+    FOREACH template IN ARRAY key_templates LOOP
+        IF template IS NULL OR template = '' THEN
+            RAISE EXCEPTION 'cache key templates must not be null or empty'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR col IN SELECT m[1] FROM regexp_matches(template, '\{([^}]*)\}', 'g') AS m LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                           WHERE attrelid = tbl AND attname = col
+                             AND attnum > 0 AND NOT attisdropped) THEN
+                RAISE EXCEPTION 'column "%" named in cache key template "%" does not exist in table %',
+                        col, template, tbl::text
+                    USING ERRCODE = 'undefined_column';
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    args := (SELECT string_agg(quote_literal(a), ', ')
+             FROM unnest(upper(entity) || key_templates) AS a);
+    PERFORM @extschema@.cache_unwatch_table(tbl);
+    EXECUTE format('CREATE TRIGGER cachext_invalidate AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)', tbl, args);
+    EXECUTE format('CREATE TRIGGER cachext_invalidate_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)', tbl, args);
+END
+$function$;
+COMMENT ON FUNCTION cache_watch_table(regclass, text, text[]) IS
+'Attaches cachext''s invalidation triggers: committed changes to tbl invalidate the keys key_templates give ({column} is the row''s value) and send <entity>_CREATED/_UPDATED/_DELETED/_TRUNCATED events';
+
+-- Stops watching a table.
+CREATE FUNCTION cache_unwatch_table(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    name text;
+BEGIN
+    FOR name IN SELECT tgname FROM pg_trigger
+                WHERE tgrelid = tbl
+                  AND tgname IN ('cachext_invalidate', 'cachext_invalidate_truncate') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', name, tbl);
+    END LOOP;
+END
+$function$;
+COMMENT ON FUNCTION cache_unwatch_table(regclass) IS
+'Removes the triggers cache_watch_table attached';

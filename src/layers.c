@@ -5,7 +5,7 @@
  * A user key becomes a full key by prefixing it with cachext.redis_prefix,
  * the namespace: two databases share entries only if they share the
  * prefix.  Reads look in L1; writes and invalidations apply to every layer
- * and announce themselves through invalidation.c's events.
+ * and announce themselves through events.c.
  *
  * Time is read once per call with GetCurrentTimestamp() (wall clock, not
  * the transaction's start), so TTLs run in real time.
@@ -18,7 +18,7 @@
 #include "utils/timestamp.h"
 
 #include "cachext.h"
-#include "invalidation.h"
+#include "events.h"
 #include "l1.h"
 #include "layers.h"
 
@@ -126,29 +126,37 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	return result == L1_STORED;
 }
 
-/* Removes key from every layer; true if some layer held it. */
+/*
+ * Removes key from every layer; true if some layer held it.  announce sends
+ * its CACHE_INVALIDATED event (the invalidation handler sends its own).
+ */
 bool
-layers_invalidate(const char *key, int key_len)
+layers_invalidate(const char *key, int key_len, bool announce)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
 	char	   *full = full_key(key, key_len, buffer, &len);
 	bool		was_present = l1_remove(full, len, GetCurrentTimestamp());
 
-	invalidation_notify_key(key, key_len);
+	if (announce)
+		events_notify_key(key, key_len);
 	return was_present;
 }
 
-/* Removes every key of this namespace matching pattern; returns the count. */
+/*
+ * Removes every key of this namespace matching pattern; returns the count.
+ * announce as for layers_invalidate.
+ */
 int64
-layers_invalidate_pattern(const char *pattern, int pattern_len)
+layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 {
 	int64		removed = l1_remove_matching(cachext_redis_prefix,
 											 strlen(cachext_redis_prefix),
 											 pattern, pattern_len,
 											 GetCurrentTimestamp());
 
-	invalidation_notify_pattern(pattern, pattern_len);
+	if (announce)
+		events_notify_pattern(pattern, pattern_len);
 	return removed;
 }
 
@@ -158,6 +166,6 @@ layers_clear(void)
 {
 	int64		dropped = l1_clear();
 
-	invalidation_notify_clear();
+	events_notify_clear();
 	return dropped;
 }

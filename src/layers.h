@@ -24,8 +24,9 @@ extern Jsonb *layers_get(const char *key, int key_len);
 extern void layers_take_lease(const char *key, int key_len, L1Lease *lease);
 extern bool layers_set(const char *key, int key_len, const Jsonb *value,
 					   int64 ttl_ms, const L1Lease *lease);
-extern bool layers_invalidate(const char *key, int key_len);
-extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len);
+extern bool layers_invalidate(const char *key, int key_len, bool announce);
+extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len,
+									   bool announce);
 extern int64 layers_clear(void);
 
 #endif							/* CACHEXT_LAYERS_H */
