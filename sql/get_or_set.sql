@@ -68,9 +68,9 @@ SELECT cache_get_or_set('ttl:zero', 'SELECT 1');
 SELECT expires_at IS NULL AS never_expires FROM cache_entries WHERE key = 'ttl:zero';
 RESET cachext.default_ttl;
 
--- An explicit TTL overrides the default, and ttl => NULL never expires.
+-- An explicit TTL overrides the default, and a NULL TTL never expires.
 SELECT cache_get_or_set('ttl:explicit', 'SELECT 1', interval '2 hours');
-SELECT cache_get_or_set('ttl:null', 'SELECT 1', ttl => NULL);
+SELECT cache_get_or_set('ttl:null', 'SELECT 1', NULL);
 SELECT key, expires_at - created_at AS ttl, expires_at IS NULL AS never_expires
   FROM cache_entries WHERE key IN ('ttl:explicit', 'ttl:null') ORDER BY key;
 
@@ -100,8 +100,8 @@ SELECT cache_get('v:no-rows');
 
 -- A cached JSON null is a hit: the query does not run again.
 SELECT last_value AS before FROM s;
-SELECT cache_get_or_set('v:null-seq', 'SELECT nullif(nextval(''s''), nextval(''s''))');
-SELECT cache_get_or_set('v:null-seq', 'SELECT nullif(nextval(''s''), nextval(''s''))');
+SELECT cache_get_or_set('v:null-seq', 'SELECT CASE WHEN nextval(''s'') > 0 THEN NULL::int END');
+SELECT cache_get_or_set('v:null-seq', 'SELECT CASE WHEN nextval(''s'') > 0 THEN NULL::int END');
 SELECT last_value AS after FROM s;
 
 -- A data-modifying statement with RETURNING is a factory too.
