@@ -1,10 +1,11 @@
-# Concurrency stress: 8 pgbench clients (a fixed number of transactions
-# each, so every call issued is counted; one pgbench thread, since pgbench
-# sums per-script counts across threads without a lock and can lose some) mix reads, writes of varied sizes
+# Concurrency stress: 8 pgbench clients mix reads, writes of varied sizes
 # with and without TTLs, invalidations, pattern invalidations and stats
 # reads on overlapping keys, against a store small enough that both the
-# entry bound and the byte bound are hit all the time.  Afterwards the
-# server is up, the bounds held, and the counters add up exactly.
+# entry bound and the byte bound are hit all the time.  Each client runs a
+# fixed number of transactions, in one pgbench thread (pgbench sums
+# per-script counts across threads without a lock and can lose some), so
+# every call issued is counted.  Afterwards the server is up, the bounds
+# held, and the counters add up exactly.
 use strict;
 use warnings;
 
