@@ -116,16 +116,29 @@ COMMENT ON VIEW cache_entries IS
 'One row per live L1 entry: namespace (cachext.redis_prefix), key, bytes held, created_at, expires_at, last_access, hits';
 
 -- The cache-aside pattern in one call, stampede-safe across the instance.
+-- Two overloads: this one, without parameters, takes named arguments
+-- (ttl => NULL) and defaults ttl to cachext.default_ttl; the VARIADIC one
+-- binds parameters.
 CREATE FUNCTION cache_get_or_set(
     key text,
     query text,
-    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
-    VARIADIC params text[] DEFAULT '{}')
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'cache_get_or_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_get_or_set(text, text, interval) IS
+'Returns the cached value of key, or runs query, caches its single value as jsonb and returns it; one backend loads a key at a time';
+
+CREATE FUNCTION cache_get_or_set(
+    key text,
+    query text,
+    ttl interval,
+    VARIADIC params text[])
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'cache_get_or_set'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION cache_get_or_set(text, text, interval, text[]) IS
-'Returns the cached value of key, or runs query (params bound as $1..$n), caches its single value as jsonb and returns it; one backend loads a key at a time';
+'Returns the cached value of key, or runs query with params bound as $1..$n (text), caches its single value as jsonb and returns it; one backend loads a key at a time';
 
 -- Builds a key from a prefix and arguments, as cache_function wrappers do.
 CREATE FUNCTION cache_key(prefix text, VARIADIC args "any")
@@ -170,6 +183,14 @@ DECLARE
     body text;
     arg_types text;
 BEGIN
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'function to cache must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF ttl <= interval '0' THEN
+        RAISE EXCEPTION 'cache TTL must be positive'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL for entries that never expire.';
+    END IF;
     SELECT * INTO p FROM pg_proc WHERE oid = fn;
     IF p.prokind <> 'f' THEN
         RAISE EXCEPTION 'cannot cache %', fn::text
@@ -259,12 +280,16 @@ DECLARE
     p pg_proc;
     wrapper regprocedure;
 BEGIN
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'function to uncache must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT * INTO p FROM pg_proc WHERE oid = fn;
     wrapper := to_regprocedure(format('%I.%I(%s)', p.pronamespace::regnamespace::text,
         p.proname || '_cached',
         array_to_string(ARRAY(SELECT format_type(t, NULL)
                               FROM unnest(p.proargtypes::oid[]) t), ', ')));
-    IF wrapper IS NULL OR obj_description(wrapper, 'pg_proc') NOT LIKE 'Cached by cachext: %' THEN
+    IF wrapper IS NULL
+       OR coalesce(obj_description(wrapper, 'pg_proc'), '') NOT LIKE 'Cached by cachext: %' THEN
         RAISE EXCEPTION 'function % has no cachext wrapper', fn::text
             USING ERRCODE = 'undefined_function',
                   HINT = 'cache_function() creates one.';

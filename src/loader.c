@@ -300,7 +300,7 @@ load(const char *key, int key_len, const char *query, Datum *params,
 	 bool *param_nulls, int nparams, int64 ttl_ms, LoadFlight *flight)
 {
 	L1Lease		lease;
-	bool		may_store = !TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
+	volatile bool may_store = !TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
 		!IsolationUsesXactSnapshot();
 	TimestampTz started = GetCurrentTimestamp();
 	Jsonb	   *value;
@@ -309,6 +309,9 @@ load(const char *key, int key_len, const char *query, Datum *params,
 	PG_TRY();
 	{
 		value = run_factory(query, params, param_nulls, nparams);
+		/* a factory that wrote read its own uncommitted rows */
+		may_store = may_store &&
+			!TransactionIdIsValid(GetTopTransactionIdIfAny());
 		if (may_store)
 			layers_set(key, key_len, value, ttl_ms, &lease);
 	}

@@ -166,8 +166,8 @@ cache_set(PG_FUNCTION_ARGS)
 }
 
 /*
- * cache_get_or_set(key text, query text, ttl interval, VARIADIC params
- * text[]) returns jsonb: the cached value, or the factory query's, loaded
+ * cache_get_or_set(key text, query text, ttl interval [, VARIADIC params
+ * text[]]) returns jsonb: the cached value, or the factory query's, loaded
  * once across the instance.  The SQL default of ttl is cachext.default_ttl.
  */
 Datum
@@ -185,7 +185,7 @@ cache_get_or_set(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("cache factory query must not be null")));
-	if (!PG_ARGISNULL(3))
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), TEXTOID, -1, false,
 						  TYPALIGN_INT, &params, &param_nulls, &nparams);
 	PG_RETURN_JSONB_P(loader_get_or_set(key, key_len,
