@@ -21,7 +21,8 @@
  * the transaction's, possibly older than a committed change whose
  * invalidation already ran, so such transactions store nothing.  A
  * transaction that has already written (it has an XID) stores nothing
- * either: its reads may include its own uncommitted rows.
+ * either: its reads may include its own uncommitted rows; nor does a load
+ * whose factory wrote inside a transaction block.
  *
  * Locking.  LoaderShared.lock (the "cachext loads" tranche) guards every
  * LoadFlight's in_use, hash, owner_pid and generation.  It is never held
@@ -309,9 +310,15 @@ load(const char *key, int key_len, const char *query, Datum *params,
 	PG_TRY();
 	{
 		value = run_factory(query, params, param_nulls, nparams);
-		/* a factory that wrote read its own uncommitted rows */
-		may_store = may_store &&
-			!TransactionIdIsValid(GetTopTransactionIdIfAny());
+		/*
+		 * Inside a transaction block, a factory that wrote may have read
+		 * rows a later ROLLBACK undoes.  An XID is the only sign of a write
+		 * (nextval() can take one too, so this is conservative); outside a
+		 * block the statement's writes commit with it.
+		 */
+		if (IsTransactionBlock() &&
+			TransactionIdIsValid(GetTopTransactionIdIfAny()))
+			may_store = false;
 		if (may_store)
 			layers_set(key, key_len, value, ttl_ms, &lease);
 	}
