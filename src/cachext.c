@@ -20,6 +20,7 @@
 #include "cachext.h"
 #include "compat.h"
 #include "l1.h"
+#include "l2.h"
 
 PG_MODULE_MAGIC;
 
@@ -47,6 +48,7 @@ cachext_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	l1_shmem_request();
+	l2_shmem_request();
 }
 #endif
 
@@ -56,6 +58,7 @@ cachext_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	l1_shmem_startup();
+	l2_shmem_startup();
 }
 
 /* Partition counts must be powers of two: a key's partition is a bit mask. */
@@ -156,6 +159,7 @@ define_settings(void)
 							   "cache:",
 							   PGC_SUSET, 0,
 							   check_redis_prefix, NULL, NULL);
+	l2_define_settings();
 	MarkGUCPrefixReserved("cachext");
 }
 
@@ -172,6 +176,7 @@ _PG_init(void)
 	shmem_request_hook = cachext_shmem_request;
 #else
 	l1_shmem_request();
+	l2_shmem_request();
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = cachext_shmem_startup;

@@ -18,6 +18,8 @@
 #define LAYERS_NO_TTL	(-1)
 
 extern Jsonb *layers_get(const char *key, int key_len);
+extern void layers_get_multi(int nkeys, const char *const *keys,
+							 const int *key_lens, Jsonb **values);
 extern void layers_set(const char *key, int key_len, const Jsonb *value,
 					   int64 ttl_ms);
 extern bool layers_invalidate(const char *key, int key_len);
