@@ -5,8 +5,8 @@
  *
  * Connection.  Each backend opens its own connection lazily, on its first
  * use of L2, and keeps it across transactions; its state lives in static
- * variables whose strings are in TopMemoryContext, because the connection
- * outlives every transaction.  A failure frees the connection; the next use
+ * variables whose strings are in a child of TopMemoryContext, because the
+ * connection outlives every transaction.  A failure frees the connection; the next use
  * after cachext.redis_retry_interval opens a new one.  A change of
  * cachext.redis_url (SIGHUP) is noticed at the next use and reconnects at
  * once.  The socket is counted with AcquireExternalFD and closed at backend
@@ -64,8 +64,12 @@ typedef struct RedisTarget
 	char	   *display;		/* for messages: no secrets */
 } RedisTarget;
 
-/* This backend's connection; strings in TopMemoryContext. */
+/*
+ * This backend's connection.  connected_url and target's strings live in
+ * target_context, a child of TopMemoryContext reset when the URL changes.
+ */
 static redisContext *redis = NULL;
+static MemoryContext target_context = NULL;
 static char *connected_url = NULL;	/* the cachext.redis_url of target */
 static RedisTarget target;
 static TimestampTz breaker_open_until = 0;
@@ -85,13 +89,6 @@ typedef enum ExchangeResult
 	EXCHANGE_TIMEOUT,
 	EXCHANGE_FAILED
 } ExchangeResult;
-
-/* Copies len bytes of s as a NUL-terminated string. */
-static char *
-copy_part(const char *s, size_t len)
-{
-	return pnstrdup(s, len);
-}
 
 /* Reads a non-negative decimal within [0, max]; false if s is not one. */
 static bool
@@ -126,8 +123,8 @@ parse_userinfo(const char *s, size_t len, RedisTarget *t,
 		return false;
 	}
 	if (colon > s)
-		t->user = copy_part(s, colon - s);
-	t->password = copy_part(colon + 1, len - (colon + 1 - s));
+		t->user = pnstrdup(s, colon - s);
+	t->password = pnstrdup(colon + 1, len - (colon + 1 - s));
 	return true;
 }
 
@@ -169,7 +166,7 @@ parse_redis_url(const char *url, RedisTarget *t, const char **problem)
 				*problem = "An IPv6 address opened with \"[\" is never closed.";
 				return false;
 			}
-			t->host = copy_part(rest + 1, host_end - rest - 1);
+			t->host = pnstrdup(rest + 1, host_end - rest - 1);
 			host_end++;
 		}
 		else
@@ -177,7 +174,7 @@ parse_redis_url(const char *url, RedisTarget *t, const char **problem)
 			host_end = memchr(rest, ':', end - rest);
 			if (host_end == NULL)
 				host_end = end;
-			t->host = copy_part(rest, host_end - rest);
+			t->host = pnstrdup(rest, host_end - rest);
 		}
 		if (t->host[0] == '\0')
 		{
@@ -222,7 +219,7 @@ parse_redis_url(const char *url, RedisTarget *t, const char **problem)
 			rest = at + 1;
 		}
 		query = strchr(rest, '?');
-		t->socket_path = copy_part(rest, query ? query - rest : strlen(rest));
+		t->socket_path = pnstrdup(rest, query ? query - rest : strlen(rest));
 		if (query != NULL &&
 			(strncmp(query, "?db=", 4) != 0 ||
 			 !parse_number(query + 4, strlen(query + 4), INT_MAX, &t->db)))
@@ -497,10 +494,8 @@ check_error_replies(redisReply **replies, int n)
 		if (replies[i]->type != REDIS_REPLY_ERROR)
 			continue;
 		if (strncmp(replies[i]->str, "WRONGTYPE", 9) == 0)
-		{
 			l2_stats_count(L2_ERRORS, 1);
-			continue;
-		}
+		else
 		{
 			char	   *reason = psprintf("Redis answered: %s", replies[i]->str);
 
@@ -654,13 +649,17 @@ ensure_connected(void)
 {
 	if (connected_url == NULL || strcmp(connected_url, cachext_redis_url) != 0)
 	{
-		MemoryContext old_context = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext old_context;
 		const char *problem;
 
 		disconnect();
 		breaker_open_until = 0;
-		if (connected_url != NULL)
-			pfree(connected_url);
+		if (target_context == NULL)
+			target_context = AllocSetContextCreate(TopMemoryContext,
+												   "cachext redis target",
+												   ALLOCSET_SMALL_SIZES);
+		MemoryContextReset(target_context);
+		old_context = MemoryContextSwitchTo(target_context);
 		connected_url = pstrdup(cachext_redis_url);
 		/* check_redis_url accepted it, so this parse succeeds */
 		if (!parse_redis_url(connected_url, &target, &problem))
@@ -726,7 +725,7 @@ take_value(redisReply *reply, L2Value *value)
 	if (reply->type != REDIS_REPLY_STRING)
 		return;
 	value->found = true;
-	value->data = copy_part(reply->str, reply->len);
+	value->data = pnstrdup(reply->str, reply->len);
 	value->len = (int) reply->len;
 }
 
@@ -857,7 +856,7 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 			fail(false, "Redis answered SCAN with an unexpected reply.");
 			return false;
 		}
-		cursor = copy_part(page->element[0]->str, page->element[0]->len);
+		cursor = pnstrdup(page->element[0]->str, page->element[0]->len);
 		keys = page->element[1];
 		if (keys->elements > 0)
 		{

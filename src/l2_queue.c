@@ -17,8 +17,8 @@
  * "cachext l2" tranche (the fields say which).  Redis is never called with
  * the lock held: a replaying backend moves the whole queue to local memory
  * under the lock, marks the queue as replaying, and releases the lock; what
- * it could not replay (Redis failed again, or an error such as a cancel
- * interrupted it) goes back into the queue.  While a replay runs, readers
+ * it could not replay (Redis failed again, or a cancel or a terminated
+ * backend interrupted it) goes back into the queue.  While a replay runs, readers
  * skip L2 (l2_queue_replay returns false) so that they cannot read a value
  * whose invalidation is still on its way.  This lock is never held with
  * any other cachext lock.
@@ -284,6 +284,27 @@ replay_entry(L2QueueEntry *entry)
 	return l2_unlink_matching(match, match_len, &removed);
 }
 
+/* What a replay holds outside the queue, for putting back what is left. */
+typedef struct Replay
+{
+	char	   *data;
+	Size		used;
+	Size		pos;			/* entries before pos reached Redis */
+} Replay;
+
+/*
+ * Puts back the entries a replay did not finish; runs on ERROR and on
+ * FATAL (PG_ENSURE_ERROR_CLEANUP), so a cancel or a terminated backend
+ * never loses them nor leaves the queue marked as replaying.
+ */
+static void
+requeue_unreplayed(int code, Datum arg)
+{
+	Replay	   *replay = (Replay *) DatumGetPointer(arg);
+
+	add_entries(replay->data + replay->pos, replay->used - replay->pos, true);
+}
+
 /*
  * Replays the queue if it has entries.  True when nothing is left to
  * replay; false when Redis failed again (the rest is queued again) or
@@ -292,53 +313,46 @@ replay_entry(L2QueueEntry *entry)
 bool
 l2_queue_replay(void)
 {
-	char	   *data;
-	Size		used;
-	volatile Size pos = 0;
+	Replay		replay;
 	volatile int64 replayed = 0;
 
 	if (queue == NULL || pg_atomic_read_u32(&queue->busy) == 0)
 		return true;
 
-	data = palloc(L2_QUEUE_BYTES);
+	replay.data = palloc(L2_QUEUE_BYTES);
+	replay.pos = 0;
 	LWLockAcquire(queue_lock, LW_EXCLUSIVE);
 	if (queue->replaying)
 	{
 		LWLockRelease(queue_lock);
-		pfree(data);
+		pfree(replay.data);
 		return false;
 	}
-	used = queue->used;
-	memcpy(data, queue->data, used);
+	replay.used = queue->used;
+	memcpy(replay.data, queue->data, replay.used);
 	queue->used = 0;
 	queue->nentries = 0;
-	queue->replaying = used > 0;
-	pg_atomic_write_u32(&queue->busy, queue->replaying ? 1 : 0);
+	queue->replaying = true;
 	LWLockRelease(queue_lock);
 
-	PG_TRY();
+	PG_ENSURE_ERROR_CLEANUP(requeue_unreplayed, PointerGetDatum(&replay));
 	{
-		while (pos < used)
+		while (replay.pos < replay.used)
 		{
-			L2QueueEntry *entry = (L2QueueEntry *) (data + pos);
+			L2QueueEntry *entry = (L2QueueEntry *) (replay.data + replay.pos);
 
 			if (!replay_entry(entry))
 				break;
 			replayed++;
-			pos += entry_size(entry->namespace_len, entry->item_len);
+			replay.pos += entry_size(entry->namespace_len, entry->item_len);
 		}
 	}
-	PG_CATCH();
-	{
-		add_entries(data + pos, used - pos, true);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	PG_END_ENSURE_ERROR_CLEANUP(requeue_unreplayed, PointerGetDatum(&replay));
 
-	add_entries(data + pos, used - pos, true);
+	requeue_unreplayed(0, PointerGetDatum(&replay));
 	l2_stats_count(L2_REPLAYED, replayed);
-	pfree(data);
-	return pos == used;
+	pfree(replay.data);
+	return replay.pos == replay.used;
 }
 
 /* Entries waiting for Redis now. */
