@@ -87,7 +87,8 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION cache_stats() IS
 'Counters and sizes of each cache layer; read it through the cache_stats view';
 
--- One row per layer (l1, l2): what psql users read to tune the cache.
+-- One row per layer in use (l1; l2 when cachext.redis_url is set): what
+-- psql users read to tune the cache.
 -- Columns a layer has no notion of are NULL: L1 has no errors, timeouts or
 -- queue; cachext does not track Redis' size, evictions or expirations.
 -- redis_up is the outcome of the latest exchange with Redis (NULL before

@@ -9,7 +9,8 @@
  * queued it), then the key or pattern.  When an entry does not fit, the
  * queue overflows: every entry is replaced by one "whole namespace" entry
  * per distinct namespace, the safe superset of what was queued (replayed
- * as SCAN <namespace>* + UNLINK).  Only if even those cannot fit (more
+ * as SCAN <namespace>* + UNLINK), and later invalidations in a namespace
+ * that has such an entry are already covered.  Only if even those cannot fit (more
  * than about 60 distinct long namespaces) is an invalidation lost, with a
  * WARNING.
  *
@@ -53,6 +54,7 @@ typedef struct L2Queue
 {
 	Size		used;			/* bytes of data in use; lock */
 	int32		nentries;		/* lock */
+	int32		nnamespaces;	/* how many entries are whole namespaces; lock */
 	bool		replaying;		/* a backend holds the entries; lock */
 	pg_atomic_uint32 busy;		/* 1 while nentries > 0 or replaying: written
 								 * with the lock held, read without it as a
@@ -89,6 +91,7 @@ l2_queue_shmem_startup(void)
 	{
 		queue->used = 0;
 		queue->nentries = 0;
+		queue->nnamespaces = 0;
 		queue->replaying = false;
 		pg_atomic_init_u32(&queue->busy, 0);
 	}
@@ -173,6 +176,7 @@ compact_to_namespaces(void)
 	}
 	queue->used = write_pos;
 	queue->nentries = n;
+	queue->nnamespaces = n;
 }
 
 /*
@@ -185,6 +189,10 @@ add_locked(L2QueueKind kind, const char *namespace, int namespace_len,
 		   const char *item, int item_len, bool *overflowed)
 {
 	*overflowed = false;
+	/* after an overflow, a whole-namespace entry already covers the rest */
+	if (queue->nnamespaces > 0 &&
+		has_namespace_entry(queue->data, queue->used, namespace, namespace_len))
+		return true;
 	if (queue->used + entry_size(namespace_len, item_len) > L2_QUEUE_BYTES)
 	{
 		*overflowed = true;
@@ -200,6 +208,8 @@ add_locked(L2QueueKind kind, const char *namespace, int namespace_len,
 	append_entry(queue->data, &queue->used, kind, namespace, namespace_len,
 				 item, item_len);
 	queue->nentries++;
+	if (kind == L2_QUEUE_NAMESPACE)
+		queue->nnamespaces++;
 	pg_atomic_write_u32(&queue->busy, 1);
 	return true;
 }
@@ -332,6 +342,7 @@ l2_queue_replay(void)
 	memcpy(replay.data, queue->data, replay.used);
 	queue->used = 0;
 	queue->nentries = 0;
+	queue->nnamespaces = 0;
 	queue->replaying = true;
 	LWLockRelease(queue_lock);
 

@@ -24,6 +24,7 @@
 #include "cachext.h"
 #include "keys.h"
 #include "l1.h"
+#include "l2.h"
 #include "l2_queue.h"
 #include "l2_stats.h"
 #include "layers.h"
@@ -302,8 +303,9 @@ put_hit_rate(Datum *values, bool *nulls, int64 hits, int64 misses)
 }
 
 /*
- * cache_stats(): one row per layer, behind the cache_stats view.  Columns
- * a layer has no notion of (L1 errors, Redis' size) are NULL.
+ * cache_stats(): one row per layer in use, behind the cache_stats view:
+ * l1 always, l2 when cachext.redis_url is set.  Columns a layer has no
+ * notion of (L1 errors, Redis' size) are NULL.
  */
 Datum
 cache_stats(PG_FUNCTION_ARGS)
@@ -335,6 +337,8 @@ cache_stats(PG_FUNCTION_ARGS)
 	for (int column = 12; column < CACHE_STATS_COLUMNS; column++)
 		put_count(values, nulls, column, 0, false);
 	tuplestore_putvalues(store, tupdesc, values, nulls);
+	if (!l2_is_configured())
+		return (Datum) 0;
 
 	l2_stats_read(&l2);
 	values[0] = CStringGetTextDatum("l2");

@@ -304,5 +304,34 @@ my @messages = grep { /(WARNING|DETAIL|HINT|ERROR):/ && !/statement:/ }
   split /\n/, slurp_file($node->logfile);
 ok(!grep({ /wrongpw99|secretpw|alicepw/ } @messages), 'no password in cachext\'s messages');
 
+# ---- Queue overflow: the safe superset, the whole prefix, is replayed.
+set_url("redis://127.0.0.1:$port");
+sql(q{SELECT cache_set('keep', '1')});
+redis_cli('main', 'SET', 'other:keep', '1');
+sql('SELECT cache_stats_reset()');
+kill 'STOP', $redis{main}{pid};
+$node->psql('postgres',
+	q{SELECT count(cache_invalidate('overflow:' || i)) FROM generate_series(1, 4000) i});
+is(l2_stat('queue_overflows >= 1 AND queue_length = 1'), 't',
+	'an overflowing queue keeps one whole-prefix invalidation');
+kill 'CONT', $redis{main}{pid};
+sql(q{SELECT cache_get('anything')});
+is(redis_cli('main', 'EXISTS', 'cache:keep'), '0', 'the overflow replay empties the prefix in Redis');
+is(redis_cli('main', 'EXISTS', 'other:keep'), '1', 'and nothing outside it');
+is(l2_stat('queue_length'), '0', 'the queue is empty after the replay');
+
+# ---- The URL is a secret: only superusers may read it.
+sql('CREATE ROLE plain LOGIN');
+($ret, $out, $err) = $node->psql('postgres', 'SHOW cachext.redis_url',
+	extra_params => [ '-U', 'plain' ]);
+isnt($ret, 0, 'a non-superuser cannot read cachext.redis_url');
+
+# ---- Without cachext.redis_url, cachext is L1 alone, as before.
+set_url('');
+is(sql('SELECT string_agg(layer, \',\') FROM cache_stats'), 'l1', 'no l2 row without Redis');
+($ret, $out, $err) = $node->psql('postgres',
+	q{SELECT cache_set('big2', to_jsonb(repeat('x', 3000)))});
+like($err, qr/cache value is too large/, 'large values are refused without Redis');
+
 $node->stop;
 done_testing();
