@@ -237,7 +237,10 @@ parse_redis_url(const char *url, RedisTarget *t, const char **problem)
 	return true;
 }
 
-/* Rejects a malformed cachext.redis_url when it is set, not when it is used. */
+/*
+ * Rejects a malformed cachext.redis_url when it is set, not when it is
+ * used, without ever quoting the value.
+ */
 static bool
 check_redis_url(char **newval, void **extra, GucSource source)
 {
@@ -257,7 +260,11 @@ check_redis_url(char **newval, void **extra, GucSource source)
 	MemoryContextSwitchTo(old_context);
 	MemoryContextDelete(parse_context);
 	if (!ok)
+	{
+		/* replaces the default message, which would quote the password */
+		GUC_check_errmsg("invalid value for parameter \"cachext.redis_url\"");
 		GUC_check_errdetail("%s", problem);
+	}
 	return ok;
 }
 

@@ -326,6 +326,13 @@ sql('CREATE ROLE plain LOGIN');
 	extra_params => [ '-U', 'plain' ]);
 isnt($ret, 0, 'a non-superuser cannot read cachext.redis_url');
 
+# ---- A malformed URL is refused without quoting its password.
+($ret, $out, $err) = $node->psql('postgres',
+	q{ALTER SYSTEM SET cachext.redis_url = 'redis://:topsecret@127.0.0.1:99999'});
+like($err, qr/invalid value for parameter "cachext.redis_url".*\n.*port must be a number/,
+	'a malformed URL is refused with the reason');
+unlike($err, qr/topsecret/, 'the refusal does not quote the password');
+
 # ---- Without cachext.redis_url, cachext is L1 alone, as before.
 set_url('');
 is(sql('SELECT string_agg(layer, \',\') FROM cache_stats'), 'l1', 'no l2 row without Redis');
