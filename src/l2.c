@@ -268,6 +268,10 @@ check_redis_url(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
+/*
+ * Defines cachext.redis_*; called from cachext.c's define_settings so that
+ * every setting is registered in _PG_init, before MarkGUCPrefixReserved.
+ */
 void
 l2_define_settings(void)
 {
@@ -327,6 +331,7 @@ disconnect(void)
 	ReleaseExternalFD();
 }
 
+/* on_proc_exit callback: a backend leaving closes its socket politely. */
 static void
 disconnect_at_exit(int code, Datum arg)
 {
@@ -526,6 +531,7 @@ command(int argc)
 	return cmd;
 }
 
+/* Sets argument i; arg is not copied and must outlive the exchange. */
 static void
 set_arg(RedisCommand *cmd, int i, const char *arg, size_t len)
 {
@@ -533,6 +539,7 @@ set_arg(RedisCommand *cmd, int i, const char *arg, size_t len)
 	cmd->argvlen[i] = len;
 }
 
+/* Sets argument i to a NUL-terminated string (command names, numbers). */
 static void
 set_arg_string(RedisCommand *cmd, int i, const char *arg)
 {
@@ -688,12 +695,17 @@ ensure_connected(void)
 	return true;
 }
 
+/* An empty cachext.redis_url means L1 alone. */
 bool
 l2_is_configured(void)
 {
 	return cachext_redis_url != NULL && cachext_redis_url[0] != '\0';
 }
 
+/*
+ * Whether a call would try Redis now: connected, or the breaker closed, or
+ * a new URL (which resets the breaker).  Cheap: no system call but the clock.
+ */
 bool
 l2_is_usable(void)
 {

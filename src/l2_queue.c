@@ -65,12 +65,14 @@ typedef struct L2Queue
 static L2Queue *queue = NULL;
 static LWLock *queue_lock = NULL;
 
+/* The header plus the fixed buffer. */
 static Size
 queue_shmem_size(void)
 {
 	return add_size(offsetof(L2Queue, data), L2_QUEUE_BYTES);
 }
 
+/* Asks the postmaster for the queue's memory and its lock. */
 void
 l2_queue_shmem_request(void)
 {
@@ -98,12 +100,14 @@ l2_queue_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* Bytes one entry takes in the buffer, aligned so the next header is too. */
 static Size
 entry_size(Size namespace_len, Size item_len)
 {
 	return MAXALIGN(sizeof(L2QueueEntry) + namespace_len + item_len);
 }
 
+/* The entry's bytes: the namespace, immediately followed by the item. */
 static char *
 entry_namespace(L2QueueEntry *entry)
 {

@@ -26,6 +26,7 @@ typedef struct L2SharedStats
 
 static L2SharedStats *shared_stats = NULL;
 
+/* Bytes the counters need, requested by l2_shmem_request. */
 Size
 l2_stats_shmem_size(void)
 {
@@ -50,6 +51,7 @@ l2_stats_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* Adds n to a counter; a no-op before start-up attached the struct. */
 void
 l2_stats_count(L2Counter counter, int64 n)
 {
@@ -66,6 +68,7 @@ l2_stats_set_redis_state(L2RedisState state)
 		pg_atomic_write_u32(&shared_stats->redis_state, (uint32) state);
 }
 
+/* Copies every counter for cache_stats (each read atomically, not all at once). */
 void
 l2_stats_read(L2Stats *stats)
 {

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * sql_api.c
- *	  The SQL-callable functions: argument checks, a call into layers.c or
- *	  l1.c, and building the result.  No cache logic lives here.
+ *	  The SQL-callable functions: argument checks, a call into layers.c (or
+ *	  the l1/l2 statistics modules), and building the result.  No cache
+ *	  logic lives here.
  *
  * Every function first checks that cachext was preloaded, so a missing
  * shared_preload_libraries entry is one clear error, not a crash.
@@ -294,6 +295,7 @@ put_count(Datum *values, bool *nulls, int column, int64 count, bool known)
 	values[column] = known ? Int64GetDatum(count) : (Datum) 0;
 }
 
+/* hit_rate column: NULL until the layer has been read at least once. */
 static void
 put_hit_rate(Datum *values, bool *nulls, int64 hits, int64 misses)
 {
