@@ -2,7 +2,8 @@
 #
 #   make                 build cachext.so
 #   make install         install into the PostgreSQL that pg_config names
-#   make installcheck    pg_regress (sql/), isolation (test/specs/) and TAP (test/t/)
+#   make unitcheck       unit tests of the pure-C parts (no server)
+#   make installcheck    unit tests, then pg_regress (sql/), isolation (test/specs/) and TAP (test/t/)
 #                        suites, each against a temporary instance started with
 #                        cachext preloaded; needs redis-server on PATH for L2 tests
 #
@@ -30,7 +31,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test --outputdir=$(CURDIR)/output_iso \
 TAP_TESTS = 1
 PROVE_TESTS = $(wildcard test/t/*.pl)
 
-EXTRA_CLEAN = tmp_check tmp_regress tmp_check_iso output_iso results regression.diffs regression.out
+EXTRA_CLEAN = test/unit/test_keys tmp_check tmp_regress tmp_check_iso output_iso results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -40,3 +41,23 @@ include $(PGXS)
 ifdef WERROR
 override CFLAGS += -Werror
 endif
+
+# cachext's own Assert()s, even against a server built without them (CI sets
+# ASSERTS=1).
+ifdef ASSERTS
+override CPPFLAGS += -DUSE_ASSERT_CHECKING
+endif
+
+# Unit tests of the pure-C parts, with AddressSanitizer and UBSan; no server.
+# installcheck runs them first.
+UNIT_CFLAGS = -Wall -Wextra -Werror -g -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -I$(srcdir)/src
+
+test/unit/test_keys: test/unit/test_keys.c src/keys.c src/keys.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_keys.c src/keys.c
+
+.PHONY: unitcheck
+unitcheck: test/unit/test_keys
+	test/unit/test_keys
+
+installcheck: unitcheck

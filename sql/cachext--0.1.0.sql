@@ -73,6 +73,9 @@ CREATE FUNCTION cache_stats(
     OUT bytes bigint,
     OUT max_entries bigint,
     OUT max_bytes bigint,
+    OUT loads bigint,
+    OUT load_failures bigint,
+    OUT load_time_ms double precision,
     OUT errors bigint,
     OUT timeouts bigint,
     OUT promotions bigint,
@@ -125,6 +128,29 @@ COMMENT ON FUNCTION cache_entries() IS
 CREATE VIEW cache_entries AS SELECT * FROM cache_entries();
 COMMENT ON VIEW cache_entries IS
 'One row per live L1 entry: namespace (cachext.redis_prefix), key, bytes held, created_at, expires_at, last_access, hits';
+
+-- The cache-aside pattern in one call, stampede-safe across the instance.
+CREATE FUNCTION cache_get_or_set(
+    key text,
+    query text,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
+    VARIADIC params text[] DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'cache_get_or_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_get_or_set(text, text, interval, text[]) IS
+'Returns the cached value of key, or runs query (params bound as $1..$n), caches its single value as jsonb and returns it; one backend loads a key at a time';
+
+-- Builds a key from a prefix and arguments, as cache_function wrappers do.
+CREATE FUNCTION cache_key(prefix text, VARIADIC args "any")
+RETURNS text
+AS 'MODULE_PATHNAME', 'cache_key'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION cache_key(text, "any") IS
+'Returns prefix:arg1:arg2... (":" and "\" escaped, NULL as \N); keys over 200 characters become prefix:md5';
+
+-- Everyone may read the statistics and the entry list.
+GRANT SELECT ON cache_stats, cache_entries TO PUBLIC;
 
 -- Administration is not for everyone: grant these to trusted roles.
 REVOKE ALL ON FUNCTION cache_clear() FROM PUBLIC;

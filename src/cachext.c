@@ -21,6 +21,7 @@
 #include "compat.h"
 #include "l1.h"
 #include "l2.h"
+#include "loader.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,6 +31,7 @@ int			cachext_l1_partitions = 16;
 int			cachext_l1_max_value_size_kb = 1024;
 int			cachext_default_ttl_s = 3600;
 int			cachext_max_key_length = 1024;
+int			cachext_lock_timeout_ms = 5000;
 char	   *cachext_notify_channel = NULL;
 char	   *cachext_redis_prefix = NULL;
 bool		cachext_preloaded = false;
@@ -49,6 +51,7 @@ cachext_shmem_request(void)
 		prev_shmem_request_hook();
 	l1_shmem_request();
 	l2_shmem_request();
+	loader_shmem_request();
 }
 #endif
 
@@ -59,6 +62,7 @@ cachext_shmem_startup(void)
 		prev_shmem_startup_hook();
 	l1_shmem_startup();
 	l2_shmem_startup();
+	loader_shmem_startup();
 }
 
 /* Partition counts must be powers of two: a key's partition is a bit mask. */
@@ -145,6 +149,13 @@ define_settings(void)
 							1024, 1, CACHEXT_KEY_LENGTH_LIMIT,
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.lock_timeout",
+							"Longest time cache_get_or_set waits for another backend loading the same key.",
+							NULL,
+							&cachext_lock_timeout_ms,
+							5000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("cachext.notify_channel",
 							   "NOTIFY channel that cache events are sent on.",
 							   NULL,
@@ -177,6 +188,7 @@ _PG_init(void)
 #else
 	l1_shmem_request();
 	l2_shmem_request();
+	loader_shmem_request();
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = cachext_shmem_startup;

@@ -20,6 +20,7 @@ extern int	cachext_l1_max_value_size_kb;
 /* Per-call behaviour */
 extern int	cachext_default_ttl_s;		/* seconds; 0 means no expiry */
 extern int	cachext_max_key_length;		/* bytes */
+extern int	cachext_lock_timeout_ms;	/* cache_get_or_set's longest wait */
 extern char *cachext_notify_channel;
 extern char *cachext_redis_prefix;		/* also the L1 namespace */
 

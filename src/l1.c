@@ -22,6 +22,14 @@
  * go first (earliest expiry first, off the heap), then the least recently
  * used entry; the former count as expirations, the latter as evictions.
  *
+ * Leases.  A load (cache_get_or_set) that began before an invalidation of
+ * its key must not store what it read.  Each partition keeps a write
+ * sequence per lease slot (a key's slot is its hash modulo L1_LEASE_SLOTS)
+ * and a partition epoch; storing or removing a key bumps its slot, pattern
+ * invalidation and clearing bump the epoch.  l1_take_lease() reads both;
+ * l1_store() with that lease stores only if neither moved.  Keys sharing a
+ * slot can only cause a needless refusal, never a stale store.
+ *
  * Locking.  Each partition is guarded by its own LWLock from the "cachext"
  * named tranche; everything in an L1Partition and in its arrays, counters
  * included, is read and written only with that lock held (exclusively for
@@ -48,6 +56,9 @@
 
 /* Bytes of key + value data one chunk holds. */
 #define L1_CHUNK_SIZE	128
+
+/* Write sequences per partition for leases; a power of two. */
+#define L1_LEASE_SLOTS	1024
 
 #define L1_NONE			(-1)
 
@@ -96,6 +107,10 @@ typedef struct L1Partition
 	int32		lru_newest;
 	int32		lru_oldest;
 	int32		heap_size;
+
+	/* leases: see "Leases" above */
+	uint64		epoch;
+	uint64		lease_seq[L1_LEASE_SLOTS];
 
 	/* counters since start or the last cache_stats_reset() */
 	int64		hits;
@@ -543,6 +558,29 @@ make_room(L1PartitionView *view, int32 nchunks, TimestampTz now)
 	}
 }
 
+static uint64 *
+lease_slot(L1PartitionView *view, uint32 hash)
+{
+	return &view->header->lease_seq[(hash >> 16) & (L1_LEASE_SLOTS - 1)];
+}
+
+/*
+ * Reads the key's lease: the write sequence a later l1_store() checks, so
+ * that a value computed from data read after this call is stored only if no
+ * write or invalidation of the key came in between.
+ */
+void
+l1_take_lease(const char *key, int key_len, L1Lease *lease)
+{
+	uint32		hash = hash_key(key, key_len);
+	L1PartitionView *view = partition_for(hash);
+
+	LWLockAcquire(view->lock, LW_SHARED);
+	lease->epoch = view->header->epoch;
+	lease->seq = *lease_slot(view, hash);
+	LWLockRelease(view->lock);
+}
+
 /*
  * Returns a palloc'd copy of the key's value, or NULL on a miss.  An expired
  * entry is removed and counted, never returned.  A hit refreshes the entry's
@@ -587,10 +625,12 @@ l1_lookup(const char *key, int key_len, TimestampTz now)
 /*
  * Stores value under key, replacing any previous value, making room as
  * needed.  expires_at is L1_NO_EXPIRY for an entry that never expires.
+ * With a lease, stores nothing if the key was written or invalidated since
+ * the lease was taken.
  */
 L1StoreResult
 l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
-		 TimestampTz expires_at, TimestampTz now)
+		 TimestampTz expires_at, TimestampTz now, const L1Lease *lease)
 {
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
@@ -606,6 +646,13 @@ l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 		return L1_TOO_LARGE;
 
 	LWLockAcquire(view->lock, LW_EXCLUSIVE);
+	if (lease != NULL &&
+		(lease->epoch != h->epoch || lease->seq != *lease_slot(view, hash)))
+	{
+		LWLockRelease(view->lock);
+		return L1_LEASE_LOST;
+	}
+	(*lease_slot(view, hash))++;
 	i = find_entry(view, hash, key, key_len);
 	if (i != L1_NONE)
 		remove_entry(view, i);
@@ -660,6 +707,7 @@ l1_remove(const char *key, int key_len, TimestampTz now)
 	int32		i;
 
 	LWLockAcquire(view->lock, LW_EXCLUSIVE);
+	(*lease_slot(view, hash))++;
 	i = find_entry(view, hash, key, key_len);
 	if (i != L1_NONE)
 	{
@@ -675,8 +723,10 @@ l1_remove(const char *key, int key_len, TimestampTz now)
 }
 
 /*
- * Removes every entry of the namespace whose key (after the namespace)
- * matches a well-formed glob pattern; returns how many live ones it removed.
+ * Removes every entry whose full key is namespace followed by a string
+ * matching a well-formed glob pattern, as SCAN MATCH sees Redis' flat key
+ * space (whatever namespace the entry was stored under); returns how many
+ * live ones it removed.
  */
 int64
 l1_remove_matching(const char *namespace, int namespace_len,
@@ -690,11 +740,12 @@ l1_remove_matching(const char *namespace, int namespace_len,
 		L1PartitionView *view = &partitions[p];
 
 		LWLockAcquire(view->lock, LW_EXCLUSIVE);
+		view->header->epoch++;
 		for (int32 i = 0; i < view->header->max_entries; i++)
 		{
 			L1Entry    *e = &view->entries[i];
 
-			if (!e->in_use || e->namespace_len != (uint32) namespace_len)
+			if (!e->in_use || e->key_len < (uint32) namespace_len)
 				continue;
 			chunks_copy(view, e->first_chunk, 0, e->key_len, key, false);
 			if (memcmp(key, namespace, namespace_len) != 0 ||
@@ -728,6 +779,7 @@ l1_clear(void)
 
 		LWLockAcquire(view->lock, LW_EXCLUSIVE);
 		dropped += view->header->nentries;
+		view->header->epoch++;
 		view->header->invalidations += view->header->nentries;
 		reset_partition(view);
 		LWLockRelease(view->lock);

@@ -24,8 +24,17 @@
 typedef enum L1StoreResult
 {
 	L1_STORED,
-	L1_TOO_LARGE				/* key + value exceed one partition's memory */
+	L1_TOO_LARGE,				/* key + value exceed one partition's memory */
+	L1_LEASE_LOST				/* the key was written or invalidated since the
+								 * lease was taken */
 } L1StoreResult;
+
+/* What l1_take_lease() read; see "Leases" in l1.c. */
+typedef struct L1Lease
+{
+	uint64		epoch;
+	uint64		seq;
+} L1Lease;
 
 /* Counters and sizes summed over all partitions. */
 typedef struct L1Stats
@@ -65,9 +74,10 @@ extern Size l1_entry_footprint(Size key_len, Size value_len);
 extern Size l1_partition_capacity(void);
 
 extern Jsonb *l1_lookup(const char *key, int key_len, TimestampTz now);
+extern void l1_take_lease(const char *key, int key_len, L1Lease *lease);
 extern L1StoreResult l1_store(const char *key, int key_len, int namespace_len,
 							  const Jsonb *value, TimestampTz expires_at,
-							  TimestampTz now);
+							  TimestampTz now, const L1Lease *lease);
 extern bool l1_remove(const char *key, int key_len, TimestampTz now);
 extern int64 l1_remove_matching(const char *namespace, int namespace_len,
 								const char *pattern, int pattern_len,

@@ -25,6 +25,7 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "common/int.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
@@ -59,6 +60,17 @@ full_key(const char *key, int key_len, char *buffer, int *full_len)
 	memcpy(result, cachext_redis_prefix, prefix_len);
 	memcpy(result + prefix_len, key, key_len);
 	return result;
+}
+
+/* A hash of the key in this namespace: equal keys, equal hashes. */
+uint32
+layers_key_hash(const char *key, int key_len)
+{
+	char		buffer[SHORT_KEY_BUFFER];
+	int			len;
+	char	   *full = full_key(key, key_len, buffer, &len);
+
+	return hash_bytes((const unsigned char *) full, len);
 }
 
 /*
@@ -156,10 +168,10 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms)
 	if (pttl_ms != L2_NO_EXPIRY &&
 		(pg_mul_s64_overflow(pttl_ms, 1000, &expires_at) ||
 		 pg_add_s64_overflow(expires_at, now, &expires_at) ||
-		 expires_at >= L1_NO_EXPIRY))
+		 !IS_VALID_TIMESTAMP(expires_at)))
 		return false;
 	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
-					expires_at, now) == L1_STORED;
+					expires_at, now, NULL) == L1_STORED;
 }
 
 /*
@@ -231,6 +243,17 @@ layers_get(const char *key, int key_len)
 	return value;
 }
 
+/* Reads key's lease, for a later layers_set() of a value loaded now. */
+void
+layers_take_lease(const char *key, int key_len, L1Lease *lease)
+{
+	char		buffer[SHORT_KEY_BUFFER];
+	int			len;
+	char	   *full = full_key(key, key_len, buffer, &len);
+
+	l1_take_lease(full, len, lease);
+}
+
 /* Raises the error of a value L1 cannot hold when there is no L2 for it. */
 static void
 report_too_large_for_l1(int full_len, Size value_len, bool over_limit)
@@ -241,8 +264,7 @@ report_too_large_for_l1(int full_len, Size value_len, bool over_limit)
 				 errmsg("cache value is too large"),
 				 errdetail("The value takes %zu bytes; cachext.l1_max_value_size is %d kB.",
 						   value_len, cachext_l1_max_value_size_kb),
-				 errhint("Cache a smaller value, raise cachext.l1_max_value_size, "
-						 "or set cachext.redis_url so that large values go to Redis.")));
+				 errhint("Cache a smaller value, or raise cachext.l1_max_value_size.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("cache entry does not fit in an L1 partition"),
@@ -254,11 +276,16 @@ report_too_large_for_l1(int full_len, Size value_len, bool over_limit)
 
 /*
  * Stores value under key for ttl_ms milliseconds (LAYERS_NO_TTL: until
- * evicted or invalidated), in L1 and in Redis.  A value L1 cannot hold
- * goes to Redis alone when Redis is configured.
+ * evicted or invalidated), in L1 and in Redis; returns whether some layer
+ * took it.  A value L1 cannot hold goes to Redis alone when Redis is
+ * configured.  With a lease (from layers_take_lease), stores nothing if the
+ * key was written or invalidated since, in either layer: the newer write or
+ * invalidation wins.  A value too large for L1 cannot have its lease
+ * checked and goes to Redis regardless.
  */
-void
-layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms)
+bool
+layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
+		   const L1Lease *lease)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
@@ -273,7 +300,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms)
 	if (ttl_ms != LAYERS_NO_TTL &&
 		(pg_mul_s64_overflow(ttl_ms, 1000, &expires_at) ||
 		 pg_add_s64_overflow(expires_at, now, &expires_at) ||
-		 expires_at >= L1_NO_EXPIRY))
+		 !IS_VALID_TIMESTAMP(expires_at)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cache TTL is too large"),
@@ -285,13 +312,17 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms)
 		report_too_large_for_l1(len, value_len, true);
 	if (!over_limit)
 	{
-		in_l1 = l1_store(full, len, strlen(cachext_redis_prefix), value,
-						 expires_at, now) == L1_STORED;
-		if (!in_l1 && !with_l2)
+		L1StoreResult result = l1_store(full, len, strlen(cachext_redis_prefix),
+										value, expires_at, now, lease);
+
+		if (result == L1_LEASE_LOST)
+			return false;
+		if (result == L1_TOO_LARGE && !with_l2)
 			report_too_large_for_l1(len, value_len, false);
+		in_l1 = result == L1_STORED;
 	}
 	if (!with_l2)
-		return;
+		return in_l1;
 
 	/* An older value in L1 must not hide the one Redis alone now holds. */
 	if (!in_l1)
@@ -304,12 +335,13 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms)
 		if (l2_set(full, len, json, strlen(json), ttl_ms))
 		{
 			l2_stats_count(L2_SETS, 1);
-			return;
+			return true;
 		}
 	}
 	/* Redis did not take the value, so what it holds for key is stale. */
 	l2_queue_add(L2_QUEUE_KEY, cachext_redis_prefix,
 				 strlen(cachext_redis_prefix), key, key_len);
+	return in_l1;
 }
 
 /* Removes key from every layer; true if some layer held it. */

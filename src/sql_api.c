@@ -17,18 +17,21 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "cachext.h"
+#include "key_builder.h"
 #include "keys.h"
 #include "l1.h"
 #include "l2.h"
 #include "l2_queue.h"
 #include "l2_stats.h"
 #include "layers.h"
+#include "loader.h"
 
 PG_FUNCTION_INFO_V1(cache_get);
 PG_FUNCTION_INFO_V1(cache_set);
@@ -39,6 +42,8 @@ PG_FUNCTION_INFO_V1(cache_clear);
 PG_FUNCTION_INFO_V1(cache_stats);
 PG_FUNCTION_INFO_V1(cache_stats_reset);
 PG_FUNCTION_INFO_V1(cache_entries);
+PG_FUNCTION_INFO_V1(cache_get_or_set);
+PG_FUNCTION_INFO_V1(cache_key);
 
 /* Raises the not-preloaded error unless the store is attached. */
 static void
@@ -110,6 +115,21 @@ ttl_to_ms(const Interval *ttl)
 	return (usecs + 999) / 1000;
 }
 
+/*
+ * The TTL in milliseconds from argument argno: cachext.default_ttl when the
+ * argument is absent, LAYERS_NO_TTL when it is NULL.
+ */
+static int64
+ttl_argument(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_NARGS() <= argno)
+		return cachext_default_ttl_s > 0 ?
+			(int64) cachext_default_ttl_s * 1000 : LAYERS_NO_TTL;
+	if (PG_ARGISNULL(argno))
+		return LAYERS_NO_TTL;
+	return ttl_to_ms(PG_GETARG_INTERVAL_P(argno));
+}
+
 /* cache_get(key text) returns jsonb: the value, or NULL on a miss. */
 Datum
 cache_get(PG_FUNCTION_ARGS)
@@ -136,7 +156,6 @@ cache_set(PG_FUNCTION_ARGS)
 {
 	int			key_len;
 	const char *key;
-	int64		ttl_ms;
 
 	require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
@@ -145,17 +164,101 @@ cache_set(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("cache value must not be null"),
 				 errhint("Use cache_invalidate() to remove a key, or store 'null'::jsonb to cache a miss.")));
-
-	if (PG_NARGS() < 3)
-		ttl_ms = cachext_default_ttl_s > 0 ?
-			(int64) cachext_default_ttl_s * 1000 : LAYERS_NO_TTL;
-	else if (PG_ARGISNULL(2))
-		ttl_ms = LAYERS_NO_TTL;
-	else
-		ttl_ms = ttl_to_ms(PG_GETARG_INTERVAL_P(2));
-
-	layers_set(key, key_len, PG_GETARG_JSONB_P(1), ttl_ms);
+	layers_set(key, key_len, PG_GETARG_JSONB_P(1), ttl_argument(fcinfo, 2),
+			   NULL);
 	PG_RETURN_VOID();
+}
+
+/*
+ * cache_get_or_set(key text, query text, ttl interval, VARIADIC params
+ * text[]) returns jsonb: the cached value, or the factory query's, loaded
+ * once across the instance.  The SQL default of ttl is cachext.default_ttl.
+ */
+Datum
+cache_get_or_set(PG_FUNCTION_ARGS)
+{
+	int			key_len;
+	const char *key;
+	Datum	   *params = NULL;
+	bool	   *param_nulls = NULL;
+	int			nparams = 0;
+
+	require_preloaded();
+	key = key_argument(fcinfo, 0, &key_len);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cache factory query must not be null")));
+	if (!PG_ARGISNULL(3))
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), TEXTOID, -1, false,
+						  TYPALIGN_INT, &params, &param_nulls, &nparams);
+	PG_RETURN_JSONB_P(loader_get_or_set(key, key_len,
+										text_to_cstring(PG_GETARG_TEXT_PP(1)),
+										params, param_nulls, nparams,
+										ttl_argument(fcinfo, 2)));
+}
+
+/*
+ * cache_key(prefix text, VARIADIC args "any") returns text: the key
+ * key_builder.c's rule makes of the arguments' text forms.
+ */
+Datum
+cache_key(PG_FUNCTION_ARGS)
+{
+	const char **parts;
+	int			nparts;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cache key prefix must not be null")));
+
+	if (get_fn_expr_variadic(fcinfo->flinfo))
+	{
+		/* called as cache_key(prefix, VARIADIC array): the array's elements */
+		Oid			element_type;
+		Datum	   *elements;
+		bool	   *nulls;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Oid			output;
+		bool		varlena;
+
+		if (PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("cache key argument array must not be null")));
+		element_type = get_element_type(get_fn_expr_argtype(fcinfo->flinfo, 1));
+		get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), element_type, typlen,
+						  typbyval, typalign, &elements, &nulls, &nparts);
+		getTypeOutputInfo(element_type, &output, &varlena);
+		parts = palloc(Max(nparts, 1) * sizeof(char *));
+		for (int i = 0; i < nparts; i++)
+			parts[i] = nulls[i] ? NULL : OidOutputFunctionCall(output, elements[i]);
+	}
+	else
+	{
+		nparts = PG_NARGS() - 1;
+		parts = palloc(Max(nparts, 1) * sizeof(char *));
+		for (int i = 0; i < nparts; i++)
+		{
+			Oid			output;
+			bool		varlena;
+
+			if (PG_ARGISNULL(i + 1))
+			{
+				parts[i] = NULL;
+				continue;
+			}
+			getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, i + 1),
+							  &output, &varlena);
+			parts[i] = OidOutputFunctionCall(output, PG_GETARG_DATUM(i + 1));
+		}
+	}
+	PG_RETURN_TEXT_P(key_builder_build(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+									   parts, nparts));
 }
 
 /* cache_invalidate(key text) returns boolean: true if the key was cached. */
@@ -285,7 +388,7 @@ cache_clear(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(layers_clear());
 }
 
-#define CACHE_STATS_COLUMNS 20
+#define CACHE_STATS_COLUMNS 23
 
 /* Sets a column to a count, or NULL where the layer has no such count. */
 static void
@@ -315,6 +418,7 @@ cache_stats(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Tuplestorestate *store;
 	L1Stats		stats;
+	LoaderStats loads;
 	L2Stats		l2;
 	Datum		values[CACHE_STATS_COLUMNS];
 	bool		nulls[CACHE_STATS_COLUMNS];
@@ -322,6 +426,7 @@ cache_stats(PG_FUNCTION_ARGS)
 	require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	l1_read_stats(&stats);
+	loader_read_stats(&loads);
 
 	values[0] = CStringGetTextDatum("l1");
 	nulls[0] = false;
@@ -336,12 +441,17 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_count(values, nulls, 9, stats.bytes, true);
 	put_count(values, nulls, 10, stats.max_entries, true);
 	put_count(values, nulls, 11, stats.max_bytes, true);
-	for (int column = 12; column < CACHE_STATS_COLUMNS; column++)
+	put_count(values, nulls, 12, loads.loads, true);
+	put_count(values, nulls, 13, loads.load_failures, true);
+	nulls[14] = false;
+	values[14] = Float8GetDatum(loads.load_time_us / 1000.0);
+	for (int column = 15; column < CACHE_STATS_COLUMNS; column++)
 		put_count(values, nulls, column, 0, false);
 	tuplestore_putvalues(store, tupdesc, values, nulls);
 	if (!l2_is_configured())
 		return (Datum) 0;
 
+	/* cache_get_or_set's loads are instance-wide: shown once, in l1's row */
 	l2_stats_read(&l2);
 	values[0] = CStringGetTextDatum("l2");
 	put_count(values, nulls, 1, l2.counters[L2_HITS], true);
@@ -351,17 +461,17 @@ cache_stats(PG_FUNCTION_ARGS)
 	for (int column = 5; column <= 6; column++)
 		put_count(values, nulls, column, 0, false);
 	put_count(values, nulls, 7, l2.counters[L2_INVALIDATIONS], true);
-	for (int column = 8; column <= 11; column++)
+	for (int column = 8; column <= 14; column++)
 		put_count(values, nulls, column, 0, false);
-	put_count(values, nulls, 12, l2.counters[L2_ERRORS], true);
-	put_count(values, nulls, 13, l2.counters[L2_TIMEOUTS], true);
-	put_count(values, nulls, 14, l2.counters[L2_PROMOTIONS], true);
-	nulls[15] = l2.redis_state == L2_REDIS_UNKNOWN;
-	values[15] = BoolGetDatum(l2.redis_state == L2_REDIS_UP);
-	put_count(values, nulls, 16, l2.counters[L2_QUEUED], true);
-	put_count(values, nulls, 17, l2.counters[L2_REPLAYED], true);
-	put_count(values, nulls, 18, l2.counters[L2_OVERFLOWS], true);
-	put_count(values, nulls, 19, l2_queue_length(), true);
+	put_count(values, nulls, 15, l2.counters[L2_ERRORS], true);
+	put_count(values, nulls, 16, l2.counters[L2_TIMEOUTS], true);
+	put_count(values, nulls, 17, l2.counters[L2_PROMOTIONS], true);
+	nulls[18] = l2.redis_state == L2_REDIS_UNKNOWN;
+	values[18] = BoolGetDatum(l2.redis_state == L2_REDIS_UP);
+	put_count(values, nulls, 19, l2.counters[L2_QUEUED], true);
+	put_count(values, nulls, 20, l2.counters[L2_REPLAYED], true);
+	put_count(values, nulls, 21, l2.counters[L2_OVERFLOWS], true);
+	put_count(values, nulls, 22, l2_queue_length(), true);
 	tuplestore_putvalues(store, tupdesc, values, nulls);
 	return (Datum) 0;
 }
@@ -372,6 +482,7 @@ cache_stats_reset(PG_FUNCTION_ARGS)
 {
 	require_preloaded();
 	l1_reset_stats();
+	loader_reset_stats();
 	l2_stats_reset();
 	PG_RETURN_VOID();
 }

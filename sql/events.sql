@@ -1,0 +1,125 @@
+--
+-- events: cache invalidations announced with NOTIFY.
+--
+-- Start from an empty cache with zeroed counters.
+SELECT cache_clear() >= 0 AS cleared;
+SELECT cache_stats_reset();
+
+-- To see the events, a second session listens on cachext.notify_channel
+-- (default 'cache_events').  It is opened with dblink, so that this file
+-- can print the channel and payload of each event it received (psql's own
+-- notice of an event includes the sender's PID, which varies).
+SHOW cachext.notify_channel;
+CREATE EXTENSION dblink;
+SELECT dblink_connect('listener',
+       format('dbname=%s port=%s host=%s', current_database(),
+              current_setting('port'),
+              split_part(current_setting('unix_socket_directories'), ',', 1)));
+SELECT dblink_exec('listener', 'LISTEN cache_events');
+
+-- received() returns the events the listener got since the last call.  The
+-- round trip makes the listener's server process deliver pending events
+-- before it answers.
+CREATE FUNCTION received(OUT channel text, OUT payload text)
+RETURNS SETOF record LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM * FROM dblink('listener', 'SELECT 1') AS t(one int);
+    RETURN QUERY SELECT notify_name, extra FROM dblink_get_notify('listener');
+END
+$$;
+
+-- Nothing happened yet.
+SELECT * FROM received();
+
+-- cache_invalidate sends a CACHE_INVALIDATED event naming the key (without
+-- the namespace).
+SELECT cache_set('user:1', '{"name": "Ada"}');
+SELECT cache_invalidate('user:1');
+SELECT * FROM received();
+
+-- The event is sent whether or not the key was cached, so that listeners
+-- drop their own copies in any case.
+SELECT cache_invalidate('user:1');
+SELECT * FROM received();
+
+-- cache_set sends no event.
+SELECT cache_set('user:2', '{"name": "Grace"}');
+SELECT * FROM received();
+
+-- Events follow NOTIFY's rules: they are sent when the transaction
+-- commits ...
+BEGIN;
+SELECT cache_invalidate('user:2');
+SELECT * FROM received();
+COMMIT;
+SELECT * FROM received();
+
+-- ... and dropped if it rolls back.  The entry itself is gone in both cases:
+-- the cache is not transactional, only the events are.
+SELECT cache_set('user:3', '{"name": "Edsger"}');
+BEGIN;
+SELECT cache_invalidate('user:3');
+ROLLBACK;
+SELECT * FROM received();
+SELECT cache_get('user:3') IS NULL AS is_miss;
+
+-- Several events of one transaction arrive in order, after the commit; as
+-- with any NOTIFY, an identical event repeated in a transaction is sent
+-- once.
+BEGIN;
+SELECT cache_invalidate('b');
+SELECT cache_invalidate('a');
+SELECT cache_invalidate('b');
+COMMIT;
+SELECT * FROM received();
+
+-- cache_invalidate_pattern sends one event naming the pattern.
+SELECT cache_set('item:1', '1');
+SELECT cache_set('item:2', '2');
+SELECT cache_invalidate_pattern('item:*');
+SELECT * FROM received();
+
+-- cache_clear sends CACHE_CLEARED.
+SELECT cache_clear();
+SELECT * FROM received();
+
+-- The payload is valid JSON whatever the key holds: quotes, backslashes and
+-- control characters are escaped; other characters are kept as they are.
+SELECT cache_invalidate(E'say "hi"\\now\nnext line\ttab ключ');
+SELECT channel, payload,
+       payload::json ->> 'key' = E'say "hi"\\now\nnext line\ttab ключ' AS key_round_trips
+  FROM received();
+
+-- NOTIFY refuses payloads of 8000 bytes or more.  A key of 7958 bytes makes
+-- a payload of 7999 bytes, sent as it is; from 7959 bytes on, the payload
+-- carries the key's MD5 and length instead of the key.
+SET cachext.max_key_length = 10000;
+SELECT cache_invalidate(repeat('k', 7958));
+SELECT channel, length(payload) AS payload_length,
+       payload::json ->> 'key' = repeat('k', 7958) AS has_key
+  FROM received();
+SELECT cache_invalidate(repeat('k', 7959));
+SELECT channel, payload,
+       payload::json ->> 'key_md5' = md5(repeat('k', 7959)) AS md5_matches
+  FROM received();
+RESET cachext.max_key_length;
+
+-- cachext.notify_channel chooses the channel; any user may set it.
+SET cachext.notify_channel = 'my_events';
+SELECT cache_invalidate('elsewhere');
+SELECT * FROM received();
+SELECT dblink_exec('listener', 'LISTEN my_events');
+SELECT cache_invalidate('elsewhere');
+SELECT * FROM received();
+RESET cachext.notify_channel;
+
+-- The channel must be a valid NOTIFY channel name: neither empty nor longer
+-- than 63 bytes.
+SET cachext.notify_channel = '';
+SELECT set_config('cachext.notify_channel', repeat('c', 64), false);
+SHOW cachext.notify_channel;
+
+SELECT dblink_disconnect('listener');
+DROP FUNCTION received();
+DROP EXTENSION dblink;
+SELECT cache_clear();

@@ -1,0 +1,92 @@
+--
+-- privileges: what ordinary users may do.
+--
+-- Start from an empty cache with zeroed counters.
+SELECT cache_clear() >= 0 AS cleared;
+SELECT cache_stats_reset();
+
+-- An ordinary role, neither superuser nor granted anything.
+CREATE ROLE regress_cache_user;
+SELECT cache_set('owned-by-admin', '"admin value"');
+
+-- The administration functions are revoked from PUBLIC; everything else is
+-- open to every role.
+SELECT p.oid::regprocedure AS function,
+       has_function_privilege('regress_cache_user', p.oid, 'EXECUTE') AS user_may_execute
+  FROM pg_proc AS p
+ WHERE p.oid IN (SELECT objid FROM pg_depend
+                  WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'cachext')
+                    AND classid = 'pg_proc'::regclass)
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
+
+SET ROLE regress_cache_user;
+SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+
+-- An ordinary user may read, write and invalidate keys ...
+SELECT cache_set('user-key', '{"by": "user"}');
+SELECT cache_set('user-key-ttl', '1', interval '1 minute');
+SELECT cache_get('user-key');
+SELECT cache_get('owned-by-admin');
+SELECT * FROM cache_get_multi(ARRAY['user-key', 'user-key-ttl']);
+SELECT cache_invalidate('user-key-ttl');
+
+-- ... and look at the statistics and the entries, through the views or
+-- the functions behind them.
+SELECT entries, sets FROM cache_stats WHERE layer = 'l1';
+SELECT entries, sets FROM cache_stats() WHERE layer = 'l1';
+SELECT namespace, key FROM cache_entries ORDER BY key;
+SELECT namespace, key FROM cache_entries() ORDER BY key;
+
+-- The settings meant for every session may be changed by anyone.
+SET cachext.default_ttl = '5min';
+SET cachext.notify_channel = 'user_channel';
+RESET cachext.default_ttl;
+RESET cachext.notify_channel;
+
+-- But not the administration functions: 42501 (insufficient_privilege).
+SELECT cache_clear();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT cache_stats_reset();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT cache_invalidate_pattern('*');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- Nor the superuser-only settings: the namespace (which would give access to
+-- another database's keys) and the key length limit.
+SET cachext.redis_prefix = 'other:';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET cachext.max_key_length = 4096;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SHOW cachext.redis_prefix;
+SHOW cachext.max_key_length;
+
+-- Nothing was removed by the refused calls.
+SELECT count(*) FROM cache_entries;
+RESET ROLE;
+
+-- A superuser may grant the administration functions to trusted roles.
+GRANT EXECUTE ON FUNCTION cache_clear(), cache_stats_reset(),
+                          cache_invalidate_pattern(text)
+   TO regress_cache_user;
+
+SET ROLE regress_cache_user;
+SELECT cache_set('user:1', '1');
+SELECT cache_set('user:2', '2');
+SELECT cache_invalidate_pattern('user:*');
+SELECT sets, invalidations FROM cache_stats WHERE layer = 'l1';
+SELECT cache_stats_reset();
+SELECT sets, invalidations FROM cache_stats WHERE layer = 'l1';
+SELECT cache_clear();
+RESET ROLE;
+
+-- Revoking takes the right away again.
+REVOKE EXECUTE ON FUNCTION cache_clear(), cache_stats_reset(),
+                           cache_invalidate_pattern(text)
+  FROM regress_cache_user;
+SET ROLE regress_cache_user;
+SELECT cache_clear();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+DROP ROLE regress_cache_user;
+SELECT cache_clear();

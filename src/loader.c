@@ -1,0 +1,381 @@
+/*-------------------------------------------------------------------------
+ * loader.c
+ *	  cache_get_or_set: load a missing value with a factory query, once per
+ *	  key at a time across the instance (single flight), under a lease.
+ *
+ * Single flight.  A backend that misses a key claims a LoadFlight for the
+ * key's hash in shared memory before running the factory query; others that
+ * miss the same key sleep on the flight's condition variable instead of
+ * running the query too.  When the loader has stored its value (or failed)
+ * it frees the flight and wakes them; they read the cache again and, on a
+ * miss (the load failed, or its value was not stored), one of them loads.
+ * A waiter gives up waiting after cachext.lock_timeout and loads on its own.
+ * Flights are matched by hash only: two keys sharing a hash merely wait for
+ * each other, since a waiter always re-reads its own key.
+ *
+ * Leases.  The loader takes the key's lease (l1.c) before running the
+ * factory and stores with it, so a load that an invalidation or a write
+ * overtook is returned to its caller but not stored.  A transaction that
+ * has already written (it has an XID) stores nothing either: its reads may
+ * include its own uncommitted rows.
+ *
+ * Locking.  LoaderShared.lock (the "cachext loads" tranche) guards every
+ * LoadFlight's in_use, hash, owner_pid and generation.  It is never held
+ * together with a partition lock.  The counters are atomics.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/timestamp.h"
+
+#include "cachext.h"
+#include "layers.h"
+#include "loader.h"
+
+/* Loads that can be in flight at once; beyond that, loads run unshared. */
+#define LOADER_FLIGHTS	512
+
+#define LOADER_TRANCHE_NAME "cachext loads"
+
+/* One key being loaded.  See "Locking" above for what guards what. */
+typedef struct LoadFlight
+{
+	bool		in_use;
+	uint32		hash;			/* layers_key_hash() of the key */
+	int			owner_pid;		/* the loading backend */
+	uint64		generation;		/* tells one use of the slot from the next */
+	ConditionVariable done;		/* broadcast when the load ends */
+} LoadFlight;
+
+typedef struct LoaderShared
+{
+	LWLock	   *lock;
+	uint64		next_generation;	/* guarded by lock */
+	pg_atomic_uint64 loads;		/* factory runs that succeeded */
+	pg_atomic_uint64 load_failures; /* factory runs that raised an error */
+	pg_atomic_uint64 load_time_us;	/* time spent in factory runs */
+	LoadFlight	flights[LOADER_FLIGHTS];
+} LoaderShared;
+
+static LoaderShared *loader = NULL;
+static bool exit_callback_registered = false;
+
+void
+loader_shmem_request(void)
+{
+	RequestAddinShmemSpace(MAXALIGN(sizeof(LoaderShared)));
+	RequestNamedLWLockTranche(LOADER_TRANCHE_NAME, 1);
+}
+
+void
+loader_shmem_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	loader = ShmemInitStruct("cachext loader", sizeof(LoaderShared), &found);
+	if (!found)
+	{
+		loader->lock = &(GetNamedLWLockTranche(LOADER_TRANCHE_NAME))->lock;
+		loader->next_generation = 1;
+		pg_atomic_init_u64(&loader->loads, 0);
+		pg_atomic_init_u64(&loader->load_failures, 0);
+		pg_atomic_init_u64(&loader->load_time_us, 0);
+		for (int i = 0; i < LOADER_FLIGHTS; i++)
+		{
+			loader->flights[i].in_use = false;
+			ConditionVariableInit(&loader->flights[i].done);
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Frees a flight this backend owns and wakes its waiters. */
+static void
+end_flight(LoadFlight *flight)
+{
+	LWLockAcquire(loader->lock, LW_EXCLUSIVE);
+	flight->in_use = false;
+	LWLockRelease(loader->lock);
+	ConditionVariableBroadcast(&flight->done);
+}
+
+/*
+ * At backend exit (FATAL, terminate), frees any flight still owned, so its
+ * waiters stop waiting at once; errors free theirs in loader_get_or_set.
+ */
+static void
+end_own_flights(int code, Datum arg)
+{
+	for (int i = 0; i < LOADER_FLIGHTS; i++)
+	{
+		LoadFlight *flight = &loader->flights[i];
+		bool		mine;
+
+		LWLockAcquire(loader->lock, LW_SHARED);
+		mine = flight->in_use && flight->owner_pid == MyProcPid;
+		LWLockRelease(loader->lock);
+		if (mine)
+			end_flight(flight);
+	}
+}
+
+/*
+ * Claims the flight for hash, or finds the one another backend holds.
+ * Returns the claimed flight (NULL if another holds it or none is free);
+ * *busy is set to another's flight, with its generation, for waiting.
+ */
+static LoadFlight *
+claim_flight(uint32 hash, LoadFlight **busy, uint64 *busy_generation)
+{
+	LoadFlight *free_flight = NULL;
+
+	*busy = NULL;
+	LWLockAcquire(loader->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < LOADER_FLIGHTS; i++)
+	{
+		LoadFlight *flight = &loader->flights[i];
+
+		if (flight->in_use && flight->hash == hash)
+		{
+			*busy = flight;
+			*busy_generation = flight->generation;
+			LWLockRelease(loader->lock);
+			return NULL;
+		}
+		if (!flight->in_use && free_flight == NULL)
+			free_flight = flight;
+	}
+	if (free_flight != NULL)
+	{
+		free_flight->in_use = true;
+		free_flight->hash = hash;
+		free_flight->owner_pid = MyProcPid;
+		free_flight->generation = loader->next_generation++;
+	}
+	LWLockRelease(loader->lock);
+	return free_flight;
+}
+
+static bool
+flight_still_running(LoadFlight *flight, uint64 generation)
+{
+	bool		running;
+
+	LWLockAcquire(loader->lock, LW_SHARED);
+	running = flight->in_use && flight->generation == generation;
+	LWLockRelease(loader->lock);
+	return running;
+}
+
+/*
+ * Sleeps until another backend's load ends or the deadline passes; returns
+ * false on the deadline.  Interruptible: cancel and statement_timeout work.
+ */
+static bool
+wait_for_flight(LoadFlight *flight, uint64 generation, TimestampTz deadline)
+{
+	bool		ended = true;
+
+	ConditionVariablePrepareToSleep(&flight->done);
+	while (flight_still_running(flight, generation))
+	{
+		long		remaining_ms =
+			TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+
+		if (remaining_ms <= 0 ||
+			ConditionVariableTimedSleep(&flight->done, remaining_ms,
+										PG_WAIT_EXTENSION))
+		{
+			ended = !flight_still_running(flight, generation);
+			break;
+		}
+	}
+	ConditionVariableCancelSleep();
+	return ended;
+}
+
+/*
+ * to_jsonb(value) for a value of any type, as the SQL function does it:
+ * to_jsonb learns the argument's type from its call expression.
+ */
+static Jsonb *
+value_to_jsonb(Datum value, bool isnull, Oid type, int32 typmod)
+{
+	FmgrInfo	flinfo;
+	FuncExpr   *call;
+
+	if (isnull)
+		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												  CStringGetDatum("null")));
+	call = makeFuncExpr(F_TO_JSONB, JSONBOID,
+						list_make1(makeNullConst(type, typmod, InvalidOid)),
+						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	fmgr_info(F_TO_JSONB, &flinfo);
+	fmgr_info_set_expr((Node *) call, &flinfo);
+	return DatumGetJsonbP(FunctionCall1(&flinfo, value));
+}
+
+/*
+ * Runs the factory query with params bound as text $1..$n and returns its
+ * single value as jsonb (JSON null for no row or a NULL value), allocated
+ * in the caller's memory context.
+ */
+static Jsonb *
+run_factory(const char *query, Datum *params, bool *param_nulls, int nparams)
+{
+	Oid		   *types = palloc(Max(nparams, 1) * sizeof(Oid));
+	char	   *nulls = palloc(Max(nparams, 1));
+	Jsonb	   *result;
+	int			rc;
+
+	for (int i = 0; i < nparams; i++)
+	{
+		types[i] = TEXTOID;
+		nulls[i] = param_nulls[i] ? 'n' : ' ';
+	}
+
+	SPI_connect();
+	rc = SPI_execute_with_args(query, nparams, types, params, nulls, false, 2);
+	if (rc < 0 || SPI_tuptable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cache factory query must return rows"),
+				 errdetail("The query returned no result set (%s).",
+						   SPI_result_code_string(rc)),
+				 errhint("Use a SELECT, or a data-modifying statement with RETURNING.")));
+	if (SPI_tuptable->tupdesc->natts != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cache factory query must return exactly one column"),
+				 errdetail("The query returned %d columns.",
+						   SPI_tuptable->tupdesc->natts),
+				 errhint("Wrap the columns in to_jsonb(row) or jsonb_build_object().")));
+	if (SPI_processed > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("cache factory query returned more than one row"),
+				 errhint("Aggregate the rows, for example with jsonb_agg().")));
+
+	if (SPI_processed == 0)
+		result = value_to_jsonb((Datum) 0, true, InvalidOid, -1);
+	else
+	{
+		bool		isnull;
+		Datum		value = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull);
+		Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
+
+		result = value_to_jsonb(value, isnull, att->atttypid, att->atttypmod);
+	}
+	result = DatumGetJsonbP(SPI_datumTransfer(JsonbPGetDatum(result), false, -1));
+	SPI_finish();
+	return result;
+}
+
+/*
+ * Runs the factory as this key's loader and stores its value under the
+ * lease, unless this transaction has written.  The flight, if any, is
+ * freed on every path, after the store so that waiters find the value.
+ */
+static Jsonb *
+load(const char *key, int key_len, const char *query, Datum *params,
+	 bool *param_nulls, int nparams, int64 ttl_ms, LoadFlight *flight)
+{
+	L1Lease		lease;
+	bool		may_store = !TransactionIdIsValid(GetTopTransactionIdIfAny());
+	TimestampTz started = GetCurrentTimestamp();
+	Jsonb	   *value;
+
+	layers_take_lease(key, key_len, &lease);
+	PG_TRY();
+	{
+		value = run_factory(query, params, param_nulls, nparams);
+		if (may_store)
+			layers_set(key, key_len, value, ttl_ms, &lease);
+	}
+	PG_CATCH();
+	{
+		pg_atomic_fetch_add_u64(&loader->load_failures, 1);
+		if (flight != NULL)
+			end_flight(flight);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	pg_atomic_fetch_add_u64(&loader->loads, 1);
+	pg_atomic_fetch_add_u64(&loader->load_time_us,
+							GetCurrentTimestamp() - started);
+	if (flight != NULL)
+		end_flight(flight);
+	return value;
+}
+
+/*
+ * The cache-aside pattern in one call: the cached value of key, or else the
+ * factory query's value, loaded by one backend of the instance at a time.
+ */
+Jsonb *
+loader_get_or_set(const char *key, int key_len, const char *query,
+				  Datum *params, bool *param_nulls, int nparams, int64 ttl_ms)
+{
+	uint32		hash = layers_key_hash(key, key_len);
+	TimestampTz deadline =
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+									cachext_lock_timeout_ms);
+
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(end_own_flights, (Datum) 0);
+		exit_callback_registered = true;
+	}
+
+	for (;;)
+	{
+		Jsonb	   *value = layers_get(key, key_len);
+		LoadFlight *flight;
+		LoadFlight *busy;
+		uint64		busy_generation;
+
+		if (value != NULL)
+			return value;
+
+		flight = claim_flight(hash, &busy, &busy_generation);
+		if (busy == NULL)
+			return load(key, key_len, query, params, param_nulls, nparams,
+						ttl_ms, flight);
+		if (!wait_for_flight(busy, busy_generation, deadline))
+			return load(key, key_len, query, params, param_nulls, nparams,
+						ttl_ms, NULL);
+	}
+}
+
+/* The loader's counters, for cache_stats. */
+void
+loader_read_stats(LoaderStats *stats)
+{
+	stats->loads = pg_atomic_read_u64(&loader->loads);
+	stats->load_failures = pg_atomic_read_u64(&loader->load_failures);
+	stats->load_time_us = pg_atomic_read_u64(&loader->load_time_us);
+}
+
+void
+loader_reset_stats(void)
+{
+	pg_atomic_write_u64(&loader->loads, 0);
+	pg_atomic_write_u64(&loader->load_failures, 0);
+	pg_atomic_write_u64(&loader->load_time_us, 0);
+}

@@ -1,0 +1,139 @@
+# cache_get_or_set across concurrent sessions of one instance: a stampede
+# on a cold key runs the factory once; a failed or cancelled loader
+# releases its waiters at once; a waiter stops waiting after
+# cachext.lock_timeout; a load overtaken by an invalidation is not stored;
+# a transaction that has written does not publish what it loads.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('loader');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', q{
+shared_preload_libraries = 'cachext'
+max_connections = 60
+});
+$node->start;
+$node->safe_psql('postgres',
+	'CREATE EXTENSION cachext; CREATE SEQUENCE runs; CREATE TABLE t (i int)');
+
+# Starts psql running $sql in the background; returns [harness, \stdout, \stderr].
+sub start_psql
+{
+	my ($sql, $appname) = @_;
+	my ($out, $err) = ('', '');
+	my $connstr = $node->connstr('postgres');
+	$connstr .= " application_name=$appname" if defined $appname;
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $connstr, '-c', $sql ],
+		'>', \$out, '2>', \$err);
+	return [ $h, \$out, \$err ];
+}
+
+sub finish_psql
+{
+	my ($p) = @_;
+	$p->[0]->finish;
+	my ($out, $err) = (${ $p->[1] }, ${ $p->[2] });
+	chomp $out;
+	return ($out, $err);
+}
+
+# Waits until a backend with this application_name waits or runs, so the
+# sessions started after it find its load in flight.
+sub wait_for_app
+{
+	my ($appname) = @_;
+	$node->poll_query_until('postgres',
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = '$appname' AND state = 'active'"
+	) or die "session $appname did not start";
+	usleep(100_000);
+}
+
+# 1. Stampede: 24 callers on a cold key whose factory takes 0.5 s.
+my $factory = q{SELECT nextval('runs') FROM pg_sleep(0.5)};
+my $call = "SELECT cache_get_or_set('cold', \$q\$$factory\$q\$)";
+my $start = time;
+my @sessions = map { start_psql($call) } 1 .. 24;
+my @results = map { (finish_psql($_))[0] } @sessions;
+my $elapsed = time - $start;
+is_deeply(\@results, [ ('1') x 24 ], 'all 24 callers got the same value');
+is($node->safe_psql('postgres', 'SELECT last_value FROM runs'),
+	'1', 'the factory ran once');
+is($node->safe_psql('postgres', 'SELECT loads FROM cache_stats'),
+	'1', 'cache_stats counts one load');
+cmp_ok($elapsed, '<', 6, "the stampede took ${elapsed}s, not 24 x 0.5s");
+
+# 2. A failing loader: its error reaches only it, and the waiter loads at once.
+my $loader = start_psql(
+	q{SELECT cache_get_or_set('fails', 'SELECT 1/(pg_backend_pid() * 0) FROM pg_sleep(1)')}, 'failing_loader');
+wait_for_app('failing_loader');
+$start = time;
+my $waiter = start_psql(q{SELECT cache_get_or_set('fails', 'SELECT 7')});
+my ($lout, $lerr) = finish_psql($loader);
+my ($wout, $werr) = finish_psql($waiter);
+like($lerr, qr/division by zero/, 'the loader sees its own error');
+is($wout, '7', 'the waiter loaded the value itself');
+is($werr, '', 'the waiter saw no error');
+cmp_ok(time - $start, '<', 3, 'the waiter was released when the loader failed');
+is($node->safe_psql('postgres', q{SELECT cache_get('fails')}), '7',
+	'the value the waiter loaded is cached');
+is($node->safe_psql('postgres', 'SELECT load_failures FROM cache_stats'),
+	'1', 'cache_stats counts the failed load');
+
+# 3. A cancelled loader releases its waiters too.
+$loader = start_psql(
+	q{SELECT cache_get_or_set('cancelled', 'SELECT 1 FROM pg_sleep(30)')}, 'slow_loader');
+wait_for_app('slow_loader');
+$waiter = start_psql(q{SELECT cache_get_or_set('cancelled', 'SELECT 8')});
+usleep(300_000);
+$start = time;
+$node->safe_psql('postgres',
+	q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'slow_loader'});
+($lout, $lerr) = finish_psql($loader);
+($wout, $werr) = finish_psql($waiter);
+like($lerr, qr/canceling statement/, 'the loader was cancelled');
+is($wout, '8', 'the waiter loaded after the cancel');
+cmp_ok(time - $start, '<', 3, 'promptly');
+
+# 4. A waiter gives up after cachext.lock_timeout and loads on its own.
+$loader = start_psql(
+	q{SELECT cache_get_or_set('slow', 'SELECT 1 FROM pg_sleep(4)')}, 'sleepy_loader');
+wait_for_app('sleepy_loader');
+$start = time;
+($wout, $werr) = finish_psql(start_psql(
+	q{SET cachext.lock_timeout = '300ms'; SELECT cache_get_or_set('slow', 'SELECT 2')}));
+my $waited = time - $start;
+is($wout, '2', 'the impatient waiter loaded its own value');
+cmp_ok($waited, '<', 2.5, "it waited about lock_timeout (${waited}s)");
+finish_psql($loader);
+
+# 5. Lease: an invalidation during the load wins; the load is returned, not stored.
+$node->safe_psql('postgres', q{SELECT cache_set('leased', '"old"')});
+$loader = start_psql(
+	q{SELECT cache_invalidate('leased'); SELECT cache_get_or_set('leased', 'SELECT ''stale'' FROM pg_sleep(1)')},
+	'leased_loader');
+wait_for_app('leased_loader');
+$node->safe_psql('postgres', q{SELECT cache_invalidate('leased')});
+($lout, $lerr) = finish_psql($loader);
+like($lout, qr/"stale"$/, 'the overtaken load is returned to its caller');
+is($node->safe_psql('postgres', q{SELECT cache_get('leased') IS NULL}),
+	't', 'but not stored');
+
+# 6. A transaction that has written returns its load but does not store it.
+is( $node->safe_psql(
+		'postgres',
+		q{BEGIN; INSERT INTO t VALUES (1); SELECT cache_get_or_set('written', 'SELECT count(*) FROM t'); ROLLBACK;}
+	),
+	'1',
+	'the writing transaction sees its own row');
+is($node->safe_psql('postgres', q{SELECT cache_get('written') IS NULL}),
+	't', 'the value it read is not cached');
+
+$node->stop;
+done_testing();
