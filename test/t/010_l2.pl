@@ -156,6 +156,14 @@ sql(q{SELECT cache_set('big', to_jsonb(repeat('x', 3000)))});
 is(sql(q{SELECT count(*) FROM cache_entries WHERE key = 'big'}), '0', 'large value not in L1');
 is(sql(q{SELECT length(cache_get('big')::text)}), '3002', 'large value read back from Redis');
 
+# ---- cache_get_or_set reads Redis before loading, and stores into it.
+redis_cli('main', 'SET', 'cache:gos', '{"v":1}');
+is(sql(q{SELECT cache_get_or_set('gos', 'SELECT 42')}), '{"v": 1}',
+	'cache_get_or_set returns what Redis has without loading');
+is(sql(q{SELECT cache_get_or_set('gos2', 'SELECT 42')}), '42',
+	'cache_get_or_set loads a key neither layer has');
+is(redis_cli('main', 'GET', 'cache:gos2'), '42', 'and the loaded value reaches Redis');
+
 # ---- Invalidation reaches both layers.
 is(sql(q{SELECT cache_invalidate('rt')}), 't', 'cache_invalidate finds the key');
 is(redis_cli('main', 'EXISTS', 'cache:rt'), '0', 'cache_invalidate unlinks it in Redis');
