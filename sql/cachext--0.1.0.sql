@@ -156,3 +156,212 @@ GRANT SELECT ON cache_stats, cache_entries TO PUBLIC;
 REVOKE ALL ON FUNCTION cache_clear() FROM PUBLIC;
 REVOKE ALL ON FUNCTION cache_stats_reset() FROM PUBLIC;
 REVOKE ALL ON FUNCTION cache_invalidate_pattern(text) FROM PUBLIC;
+
+-- The design's @cached decorator: creates <schema>.<name>_cached(<same
+-- arguments>) whose body is a cache_get_or_set around the original, keyed by
+-- cache_key(key_prefix, arguments...).  Values round-trip through jsonb.
+CREATE FUNCTION cache_function(
+    fn regprocedure,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
+    key_prefix text DEFAULT NULL)
+RETURNS regprocedure
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    p pg_proc;
+    ret pg_type;
+    elem_type oid;
+    wrapper text;
+    target text;
+    prefix text;
+    call_args text := '';
+    text_args text := '';
+    key_args text := '';
+    factory text;
+    fetch_value text;
+    result_expr text;
+    body text;
+    arg_types text;
+BEGIN
+    SELECT * INTO p FROM pg_proc WHERE oid = fn;
+    IF p.prokind <> 'f' THEN
+        RAISE EXCEPTION 'cannot cache %', fn::text
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only plain functions can be wrapped, not procedures, aggregates or window functions.';
+    END IF;
+    IF p.provariadic <> 0 THEN
+        RAISE EXCEPTION 'cannot cache variadic function %', fn::text
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Wrap it in a function with a fixed argument list, then cache that.';
+    END IF;
+    SELECT * INTO ret FROM pg_type WHERE oid = p.prorettype;
+    IF ret.typtype = 'p' THEN
+        RAISE EXCEPTION 'cannot cache function % returning %', fn::text, format_type(ret.oid, NULL)
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Pseudo-type results (void, record, polymorphic types, internal) cannot round-trip through jsonb.',
+                  HINT = 'Return a named composite type (CREATE TYPE) or a base type.';
+    END IF;
+    FOR i IN 0 .. p.pronargs - 1 LOOP
+        IF (SELECT typtype FROM pg_type WHERE oid = p.proargtypes[i]) = 'p' THEN
+            RAISE EXCEPTION 'cannot cache function % taking an argument of type %',
+                    fn::text, format_type(p.proargtypes[i], NULL)
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Arguments of pseudo-types (polymorphic types, internal, "any") have no text form to build a key from.';
+        END IF;
+        call_args := call_args || CASE WHEN i > 0 THEN ', ' ELSE '' END
+            || format('$%s::%s', i + 1, format_type(p.proargtypes[i], NULL));
+        text_args := text_args || format(', $%s::text', i + 1);
+        key_args := key_args || format(', $%s', i + 1);
+    END LOOP;
+
+    target := format('%I.%I(%s)', p.pronamespace::regnamespace::text, p.proname, call_args);
+    wrapper := format('%I.%I', p.pronamespace::regnamespace::text, p.proname || '_cached');
+    prefix := coalesce(key_prefix, p.proname);
+
+    -- the factory query returns one jsonb value; the wrapper turns it back
+    elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
+    IF p.proretset THEN
+        factory := format('SELECT coalesce(jsonb_agg(r), ''[]'') FROM %s r', target);
+        IF ret.typtype = 'c' THEN
+            result_expr := format('SELECT * FROM jsonb_populate_recordset(NULL::%s, (%%s))', format_type(ret.oid, NULL));
+        ELSE
+            result_expr := format('SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements((%%s)) e', format_type(ret.oid, NULL));
+        END IF;
+    ELSE
+        factory := format('SELECT %s', target);
+        IF ret.typtype = 'c' THEN
+            result_expr := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE jsonb_populate_record(NULL::%s, v) END FROM (SELECT (%%s) AS v) s',
+                                  format_type(ret.oid, NULL));
+        ELSIF ret.oid IN ('jsonb'::regtype, 'json'::regtype) THEN
+            result_expr := format('SELECT (%%s)::%s', format_type(ret.oid, NULL));
+        ELSIF elem_type IS NOT NULL THEN
+            result_expr := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE ARRAY(SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements(v) e)::%s END FROM (SELECT (%%s) AS v) s',
+                                  format_type(elem_type, NULL), format_type(ret.oid, NULL));
+        ELSE
+            result_expr := format('SELECT ((%%s) #>> ''{}'')::%s', format_type(ret.oid, NULL));
+        END IF;
+    END IF;
+
+    fetch_value := format('@extschema@.cache_get_or_set(%s, %L, %L::interval%s)',
+        CASE WHEN p.pronargs = 0 THEN quote_literal(prefix)
+             ELSE format('@extschema@.cache_key(%L%s)', prefix, key_args) END,
+        factory, ttl, text_args);
+    body := format(result_expr, fetch_value);
+
+    EXECUTE format('CREATE FUNCTION %s(%s) RETURNS %s%s LANGUAGE sql VOLATILE AS %L',
+        wrapper, pg_get_function_arguments(fn),
+        CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END, format_type(ret.oid, NULL),
+        body);
+    arg_types := array_to_string(ARRAY(SELECT format_type(t, NULL)
+                                       FROM unnest(p.proargtypes::oid[]) t), ', ');
+    EXECUTE format('COMMENT ON FUNCTION %s(%s) IS %L', wrapper, arg_types,
+        format('Cached by cachext: %s with key prefix %s', fn::text, prefix));
+    RETURN format('%s(%s)', wrapper, arg_types)::regprocedure;
+END
+$function$;
+COMMENT ON FUNCTION cache_function(regprocedure, interval, text) IS
+'Creates <name>_cached(same arguments): the function''s result cached under cache_key(key_prefix, args...) for ttl';
+
+-- Drops the wrapper cache_function created.
+CREATE FUNCTION cache_uncache_function(fn regprocedure)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    p pg_proc;
+    wrapper regprocedure;
+BEGIN
+    SELECT * INTO p FROM pg_proc WHERE oid = fn;
+    wrapper := to_regprocedure(format('%I.%I(%s)', p.pronamespace::regnamespace::text,
+        p.proname || '_cached',
+        array_to_string(ARRAY(SELECT format_type(t, NULL)
+                              FROM unnest(p.proargtypes::oid[]) t), ', ')));
+    IF wrapper IS NULL OR obj_description(wrapper, 'pg_proc') NOT LIKE 'Cached by cachext: %' THEN
+        RAISE EXCEPTION 'function % has no cachext wrapper', fn::text
+            USING ERRCODE = 'undefined_function',
+                  HINT = 'cache_function() creates one.';
+    END IF;
+    EXECUTE format('DROP FUNCTION %s', wrapper::text);
+END
+$function$;
+COMMENT ON FUNCTION cache_uncache_function(regprocedure) IS
+'Drops the <name>_cached wrapper that cache_function created';
+
+-- The invalidation handler's trigger: cache_watch_table attaches it.
+CREATE FUNCTION cache_invalidation_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'cache_invalidation_trigger'
+LANGUAGE C;
+COMMENT ON FUNCTION cache_invalidation_trigger() IS
+'AFTER ROW / AFTER TRUNCATE trigger; arguments: entity, key templates. Invalidates the keys of changed rows when the transaction commits and sends <entity>_<CREATED|UPDATED|DELETED|TRUNCATED> events';
+
+-- Watches a table: changed rows invalidate the keys their templates name.
+CREATE FUNCTION cache_watch_table(tbl regclass, entity text, key_templates text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    template text;
+    col text;
+    args text;
+BEGIN
+    IF entity IS NULL OR entity !~ '^[A-Za-z][A-Za-z0-9_]*$' THEN
+        RAISE EXCEPTION 'invalid cache entity name %', coalesce(quote_literal(entity), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Events are named <entity>_UPDATED and so on, so the entity must be a plain identifier.',
+                  HINT = 'Use a name such as USER or ITEM.';
+    END IF;
+    IF key_templates IS NULL OR cardinality(key_templates) = 0 THEN
+        RAISE EXCEPTION 'cache_watch_table needs at least one key template'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ARRAY[''user:{id}''], where {id} stands for the row''s id column.';
+    END IF;
+    FOREACH template IN ARRAY key_templates LOOP
+        IF template IS NULL OR template = '' THEN
+            RAISE EXCEPTION 'cache key templates must not be null or empty'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR col IN SELECT m[1] FROM regexp_matches(template, '\{([^}]*)\}', 'g') AS m LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                           WHERE attrelid = tbl AND attname = col
+                             AND attnum > 0 AND NOT attisdropped) THEN
+                RAISE EXCEPTION 'column "%" named in cache key template "%" does not exist in table %',
+                        col, template, tbl::text
+                    USING ERRCODE = 'undefined_column';
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    args := (SELECT string_agg(quote_literal(a), ', ')
+             FROM unnest(upper(entity) || key_templates) AS a);
+    PERFORM @extschema@.cache_unwatch_table(tbl);
+    EXECUTE format('CREATE TRIGGER cachext_invalidate AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)', tbl, args);
+    EXECUTE format('CREATE TRIGGER cachext_invalidate_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)', tbl, args);
+END
+$function$;
+COMMENT ON FUNCTION cache_watch_table(regclass, text, text[]) IS
+'Attaches cachext''s invalidation triggers: committed changes to tbl invalidate the keys key_templates give ({column} is the row''s value) and send <entity>_CREATED/_UPDATED/_DELETED/_TRUNCATED events';
+
+-- Stops watching a table.
+CREATE FUNCTION cache_unwatch_table(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    name text;
+BEGIN
+    FOR name IN SELECT tgname FROM pg_trigger
+                WHERE tgrelid = tbl
+                  AND tgname IN ('cachext_invalidate', 'cachext_invalidate_truncate') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', name, tbl);
+    END LOOP;
+END
+$function$;
+COMMENT ON FUNCTION cache_unwatch_table(regclass) IS
+'Removes the triggers cache_watch_table attached';

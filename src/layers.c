@@ -4,7 +4,8 @@
  *
  * A user key becomes a full key by prefixing it with cachext.redis_prefix,
  * the namespace: two databases share entries only if they share the
- * prefix.  The full key is the L1 key and the Redis key alike.
+ * prefix.  The full key is the L1 key and the Redis key alike.  Writes and
+ * invalidations announce themselves through events.c.
  *
  * Reads look in L1, then (on a miss, when cachext.redis_url is set) in
  * Redis; an L2 hit is promoted into L1 with the TTL Redis has left.
@@ -13,7 +14,10 @@
  * cannot reach Redis is queued (l2_queue.c) rather than dropped; so is a
  * write Redis did not take, since Redis may then hold an older value.
  * Redis' failures never raise an ERROR here: l2.c has counted and logged
- * them, and the caller gets L1's answer.
+ * them, and the caller gets L1's answer.  That matters for the invalidation
+ * handler, which invalidates at commit with interrupts held: there a Redis
+ * wait is bounded by cachext.redis_timeout (and the breaker), not by a
+ * cancel.
  *
  * Values travel to Redis as JSON text exactly as jsonb prints it, so other
  * Redis clients can read and write them.  Text that is not valid JSON reads
@@ -33,7 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "cachext.h"
-#include "invalidation.h"
+#include "events.h"
 #include "keys.h"
 #include "l1.h"
 #include "l2.h"
@@ -344,9 +348,12 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	return in_l1;
 }
 
-/* Removes key from every layer; true if some layer held it. */
+/*
+ * Removes key from every layer; true if some layer held it.  announce sends
+ * its CACHE_INVALIDATED event (the invalidation handler sends its own).
+ */
 bool
-layers_invalidate(const char *key, int key_len)
+layers_invalidate(const char *key, int key_len, bool announce)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
@@ -362,7 +369,8 @@ layers_invalidate(const char *key, int key_len)
 			l2_queue_add(L2_QUEUE_KEY, cachext_redis_prefix,
 						 strlen(cachext_redis_prefix), key, key_len);
 	}
-	invalidation_notify_key(key, key_len);
+	if (announce)
+		events_notify_key(key, key_len);
 	return in_l1 || in_l2;
 }
 
@@ -396,9 +404,10 @@ l2_invalidate_matching(L2QueueKind kind, const char *pattern, int pattern_len)
  * Removes every key of this namespace matching pattern from both layers;
  * returns the larger of the two layers' counts (writes go to both, so a
  * key is normally in Redis whenever it is in L1, and counts once).
+ * announce as for layers_invalidate.
  */
 int64
-layers_invalidate_pattern(const char *pattern, int pattern_len)
+layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 {
 	int64		removed = l1_remove_matching(cachext_redis_prefix,
 											 strlen(cachext_redis_prefix),
@@ -407,7 +416,8 @@ layers_invalidate_pattern(const char *pattern, int pattern_len)
 	int64		removed_l2 = l2_invalidate_matching(L2_QUEUE_PATTERN, pattern,
 													pattern_len);
 
-	invalidation_notify_pattern(pattern, pattern_len);
+	if (announce)
+		events_notify_pattern(pattern, pattern_len);
 	return Max(removed, removed_l2);
 }
 
@@ -421,6 +431,6 @@ layers_clear(void)
 	int64		dropped = l1_clear();
 	int64		dropped_l2 = l2_invalidate_matching(L2_QUEUE_NAMESPACE, "*", 1);
 
-	invalidation_notify_clear();
+	events_notify_clear();
 	return Max(dropped, dropped_l2);
 }

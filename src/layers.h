@@ -26,8 +26,9 @@ extern void layers_get_multi(int nkeys, const char *const *keys,
 extern void layers_take_lease(const char *key, int key_len, L1Lease *lease);
 extern bool layers_set(const char *key, int key_len, const Jsonb *value,
 					   int64 ttl_ms, const L1Lease *lease);
-extern bool layers_invalidate(const char *key, int key_len);
-extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len);
+extern bool layers_invalidate(const char *key, int key_len, bool announce);
+extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len,
+									   bool announce);
 extern int64 layers_clear(void);
 
 #endif							/* CACHEXT_LAYERS_H */

@@ -15,9 +15,13 @@
  *
  * Leases.  The loader takes the key's lease (l1.c) before running the
  * factory and stores with it, so a load that an invalidation or a write
- * overtook is returned to its caller but not stored.  A transaction that
- * has already written (it has an XID) stores nothing either: its reads may
- * include its own uncommitted rows.
+ * overtook is returned to its caller but not stored.  This relies on the
+ * factory's snapshot being taken after the lease, as SPI does for each query
+ * in READ COMMITTED; under REPEATABLE READ or SERIALIZABLE the snapshot is
+ * the transaction's, possibly older than a committed change whose
+ * invalidation already ran, so such transactions store nothing.  A
+ * transaction that has already written (it has an XID) stores nothing
+ * either: its reads may include its own uncommitted rows.
  *
  * Locking.  LoaderShared.lock (the "cachext loads" tranche) guards every
  * LoadFlight's in_use, hash, owner_pid and generation.  It is never held
@@ -296,7 +300,8 @@ load(const char *key, int key_len, const char *query, Datum *params,
 	 bool *param_nulls, int nparams, int64 ttl_ms, LoadFlight *flight)
 {
 	L1Lease		lease;
-	bool		may_store = !TransactionIdIsValid(GetTopTransactionIdIfAny());
+	bool		may_store = !TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
+		!IsolationUsesXactSnapshot();
 	TimestampTz started = GetCurrentTimestamp();
 	Jsonb	   *value;
 

@@ -270,7 +270,7 @@ cache_invalidate(PG_FUNCTION_ARGS)
 
 	require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
-	PG_RETURN_BOOL(layers_invalidate(key, key_len));
+	PG_RETURN_BOOL(layers_invalidate(key, key_len, true));
 }
 
 /* cache_invalidate_pattern(pattern text) returns bigint: keys removed. */
@@ -300,7 +300,7 @@ cache_invalidate_pattern(PG_FUNCTION_ARGS)
 				 errdetail("%s", problem),
 				 errhint("Patterns use Redis' glob syntax: *, ?, [abc], [a-z], [^a], and \\ to escape.")));
 	PG_RETURN_INT64(layers_invalidate_pattern(VARDATA_ANY(pattern),
-											  VARSIZE_ANY_EXHDR(pattern)));
+											  VARSIZE_ANY_EXHDR(pattern), true));
 }
 
 /*

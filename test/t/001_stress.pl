@@ -72,6 +72,10 @@ while ($stdout =~ m{SQL script \d+: \Q$dir\E/(\w+)\.sql\n(?:.*\n)*? - (\d+) tran
 {
 	$done{$1} = $2;
 }
+my $total = 0;
+$total += $_ for values %done;
+is($total, 8 * 50000, 'every transaction of every script is accounted for')
+  or diag($stdout);
 cmp_ok($done{get} // 0, '>', 100, 'reads ran');
 cmp_ok($done{set_ttl} // 0, '>', 100, 'writes ran');
 

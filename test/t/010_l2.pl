@@ -171,6 +171,17 @@ redis_cli('main', 'SET', 'cache:only', '1');
 is(sql(q{SELECT cache_invalidate('only')}), 't', 'a key only Redis had counts as present');
 is(sql(q{SELECT cache_invalidate('nothing')}), 'f', 'a key no layer had is false');
 
+# ---- A watched table's committed change invalidates the key in Redis too.
+sql(q{CREATE TABLE users (id int PRIMARY KEY, name text);
+INSERT INTO users VALUES (7, 'Ada');
+SELECT cache_watch_table('users', 'USER', ARRAY['user:{id}'])});
+sql(q{SELECT cache_set('user:7', '{"name": "Ada"}')});
+is(redis_cli('main', 'EXISTS', 'cache:user:7'), '1', 'watched key cached in Redis');
+sql(q{UPDATE users SET name = 'Grace' WHERE id = 7});
+is(redis_cli('main', 'EXISTS', 'cache:user:7'), '0',
+	'a committed row change unlinks the key in Redis');
+is(sql(q{SELECT cache_get('user:7') IS NULL}), 't', 'and it is gone from L1');
+
 # ---- Pattern invalidation stays inside the prefix.
 sql(q{SELECT cache_set('user:1', '1'), cache_set('user:2', '2')});
 redis_cli('main', 'SET', 'cache:user:3', '3');

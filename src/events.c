@@ -1,5 +1,5 @@
 /*-------------------------------------------------------------------------
- * invalidation.c
+ * events.c
  *	  Cache events: JSON payloads sent with NOTIFY on cachext.notify_channel.
  *
  * Events follow NOTIFY's rules: they are queued in the current transaction
@@ -7,6 +7,7 @@
  * would reach NOTIFY's size limit is summarised (the key replaced by its
  * MD5 and length) rather than failing the caller's statement.  During
  * recovery (a hot standby) NOTIFY is impossible, so no event is sent.
+ * A change event naming many keys is split into several payloads.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -14,11 +15,12 @@
 #include "access/xlog.h"
 #include "commands/async.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 #include "utils/json.h"
 
 #include "cachext.h"
 #include "compat.h"
-#include "invalidation.h"
+#include "events.h"
 
 /* NOTIFY refuses payloads of this many bytes or more (see async.c). */
 #define NOTIFY_PAYLOAD_LIMIT (BLCKSZ - NAMEDATALEN - 128)
@@ -65,19 +67,19 @@ notify_invalidated(const char *field, const char *value, int value_len)
 }
 
 void
-invalidation_notify_key(const char *key, int key_len)
+events_notify_key(const char *key, int key_len)
 {
 	notify_invalidated("key", key, key_len);
 }
 
 void
-invalidation_notify_pattern(const char *pattern, int pattern_len)
+events_notify_pattern(const char *pattern, int pattern_len)
 {
 	notify_invalidated("pattern", pattern, pattern_len);
 }
 
 void
-invalidation_notify_clear(void)
+events_notify_clear(void)
 {
 	StringInfoData payload;
 
@@ -85,4 +87,68 @@ invalidation_notify_clear(void)
 	appendStringInfoString(&payload, "{\"event\": \"CACHE_CLEARED\"}");
 	send_event(&payload);
 	pfree(payload.data);
+}
+
+/* Starts {"event": name, "table": table, "<list>": [ */
+static void
+begin_change(StringInfo payload, const char *name, const char *table,
+			 const char *list)
+{
+	resetStringInfo(payload);
+	appendStringInfoString(payload, "{\"event\": ");
+	escape_json(payload, name);
+	appendStringInfoString(payload, ", \"table\": ");
+	escape_json(payload, table);
+	appendStringInfo(payload, ", \"%s\": [", list);
+}
+
+/*
+ * Sends {"event": "USER_UPDATED", "table": "public.users", "keys": [...]}
+ * ("patterns" instead of "keys" for TRUNCATE), in as many payloads as the
+ * size limit needs.  A key too long to fit any payload is left out of the
+ * list and counted in "omitted" of the last payload; its own
+ * CACHE_INVALIDATED event still names it (summarised).
+ */
+void
+events_notify_change(const char *name, const char *table, bool patterns,
+					 List *keys)
+{
+	const char *list = patterns ? "patterns" : "keys";
+	StringInfoData payload;
+	StringInfoData item;
+	int			in_payload = 0;
+	int			omitted = 0;
+	ListCell   *lc;
+
+	initStringInfo(&payload);
+	initStringInfo(&item);
+	begin_change(&payload, name, table, list);
+	foreach(lc, keys)
+	{
+		resetStringInfo(&item);
+		escape_json(&item, lfirst(lc));
+		/* room for ", ", the item and the closing "], \"omitted\": N}" */
+		if (payload.len + item.len + 40 >= NOTIFY_PAYLOAD_LIMIT && in_payload > 0)
+		{
+			appendStringInfoString(&payload, "]}");
+			send_event(&payload);
+			begin_change(&payload, name, table, list);
+			in_payload = 0;
+		}
+		if (payload.len + item.len + 40 >= NOTIFY_PAYLOAD_LIMIT)
+		{
+			omitted++;
+			continue;
+		}
+		if (in_payload++ > 0)
+			appendStringInfoString(&payload, ", ");
+		appendBinaryStringInfo(&payload, item.data, item.len);
+	}
+	appendStringInfoChar(&payload, ']');
+	if (omitted > 0)
+		appendStringInfo(&payload, ", \"omitted\": %d", omitted);
+	appendStringInfoChar(&payload, '}');
+	send_event(&payload);
+	pfree(payload.data);
+	pfree(item.data);
 }
