@@ -41,7 +41,7 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'cache_invalidate_pattern'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION cache_invalidate_pattern(text) IS
-'Removes every key matching a glob (*, ?, [abc], [a-z], [^a], \ escapes); returns how many';
+'Removes every key of this namespace matching a glob (*, ?, [abc], [a-z], [^a], \ escapes) from L1 and Redis; returns the larger of the two layers'' counts';
 
 -- Reads many keys at once; one row per key found.
 CREATE FUNCTION cache_get_multi(keys text[])
@@ -57,7 +57,7 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'cache_clear'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION cache_clear() IS
-'Removes every entry of L1 (all namespaces); returns how many there were';
+'Removes every entry of L1 (all namespaces) and of this namespace (cachext.redis_prefix) in Redis; returns the larger of the two counts';
 
 -- The counters behind the cache_stats view.
 CREATE FUNCTION cache_stats(
@@ -75,17 +75,31 @@ CREATE FUNCTION cache_stats(
     OUT max_bytes bigint,
     OUT loads bigint,
     OUT load_failures bigint,
-    OUT load_time_ms double precision)
+    OUT load_time_ms double precision,
+    OUT errors bigint,
+    OUT timeouts bigint,
+    OUT promotions bigint,
+    OUT redis_up boolean,
+    OUT invalidations_queued bigint,
+    OUT invalidations_replayed bigint,
+    OUT queue_overflows bigint,
+    OUT queue_length bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION cache_stats() IS
 'Counters and sizes of each cache layer; read it through the cache_stats view';
 
--- One row per layer: what psql users read to tune the cache.
+-- One row per layer in use (l1; l2 when cachext.redis_url is set): what
+-- psql users read to tune the cache.
+-- Columns a layer has no notion of are NULL: L1 has no errors, timeouts or
+-- queue; cachext does not track Redis' size, evictions or expirations.
+-- redis_up is the outcome of the latest exchange with Redis (NULL before
+-- the first); the invalidation_* and queue_* columns describe the queue of
+-- invalidations that could not reach Redis.
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, and the queue of invalidations waiting for Redis';
 
 -- Zeroes the counters; an admin function.
 CREATE FUNCTION cache_stats_reset()

@@ -20,6 +20,7 @@
 #include "cachext.h"
 #include "compat.h"
 #include "l1.h"
+#include "l2.h"
 #include "loader.h"
 
 PG_MODULE_MAGIC;
@@ -49,6 +50,7 @@ cachext_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	l1_shmem_request();
+	l2_shmem_request();
 	loader_shmem_request();
 }
 #endif
@@ -59,6 +61,7 @@ cachext_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	l1_shmem_startup();
+	l2_shmem_startup();
 	loader_shmem_startup();
 }
 
@@ -167,6 +170,7 @@ define_settings(void)
 							   "cache:",
 							   PGC_SUSET, 0,
 							   check_redis_prefix, NULL, NULL);
+	l2_define_settings();
 	MarkGUCPrefixReserved("cachext");
 }
 
@@ -183,6 +187,7 @@ _PG_init(void)
 	shmem_request_hook = cachext_shmem_request;
 #else
 	l1_shmem_request();
+	l2_shmem_request();
 	loader_shmem_request();
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;

@@ -180,3 +180,26 @@ keys_glob_match(const char *pattern, size_t pattern_len,
 		p++;
 	return p == pattern_len;
 }
+
+/*
+ * Copies s to out with every glob metacharacter (* ? [ ] \) escaped by a
+ * backslash, so that it matches itself literally; out needs room for
+ * 2 * len bytes.  Returns the number of bytes written.  The namespace in
+ * front of a SCAN MATCH pattern goes through this, so a prefix such as
+ * "app[1]:" cannot widen an invalidation to other namespaces.
+ */
+size_t
+keys_glob_escape(const char *s, size_t len, char *out)
+{
+	size_t		n = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
+			out[n++] = '\\';
+		out[n++] = c;
+	}
+	return n;
+}

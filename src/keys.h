@@ -22,4 +22,7 @@ extern const char *keys_glob_problem(const char *pattern, size_t pattern_len);
 extern bool keys_glob_match(const char *pattern, size_t pattern_len,
 							const char *string, size_t string_len);
 
+/* Escapes glob metacharacters so s matches itself; out holds 2 * len bytes. */
+extern size_t keys_glob_escape(const char *s, size_t len, char *out);
+
 #endif							/* CACHEXT_KEYS_H */

@@ -4,30 +4,53 @@
  *
  * A user key becomes a full key by prefixing it with cachext.redis_prefix,
  * the namespace: two databases share entries only if they share the
- * prefix.  Reads look in L1; writes and invalidations apply to every layer
- * and announce themselves through events.c.
+ * prefix.  The full key is the L1 key and the Redis key alike.  Writes and
+ * invalidations announce themselves through events.c.
  *
- * Time is read once per call with GetCurrentTimestamp() (wall clock, not
- * the transaction's start), so TTLs run in real time.
+ * Reads look in L1, then (on a miss, when cachext.redis_url is set) in
+ * Redis; an L2 hit is promoted into L1 with the TTL Redis has left.
+ * Writes go to both layers; a value larger than cachext.l1_max_value_size
+ * goes to Redis alone.  Invalidations apply to both layers, and one that
+ * cannot reach Redis is queued (l2_queue.c) rather than dropped; so is a
+ * write Redis did not take, since Redis may then hold an older value.
+ * Redis' failures never raise an ERROR here: l2.c has counted and logged
+ * them, and the caller gets L1's answer.  That matters for the invalidation
+ * handler, which invalidates at commit with interrupts held: there a Redis
+ * wait is bounded by cachext.redis_timeout (and the breaker), not by a
+ * cancel.
+ *
+ * Values travel to Redis as JSON text exactly as jsonb prints it, so other
+ * Redis clients can read and write them.  Text that is not valid JSON reads
+ * as a miss and counts as an L2 error.
+ *
+ * Time is read with GetCurrentTimestamp() (wall clock, not the
+ * transaction's start), so TTLs run in real time.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "common/hashfn.h"
 #include "common/int.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/elog.h"
 #include "utils/timestamp.h"
 
 #include "cachext.h"
 #include "events.h"
+#include "keys.h"
 #include "l1.h"
+#include "l2.h"
+#include "l2_queue.h"
+#include "l2_stats.h"
 #include "layers.h"
 
 /* Keys this long or shorter are built on the stack. */
 #define SHORT_KEY_BUFFER 256
 
 /*
- * Writes namespace + key into buffer when it fits, else into palloc'd
- * memory; returns the full key and sets *full_len.
+ * Writes namespace + key into buffer when it fits (buffer may be NULL),
+ * else into palloc'd memory; returns the full key and sets *full_len.
  */
 static char *
 full_key(const char *key, int key_len, char *buffer, int *full_len)
@@ -36,7 +59,7 @@ full_key(const char *key, int key_len, char *buffer, int *full_len)
 	char	   *result = buffer;
 
 	*full_len = prefix_len + key_len;
-	if (*full_len > SHORT_KEY_BUFFER)
+	if (buffer == NULL || *full_len > SHORT_KEY_BUFFER)
 		result = palloc(*full_len);
 	memcpy(result, cachext_redis_prefix, prefix_len);
 	memcpy(result + prefix_len, key, key_len);
@@ -54,15 +77,174 @@ layers_key_hash(const char *key, int key_len)
 	return hash_bytes((const unsigned char *) full, len);
 }
 
+/*
+ * The SCAN MATCH pattern of pattern in this namespace: the prefix with its
+ * glob metacharacters escaped, then the pattern as given.
+ */
+static char *
+namespace_match(const char *pattern, int pattern_len, int *match_len)
+{
+	int			prefix_len = strlen(cachext_redis_prefix);
+	char	   *match = palloc(2 * prefix_len + pattern_len);
+
+	*match_len = keys_glob_escape(cachext_redis_prefix, prefix_len, match);
+	memcpy(match + *match_len, pattern, pattern_len);
+	*match_len += pattern_len;
+	return match;
+}
+
+/*
+ * May this backend read from Redis now?  Queued invalidations go first: a
+ * read must not see a value whose invalidation has not reached Redis.
+ */
+static bool
+l2_readable(void)
+{
+	return l2_is_usable() && l2_queue_replay();
+}
+
+/* Before writing to Redis, replays what is queued (when Redis is usable). */
+static bool
+l2_writable(void)
+{
+	if (!l2_is_usable())
+		return false;
+	(void) l2_queue_replay();
+	return true;
+}
+
+/*
+ * Parses JSON text read from Redis.  Invalid text (not JSON, not in the
+ * database encoding, containing NUL) is a miss counted as an L2 error,
+ * never an ERROR: only data errors of jsonb_in are caught, anything else
+ * (a cancel, out of memory) propagates.
+ */
+static Jsonb *
+parse_json_text(const L2Value *value)
+{
+	MemoryContext context = CurrentMemoryContext;
+	Jsonb	   *volatile result = NULL;
+
+	if (strlen(value->data) != (size_t) value->len ||
+		!pg_verifymbstr(value->data, value->len, true))
+	{
+		l2_stats_count(L2_ERRORS, 1);
+		return NULL;
+	}
+	PG_TRY();
+	{
+		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													CStringGetDatum(value->data)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			category;
+
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (category != ERRCODE_DATA_EXCEPTION &&
+			category != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		l2_stats_count(L2_ERRORS, 1);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
+ * Copies an L2 hit into L1, expiring when Redis would (pttl_ms, or never
+ * for L2_NO_EXPIRY); true if L1 took it.  Values L1 refuses stay in Redis
+ * alone.
+ */
+static bool
+promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz expires_at = L1_NO_EXPIRY;
+
+	if (VARSIZE(value) > (Size) cachext_l1_max_value_size_kb * 1024 ||
+		pttl_ms == 0)
+		return false;
+	if (pttl_ms != L2_NO_EXPIRY &&
+		(pg_mul_s64_overflow(pttl_ms, 1000, &expires_at) ||
+		 pg_add_s64_overflow(expires_at, now, &expires_at) ||
+		 !IS_VALID_TIMESTAMP(expires_at)))
+		return false;
+	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
+					expires_at, now, NULL) == L1_STORED;
+}
+
+/*
+ * Reads nkeys keys into values[] (NULL for a miss): L1 first, then the
+ * keys L1 missed in one round trip to Redis (MGET with a PTTL per key),
+ * promoting what Redis had.
+ */
+void
+layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
+				 Jsonb **values)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	char	  **full = palloc(nkeys * sizeof(char *));
+	int		   *full_lens = palloc(nkeys * sizeof(int));
+	int		   *missing = palloc(nkeys * sizeof(int));
+	int			nmissing = 0;
+	const char **missing_keys;
+	int		   *missing_lens;
+	L2Value    *found;
+	int64		hits = 0;
+	int64		promotions = 0;
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		full[i] = full_key(keys[i], key_lens[i], NULL, &full_lens[i]);
+		values[i] = l1_lookup(full[i], full_lens[i], now);
+		if (values[i] == NULL)
+			missing[nmissing++] = i;
+	}
+	if (nmissing == 0 || !l2_readable())
+		return;
+
+	missing_keys = palloc(nmissing * sizeof(char *));
+	missing_lens = palloc(nmissing * sizeof(int));
+	found = palloc(nmissing * sizeof(L2Value));
+	for (int m = 0; m < nmissing; m++)
+	{
+		missing_keys[m] = full[missing[m]];
+		missing_lens[m] = full_lens[missing[m]];
+	}
+	if (!l2_get_multi(nmissing, missing_keys, missing_lens, found))
+		return;
+
+	for (int m = 0; m < nmissing; m++)
+	{
+		int			i = missing[m];
+
+		if (!found[m].found)
+			continue;
+		values[i] = parse_json_text(&found[m]);
+		if (values[i] == NULL)
+			continue;
+		hits++;
+		if (promote(full[i], full_lens[i], values[i], found[m].pttl_ms))
+			promotions++;
+	}
+	l2_stats_count(L2_HITS, hits);
+	l2_stats_count(L2_MISSES, nmissing - hits);
+	l2_stats_count(L2_PROMOTIONS, promotions);
+}
+
 /* The value stored under key in this namespace, or NULL on a miss. */
 Jsonb *
 layers_get(const char *key, int key_len)
 {
-	char		buffer[SHORT_KEY_BUFFER];
-	int			len;
-	char	   *full = full_key(key, key_len, buffer, &len);
+	Jsonb	   *value;
 
-	return l1_lookup(full, len, GetCurrentTimestamp());
+	layers_get_multi(1, &key, &key_len, &value);
+	return value;
 }
 
 /* Reads key's lease, for a later layers_set() of a value loaded now. */
@@ -76,24 +258,48 @@ layers_take_lease(const char *key, int key_len, L1Lease *lease)
 	l1_take_lease(full, len, lease);
 }
 
+/* Raises the error of a value L1 cannot hold when there is no L2 for it. */
+static void
+report_too_large_for_l1(int full_len, Size value_len, bool over_limit)
+{
+	if (over_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("cache value is too large"),
+				 errdetail("The value takes %zu bytes; cachext.l1_max_value_size is %d kB.",
+						   value_len, cachext_l1_max_value_size_kb),
+				 errhint("Cache a smaller value, or raise cachext.l1_max_value_size.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("cache entry does not fit in an L1 partition"),
+			 errdetail("Key and value need %zu bytes; each of the L1 partitions holds %zu bytes.",
+					   l1_entry_footprint(full_len, value_len),
+					   l1_partition_capacity()),
+			 errhint("Raise cachext.l1_memory or lower cachext.l1_partitions.")));
+}
+
 /*
  * Stores value under key for ttl_ms milliseconds (LAYERS_NO_TTL: until
- * evicted or invalidated).  With a lease (from layers_take_lease), stores
- * only if the key was not written or invalidated since; returns whether it
- * stored.
+ * evicted or invalidated), in L1 and in Redis; returns whether some layer
+ * took it.  A value L1 cannot hold goes to Redis alone when Redis is
+ * configured.  With a lease (from layers_take_lease), stores nothing if the
+ * key was written or invalidated since, in either layer: the newer write or
+ * invalidation wins.  A value too large for L1 cannot have its lease
+ * checked and goes to Redis regardless.
  */
 bool
 layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		   const L1Lease *lease)
 {
-	L1StoreResult result;
-
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
 	char	   *full = full_key(key, key_len, buffer, &len);
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz expires_at = L1_NO_EXPIRY;
 	Size		value_len = VARSIZE(value);
+	bool		with_l2 = l2_is_configured();
+	bool		over_limit;
+	bool		in_l1 = false;
 
 	if (ttl_ms != LAYERS_NO_TTL &&
 		(pg_mul_s64_overflow(ttl_ms, 1000, &expires_at) ||
@@ -105,25 +311,41 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 				 errdetail("The entry would expire beyond the largest timestamp PostgreSQL represents."),
 				 errhint("Pass a smaller TTL, or NULL for an entry that never expires.")));
 
-	if (value_len > (Size) cachext_l1_max_value_size_kb * 1024)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("cache value is too large"),
-				 errdetail("The value takes %zu bytes; cachext.l1_max_value_size is %d kB.",
-						   value_len, cachext_l1_max_value_size_kb),
-				 errhint("Cache a smaller value, or raise cachext.l1_max_value_size.")));
+	over_limit = value_len > (Size) cachext_l1_max_value_size_kb * 1024;
+	if (over_limit && !with_l2)
+		report_too_large_for_l1(len, value_len, true);
+	if (!over_limit)
+	{
+		L1StoreResult result = l1_store(full, len, strlen(cachext_redis_prefix),
+										value, expires_at, now, lease);
 
-	result = l1_store(full, len, strlen(cachext_redis_prefix), value,
-					  expires_at, now, lease);
-	if (result == L1_TOO_LARGE)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("cache entry does not fit in an L1 partition"),
-				 errdetail("Key and value need %zu bytes; each of the L1 partitions holds %zu bytes.",
-						   l1_entry_footprint(len, value_len),
-						   l1_partition_capacity()),
-				 errhint("Raise cachext.l1_memory or lower cachext.l1_partitions.")));
-	return result == L1_STORED;
+		if (result == L1_LEASE_LOST)
+			return false;
+		if (result == L1_TOO_LARGE && !with_l2)
+			report_too_large_for_l1(len, value_len, false);
+		in_l1 = result == L1_STORED;
+	}
+	if (!with_l2)
+		return in_l1;
+
+	/* An older value in L1 must not hide the one Redis alone now holds. */
+	if (!in_l1)
+		l1_remove(full, len, now);
+	if (l2_writable())
+	{
+		char	   *json = JsonbToCString(NULL, (JsonbContainer *) &value->root,
+										  value_len);
+
+		if (l2_set(full, len, json, strlen(json), ttl_ms))
+		{
+			l2_stats_count(L2_SETS, 1);
+			return true;
+		}
+	}
+	/* Redis did not take the value, so what it holds for key is stale. */
+	l2_queue_add(L2_QUEUE_KEY, cachext_redis_prefix,
+				 strlen(cachext_redis_prefix), key, key_len);
+	return in_l1;
 }
 
 /*
@@ -136,15 +358,52 @@ layers_invalidate(const char *key, int key_len, bool announce)
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
 	char	   *full = full_key(key, key_len, buffer, &len);
-	bool		was_present = l1_remove(full, len, GetCurrentTimestamp());
+	bool		in_l1 = l1_remove(full, len, GetCurrentTimestamp());
+	bool		in_l2 = false;
 
+	if (l2_is_configured())
+	{
+		if (l2_writable() && l2_unlink(full, len, &in_l2))
+			l2_stats_count(L2_INVALIDATIONS, in_l2 ? 1 : 0);
+		else
+			l2_queue_add(L2_QUEUE_KEY, cachext_redis_prefix,
+						 strlen(cachext_redis_prefix), key, key_len);
+	}
 	if (announce)
 		events_notify_key(key, key_len);
-	return was_present;
+	return in_l1 || in_l2;
 }
 
 /*
- * Removes every key of this namespace matching pattern; returns the count.
+ * Removes the keys of this namespace that match match_pattern from Redis
+ * (SCAN + UNLINK), queueing the invalidation if Redis cannot be reached;
+ * returns how many Redis removed.
+ */
+static int64
+l2_invalidate_matching(L2QueueKind kind, const char *pattern, int pattern_len)
+{
+	int			match_len;
+	char	   *match;
+	int64		removed = 0;
+
+	if (!l2_is_configured())
+		return 0;
+	match = namespace_match(pattern, pattern_len, &match_len);
+	if (l2_writable() && l2_unlink_matching(match, match_len, &removed))
+	{
+		l2_stats_count(L2_INVALIDATIONS, removed);
+		return removed;
+	}
+	l2_stats_count(L2_INVALIDATIONS, removed);
+	l2_queue_add(kind, cachext_redis_prefix, strlen(cachext_redis_prefix),
+				 pattern, kind == L2_QUEUE_PATTERN ? pattern_len : 0);
+	return removed;
+}
+
+/*
+ * Removes every key of this namespace matching pattern from both layers;
+ * returns the larger of the two layers' counts (writes go to both, so a
+ * key is normally in Redis whenever it is in L1, and counts once).
  * announce as for layers_invalidate.
  */
 int64
@@ -154,18 +413,24 @@ layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 											 strlen(cachext_redis_prefix),
 											 pattern, pattern_len,
 											 GetCurrentTimestamp());
+	int64		removed_l2 = l2_invalidate_matching(L2_QUEUE_PATTERN, pattern,
+													pattern_len);
 
 	if (announce)
 		events_notify_pattern(pattern, pattern_len);
-	return removed;
+	return Max(removed, removed_l2);
 }
 
-/* Empties L1 (every namespace); returns how many entries it held. */
+/*
+ * Empties L1 (every namespace) and this namespace in Redis; returns the
+ * larger of the two counts.
+ */
 int64
 layers_clear(void)
 {
 	int64		dropped = l1_clear();
+	int64		dropped_l2 = l2_invalidate_matching(L2_QUEUE_NAMESPACE, "*", 1);
 
 	events_notify_clear();
-	return dropped;
+	return Max(dropped, dropped_l2);
 }

@@ -21,6 +21,8 @@
 
 extern uint32 layers_key_hash(const char *key, int key_len);
 extern Jsonb *layers_get(const char *key, int key_len);
+extern void layers_get_multi(int nkeys, const char *const *keys,
+							 const int *key_lens, Jsonb **values);
 extern void layers_take_lease(const char *key, int key_len, L1Lease *lease);
 extern bool layers_set(const char *key, int key_len, const Jsonb *value,
 					   int64 ttl_ms, const L1Lease *lease);

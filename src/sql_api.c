@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * sql_api.c
- *	  The SQL-callable functions: argument checks, a call into layers.c or
- *	  l1.c, and building the result.  No cache logic lives here.
+ *	  The SQL-callable functions: argument checks, a call into layers.c (or
+ *	  the l1/l2 statistics modules), and building the result.  No cache
+ *	  logic lives here.
  *
  * Every function first checks that cachext was preloaded, so a missing
  * shared_preload_libraries entry is one clear error, not a crash.
@@ -26,6 +27,9 @@
 #include "key_builder.h"
 #include "keys.h"
 #include "l1.h"
+#include "l2.h"
+#include "l2_queue.h"
+#include "l2_stats.h"
 #include "layers.h"
 #include "loader.h"
 
@@ -330,7 +334,8 @@ begin_materialized_result(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
 
 /*
  * cache_get_multi(keys text[]) returns table(key text, value jsonb): one
- * row per key found, in the array's order.
+ * row per key found, in the array's order.  Every key is checked before
+ * any is read; the keys L1 misses are read from Redis in one round trip.
  */
 Datum
 cache_get_multi(PG_FUNCTION_ARGS)
@@ -340,6 +345,9 @@ cache_get_multi(PG_FUNCTION_ARGS)
 	Datum	   *keys;
 	bool	   *nulls;
 	int			nkeys;
+	const char **key_bytes;
+	int		   *key_lens;
+	Jsonb	  **values;
 
 	require_preloaded();
 	if (PG_ARGISNULL(0))
@@ -349,20 +357,25 @@ cache_get_multi(PG_FUNCTION_ARGS)
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false,
 					  TYPALIGN_INT, &keys, &nulls, &nkeys);
+	if (nkeys == 0)
+		return (Datum) 0;
+	key_bytes = palloc(nkeys * sizeof(char *));
+	key_lens = palloc(nkeys * sizeof(int));
+	values = palloc(nkeys * sizeof(Jsonb *));
+	for (int i = 0; i < nkeys; i++)
+		key_bytes[i] = checked_key(nulls[i] ? NULL : DatumGetTextPP(keys[i]),
+								   nulls[i], &key_lens[i]);
+	layers_get_multi(nkeys, key_bytes, key_lens, values);
 	for (int i = 0; i < nkeys; i++)
 	{
-		int			key_len;
-		const char *key = checked_key(nulls[i] ? NULL : DatumGetTextPP(keys[i]),
-									  nulls[i], &key_len);
-		Jsonb	   *value = layers_get(key, key_len);
-		Datum		values[2];
+		Datum		row[2];
 		bool		isnull[2] = {false, false};
 
-		if (value == NULL)
+		if (values[i] == NULL)
 			continue;
-		values[0] = keys[i];
-		values[1] = JsonbPGetDatum(value);
-		tuplestore_putvalues(store, tupdesc, values, isnull);
+		row[0] = keys[i];
+		row[1] = JsonbPGetDatum(values[i]);
+		tuplestore_putvalues(store, tupdesc, row, isnull);
 	}
 	return (Datum) 0;
 }
@@ -375,7 +388,30 @@ cache_clear(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(layers_clear());
 }
 
-/* cache_stats(): one row per layer, behind the cache_stats view. */
+#define CACHE_STATS_COLUMNS 23
+
+/* Sets a column to a count, or NULL where the layer has no such count. */
+static void
+put_count(Datum *values, bool *nulls, int column, int64 count, bool known)
+{
+	nulls[column] = !known;
+	values[column] = known ? Int64GetDatum(count) : (Datum) 0;
+}
+
+/* hit_rate column: NULL until the layer has been read at least once. */
+static void
+put_hit_rate(Datum *values, bool *nulls, int64 hits, int64 misses)
+{
+	nulls[3] = hits + misses == 0;
+	if (!nulls[3])
+		values[3] = Float8GetDatum((double) hits / (double) (hits + misses));
+}
+
+/*
+ * cache_stats(): one row per layer in use, behind the cache_stats view:
+ * l1 always, l2 when cachext.redis_url is set.  Columns a layer has no
+ * notion of (L1 errors, Redis' size) are NULL.
+ */
 Datum
 cache_stats(PG_FUNCTION_ARGS)
 {
@@ -383,34 +419,59 @@ cache_stats(PG_FUNCTION_ARGS)
 	Tuplestorestate *store;
 	L1Stats		stats;
 	LoaderStats loads;
-	Datum		values[15];
-	bool		nulls[15] = {false};
-	int64		reads;
+	L2Stats		l2;
+	Datum		values[CACHE_STATS_COLUMNS];
+	bool		nulls[CACHE_STATS_COLUMNS];
 
 	require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	l1_read_stats(&stats);
 	loader_read_stats(&loads);
-	reads = stats.hits + stats.misses;
 
 	values[0] = CStringGetTextDatum("l1");
-	values[1] = Int64GetDatum(stats.hits);
-	values[2] = Int64GetDatum(stats.misses);
-	if (reads > 0)
-		values[3] = Float8GetDatum((double) stats.hits / (double) reads);
-	else
-		nulls[3] = true;
-	values[4] = Int64GetDatum(stats.sets);
-	values[5] = Int64GetDatum(stats.evictions);
-	values[6] = Int64GetDatum(stats.expirations);
-	values[7] = Int64GetDatum(stats.invalidations);
-	values[8] = Int64GetDatum(stats.entries);
-	values[9] = Int64GetDatum(stats.bytes);
-	values[10] = Int64GetDatum(stats.max_entries);
-	values[11] = Int64GetDatum(stats.max_bytes);
-	values[12] = Int64GetDatum(loads.loads);
-	values[13] = Int64GetDatum(loads.load_failures);
+	nulls[0] = false;
+	put_count(values, nulls, 1, stats.hits, true);
+	put_count(values, nulls, 2, stats.misses, true);
+	put_hit_rate(values, nulls, stats.hits, stats.misses);
+	put_count(values, nulls, 4, stats.sets, true);
+	put_count(values, nulls, 5, stats.evictions, true);
+	put_count(values, nulls, 6, stats.expirations, true);
+	put_count(values, nulls, 7, stats.invalidations, true);
+	put_count(values, nulls, 8, stats.entries, true);
+	put_count(values, nulls, 9, stats.bytes, true);
+	put_count(values, nulls, 10, stats.max_entries, true);
+	put_count(values, nulls, 11, stats.max_bytes, true);
+	put_count(values, nulls, 12, loads.loads, true);
+	put_count(values, nulls, 13, loads.load_failures, true);
+	nulls[14] = false;
 	values[14] = Float8GetDatum(loads.load_time_us / 1000.0);
+	for (int column = 15; column < CACHE_STATS_COLUMNS; column++)
+		put_count(values, nulls, column, 0, false);
+	tuplestore_putvalues(store, tupdesc, values, nulls);
+	if (!l2_is_configured())
+		return (Datum) 0;
+
+	/* cache_get_or_set's loads are instance-wide: shown once, in l1's row */
+	l2_stats_read(&l2);
+	values[0] = CStringGetTextDatum("l2");
+	put_count(values, nulls, 1, l2.counters[L2_HITS], true);
+	put_count(values, nulls, 2, l2.counters[L2_MISSES], true);
+	put_hit_rate(values, nulls, l2.counters[L2_HITS], l2.counters[L2_MISSES]);
+	put_count(values, nulls, 4, l2.counters[L2_SETS], true);
+	for (int column = 5; column <= 6; column++)
+		put_count(values, nulls, column, 0, false);
+	put_count(values, nulls, 7, l2.counters[L2_INVALIDATIONS], true);
+	for (int column = 8; column <= 14; column++)
+		put_count(values, nulls, column, 0, false);
+	put_count(values, nulls, 15, l2.counters[L2_ERRORS], true);
+	put_count(values, nulls, 16, l2.counters[L2_TIMEOUTS], true);
+	put_count(values, nulls, 17, l2.counters[L2_PROMOTIONS], true);
+	nulls[18] = l2.redis_state == L2_REDIS_UNKNOWN;
+	values[18] = BoolGetDatum(l2.redis_state == L2_REDIS_UP);
+	put_count(values, nulls, 19, l2.counters[L2_QUEUED], true);
+	put_count(values, nulls, 20, l2.counters[L2_REPLAYED], true);
+	put_count(values, nulls, 21, l2.counters[L2_OVERFLOWS], true);
+	put_count(values, nulls, 22, l2_queue_length(), true);
 	tuplestore_putvalues(store, tupdesc, values, nulls);
 	return (Datum) 0;
 }
@@ -422,6 +483,7 @@ cache_stats_reset(PG_FUNCTION_ARGS)
 	require_preloaded();
 	l1_reset_stats();
 	loader_reset_stats();
+	l2_stats_reset();
 	PG_RETURN_VOID();
 }
 

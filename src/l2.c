@@ -1,0 +1,901 @@
+/*-------------------------------------------------------------------------
+ * l2.c
+ *	  Redis (L2): one connection per backend, non-blocking binary-safe
+ *	  commands, and the per-backend circuit breaker.
+ *
+ * Connection.  Each backend opens its own connection lazily, on its first
+ * use of L2, and keeps it across transactions; its state lives in static
+ * variables whose strings are in a child of TopMemoryContext, because the
+ * connection outlives every transaction.  A failure frees the connection; the next use
+ * after cachext.redis_retry_interval opens a new one.  A change of
+ * cachext.redis_url (SIGHUP) is noticed at the next use and reconnects at
+ * once.  The socket is counted with AcquireExternalFD and closed at backend
+ * exit by an on_proc_exit callback.
+ *
+ * Waiting.  hiredis runs non-blocking; every wait is WaitLatchOrSocket on
+ * the socket with the time left to the deadline (cachext.redis_timeout per
+ * exchange, cachext.redis_connect_timeout for the TCP connect), followed by
+ * CHECK_FOR_INTERRUPTS.  A cancel or statement_timeout raised there frees
+ * the connection (its protocol state is unknown) and the replies read so
+ * far before the error propagates.
+ *
+ * Failures.  A connect error, a timeout, a broken connection or an error
+ * reply about the server's state (anything but WRONGTYPE) opens this
+ * backend's breaker: L2 is skipped for cachext.redis_retry_interval, and
+ * one WARNING per failure -- so at most one per retry interval -- says so.
+ * Neither the password nor any key ever appears in a message.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/socket.h>
+#include <limits.h>
+
+#include <hiredis/hiredis.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "l2.h"
+#include "l2_queue.h"
+#include "l2_stats.h"
+
+char	   *cachext_redis_url = NULL;
+int			cachext_redis_connect_timeout_ms = 200;
+int			cachext_redis_timeout_ms = 100;
+int			cachext_redis_retry_interval_ms = 1000;
+
+/* Where and as whom to connect, parsed from cachext.redis_url. */
+typedef struct RedisTarget
+{
+	char	   *host;			/* NULL for a unix socket */
+	int			port;
+	char	   *socket_path;	/* NULL for TCP */
+	char	   *user;			/* NULL: AUTH with the password alone */
+	char	   *password;		/* NULL: no AUTH */
+	int			db;
+	char	   *display;		/* for messages: no secrets */
+} RedisTarget;
+
+/*
+ * This backend's connection.  connected_url and target's strings live in
+ * target_context, a child of TopMemoryContext reset when the URL changes.
+ */
+static redisContext *redis = NULL;
+static MemoryContext target_context = NULL;
+static char *connected_url = NULL;	/* the cachext.redis_url of target */
+static RedisTarget target;
+static TimestampTz breaker_open_until = 0;
+static bool exit_callback_registered = false;
+
+/* One command: argv with lengths, so keys and values are binary-safe. */
+typedef struct RedisCommand
+{
+	int			argc;
+	const char **argv;
+	size_t	   *argvlen;
+} RedisCommand;
+
+typedef enum ExchangeResult
+{
+	EXCHANGE_OK,
+	EXCHANGE_TIMEOUT,
+	EXCHANGE_FAILED
+} ExchangeResult;
+
+/* Reads a non-negative decimal within [0, max]; false if s is not one. */
+static bool
+parse_number(const char *s, size_t len, int max, int *result)
+{
+	long		value = 0;
+
+	if (len == 0 || len > 10)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		value = value * 10 + (s[i] - '0');
+	}
+	if (value > max)
+		return false;
+	*result = (int) value;
+	return true;
+}
+
+/* Splits "[user]:password" into target's user and password. */
+static bool
+parse_userinfo(const char *s, size_t len, RedisTarget *t,
+			   const char **problem)
+{
+	const char *colon = memchr(s, ':', len);
+
+	if (colon == NULL)
+	{
+		*problem = "Credentials must be written as \":password@\" or \"user:password@\".";
+		return false;
+	}
+	if (colon > s)
+		t->user = pnstrdup(s, colon - s);
+	t->password = pnstrdup(colon + 1, len - (colon + 1 - s));
+	return true;
+}
+
+/*
+ * Parses redis://[[user]:password@]host[:port][/db] or
+ * unix://[[user]:password@]/path[?db=N] into t (allocating in the current
+ * context).  On failure sets *problem to a sentence that never quotes the
+ * URL, which may hold a password.
+ */
+static bool
+parse_redis_url(const char *url, RedisTarget *t, const char **problem)
+{
+	const char *rest;
+	const char *end;
+
+	memset(t, 0, sizeof(RedisTarget));
+	t->port = 6379;
+	if (strncmp(url, "redis://", 8) == 0)
+	{
+		const char *at;
+		const char *host_end;
+		const char *slash;
+
+		rest = url + 8;
+		at = strrchr(rest, '@');
+		if (at != NULL)
+		{
+			if (!parse_userinfo(rest, at - rest, t, problem))
+				return false;
+			rest = at + 1;
+		}
+		slash = strchr(rest, '/');
+		end = slash ? slash : rest + strlen(rest);
+		if (rest[0] == '[')
+		{
+			host_end = memchr(rest, ']', end - rest);
+			if (host_end == NULL)
+			{
+				*problem = "An IPv6 address opened with \"[\" is never closed.";
+				return false;
+			}
+			t->host = pnstrdup(rest + 1, host_end - rest - 1);
+			host_end++;
+		}
+		else
+		{
+			host_end = memchr(rest, ':', end - rest);
+			if (host_end == NULL)
+				host_end = end;
+			t->host = pnstrdup(rest, host_end - rest);
+		}
+		if (t->host[0] == '\0')
+		{
+			*problem = "The URL names no host.";
+			return false;
+		}
+		if (host_end < end)
+		{
+			if (*host_end != ':' ||
+				!parse_number(host_end + 1, end - host_end - 1, 65535, &t->port) ||
+				t->port == 0)
+			{
+				*problem = "The port must be a number between 1 and 65535.";
+				return false;
+			}
+		}
+		if (slash != NULL && slash[1] != '\0' &&
+			!parse_number(slash + 1, strlen(slash + 1), INT_MAX, &t->db))
+		{
+			*problem = "The database after \"/\" must be a non-negative number.";
+			return false;
+		}
+		t->display = psprintf(strchr(t->host, ':') ? "[%s]:%d/%d" : "%s:%d/%d",
+							  t->host, t->port, t->db);
+	}
+	else if (strncmp(url, "unix://", 7) == 0)
+	{
+		const char *query;
+
+		rest = url + 7;
+		if (rest[0] != '/')
+		{
+			const char *at = strstr(rest, "@/");
+
+			if (at == NULL)
+			{
+				*problem = "A unix:// URL must give an absolute socket path.";
+				return false;
+			}
+			if (!parse_userinfo(rest, at - rest, t, problem))
+				return false;
+			rest = at + 1;
+		}
+		query = strchr(rest, '?');
+		t->socket_path = pnstrdup(rest, query ? query - rest : strlen(rest));
+		if (query != NULL &&
+			(strncmp(query, "?db=", 4) != 0 ||
+			 !parse_number(query + 4, strlen(query + 4), INT_MAX, &t->db)))
+		{
+			*problem = "The only query parameter of a unix:// URL is db=N.";
+			return false;
+		}
+		t->display = psprintf("unix:%s (db %d)", t->socket_path, t->db);
+	}
+	else
+	{
+		*problem = "The URL must start with redis:// or unix://.";
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Rejects a malformed cachext.redis_url when it is set, not when it is
+ * used, without ever quoting the value.
+ */
+static bool
+check_redis_url(char **newval, void **extra, GucSource source)
+{
+	MemoryContext parse_context;
+	MemoryContext old_context;
+	RedisTarget parsed;
+	const char *problem = NULL;
+	bool		ok = true;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	parse_context = AllocSetContextCreate(CurrentMemoryContext,
+										  "cachext redis_url check",
+										  ALLOCSET_SMALL_SIZES);
+	old_context = MemoryContextSwitchTo(parse_context);
+	ok = parse_redis_url(*newval, &parsed, &problem);
+	MemoryContextSwitchTo(old_context);
+	MemoryContextDelete(parse_context);
+	if (!ok)
+	{
+		/* replaces the default message, which would quote the password */
+		GUC_check_errmsg("invalid value for parameter \"cachext.redis_url\"");
+		GUC_check_errdetail("%s", problem);
+	}
+	return ok;
+}
+
+/*
+ * Defines cachext.redis_*; called from cachext.c's define_settings so that
+ * every setting is registered in _PG_init, before MarkGUCPrefixReserved.
+ */
+void
+l2_define_settings(void)
+{
+	DefineCustomStringVariable("cachext.redis_url",
+							   "Redis server used as the shared cache (L2); empty means L1 only.",
+							   "redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].",
+							   &cachext_redis_url,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_redis_url, NULL, NULL);
+	DefineCustomIntVariable("cachext.redis_connect_timeout",
+							"Longest wait for a connection to Redis.",
+							NULL,
+							&cachext_redis_connect_timeout_ms,
+							200, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.redis_timeout",
+							"Longest wait for Redis to answer one exchange of commands.",
+							NULL,
+							&cachext_redis_timeout_ms,
+							100, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.redis_retry_interval",
+							"How long a backend skips Redis after a failure.",
+							NULL,
+							&cachext_redis_retry_interval_ms,
+							1000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
+/* L2's shared memory: the counters and the invalidation queue. */
+void
+l2_shmem_request(void)
+{
+	RequestAddinShmemSpace(l2_stats_shmem_size());
+	l2_queue_shmem_request();
+}
+
+void
+l2_shmem_startup(void)
+{
+	l2_stats_shmem_startup();
+	l2_queue_shmem_startup();
+}
+
+/* Frees the connection and gives its socket back to fd.c's count. */
+static void
+disconnect(void)
+{
+	if (redis == NULL)
+		return;
+	redisFree(redis);
+	redis = NULL;
+	ReleaseExternalFD();
+}
+
+/* on_proc_exit callback: a backend leaving closes its socket politely. */
+static void
+disconnect_at_exit(int code, Datum arg)
+{
+	disconnect();
+}
+
+/*
+ * Records a failure: drops the connection, opens the breaker, counts it
+ * and says so (one WARNING per failure, and failures are at least a retry
+ * interval apart since the breaker stops any attempt in between).
+ */
+static void
+fail(bool timed_out, const char *reason)
+{
+	disconnect();
+	breaker_open_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 cachext_redis_retry_interval_ms);
+	l2_stats_count(timed_out ? L2_TIMEOUTS : L2_ERRORS, 1);
+	l2_stats_set_redis_state(L2_REDIS_DOWN);
+	ereport(WARNING,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("cachext could not use Redis at %s", target.display),
+			 errdetail("%s", reason),
+			 errhint("The cache serves from L1 alone until Redis answers again; "
+					 "this backend retries after cachext.redis_retry_interval (%d ms).",
+					 cachext_redis_retry_interval_ms)));
+}
+
+/*
+ * Waits until the socket is ready for events; false once the deadline
+ * passes.  Interrupts are served on every pass.
+ */
+static bool
+wait_for_socket(int events, TimestampTz deadline)
+{
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		long		remaining_ms;
+		int			rc;
+
+		if (now >= deadline)
+			return false;
+		remaining_ms = (long) ((deadline - now + 999) / 1000);
+		rc = WaitLatchOrSocket(MyLatch,
+							   events | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							   redis->fd, remaining_ms, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if (rc & events)
+			return true;
+	}
+}
+
+/* Frees the first n replies of an array. */
+static void
+free_replies(redisReply **replies, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (replies[i] != NULL)
+			freeReplyObject(replies[i]);
+		replies[i] = NULL;
+	}
+}
+
+/*
+ * Sends the commands in one write and reads their replies into replies[]
+ * (all of them, or none: on failure every reply read is freed).  On
+ * failure *reason says why; the caller decides whether to fail().
+ */
+static ExchangeResult
+exchange(int ncommands, const RedisCommand *commands, redisReply **replies,
+		 char **reason)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   cachext_redis_timeout_ms);
+	volatile int nreplies = 0;
+	volatile ExchangeResult result = EXCHANGE_OK;
+
+	for (int i = 0; i < ncommands; i++)
+	{
+		replies[i] = NULL;
+		if (redisAppendCommandArgv(redis, commands[i].argc, commands[i].argv,
+								   commands[i].argvlen) != REDIS_OK)
+		{
+			*reason = pstrdup(redis->errstr);
+			return EXCHANGE_FAILED;
+		}
+	}
+
+	PG_TRY();
+	{
+		int			done = 0;
+
+		while (!done)
+		{
+			if (redisBufferWrite(redis, &done) != REDIS_OK)
+			{
+				result = EXCHANGE_FAILED;
+				break;
+			}
+			if (!done && !wait_for_socket(WL_SOCKET_WRITEABLE, deadline))
+			{
+				result = EXCHANGE_TIMEOUT;
+				break;
+			}
+		}
+		while (result == EXCHANGE_OK && nreplies < ncommands)
+		{
+			void	   *reply = NULL;
+
+			if (redisGetReply(redis, &reply) != REDIS_OK)
+				result = EXCHANGE_FAILED;
+			else if (reply != NULL)
+				replies[nreplies++] = reply;
+			else if (!wait_for_socket(WL_SOCKET_READABLE, deadline))
+				result = EXCHANGE_TIMEOUT;
+			else if (redisBufferRead(redis) != REDIS_OK)
+				result = EXCHANGE_FAILED;
+		}
+	}
+	PG_CATCH();
+	{
+		free_replies(replies, nreplies);
+		disconnect();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (result == EXCHANGE_FAILED)
+		*reason = pstrdup(redis->errstr[0] ? redis->errstr : "The connection failed.");
+	else if (result == EXCHANGE_TIMEOUT)
+		*reason = psprintf("Redis did not answer within cachext.redis_timeout (%d ms).",
+						   cachext_redis_timeout_ms);
+	if (result != EXCHANGE_OK)
+		free_replies(replies, nreplies);
+	return result;
+}
+
+/*
+ * Runs commands on this backend's connection, failing (breaker, count,
+ * WARNING) when Redis cannot answer; true when replies[] is filled.
+ */
+static bool
+run(int ncommands, const RedisCommand *commands, redisReply **replies)
+{
+	char	   *reason = NULL;
+	ExchangeResult result = exchange(ncommands, commands, replies, &reason);
+
+	if (result != EXCHANGE_OK)
+	{
+		fail(result == EXCHANGE_TIMEOUT, reason);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * An error reply about the server's state (NOAUTH, LOADING, READONLY, ...)
+ * fails the connection like a broken socket; WRONGTYPE is about one key
+ * and is only counted.  Frees every reply when it fails.
+ */
+static bool
+check_error_replies(redisReply **replies, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (replies[i]->type != REDIS_REPLY_ERROR)
+			continue;
+		if (strncmp(replies[i]->str, "WRONGTYPE", 9) == 0)
+			l2_stats_count(L2_ERRORS, 1);
+		else
+		{
+			char	   *reason = psprintf("Redis answered: %s", replies[i]->str);
+
+			free_replies(replies, n);
+			fail(false, reason);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Builds a command in the current memory context. */
+static RedisCommand
+command(int argc)
+{
+	RedisCommand cmd;
+
+	cmd.argc = argc;
+	cmd.argv = palloc(argc * sizeof(char *));
+	cmd.argvlen = palloc(argc * sizeof(size_t));
+	return cmd;
+}
+
+/* Sets argument i; arg is not copied and must outlive the exchange. */
+static void
+set_arg(RedisCommand *cmd, int i, const char *arg, size_t len)
+{
+	cmd->argv[i] = arg;
+	cmd->argvlen[i] = len;
+}
+
+/* Sets argument i to a NUL-terminated string (command names, numbers). */
+static void
+set_arg_string(RedisCommand *cmd, int i, const char *arg)
+{
+	set_arg(cmd, i, arg, strlen(arg));
+}
+
+/* Sends AUTH and SELECT as the URL asks; false (already failed) if refused. */
+static bool
+authenticate_and_select(void)
+{
+	RedisCommand commands[2];
+	redisReply *replies[2];
+	int			n = 0;
+	bool		ok = true;
+
+	if (target.password != NULL)
+	{
+		int			argc = target.user ? 3 : 2;
+
+		commands[n] = command(argc);
+		set_arg_string(&commands[n], 0, "AUTH");
+		if (target.user)
+			set_arg_string(&commands[n], 1, target.user);
+		set_arg_string(&commands[n], argc - 1, target.password);
+		n++;
+	}
+	if (target.db != 0)
+	{
+		commands[n] = command(2);
+		set_arg_string(&commands[n], 0, "SELECT");
+		set_arg_string(&commands[n], 1, psprintf("%d", target.db));
+		n++;
+	}
+	if (n == 0)
+		return true;
+	if (!run(n, commands, replies))
+		return false;
+	for (int i = 0; i < n && ok; i++)
+		if (replies[i]->type == REDIS_REPLY_ERROR)
+		{
+			/* Redis' own messages (WRONGPASS, NOAUTH, ERR DB index) quote no secret. */
+			char	   *reason = psprintf("Redis refused %s: %s",
+										  commands[i].argv[0], replies[i]->str);
+
+			free_replies(replies, n);
+			fail(false, reason);
+			ok = false;
+		}
+	if (ok)
+		free_replies(replies, n);
+	return ok;
+}
+
+/*
+ * Opens the connection: a non-blocking connect waited for up to
+ * cachext.redis_connect_timeout, then AUTH and SELECT.
+ */
+static bool
+connect_to_redis(void)
+{
+	TimestampTz deadline;
+	int			socket_error = 0;
+	socklen_t	optlen = sizeof(socket_error);
+	bool		writable;
+
+	if (!AcquireExternalFD())
+	{
+		fail(false, "This backend has no file descriptor left for a Redis socket.");
+		return false;
+	}
+	if (target.socket_path != NULL)
+		redis = redisConnectUnixNonBlock(target.socket_path);
+	else
+		redis = redisConnectNonBlock(target.host, target.port);
+	if (redis == NULL || redis->err)
+	{
+		char	   *reason = pstrdup(redis ? redis->errstr : "Out of memory.");
+
+		if (redis != NULL)
+			disconnect();
+		else
+			ReleaseExternalFD();
+		fail(false, reason);
+		return false;
+	}
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   cachext_redis_connect_timeout_ms);
+	PG_TRY();
+	{
+		writable = wait_for_socket(WL_SOCKET_WRITEABLE, deadline);
+	}
+	PG_CATCH();
+	{
+		disconnect();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (!writable)
+	{
+		fail(true, psprintf("The connection took longer than cachext.redis_connect_timeout (%d ms).",
+							cachext_redis_connect_timeout_ms));
+		return false;
+	}
+	if (getsockopt(redis->fd, SOL_SOCKET, SO_ERROR, &socket_error, &optlen) != 0)
+		socket_error = errno;
+	if (socket_error != 0)
+	{
+		fail(false, psprintf("The connection failed: %s.", strerror(socket_error)));
+		return false;
+	}
+	return authenticate_and_select();
+}
+
+/*
+ * Makes sure this backend has a connection it may use: follows changes of
+ * cachext.redis_url, honours the breaker, and connects when needed.
+ */
+static bool
+ensure_connected(void)
+{
+	if (connected_url == NULL || strcmp(connected_url, cachext_redis_url) != 0)
+	{
+		MemoryContext old_context;
+		const char *problem;
+
+		disconnect();
+		breaker_open_until = 0;
+		if (target_context == NULL)
+			target_context = AllocSetContextCreate(TopMemoryContext,
+												   "cachext redis target",
+												   ALLOCSET_SMALL_SIZES);
+		MemoryContextReset(target_context);
+		old_context = MemoryContextSwitchTo(target_context);
+		connected_url = pstrdup(cachext_redis_url);
+		/* check_redis_url accepted it, so this parse succeeds */
+		if (!parse_redis_url(connected_url, &target, &problem))
+			elog(ERROR, "cachext.redis_url was accepted but does not parse");
+		MemoryContextSwitchTo(old_context);
+	}
+	if (redis != NULL)
+		return true;
+	if (GetCurrentTimestamp() < breaker_open_until)
+		return false;
+	if (!exit_callback_registered)
+	{
+		on_proc_exit(disconnect_at_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+	if (!connect_to_redis())
+		return false;
+	l2_stats_set_redis_state(L2_REDIS_UP);
+	return true;
+}
+
+/* An empty cachext.redis_url means L1 alone. */
+bool
+l2_is_configured(void)
+{
+	return cachext_redis_url != NULL && cachext_redis_url[0] != '\0';
+}
+
+/*
+ * Whether a call would try Redis now: connected, or the breaker closed, or
+ * a new URL (which resets the breaker).  Cheap: no system call but the clock.
+ */
+bool
+l2_is_usable(void)
+{
+	if (!l2_is_configured())
+		return false;
+	if (redis != NULL)
+		return true;
+	return connected_url == NULL ||
+		strcmp(connected_url, cachext_redis_url) != 0 ||
+		GetCurrentTimestamp() >= breaker_open_until;
+}
+
+/* Connects when needed and runs the commands; the common path of every call. */
+static bool
+connect_and_run(int ncommands, const RedisCommand *commands,
+				redisReply **replies)
+{
+	if (!l2_is_configured() || !ensure_connected())
+		return false;
+	if (!run(ncommands, commands, replies))
+		return false;
+	if (!check_error_replies(replies, ncommands))
+		return false;
+	l2_stats_set_redis_state(L2_REDIS_UP);
+	return true;
+}
+
+/* Copies a string reply into values[i] (a miss for nil or any other type). */
+static void
+take_value(redisReply *reply, L2Value *value)
+{
+	value->found = false;
+	value->data = NULL;
+	value->len = 0;
+	value->pttl_ms = L2_NO_EXPIRY;
+	if (reply->type != REDIS_REPLY_STRING)
+		return;
+	value->found = true;
+	value->data = pnstrdup(reply->str, reply->len);
+	value->len = (int) reply->len;
+}
+
+/*
+ * Reads keys in one round trip: GET (one key) or MGET, pipelined with a
+ * PTTL per key so that a promotion keeps Redis' remaining TTL.  A key
+ * that expired between the two commands (PTTL -2) reads as a miss.
+ */
+bool
+l2_get_multi(int nkeys, const char *const *keys, const int *key_lens,
+			 L2Value *values)
+{
+	int			ncommands = nkeys + 1;
+	RedisCommand *commands = palloc(ncommands * sizeof(RedisCommand));
+	redisReply **replies = palloc(ncommands * sizeof(redisReply *));
+
+	commands[0] = command(nkeys + 1);
+	set_arg_string(&commands[0], 0, nkeys == 1 ? "GET" : "MGET");
+	for (int i = 0; i < nkeys; i++)
+	{
+		set_arg(&commands[0], i + 1, keys[i], key_lens[i]);
+		commands[i + 1] = command(2);
+		set_arg_string(&commands[i + 1], 0, "PTTL");
+		set_arg(&commands[i + 1], 1, keys[i], key_lens[i]);
+	}
+	if (!connect_and_run(ncommands, commands, replies))
+		return false;
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		redisReply *got = nkeys == 1 ? replies[0] :
+			(replies[0]->type == REDIS_REPLY_ARRAY &&
+			 replies[0]->elements == (size_t) nkeys) ?
+			replies[0]->element[i] : NULL;
+		redisReply *pttl = replies[i + 1];
+
+		if (got == NULL)
+		{
+			values[i].found = false;
+			values[i].data = NULL;
+			continue;
+		}
+		take_value(got, &values[i]);
+		if (values[i].found && pttl->type == REDIS_REPLY_INTEGER)
+		{
+			if (pttl->integer == -2)
+			{
+				pfree(values[i].data);
+				values[i].found = false;
+				values[i].data = NULL;
+			}
+			else if (pttl->integer >= 0)
+				values[i].pttl_ms = pttl->integer;
+		}
+	}
+	free_replies(replies, ncommands);
+	return true;
+}
+
+/* SET key value [PX ttl_ms]; ttl_ms < 0 stores without expiry. */
+bool
+l2_set(const char *key, int key_len, const char *value, int value_len,
+	   int64 ttl_ms)
+{
+	RedisCommand cmd = command(ttl_ms >= 0 ? 5 : 3);
+	redisReply *reply;
+
+	set_arg_string(&cmd, 0, "SET");
+	set_arg(&cmd, 1, key, key_len);
+	set_arg(&cmd, 2, value, value_len);
+	if (ttl_ms >= 0)
+	{
+		set_arg_string(&cmd, 3, "PX");
+		set_arg_string(&cmd, 4, psprintf(INT64_FORMAT, ttl_ms));
+	}
+	if (!connect_and_run(1, &cmd, &reply))
+		return false;
+	freeReplyObject(reply);
+	return true;
+}
+
+/* UNLINK key; *existed says whether Redis held it. */
+bool
+l2_unlink(const char *key, int key_len, bool *existed)
+{
+	RedisCommand cmd = command(2);
+	redisReply *reply;
+
+	set_arg_string(&cmd, 0, "UNLINK");
+	set_arg(&cmd, 1, key, key_len);
+	if (!connect_and_run(1, &cmd, &reply))
+		return false;
+	*existed = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+	freeReplyObject(reply);
+	return true;
+}
+
+/*
+ * Unlinks every key matching a SCAN MATCH pattern, one SCAN page (COUNT
+ * 1000) and one UNLINK at a time; never KEYS, which blocks Redis.  A
+ * failure part way leaves the rest; the caller queues the pattern again.
+ */
+bool
+l2_unlink_matching(const char *match, int match_len, int64 *removed)
+{
+	char	   *cursor = pstrdup("0");
+
+	*removed = 0;
+	do
+	{
+		RedisCommand scan = command(6);
+		redisReply *page;
+		redisReply *keys;
+
+		set_arg_string(&scan, 0, "SCAN");
+		set_arg_string(&scan, 1, cursor);
+		set_arg_string(&scan, 2, "MATCH");
+		set_arg(&scan, 3, match, match_len);
+		set_arg_string(&scan, 4, "COUNT");
+		set_arg_string(&scan, 5, "1000");
+		if (!connect_and_run(1, &scan, &page))
+			return false;
+		if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+			page->element[0]->type != REDIS_REPLY_STRING ||
+			page->element[1]->type != REDIS_REPLY_ARRAY)
+		{
+			freeReplyObject(page);
+			fail(false, "Redis answered SCAN with an unexpected reply.");
+			return false;
+		}
+		cursor = pnstrdup(page->element[0]->str, page->element[0]->len);
+		keys = page->element[1];
+		if (keys->elements > 0)
+		{
+			RedisCommand unlink = command(keys->elements + 1);
+			redisReply *count;
+
+			set_arg_string(&unlink, 0, "UNLINK");
+			for (size_t i = 0; i < keys->elements; i++)
+				set_arg(&unlink, i + 1, keys->element[i]->str,
+						keys->element[i]->len);
+			if (!connect_and_run(1, &unlink, &count))
+			{
+				freeReplyObject(page);
+				return false;
+			}
+			if (count->type == REDIS_REPLY_INTEGER)
+				*removed += count->integer;
+			freeReplyObject(count);
+		}
+		freeReplyObject(page);
+	} while (strcmp(cursor, "0") != 0);
+	return true;
+}

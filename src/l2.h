@@ -1,0 +1,56 @@
+/*-------------------------------------------------------------------------
+ * l2.h
+ *	  Redis (L2): one connection per backend, binary-safe commands, and the
+ *	  per-backend circuit breaker.
+ *
+ * Keys handed to these functions are full keys (namespace included) and
+ * values are JSON text; l2.c knows nothing about jsonb or L1.  Every call
+ * returns false when Redis could not be asked (not configured, breaker
+ * open, connection failure, timeout, protocol error); a failure has then
+ * already been counted and, at most once per retry interval, logged.  No
+ * function here raises an ERROR because of Redis.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CACHEXT_L2_H
+#define CACHEXT_L2_H
+
+#include "postgres.h"
+
+/* PTTL's answer for a key without expiry */
+#define L2_NO_EXPIRY	(-1)
+
+/* One key's answer to a read. */
+typedef struct L2Value
+{
+	bool		found;
+	char	   *data;			/* palloc'd, NUL-terminated; NULL on a miss */
+	int			len;
+	int64		pttl_ms;		/* remaining TTL, or L2_NO_EXPIRY */
+} L2Value;
+
+/* Settings (cachext.redis_*), defined from cachext.c's define_settings. */
+extern char *cachext_redis_url;
+extern int	cachext_redis_connect_timeout_ms;
+extern int	cachext_redis_timeout_ms;
+extern int	cachext_redis_retry_interval_ms;
+extern void l2_define_settings(void);
+
+/* Shared memory of L2 (counters and the invalidation queue). */
+extern void l2_shmem_request(void);
+extern void l2_shmem_startup(void);
+
+/* True when cachext.redis_url names a Redis server. */
+extern bool l2_is_configured(void);
+
+/* True when configured and the circuit breaker lets this backend try. */
+extern bool l2_is_usable(void);
+
+extern bool l2_get_multi(int nkeys, const char *const *keys,
+						 const int *key_lens, L2Value *values);
+extern bool l2_set(const char *key, int key_len, const char *value,
+				   int value_len, int64 ttl_ms);
+extern bool l2_unlink(const char *key, int key_len, bool *existed);
+extern bool l2_unlink_matching(const char *match, int match_len,
+							   int64 *removed);
+
+#endif							/* CACHEXT_L2_H */

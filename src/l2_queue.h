@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ * l2_queue.h
+ *	  Invalidations that could not reach Redis, kept in shared memory until
+ *	  a backend that reaches Redis replays them.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CACHEXT_L2_QUEUE_H
+#define CACHEXT_L2_QUEUE_H
+
+#include "postgres.h"
+
+typedef enum L2QueueKind
+{
+	L2_QUEUE_KEY,				/* UNLINK namespace + item */
+	L2_QUEUE_PATTERN,			/* SCAN MATCH escaped namespace + item, UNLINK */
+	L2_QUEUE_NAMESPACE			/* the whole namespace (after an overflow) */
+} L2QueueKind;
+
+extern void l2_queue_shmem_request(void);
+extern void l2_queue_shmem_startup(void);
+
+extern void l2_queue_add(L2QueueKind kind, const char *namespace,
+						 int namespace_len, const char *item, int item_len);
+extern bool l2_queue_replay(void);
+extern int64 l2_queue_length(void);
+
+#endif							/* CACHEXT_L2_QUEUE_H */

@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ * l2_stats.h
+ *	  L2's counters in shared memory, behind the l2 row of cache_stats.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CACHEXT_L2_STATS_H
+#define CACHEXT_L2_STATS_H
+
+#include "postgres.h"
+
+typedef enum L2Counter
+{
+	L2_HITS,
+	L2_MISSES,
+	L2_SETS,
+	L2_INVALIDATIONS,
+	L2_ERRORS,					/* connect, protocol and data errors */
+	L2_TIMEOUTS,				/* commands or connects past their timeout */
+	L2_PROMOTIONS,				/* L2 hits copied into L1 */
+	L2_QUEUED,					/* invalidations kept for later replay */
+	L2_REPLAYED,				/* queued invalidations that reached Redis */
+	L2_OVERFLOWS,				/* times the queue overflowed */
+	L2_NUM_COUNTERS
+} L2Counter;
+
+/* What the last attempt to talk to Redis (any backend) found. */
+typedef enum L2RedisState
+{
+	L2_REDIS_UNKNOWN = 0,		/* never tried since start */
+	L2_REDIS_UP,
+	L2_REDIS_DOWN
+} L2RedisState;
+
+typedef struct L2Stats
+{
+	int64		counters[L2_NUM_COUNTERS];
+	L2RedisState redis_state;
+} L2Stats;
+
+extern Size l2_stats_shmem_size(void);
+extern void l2_stats_shmem_startup(void);
+
+extern void l2_stats_count(L2Counter counter, int64 n);
+extern void l2_stats_set_redis_state(L2RedisState state);
+extern void l2_stats_read(L2Stats *stats);
+extern void l2_stats_reset(void);
+
+#endif							/* CACHEXT_L2_STATS_H */
