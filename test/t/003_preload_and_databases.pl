@@ -1,0 +1,63 @@
+# Two start-up facts a new user meets first: without
+# shared_preload_libraries, CREATE EXTENSION works but every function says
+# exactly what to add; and one L1 serves every database of the instance,
+# keeping databases apart only by their cachext.redis_prefix.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# Not preloaded: a clear error with SQLSTATE 55000 and the exact setting.
+my $bare = PostgreSQL::Test::Cluster->new('bare');
+$bare->init;
+$bare->start;
+$bare->safe_psql('postgres', 'CREATE EXTENSION cachext');
+my ($ret, $out, $err) = $bare->psql('postgres',
+	q{\set VERBOSITY verbose
+SELECT cache_get('k')});
+isnt($ret, 0, 'cache_get fails when cachext is not preloaded');
+like($err, qr/55000/, 'with SQLSTATE 55000 (object not in prerequisite state)');
+like($err, qr/shared_preload_libraries = 'cachext'/, 'and a hint naming the setting');
+($ret, $out, $err) = $bare->psql('postgres', 'SELECT * FROM cache_stats');
+like($err, qr/must be loaded via shared_preload_libraries/, 'the views say so too');
+$bare->stop;
+
+# Preloaded, two databases.
+my $node = PostgreSQL::Test::Cluster->new('databases');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'cachext'");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+for my $db (qw(shop blog same))
+{
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, 'CREATE EXTENSION cachext');
+}
+$node->safe_psql('postgres', q{ALTER DATABASE shop SET cachext.redis_prefix = 'shop:'});
+$node->safe_psql('postgres', q{ALTER DATABASE blog SET cachext.redis_prefix = 'blog:'});
+$node->safe_psql('postgres', q{ALTER DATABASE same SET cachext.redis_prefix = 'shop:'});
+
+$node->safe_psql('shop', q{SELECT cache_set('user:1', '"from shop"')});
+$node->safe_psql('blog', q{SELECT cache_set('user:1', '"from blog"')});
+is($node->safe_psql('shop', q{SELECT cache_get('user:1')}), '"from shop"',
+	'each database reads its own key');
+is($node->safe_psql('blog', q{SELECT cache_get('user:1')}), '"from blog"',
+	'under the same name in another namespace');
+is($node->safe_psql('same', q{SELECT cache_get('user:1')}), '"from shop"',
+	'databases with the same prefix share entries');
+is($node->safe_psql('postgres', q{SELECT cache_get('user:1') IS NULL}), 't',
+	'the default prefix cache: sees neither');
+
+is($node->safe_psql('blog', q{SELECT cache_invalidate_pattern('user:*')}), '1',
+	'pattern invalidation removes only its own namespace');
+is($node->safe_psql('shop', q{SELECT cache_get('user:1')}), '"from shop"',
+	'the other namespace keeps its key');
+is( $node->safe_psql('postgres',
+		q{SELECT string_agg(namespace || key, ',' ORDER BY namespace) FROM cache_entries}),
+	'shop:user:1',
+	'cache_entries shows every namespace');
+
+$node->stop;
+done_testing();
