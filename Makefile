@@ -3,6 +3,7 @@
 #   make                 build cachext.so
 #   make install         install into the PostgreSQL that pg_config names
 #   make unitcheck       unit tests of the pure-C parts (no server)
+#   make fuzzcheck       a short libFuzzer run of the glob matcher (clang)
 #   make installcheck    unit tests, then pg_regress (sql/), isolation (test/specs/) and TAP (test/t/)
 #                        suites, each against a temporary instance started with
 #                        cachext preloaded; needs redis-server on PATH for L2 tests
@@ -31,7 +32,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test --outputdir=$(CURDIR)/output_iso \
 TAP_TESTS = 1
 PROVE_TESTS = $(wildcard test/t/*.pl)
 
-EXTRA_CLEAN = test/unit/test_keys tmp_check tmp_regress tmp_check_iso output_iso results regression.diffs regression.out
+EXTRA_CLEAN = test/unit/test_keys test/fuzz/fuzz_glob test/fuzz/work tmp_check tmp_regress tmp_check_iso output_iso results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -60,4 +61,19 @@ test/unit/test_keys: test/unit/test_keys.c src/keys.c src/keys.h
 unitcheck: test/unit/test_keys
 	test/unit/test_keys
 
-installcheck: unitcheck
+# A short differential fuzzing run of the glob matcher (libFuzzer, clang),
+# seeded from the corpus kept in test/fuzz/; a crash it finds becomes a case
+# in test/unit/test_keys.c.  FUZZ_SECONDS sets its length.
+FUZZ_SECONDS ?= 20
+test/fuzz/fuzz_glob: test/fuzz/fuzz_glob.c src/keys.c src/keys.h
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-I$(srcdir)/src -o $@ test/fuzz/fuzz_glob.c src/keys.c
+
+.PHONY: fuzzcheck
+fuzzcheck: test/fuzz/fuzz_glob
+	rm -rf test/fuzz/work && mkdir -p test/fuzz/work
+	test/fuzz/fuzz_glob -max_total_time=$(FUZZ_SECONDS) -max_len=80 \
+		test/fuzz/work $(srcdir)/test/fuzz/corpus_glob
+	@echo "fuzz_glob: no mismatch in $(FUZZ_SECONDS) s"
+
+installcheck: unitcheck fuzzcheck

@@ -7,7 +7,8 @@
  * `[a-z]`, `[^a]`, and `\` escaping the next character anywhere).  Unlike
  * Redis, a pattern with an unterminated class or a trailing lone backslash
  * is rejected instead of being read leniently, so a typo cannot silently
- * widen or narrow an invalidation.
+ * widen or narrow an invalidation.  Like Redis, "x-y" inside a class is a
+ * range whatever y is, so "[a-]" is a range a..']' left unterminated.
  *
  * Nothing here allocates or depends on PostgreSQL: the fuzz harnesses link
  * this file alone.
@@ -43,14 +44,16 @@ keys_glob_problem(const char *pattern, size_t pattern_len)
 				if (i >= pattern_len)
 					return "A character class opened with \"[\" is never closed.";
 				c = pattern[i++];
-				if (c == ']')
-					break;
 				if (c == '\\')
 				{
 					if (i >= pattern_len)
 						return "The pattern ends with a lone backslash.";
 					i++;
 				}
+				else if (c == ']')
+					break;
+				else if (i + 1 < pattern_len && pattern[i] == '-')
+					i += 2;		/* a range: its end may even be ']' */
 			}
 		}
 	}
@@ -85,8 +88,7 @@ class_matches(const char *pattern, size_t pattern_len, size_t *pos, char c)
 				found = true;
 			i++;
 		}
-		else if (i + 2 < pattern_len && pattern[i + 1] == '-' &&
-				 pattern[i + 2] != ']')
+		else if (i + 2 < pattern_len && pattern[i + 1] == '-')
 		{
 			lo = (unsigned char) pattern[i];
 			hi = (unsigned char) pattern[i + 2];

@@ -55,6 +55,11 @@ static const GlobCase glob_cases[] = {
 	{"a**", "a", 1},
 	{"?", "", 0},
 	{"[abc]", "", 0},
+	{"[a-]]", "]", 1},			/* the range a..']', as Redis reads it */
+	{"[a-]]", "^", 1},
+	{"[a-]]", "-", 0},
+	{"[]", "]", 0},
+	{"[^]", "x", 1},
 };
 
 typedef struct ProblemCase
@@ -74,6 +79,8 @@ static const ProblemCase problem_cases[] = {
 	{"abc\\", 1},
 	{"[a\\", 1},
 	{"[\\]", 1},
+	{"[a-]", 1},				/* Redis takes ']' as the range's end */
+	{"[a-]]", 0},
 };
 
 int
