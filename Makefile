@@ -72,7 +72,7 @@ test/fuzz/fuzz_glob: test/fuzz/fuzz_glob.c src/keys.c src/keys.h
 .PHONY: fuzzcheck
 fuzzcheck: test/fuzz/fuzz_glob
 	rm -rf test/fuzz/work && mkdir -p test/fuzz/work
-	test/fuzz/fuzz_glob -max_total_time=$(FUZZ_SECONDS) -max_len=80 \
+	test/fuzz/fuzz_glob -max_total_time=$(FUZZ_SECONDS) -max_len=80 -artifact_prefix=test/fuzz/work/ \
 		test/fuzz/work $(srcdir)/test/fuzz/corpus_glob
 	@echo "fuzz_glob: no mismatch in $(FUZZ_SECONDS) s"
 
