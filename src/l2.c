@@ -899,3 +899,50 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 	} while (strcmp(cursor, "0") != 0);
 	return true;
 }
+
+/*
+ * SET key token NX PX ttl_ms: a lock that expires by itself if its owner
+ * dies.  *acquired says whether this call took it.
+ */
+bool
+l2_lock(const char *key, int key_len, const char *token, int64 ttl_ms,
+		bool *acquired)
+{
+	RedisCommand cmd = command(6);
+	redisReply *reply;
+
+	set_arg_string(&cmd, 0, "SET");
+	set_arg(&cmd, 1, key, key_len);
+	set_arg_string(&cmd, 2, token);
+	set_arg_string(&cmd, 3, "NX");
+	set_arg_string(&cmd, 4, "PX");
+	set_arg_string(&cmd, 5, psprintf(INT64_FORMAT, Max(ttl_ms, 1)));
+	if (!connect_and_run(1, &cmd, &reply))
+		return false;
+	*acquired = reply->type == REDIS_REPLY_STATUS;
+	freeReplyObject(reply);
+	return true;
+}
+
+/*
+ * Deletes key only if it still holds token, in one script so that a lock
+ * that expired and was taken by someone else is never released by us.
+ */
+bool
+l2_unlock(const char *key, int key_len, const char *token)
+{
+	RedisCommand cmd = command(5);
+	redisReply *reply;
+
+	set_arg_string(&cmd, 0, "EVAL");
+	set_arg_string(&cmd, 1,
+				   "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+				   "return redis.call('DEL', KEYS[1]) else return 0 end");
+	set_arg_string(&cmd, 2, "1");
+	set_arg(&cmd, 3, key, key_len);
+	set_arg_string(&cmd, 4, token);
+	if (!connect_and_run(1, &cmd, &reply))
+		return false;
+	freeReplyObject(reply);
+	return true;
+}

@@ -53,4 +53,8 @@ extern bool l2_unlink(const char *key, int key_len, bool *existed);
 extern bool l2_unlink_matching(const char *match, int match_len,
 							   int64 *removed);
 
+extern bool l2_lock(const char *key, int key_len, const char *token,
+					int64 ttl_ms, bool *acquired);
+extern bool l2_unlock(const char *key, int key_len, const char *token);
+
 #endif							/* CACHEXT_L2_H */

@@ -31,4 +31,17 @@ extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len,
 									   bool announce);
 extern int64 layers_clear(void);
 
+/* What layers_lock_load() got. */
+typedef enum LayersLock
+{
+	LAYERS_LOCK_NONE,			/* no usable L2: nothing to share */
+	LAYERS_LOCK_TAKEN,			/* this backend loads */
+	LAYERS_LOCK_BUSY			/* another instance loads */
+} LayersLock;
+
+extern LayersLock layers_lock_load(const char *key, int key_len,
+								   const char *token, int64 ttl_ms);
+extern void layers_unlock_load(const char *key, int key_len,
+							   const char *token);
+
 #endif							/* CACHEXT_LAYERS_H */

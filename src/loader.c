@@ -10,6 +10,10 @@
  * it frees the flight and wakes them; they read the cache again and, on a
  * miss (the load failed, or its value was not stored), one of them loads.
  * A waiter gives up waiting after cachext.lock_timeout and loads on its own.
+ * Across instances sharing Redis, the loader also takes a short lock in
+ * Redis (SET NX PX, released with a compare-and-delete script); a loader
+ * that finds it taken polls the cache for the other instance's value, up
+ * to the same deadline.
  * Flights are matched by hash only: two keys sharing a hash merely wait for
  * each other, since a waiter always re-reads its own key.
  *
@@ -40,6 +44,7 @@
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -340,6 +345,65 @@ load(const char *key, int key_len, const char *query, Datum *params,
 }
 
 /*
+ * Loads as this instance's loader of key, first taking the key's load lock
+ * in Redis so that instances sharing it do not all load: while another
+ * instance holds it, polls the cache for its value (every 10 ms, until
+ * deadline) and returns that.  Without a usable L2 it just loads.  The
+ * lock is released after the store, and on error too (it would otherwise
+ * only expire after cachext.lock_timeout).
+ */
+static Jsonb *
+load_across_instances(const char *key, int key_len, const char *query,
+					  Datum *params, bool *param_nulls, int nparams,
+					  int64 ttl_ms, LoadFlight *flight, TimestampTz deadline)
+{
+	char	   *token = psprintf("%d:" INT64_FORMAT ":%ld", MyProcPid,
+								 GetCurrentTimestamp(), random());
+
+	for (;;)
+	{
+		LayersLock lock = layers_lock_load(key, key_len, token,
+										   cachext_lock_timeout_ms);
+		Jsonb	   *value;
+
+		if (lock != LAYERS_LOCK_BUSY ||
+			GetCurrentTimestamp() >= deadline)
+		{
+			if (lock != LAYERS_LOCK_TAKEN)
+				return load(key, key_len, query, params, param_nulls, nparams,
+							ttl_ms, flight);
+			PG_TRY();
+			{
+				value = load(key, key_len, query, params, param_nulls,
+							 nparams, ttl_ms, flight);
+			}
+			PG_CATCH();
+			{
+				HOLD_INTERRUPTS();
+				layers_unlock_load(key, key_len, token);
+				RESUME_INTERRUPTS();
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+			layers_unlock_load(key, key_len, token);
+			return value;
+		}
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		value = layers_get(key, key_len);
+		if (value != NULL)
+		{
+			if (flight != NULL)
+				end_flight(flight);
+			return value;
+		}
+	}
+}
+
+/*
  * The cache-aside pattern in one call: the cached value of key, or else the
  * factory query's value, loaded by one backend of the instance at a time.
  */
@@ -370,8 +434,9 @@ loader_get_or_set(const char *key, int key_len, const char *query,
 
 		flight = claim_flight(hash, &busy, &busy_generation);
 		if (busy == NULL)
-			return load(key, key_len, query, params, param_nulls, nparams,
-						ttl_ms, flight);
+			return load_across_instances(key, key_len, query, params,
+										 param_nulls, nparams, ttl_ms, flight,
+										 deadline);
 		if (!wait_for_flight(busy, busy_generation, deadline))
 			return load(key, key_len, query, params, param_nulls, nparams,
 						ttl_ms, NULL);

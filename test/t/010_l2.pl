@@ -11,64 +11,11 @@ use Test::More;
 use IPC::Run;
 use Time::HiRes qw(time usleep);
 
-# Redis servers run in a short directory: unix socket paths are limited.
-my $redis_dir = PostgreSQL::Test::Utils::tempdir_short;
-my %redis;    # name => { port, pid, extra, auth }
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use CachextRedis;
 
-# Redis servers are daemons: stop them however the test ends.
-END
-{
-	kill 'KILL', $_->{pid} for grep { $_->{pid} } values %redis;
-}
-
-# Starts redis-server without persistence; extra arguments are its options.
-sub redis_start
-{
-	my ($name, $port, @extra) = @_;
-	my $dir = "$redis_dir/$name";
-	mkdir $dir;
-	unlink "$dir/redis.pid";
-	my @args = (
-		'--port', $port, '--bind', '127.0.0.1', '--save', '',
-		'--appendonly', 'no', '--daemonize', 'yes',
-		'--pidfile', "$dir/redis.pid", '--logfile', "$dir/redis.log",
-		'--dir', $dir, @extra);
-	system('redis-server', @args) == 0 or die "redis-server did not start";
-	for (1 .. 100)
-	{
-		last if -s "$dir/redis.pid";
-		usleep(50_000);
-	}
-	my $pid = slurp_file("$dir/redis.pid");
-	chomp $pid;
-	$redis{$name} = { port => $port, pid => $pid, extra => \@extra };
-	for (1 .. 100)
-	{
-		last if redis_cli($name, 'PING') =~ /PONG|NOAUTH/;
-		usleep(50_000);
-	}
-	return $redis{$name};
-}
-
-# Kills a Redis server for good (SIGKILL: no goodbye to clients).
-sub redis_kill
-{
-	my ($name) = @_;
-	kill 'KILL', $redis{$name}{pid};
-	usleep(100_000);
-}
-
-# Runs redis-cli against a server; returns its output without the newline.
-sub redis_cli
-{
-	my ($name, @command) = @_;
-	my @auth = @{ $redis{$name}{auth} // [] };
-	my ($out, $err) = ('', '');
-	IPC::Run::run [ 'redis-cli', '-p', $redis{$name}{port}, @auth, @command ],
-	  '>', \$out, '2>', \$err;
-	chomp $out;
-	return $out;
-}
+my $redis_dir = redis_dir();
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('main', $port, '--unixsocket', "$redis_dir/main.sock",

@@ -1,0 +1,94 @@
+# cache_get_or_set across two PostgreSQL instances sharing one Redis: a
+# stampede on a cold key runs the factory once in all (the load lock in
+# Redis), the other instance gets the value through L2, and a failed
+# loader releases the lock so the other instance loads at once.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use CachextRedis;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+redis_start('shared', $port);
+
+my @nodes;
+for my $name (qw(alpha beta))
+{
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf(
+		'postgresql.conf', qq{
+shared_preload_libraries = 'cachext'
+cachext.redis_url = 'redis://127.0.0.1:$port'
+max_connections = 40
+});
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION cachext; CREATE SEQUENCE runs');
+	push @nodes, $node;
+}
+
+# Starts psql on a node running $sql in the background.
+sub start_psql
+{
+	my ($node, $sql, $appname) = @_;
+	my ($out, $err) = ('', '');
+	my $connstr = $node->connstr('postgres');
+	$connstr .= " application_name=$appname" if defined $appname;
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $connstr, '-c', $sql ],
+		'>', \$out, '2>', \$err);
+	return [ $h, \$out, \$err ];
+}
+
+sub finish_psql
+{
+	my ($p) = @_;
+	$p->[0]->finish;
+	my $out = ${ $p->[1] };
+	chomp $out;
+	return ($out, ${ $p->[2] });
+}
+
+# 1. 12 callers on each instance, one cold key, a 0.5 s factory.
+my $call = q{SELECT cache_get_or_set('cold', $q$SELECT nextval('runs') FROM pg_sleep(0.5)$q$)};
+my $start = time;
+my @sessions = map { my $n = $_; map { start_psql($n, $call) } 1 .. 12 } @nodes;
+my @results = map { (finish_psql($_))[0] } @sessions;
+my $elapsed = time - $start;
+is_deeply(\@results, [ ('1') x 24 ], 'all 24 callers on both instances got the same value');
+my $runs = 0;
+$runs += $_->safe_psql('postgres',
+	q{SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM runs}) for @nodes;
+is($runs, 1, 'the factory ran once across the two instances');
+cmp_ok($elapsed, '<', 5, "in ${elapsed}s");
+is(redis_cli('shared', 'GET', 'cache:cold'), '1', 'the value is in Redis');
+
+# 2. A loader that fails on one instance releases the lock: the other
+#    instance's caller loads at once rather than after cachext.lock_timeout.
+my $failing = start_psql($nodes[0],
+	q{SELECT cache_get_or_set('fails', 'SELECT 1/(pg_backend_pid() * 0) FROM pg_sleep(1)')},
+	'failing_loader');
+$nodes[0]->poll_query_until('postgres',
+	q{SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'failing_loader' AND state = 'active'})
+  or die 'the loader did not start';
+usleep(200_000);
+$start = time;
+my $other = start_psql($nodes[1], q{SELECT cache_get_or_set('fails', 'SELECT 7')});
+my ($fout, $ferr) = finish_psql($failing);
+my ($oout, $oerr) = finish_psql($other);
+like($ferr, qr/division by zero/, 'the failing loader sees its error');
+is($oout, '7', 'the other instance loaded the value itself');
+cmp_ok(time - $start, '<', 3, 'soon after the failure, not after lock_timeout');
+
+# 3. Without Redis each instance loads on its own and nothing fails.
+redis_kill('shared');
+is( $nodes[0]->safe_psql('postgres', q{SELECT cache_get_or_set('down', 'SELECT 3')}),
+	'3', 'with Redis down, loads go on unshared');
+
+$_->stop for @nodes;
+done_testing();
