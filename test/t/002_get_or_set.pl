@@ -101,6 +101,21 @@ like($lerr, qr/canceling statement/, 'the loader was cancelled');
 is($wout, '8', 'the waiter loaded after the cancel');
 cmp_ok(time - $start, '<', 3, 'promptly');
 
+# 3b. So does a loader whose backend exits (pg_terminate_backend: FATAL).
+$loader = start_psql(
+	q{SELECT cache_get_or_set('terminated', 'SELECT 1 FROM pg_sleep(30)')}, 'doomed_loader');
+wait_for_app('doomed_loader');
+$waiter = start_psql(q{SELECT cache_get_or_set('terminated', 'SELECT 9')});
+usleep(300_000);
+$start = time;
+$node->safe_psql('postgres',
+	q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'doomed_loader'});
+($lout, $lerr) = finish_psql($loader);
+($wout, $werr) = finish_psql($waiter);
+like($lerr, qr/terminating connection/, 'the loader was terminated');
+is($wout, '9', 'the waiter loaded after the loader exited');
+cmp_ok(time - $start, '<', 3, 'promptly');
+
 # 4. A waiter gives up after cachext.lock_timeout and loads on its own.
 $loader = start_psql(
 	q{SELECT cache_get_or_set('slow', 'SELECT 1 FROM pg_sleep(4)')}, 'sleepy_loader');
