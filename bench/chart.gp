@@ -1,9 +1,10 @@
 # bench/chart.gp: the chart of bench/run, median tps per scenario variant and client
 # count (log scale). Called with -e "datafile='…'; outfile='…'; clients='1 2 8'";
 # datafile has one row per variant: its label, then one median per client count.
-set terminal pngcairo size 1600,700 font ',9'
+set terminal pngcairo size 1600,800 font ',9' noenhanced
+set bmargin 10
 set output outfile
-set title 'cachext bench: median transactions per second (log scale; multi_get and writes count transactions, see results.csv)'
+set title 'cachext bench: median transactions per second (log scale; multi_get counts transactions of 10 or 100 keys, see results.csv)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
