@@ -91,6 +91,15 @@ PREPARE TRANSACTION 'p';
 -- and the refused PREPARE rolled back).
 SELECT * FROM watched_events();
 
+-- cachext.events = off keeps the invalidations and drops the events (and
+-- with them NOTIFY's commit-time lock that serializes writers).
+SET cachext.events = off;
+SELECT cache_set('user:1', '1');
+UPDATE users SET name = 'quiet' WHERE id = 1;
+SELECT cache_get('user:1') IS NULL AS invalidated;
+SELECT * FROM watched_events();
+RESET cachext.events;
+
 -- Unwatching removes both triggers; changes then invalidate nothing.
 SELECT cache_unwatch_table('users');
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'users'::regclass;

@@ -33,6 +33,7 @@ int			cachext_default_ttl_s = 3600;
 int			cachext_max_key_length = 1024;
 int			cachext_lock_timeout_ms = 5000;
 char	   *cachext_notify_channel = NULL;
+bool		cachext_events = true;
 char	   *cachext_redis_prefix = NULL;
 bool		cachext_preloaded = false;
 
@@ -156,6 +157,13 @@ define_settings(void)
 							5000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("cachext.events",
+							 "Sends cache events (NOTIFY on cachext.notify_channel).",
+							 "Every transaction that sends one takes a database-wide lock while it commits.",
+							 &cachext_events,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	DefineCustomStringVariable("cachext.notify_channel",
 							   "NOTIFY channel that cache events are sent on.",
 							   NULL,

@@ -22,6 +22,7 @@ extern int	cachext_default_ttl_s;		/* seconds; 0 means no expiry */
 extern int	cachext_max_key_length;		/* bytes */
 extern int	cachext_lock_timeout_ms;	/* cache_get_or_set's longest wait */
 extern char *cachext_notify_channel;
+extern bool cachext_events;				/* send NOTIFY events at all */
 extern char *cachext_redis_prefix;		/* also the L1 namespace */
 
 /* Hard limits behind the settings, so a full L1 key always fits a buffer. */

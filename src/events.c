@@ -7,6 +7,9 @@
  * would reach NOTIFY's size limit is summarised (the key replaced by its
  * MD5 and length) rather than failing the caller's statement.  During
  * recovery (a hot standby) NOTIFY is impossible, so no event is sent.
+ * cachext.events = off sends none at all: every transaction that NOTIFYs
+ * takes a database-wide lock from pre-commit to the end of its commit, so
+ * writers of watched tables commit one at a time while events are on.
  * A change event naming many keys is split into several payloads.
  *-------------------------------------------------------------------------
  */
@@ -25,11 +28,14 @@
 /* NOTIFY refuses payloads of this many bytes or more (see async.c). */
 #define NOTIFY_PAYLOAD_LIMIT (BLCKSZ - NAMEDATALEN - 128)
 
-/* Sends payload on the configured channel, unless this is a standby. */
+/*
+ * Sends payload on the configured channel, unless events are off or this is
+ * a standby.
+ */
 static void
 send_event(StringInfo payload)
 {
-	if (RecoveryInProgress())
+	if (!cachext_events || RecoveryInProgress())
 		return;
 	Async_Notify(cachext_notify_channel, payload->data);
 }
