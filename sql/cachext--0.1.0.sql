@@ -83,7 +83,9 @@ CREATE FUNCTION cache_stats(
     OUT invalidations_queued bigint,
     OUT invalidations_replayed bigint,
     OUT queue_overflows bigint,
-    OUT queue_length bigint)
+    OUT queue_length bigint,
+    OUT sync_evictions bigint,
+    OUT sync_resets bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -96,10 +98,13 @@ COMMENT ON FUNCTION cache_stats() IS
 -- queue; cachext does not track Redis' size, evictions or expirations.
 -- redis_up is the outcome of the latest exchange with Redis (NULL before
 -- the first); the invalidation_* and queue_* columns describe the queue of
--- invalidations that could not reach Redis.
+-- invalidations that could not reach Redis.  sync_evictions counts L1
+-- entries the sync worker evicted on Redis' invalidation messages, and
+-- sync_resets the times it emptied L1 (its stream started or was lost, or
+-- Redis was flushed).
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, and the queue of invalidations waiting for Redis';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1';
 
 -- Zeroes the counters; an admin function.
 CREATE FUNCTION cache_stats_reset()

@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * cachext.c
- *	  Module start-up: the settings and the shared-memory hooks.
+ *	  Module start-up: the settings, the shared-memory hooks and the
+ *	  registration of the sync worker.
  *
  * cachext must be in shared_preload_libraries: its store lives in shared
  * memory sized at postmaster start.  Loaded any other way (CREATE EXTENSION
@@ -22,6 +23,7 @@
 #include "l1.h"
 #include "l2.h"
 #include "loader.h"
+#include "sync_worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -200,5 +202,6 @@ _PG_init(void)
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = cachext_shmem_startup;
+	sync_worker_register();
 	cachext_preloaded = true;
 }

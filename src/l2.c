@@ -10,7 +10,10 @@
  * after cachext.redis_retry_interval opens a new one.  A change of
  * cachext.redis_url (SIGHUP) is noticed at the next use and reconnects at
  * once.  The socket is counted with AcquireExternalFD and closed at backend
- * exit by an on_proc_exit callback.
+ * exit by an on_proc_exit callback.  A process that follows Redis rather
+ * than caching through it (the sync worker) opens connections of its own
+ * with l2_open, which share the URL parsing, connecting and waiting below
+ * but not the breaker, the counters or the WARNINGs.
  *
  * Waiting.  hiredis runs non-blocking; every wait is WaitLatchOrSocket on
  * the socket with the time left to the deadline (cachext.redis_timeout per
@@ -320,15 +323,22 @@ l2_shmem_startup(void)
 	l2_queue_shmem_startup();
 }
 
-/* Frees the connection and gives its socket back to fd.c's count. */
+/* Frees a connection, if any, and gives its socket back to fd.c's count. */
+static void
+close_connection(redisContext **conn)
+{
+	if (*conn == NULL)
+		return;
+	redisFree(*conn);
+	*conn = NULL;
+	ReleaseExternalFD();
+}
+
+/* Frees this backend's connection. */
 static void
 disconnect(void)
 {
-	if (redis == NULL)
-		return;
-	redisFree(redis);
-	redis = NULL;
-	ReleaseExternalFD();
+	close_connection(&redis);
 }
 
 /* on_proc_exit callback: a backend leaving closes its socket politely. */
@@ -361,11 +371,11 @@ fail(bool timed_out, const char *reason)
 }
 
 /*
- * Waits until the socket is ready for events; false once the deadline
- * passes.  Interrupts are served on every pass.
+ * Waits until the connection's socket is ready for events; false once the
+ * deadline passes.  Interrupts are served on every pass.
  */
 static bool
-wait_for_socket(int events, TimestampTz deadline)
+wait_for_socket(redisContext *conn, int events, TimestampTz deadline)
 {
 	for (;;)
 	{
@@ -378,7 +388,7 @@ wait_for_socket(int events, TimestampTz deadline)
 		remaining_ms = (long) ((deadline - now + 999) / 1000);
 		rc = WaitLatchOrSocket(MyLatch,
 							   events | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							   redis->fd, remaining_ms, PG_WAIT_EXTENSION);
+							   conn->fd, remaining_ms, PG_WAIT_EXTENSION);
 		if (rc & WL_LATCH_SET)
 		{
 			ResetLatch(MyLatch);
@@ -402,14 +412,17 @@ free_replies(redisReply **replies, int n)
 }
 
 /*
- * Sends the commands in one write and reads their replies into replies[]
- * (all of them, or none: on failure every reply read is freed).  On
- * failure *reason says why; the caller decides whether to fail().
+ * Sends the commands on *conn in one write and reads their replies into
+ * replies[] (all of them, or none: on failure every reply read is freed).
+ * On failure *reason says why; the caller decides what to do with the
+ * connection.  An error raised while waiting (a cancel) closes *conn,
+ * whose protocol state is then unknown.
  */
 static ExchangeResult
-exchange(int ncommands, const RedisCommand *commands, redisReply **replies,
-		 char **reason)
+exchange(redisContext **conn, int ncommands, const RedisCommand *commands,
+		 redisReply **replies, char **reason)
 {
+	redisContext *c = *conn;
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   cachext_redis_timeout_ms);
 	volatile int nreplies = 0;
@@ -418,10 +431,10 @@ exchange(int ncommands, const RedisCommand *commands, redisReply **replies,
 	for (int i = 0; i < ncommands; i++)
 	{
 		replies[i] = NULL;
-		if (redisAppendCommandArgv(redis, commands[i].argc, commands[i].argv,
+		if (redisAppendCommandArgv(c, commands[i].argc, commands[i].argv,
 								   commands[i].argvlen) != REDIS_OK)
 		{
-			*reason = pstrdup(redis->errstr);
+			*reason = pstrdup(c->errstr);
 			return EXCHANGE_FAILED;
 		}
 	}
@@ -432,12 +445,12 @@ exchange(int ncommands, const RedisCommand *commands, redisReply **replies,
 
 		while (!done)
 		{
-			if (redisBufferWrite(redis, &done) != REDIS_OK)
+			if (redisBufferWrite(c, &done) != REDIS_OK)
 			{
 				result = EXCHANGE_FAILED;
 				break;
 			}
-			if (!done && !wait_for_socket(WL_SOCKET_WRITEABLE, deadline))
+			if (!done && !wait_for_socket(c, WL_SOCKET_WRITEABLE, deadline))
 			{
 				result = EXCHANGE_TIMEOUT;
 				break;
@@ -447,26 +460,26 @@ exchange(int ncommands, const RedisCommand *commands, redisReply **replies,
 		{
 			void	   *reply = NULL;
 
-			if (redisGetReply(redis, &reply) != REDIS_OK)
+			if (redisGetReply(c, &reply) != REDIS_OK)
 				result = EXCHANGE_FAILED;
 			else if (reply != NULL)
 				replies[nreplies++] = reply;
-			else if (!wait_for_socket(WL_SOCKET_READABLE, deadline))
+			else if (!wait_for_socket(c, WL_SOCKET_READABLE, deadline))
 				result = EXCHANGE_TIMEOUT;
-			else if (redisBufferRead(redis) != REDIS_OK)
+			else if (redisBufferRead(c) != REDIS_OK)
 				result = EXCHANGE_FAILED;
 		}
 	}
 	PG_CATCH();
 	{
 		free_replies(replies, nreplies);
-		disconnect();
+		close_connection(conn);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 
 	if (result == EXCHANGE_FAILED)
-		*reason = pstrdup(redis->errstr[0] ? redis->errstr : "The connection failed.");
+		*reason = pstrdup(c->errstr[0] ? c->errstr : "The connection failed.");
 	else if (result == EXCHANGE_TIMEOUT)
 		*reason = psprintf("Redis did not answer within cachext.redis_timeout (%d ms).",
 						   cachext_redis_timeout_ms);
@@ -483,7 +496,8 @@ static bool
 run(int ncommands, const RedisCommand *commands, redisReply **replies)
 {
 	char	   *reason = NULL;
-	ExchangeResult result = exchange(ncommands, commands, replies, &reason);
+	ExchangeResult result = exchange(&redis, ncommands, commands, replies,
+									 &reason);
 
 	if (result != EXCHANGE_OK)
 	{
@@ -546,112 +560,138 @@ set_arg_string(RedisCommand *cmd, int i, const char *arg)
 	set_arg(cmd, i, arg, strlen(arg));
 }
 
-/* Sends AUTH and SELECT as the URL asks; false (already failed) if refused. */
+/*
+ * Sends AUTH and SELECT on *conn as t asks; false with *reason (and
+ * *timed_out) if Redis did not answer or refused.
+ */
 static bool
-authenticate_and_select(void)
+authenticate_and_select(redisContext **conn, const RedisTarget *t,
+						bool *timed_out, char **reason)
 {
 	RedisCommand commands[2];
 	redisReply *replies[2];
 	int			n = 0;
+	ExchangeResult result;
 	bool		ok = true;
 
-	if (target.password != NULL)
+	if (t->password != NULL)
 	{
-		int			argc = target.user ? 3 : 2;
+		int			argc = t->user ? 3 : 2;
 
 		commands[n] = command(argc);
 		set_arg_string(&commands[n], 0, "AUTH");
-		if (target.user)
-			set_arg_string(&commands[n], 1, target.user);
-		set_arg_string(&commands[n], argc - 1, target.password);
+		if (t->user)
+			set_arg_string(&commands[n], 1, t->user);
+		set_arg_string(&commands[n], argc - 1, t->password);
 		n++;
 	}
-	if (target.db != 0)
+	if (t->db != 0)
 	{
 		commands[n] = command(2);
 		set_arg_string(&commands[n], 0, "SELECT");
-		set_arg_string(&commands[n], 1, psprintf("%d", target.db));
+		set_arg_string(&commands[n], 1, psprintf("%d", t->db));
 		n++;
 	}
 	if (n == 0)
 		return true;
-	if (!run(n, commands, replies))
+	result = exchange(conn, n, commands, replies, reason);
+	if (result != EXCHANGE_OK)
+	{
+		*timed_out = result == EXCHANGE_TIMEOUT;
 		return false;
+	}
 	for (int i = 0; i < n && ok; i++)
 		if (replies[i]->type == REDIS_REPLY_ERROR)
 		{
 			/* Redis' own messages (WRONGPASS, NOAUTH, ERR DB index) quote no secret. */
-			char	   *reason = psprintf("Redis refused %s: %s",
-										  commands[i].argv[0], replies[i]->str);
-
-			free_replies(replies, n);
-			fail(false, reason);
+			*reason = psprintf("Redis refused %s: %s",
+							   commands[i].argv[0], replies[i]->str);
 			ok = false;
 		}
-	if (ok)
-		free_replies(replies, n);
+	free_replies(replies, n);
 	return ok;
 }
 
 /*
- * Opens the connection: a non-blocking connect waited for up to
- * cachext.redis_connect_timeout, then AUTH and SELECT.
+ * Opens a connection to t: a non-blocking connect waited for up to
+ * cachext.redis_connect_timeout, then AUTH and SELECT.  Returns NULL with
+ * *reason (and *timed_out) on failure, having counted and logged nothing.
  */
-static bool
-connect_to_redis(void)
+static redisContext *
+open_connection(const RedisTarget *t, bool *timed_out, char **reason)
 {
+	redisContext *volatile conn;
 	TimestampTz deadline;
 	int			socket_error = 0;
 	socklen_t	optlen = sizeof(socket_error);
 	bool		writable;
 
+	*timed_out = false;
 	if (!AcquireExternalFD())
 	{
-		fail(false, "This backend has no file descriptor left for a Redis socket.");
-		return false;
+		*reason = pstrdup("This process has no file descriptor left for a Redis socket.");
+		return NULL;
 	}
-	if (target.socket_path != NULL)
-		redis = redisConnectUnixNonBlock(target.socket_path);
+	if (t->socket_path != NULL)
+		conn = redisConnectUnixNonBlock(t->socket_path);
 	else
-		redis = redisConnectNonBlock(target.host, target.port);
-	if (redis == NULL || redis->err)
+		conn = redisConnectNonBlock(t->host, t->port);
+	if (conn == NULL || conn->err)
 	{
-		char	   *reason = pstrdup(redis ? redis->errstr : "Out of memory.");
-
-		if (redis != NULL)
-			disconnect();
+		*reason = pstrdup(conn ? conn->errstr : "Out of memory.");
+		if (conn != NULL)
+			close_connection((redisContext **) &conn);
 		else
 			ReleaseExternalFD();
-		fail(false, reason);
-		return false;
+		return NULL;
 	}
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   cachext_redis_connect_timeout_ms);
 	PG_TRY();
 	{
-		writable = wait_for_socket(WL_SOCKET_WRITEABLE, deadline);
+		writable = wait_for_socket(conn, WL_SOCKET_WRITEABLE, deadline);
 	}
 	PG_CATCH();
 	{
-		disconnect();
+		close_connection((redisContext **) &conn);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	if (!writable)
 	{
-		fail(true, psprintf("The connection took longer than cachext.redis_connect_timeout (%d ms).",
-							cachext_redis_connect_timeout_ms));
-		return false;
+		*timed_out = true;
+		*reason = psprintf("The connection took longer than cachext.redis_connect_timeout (%d ms).",
+						   cachext_redis_connect_timeout_ms);
 	}
-	if (getsockopt(redis->fd, SOL_SOCKET, SO_ERROR, &socket_error, &optlen) != 0)
+	else if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &socket_error,
+						&optlen) != 0)
 		socket_error = errno;
-	if (socket_error != 0)
+	if (writable && socket_error != 0)
+		*reason = psprintf("The connection failed: %s.", strerror(socket_error));
+	if (!writable || socket_error != 0 ||
+		!authenticate_and_select((redisContext **) &conn, t, timed_out, reason))
 	{
-		fail(false, psprintf("The connection failed: %s.", strerror(socket_error)));
+		close_connection((redisContext **) &conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* Opens this backend's connection, failing (breaker, count, WARNING) if it cannot. */
+static bool
+connect_to_redis(void)
+{
+	bool		timed_out;
+	char	   *reason;
+
+	redis = open_connection(&target, &timed_out, &reason);
+	if (redis == NULL)
+	{
+		fail(timed_out, reason);
 		return false;
 	}
-	return authenticate_and_select();
+	return true;
 }
 
 /*
@@ -945,4 +985,55 @@ l2_unlock(const char *key, int key_len, const char *token)
 		return false;
 	freeReplyObject(reply);
 	return true;
+}
+
+/*
+ * Opens a connection of the caller's own to the Redis server url names
+ * (url must have passed check_redis_url), for a process that follows Redis
+ * rather than caching through it: the sync worker.  Nothing is counted, no
+ * breaker opens and nothing is logged; on failure returns NULL and sets
+ * *reason to a sentence naming the server, never the password.
+ */
+redisContext *
+l2_open(const char *url, char **reason)
+{
+	RedisTarget parsed;
+	const char *problem;
+	bool		timed_out;
+	char	   *why;
+	redisContext *conn;
+
+	if (!parse_redis_url(url, &parsed, &problem))
+	{
+		*reason = pstrdup(problem);
+		return NULL;
+	}
+	conn = open_connection(&parsed, &timed_out, &why);
+	if (conn == NULL)
+		*reason = psprintf("Redis at %s: %s", parsed.display, why);
+	return conn;
+}
+
+/*
+ * Runs one command of NUL-terminated arguments on a connection from
+ * l2_open, waiting up to cachext.redis_timeout; on failure returns false
+ * with *reason, and the caller should l2_close the connection.  The reply
+ * (possibly an error reply) is the caller's to free.
+ */
+bool
+l2_call(redisContext **conn, int argc, const char **argv, redisReply **reply,
+		char **reason)
+{
+	RedisCommand cmd = command(argc);
+
+	for (int i = 0; i < argc; i++)
+		set_arg_string(&cmd, i, argv[i]);
+	return exchange(conn, 1, &cmd, reply, reason) == EXCHANGE_OK;
+}
+
+/* Closes a connection from l2_open; *conn becomes NULL. */
+void
+l2_close(redisContext **conn)
+{
+	close_connection(conn);
 }

@@ -16,6 +16,8 @@
 
 #include "postgres.h"
 
+#include <hiredis/hiredis.h>
+
 /* PTTL's answer for a key without expiry */
 #define L2_NO_EXPIRY	(-1)
 
@@ -56,5 +58,14 @@ extern bool l2_unlink_matching(const char *match, int match_len,
 extern bool l2_lock(const char *key, int key_len, const char *token,
 					int64 ttl_ms, bool *acquired);
 extern bool l2_unlock(const char *key, int key_len, const char *token);
+
+/*
+ * Connections of a process's own (the sync worker), outside the backend's
+ * connection, breaker and counters.  Each call waits interruptibly.
+ */
+extern redisContext *l2_open(const char *url, char **reason);
+extern bool l2_call(redisContext **conn, int argc, const char **argv,
+					redisReply **reply, char **reason);
+extern void l2_close(redisContext **conn);
 
 #endif							/* CACHEXT_L2_H */

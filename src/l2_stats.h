@@ -20,6 +20,11 @@ typedef enum L2Counter
 	L2_QUEUED,					/* invalidations kept for later replay */
 	L2_REPLAYED,				/* queued invalidations that reached Redis */
 	L2_OVERFLOWS,				/* times the queue overflowed */
+	L2_SYNC_EVICTIONS,			/* L1 entries the sync worker evicted on
+								 * Redis' invalidation messages */
+	L2_SYNC_RESETS,				/* times the sync worker emptied L1: its
+								 * stream started, was lost, or relayed a
+								 * FLUSHALL/FLUSHDB */
 	L2_NUM_COUNTERS
 } L2Counter;
 

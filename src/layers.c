@@ -8,7 +8,11 @@
  * invalidations announce themselves through events.c.
  *
  * Reads look in L1, then (on a miss, when cachext.redis_url is set) in
- * Redis; an L2 hit is promoted into L1 with the TTL Redis has left.
+ * Redis; an L2 hit is promoted into L1 with the TTL Redis has left, under a
+ * lease taken before the GET was sent: an invalidation of the key that
+ * reaches L1 while the GET is in flight (a local write, or the sync
+ * worker relaying Redis' invalidation message) wins over the older value
+ * the GET returns.  Redis documents this race for client-side caching.
  * Writes go to both layers; a value larger than cachext.l1_max_value_size
  * goes to Redis alone.  Invalidations apply to both layers, and one that
  * cannot reach Redis is queued (l2_queue.c) rather than dropped; so is a
@@ -157,11 +161,13 @@ parse_json_text(const L2Value *value)
 
 /*
  * Copies an L2 hit into L1, expiring when Redis would (pttl_ms, or never
- * for L2_NO_EXPIRY); true if L1 took it.  Values L1 refuses stay in Redis
- * alone.
+ * for L2_NO_EXPIRY), unless the key's lease, taken before the read was
+ * sent, has moved since; true if L1 took it.  Values L1 refuses stay in
+ * Redis alone.
  */
 static bool
-promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms)
+promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
+		const L1Lease *lease)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz expires_at = L1_NO_EXPIRY;
@@ -175,13 +181,13 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms)
 		 !IS_VALID_TIMESTAMP(expires_at)))
 		return false;
 	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
-					expires_at, now, NULL) == L1_STORED;
+					expires_at, now, lease) == L1_STORED;
 }
 
 /*
  * Reads nkeys keys into values[] (NULL for a miss): L1 first, then the
  * keys L1 missed in one round trip to Redis (MGET with a PTTL per key),
- * promoting what Redis had.
+ * promoting what Redis had under leases taken before the round trip.
  */
 void
 layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
@@ -195,6 +201,7 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 	const char **missing_keys;
 	int		   *missing_lens;
 	L2Value    *found;
+	L1Lease    *leases;
 	int64		hits = 0;
 	int64		promotions = 0;
 
@@ -211,10 +218,12 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 	missing_keys = palloc(nmissing * sizeof(char *));
 	missing_lens = palloc(nmissing * sizeof(int));
 	found = palloc(nmissing * sizeof(L2Value));
+	leases = palloc(nmissing * sizeof(L1Lease));
 	for (int m = 0; m < nmissing; m++)
 	{
 		missing_keys[m] = full[missing[m]];
 		missing_lens[m] = full_lens[missing[m]];
+		l1_take_lease(missing_keys[m], missing_lens[m], &leases[m]);
 	}
 	if (!l2_get_multi(nmissing, missing_keys, missing_lens, found))
 		return;
@@ -229,7 +238,8 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 		if (values[i] == NULL)
 			continue;
 		hits++;
-		if (promote(full[i], full_lens[i], values[i], found[m].pttl_ms))
+		if (promote(full[i], full_lens[i], values[i], found[m].pttl_ms,
+					&leases[m]))
 			promotions++;
 	}
 	l2_stats_count(L2_HITS, hits);

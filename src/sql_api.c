@@ -388,7 +388,7 @@ cache_clear(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(layers_clear());
 }
 
-#define CACHE_STATS_COLUMNS 23
+#define CACHE_STATS_COLUMNS 25
 
 /* Sets a column to a count, or NULL where the layer has no such count. */
 static void
@@ -472,6 +472,8 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_count(values, nulls, 20, l2.counters[L2_REPLAYED], true);
 	put_count(values, nulls, 21, l2.counters[L2_OVERFLOWS], true);
 	put_count(values, nulls, 22, l2_queue_length(), true);
+	put_count(values, nulls, 23, l2.counters[L2_SYNC_EVICTIONS], true);
+	put_count(values, nulls, 24, l2.counters[L2_SYNC_RESETS], true);
 	tuplestore_putvalues(store, tupdesc, values, nulls);
 	return (Datum) 0;
 }

@@ -1,0 +1,368 @@
+/*-------------------------------------------------------------------------
+ * sync_worker.c
+ *	  The background worker "cachext sync": one per instance, following
+ *	  Redis' invalidation messages so that this instance's L1 never serves
+ *	  a value another instance (or any Redis client) has since changed.
+ *
+ * Stream.  Redis' client-side caching in broadcast mode, over RESP2 as
+ * hiredis 0.14 speaks it, takes two connections: the stream connection
+ * asks CLIENT ID and SUBSCRIBEs to __redis__:invalidate; the tracking
+ * connection turns on CLIENT TRACKING ... REDIRECT <id> BCAST, with no
+ * PREFIX, so that every change of any key (write, delete, expiry,
+ * eviction) is announced on the stream.  An L1 key and its Redis key are
+ * the same bytes, so each key announced is removed from L1 as it is, with
+ * l1_remove (which moves the key's lease even when L1 does not hold it, so
+ * a promotion whose GET was in flight stores nothing).  A message without
+ * keys means Redis was flushed (FLUSHALL, FLUSHDB): L1 is emptied.  This
+ * instance's own writes come back too and evict what the writer had just
+ * stored; that costs one Redis read, and keeps the rule simple.
+ *
+ * Loss.  Redis documents the rule for a lost stream: the local cache may
+ * have missed invalidations, so it must be emptied.  L1 is emptied when the
+ * stream is lost (EOF or error on either connection, or the tracking
+ * connection not answering its heartbeat PING) and again once it is back
+ * (tracking on, before any message is read), so nothing stored while the
+ * stream was down survives.  Reconnection is tried every
+ * cachext.redis_retry_interval; one LOG line says the stream was lost and
+ * one that it is back, whatever the number of attempts in between.
+ *
+ * Waiting.  The loop waits with WaitLatchOrSocket on the stream socket,
+ * with a timeout for the next heartbeat or reconnection attempt; SIGTERM
+ * is core's die, SIGHUP re-reads the configuration (a changed
+ * cachext.redis_url restarts the stream; an empty one stops it).  Redis
+ * commands wait interruptibly inside l2.c.  Per-pass allocations go in a
+ * memory context reset every pass; the URL followed lives in
+ * TopMemoryContext.  The worker needs no database, so it also runs on a
+ * hot standby.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "l1.h"
+#include "l2.h"
+#include "l2_stats.h"
+#include "sync_worker.h"
+
+/* How often the tracking connection is asked whether it is still there. */
+#define HEARTBEAT_INTERVAL_MS	1000
+
+/* How long the postmaster waits before restarting a worker that failed. */
+#define RESTART_INTERVAL_S		5
+
+#define INVALIDATION_CHANNEL	"__redis__:invalidate"
+
+/* The two connections of the stream; both NULL or both open. */
+static redisContext *stream = NULL;		/* subscribed to the channel */
+static redisContext *tracker = NULL;	/* CLIENT TRACKING, redirecting */
+static char *followed_url = NULL;	/* in TopMemoryContext; NULL: none */
+static bool reported_down = false;	/* the loss has been logged */
+
+/*
+ * Registers the worker from _PG_init.  It starts at a consistent state, so
+ * also on a hot standby, and is restarted a few seconds after a failure.
+ */
+void
+sync_worker_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = RESTART_INTERVAL_S;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "cachext");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "cachext_sync_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "cachext sync");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "cachext sync");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Empties L1 because the stream (re)started, was lost or Redis was flushed. */
+static void
+reset_l1(void)
+{
+	l1_clear();
+	l2_stats_count(L2_SYNC_RESETS, 1);
+}
+
+/*
+ * Closes both connections and empties L1: invalidations may be missed from
+ * now until the stream is back.  Logs the first loss of an outage.
+ */
+static void
+lose_stream(const char *reason)
+{
+	l2_close(&stream);
+	l2_close(&tracker);
+	reset_l1();
+	if (!reported_down)
+		ereport(LOG,
+				(errmsg("cachext sync worker lost Redis' invalidation stream"),
+				 errdetail("%s", reason),
+				 errhint("L1 was emptied; the worker reconnects every cachext.redis_retry_interval (%d ms).",
+						 cachext_redis_retry_interval_ms)));
+	reported_down = true;
+}
+
+/*
+ * Runs one command on *conn; true if Redis answered with a reply of the
+ * expected type, else sets *reason.  The reply is freed unless wanted.
+ */
+static bool
+call(redisContext **conn, int argc, const char **argv, int expected_type,
+	 redisReply **wanted, char **reason)
+{
+	redisReply *reply;
+
+	if (!l2_call(conn, argc, argv, &reply, reason))
+		return false;
+	if (reply->type != expected_type)
+	{
+		*reason = reply->type == REDIS_REPLY_ERROR ?
+			psprintf("Redis answered %s: %s", argv[0], reply->str) :
+			psprintf("Redis answered %s with an unexpected reply.", argv[0]);
+		freeReplyObject(reply);
+		return false;
+	}
+	if (wanted != NULL)
+		*wanted = reply;
+	else
+		freeReplyObject(reply);
+	return true;
+}
+
+/*
+ * Opens the stream to url: the subscribed connection, then tracking on the
+ * other, redirected to it; then empties L1, since anything it holds may
+ * have changed before tracking began.  False with *reason on failure,
+ * both connections closed.
+ */
+static bool
+start_stream(const char *url, char **reason)
+{
+	const char *client_id[] = {"CLIENT", "ID"};
+	const char *subscribe[] = {"SUBSCRIBE", INVALIDATION_CHANNEL};
+	const char *tracking[] = {"CLIENT", "TRACKING", "on", "REDIRECT", NULL,
+	"BCAST"};
+	redisReply *id;
+
+	stream = l2_open(url, reason);
+	if (stream == NULL)
+		return false;
+	if (!call(&stream, 2, client_id, REDIS_REPLY_INTEGER, &id, reason))
+		goto failed;
+	tracking[4] = psprintf("%lld", id->integer);
+	freeReplyObject(id);
+	if (!call(&stream, 2, subscribe, REDIS_REPLY_ARRAY, NULL, reason))
+		goto failed;
+	tracker = l2_open(url, reason);
+	if (tracker == NULL)
+		goto failed;
+	if (!call(&tracker, 6, tracking, REDIS_REPLY_STATUS, NULL, reason))
+		goto failed;
+
+	reset_l1();
+	ereport(LOG,
+			(errmsg("cachext sync worker follows Redis' invalidation stream"),
+			 errdetail("L1 was emptied; from now on every change in Redis evicts its key from L1.")));
+	reported_down = false;
+	return true;
+
+failed:
+	l2_close(&stream);
+	l2_close(&tracker);
+	return false;
+}
+
+/*
+ * Applies one message of the stream: evicts the keys it names, or empties
+ * L1 when it names none (Redis was flushed).  Other replies (the
+ * subscription's confirmation) are ignored.
+ */
+static void
+apply_message(const redisReply *message)
+{
+	const redisReply *keys;
+	TimestampTz now;
+	int64		evicted = 0;
+
+	if (message->type != REDIS_REPLY_ARRAY || message->elements != 3 ||
+		message->element[0]->type != REDIS_REPLY_STRING ||
+		strcmp(message->element[0]->str, "message") != 0)
+		return;
+	keys = message->element[2];
+	if (keys->type == REDIS_REPLY_NIL)
+	{
+		reset_l1();
+		return;
+	}
+	if (keys->type != REDIS_REPLY_ARRAY)
+		return;
+	now = GetCurrentTimestamp();
+	for (size_t i = 0; i < keys->elements; i++)
+		if (keys->element[i]->type == REDIS_REPLY_STRING &&
+			l1_remove(keys->element[i]->str, (int) keys->element[i]->len, now))
+			evicted++;
+	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
+}
+
+/* Reads what the stream socket holds and applies every complete message. */
+static void
+read_stream(void)
+{
+	if (redisBufferRead(stream) != REDIS_OK)
+	{
+		lose_stream(stream->errstr[0] ? stream->errstr :
+					"The stream connection failed.");
+		return;
+	}
+	for (;;)
+	{
+		void	   *message = NULL;
+
+		if (redisGetReply(stream, &message) != REDIS_OK)
+		{
+			lose_stream(stream->errstr[0] ? stream->errstr :
+						"The stream connection failed.");
+			return;
+		}
+		if (message == NULL)
+			return;
+		apply_message(message);
+		freeReplyObject(message);
+	}
+}
+
+/* Asks the tracking connection for a PONG; without tracking, no stream. */
+static void
+heartbeat(void)
+{
+	const char *ping[] = {"PING"};
+	char	   *reason;
+
+	if (!call(&tracker, 1, ping, REDIS_REPLY_STATUS, NULL, &reason))
+		lose_stream(reason);
+}
+
+/*
+ * Re-reads the configuration; a new cachext.redis_url stops the stream
+ * (the caller starts one to the new URL at once).  True if the URL changed.
+ */
+static bool
+reload_configuration(void)
+{
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	if (followed_url == NULL ? !l2_is_configured() :
+		strcmp(followed_url, cachext_redis_url) == 0)
+		return false;
+	if (stream != NULL)
+		lose_stream("cachext.redis_url changed.");
+	reported_down = false;
+	if (followed_url != NULL)
+		pfree(followed_url);
+	followed_url = l2_is_configured() ?
+		MemoryContextStrdup(TopMemoryContext, cachext_redis_url) : NULL;
+	return true;
+}
+
+/* Milliseconds from now until then, at least 0. */
+static long
+ms_until(TimestampTz then)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	return then <= now ? 0 : (long) ((then - now + 999) / 1000);
+}
+
+/* The worker's entry point. */
+void
+cachext_sync_main(Datum arg)
+{
+	MemoryContext pass_context;
+	TimestampTz next_attempt = 0;
+	TimestampTz next_heartbeat = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	pass_context = AllocSetContextCreate(TopMemoryContext,
+										 "cachext sync worker pass",
+										 ALLOCSET_DEFAULT_SIZES);
+	if (l2_is_configured())
+		followed_url = MemoryContextStrdup(TopMemoryContext, cachext_redis_url);
+
+	for (;;)
+	{
+		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
+		long		timeout = -1;
+		int			rc;
+
+		MemoryContextReset(pass_context);
+		MemoryContextSwitchTo(pass_context);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending && reload_configuration())
+			next_attempt = 0;
+
+		if (stream == NULL && followed_url != NULL &&
+			GetCurrentTimestamp() >= next_attempt)
+		{
+			char	   *reason;
+
+			if (start_stream(followed_url, &reason))
+				next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															 HEARTBEAT_INTERVAL_MS);
+			else
+			{
+				if (!reported_down)
+					lose_stream(reason);
+				next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														   cachext_redis_retry_interval_ms);
+			}
+		}
+		if (stream != NULL && GetCurrentTimestamp() >= next_heartbeat)
+		{
+			heartbeat();
+			next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														 HEARTBEAT_INTERVAL_MS);
+			if (stream == NULL)
+				next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														   cachext_redis_retry_interval_ms);
+		}
+
+		if (stream != NULL)
+		{
+			events |= WL_SOCKET_READABLE | WL_TIMEOUT;
+			timeout = ms_until(next_heartbeat);
+		}
+		else if (followed_url != NULL)
+		{
+			events |= WL_TIMEOUT;
+			timeout = ms_until(next_attempt);
+		}
+		rc = WaitLatchOrSocket(MyLatch, events,
+							   stream != NULL ? stream->fd : PGINVALID_SOCKET,
+							   timeout, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		if ((rc & WL_SOCKET_READABLE) && stream != NULL)
+		{
+			read_stream();
+			if (stream == NULL)
+				next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														   cachext_redis_retry_interval_ms);
+		}
+	}
+}

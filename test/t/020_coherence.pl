@@ -1,0 +1,265 @@
+# Coherent L1s across instances: two instances share one Redis, and each
+# one's sync worker follows Redis' invalidation stream, so a change made
+# through either instance (or any Redis client) evicts the other's L1 copy.
+# Also: Redis restarted or flushed empties L1, and a hot standby's L1
+# follows changes committed on its primary.  Prints the median latency from
+# a write on one instance to the other instance serving the new value.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep);
+
+my $redis_dir = PostgreSQL::Test::Utils::tempdir_short;
+my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
+my $redis_pid;
+
+END { kill 'KILL', $redis_pid if $redis_pid; }
+
+# Runs redis-cli; returns its output without the newline.
+sub redis_cli
+{
+	my ($out, $err) = ('', '');
+	IPC::Run::run [ 'redis-cli', '-p', $redis_port, @_ ], '>', \$out, '2>',
+	  \$err;
+	chomp $out;
+	return $out;
+}
+
+# Starts the one Redis server (again), without persistence.
+sub redis_start
+{
+	unlink "$redis_dir/redis.pid";
+	system(
+		'redis-server', '--port', $redis_port, '--bind', '127.0.0.1',
+		'--save', '', '--appendonly', 'no', '--daemonize', 'yes',
+		'--pidfile', "$redis_dir/redis.pid",
+		'--logfile', "$redis_dir/redis.log", '--dir', $redis_dir) == 0
+	  or die "redis-server did not start";
+	for (1 .. 100)
+	{
+		last if -s "$redis_dir/redis.pid" && redis_cli('PING') eq 'PONG';
+		usleep(50_000);
+	}
+	$redis_pid = slurp_file("$redis_dir/redis.pid");
+	chomp $redis_pid;
+}
+
+redis_start();
+
+# An instance with cachext preloaded, following the shared Redis.
+sub new_instance
+{
+	my ($name) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 1);
+	$node->append_conf(
+		'postgresql.conf', qq{
+shared_preload_libraries = 'cachext'
+cachext.redis_url = 'redis://127.0.0.1:$redis_port'
+cachext.redis_retry_interval = 100ms
+});
+	$node->start;
+	return $node;
+}
+
+my $node_a = new_instance('a');
+my $node_b = new_instance('b');
+
+# Waits on $node until cache_get($key) is $expected ('' for a miss), up to
+# 5 s; returns the clock_timestamp() at which it was, or '' on a timeout.
+my $wait_function = q{
+CREATE FUNCTION wait_for_value(k text, expected jsonb) RETURNS timestamptz
+LANGUAGE plpgsql AS $$
+DECLARE
+	deadline timestamptz := clock_timestamp() + interval '5 s';
+BEGIN
+	LOOP
+		IF cache_get(k) IS NOT DISTINCT FROM expected THEN
+			RETURN clock_timestamp();
+		END IF;
+		IF clock_timestamp() > deadline THEN
+			RETURN NULL;
+		END IF;
+		PERFORM pg_sleep(0.0002);
+	END LOOP;
+END $$};
+for my $node ($node_a, $node_b)
+{
+	$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+	$node->safe_psql('postgres', $wait_function);
+}
+
+sub wait_for_value
+{
+	my ($node, $key, $expected) = @_;
+	my $literal = defined $expected ? "'$expected'" : 'NULL';
+	return $node->safe_psql('postgres',
+		"SELECT wait_for_value('$key', $literal)");
+}
+
+# Polls $node until $query returns 't'; false after 10 s.
+sub poll
+{
+	my ($node, $query) = @_;
+	return $node->poll_query_until('postgres', $query);
+}
+
+sub in_l1
+{
+	my ($node, $key) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT count(*) FROM cache_entries WHERE key = '$key'");
+}
+
+sub sync_stat
+{
+	my ($node, $column) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT $column FROM cache_stats WHERE layer = 'l2'");
+}
+
+# ---- Each instance runs one sync worker (it has no database, so it is
+# not in pg_stat_activity), which follows the stream.
+for my $node ($node_a, $node_b)
+{
+	ok(poll($node, q{SELECT sync_resets >= 1 FROM cache_stats WHERE layer = 'l2'}),
+		$node->name . ': the worker emptied L1 when its stream began');
+	ok($node->log_contains("cachext sync worker follows Redis' invalidation stream"),
+		$node->name . ': the worker says it follows the stream');
+}
+my @clients = split /\n/, redis_cli('CLIENT', 'LIST');
+is(scalar(grep { /sub=1/ } @clients), 2, 'two stream connections are subscribed');
+is(scalar(grep { /flags=tB/ } @clients), 2, 'two connections track in broadcast mode');
+
+# ---- Overwrite on A: B serves the new value.  B holds the old one in L1
+# first (promoted from Redis), then A writes and B polls until it sees the
+# new value; the latency is from A's write returning to B's first read of
+# the new value.
+my @latencies;
+for my $round (1 .. 20)
+{
+	my $old = qq({"round": $round, "v": "old"});
+	my $new = qq({"round": $round, "v": "new"});
+	$node_a->safe_psql('postgres', "SELECT cache_set('k', '$old')");
+	is(wait_for_value($node_b, 'k', $old) ne '', 1, "round $round: B reads the old value")
+	  if $round == 1;
+	wait_for_value($node_b, 'k', $old);
+	is(in_l1($node_b, 'k'), '1', 'B holds the old value in its L1') if $round == 1;
+
+	my ($seen, $err) = ('', '');
+	my $poller = IPC::Run::start(
+		[
+			'psql', '-XAtq', '-d', $node_b->connstr('postgres'), '-c',
+			"SELECT wait_for_value('k', '$new')"
+		],
+		'>', \$seen, '2>', \$err);
+	usleep(100_000);
+	my $written = $node_a->safe_psql('postgres',
+		"SELECT clock_timestamp() FROM (SELECT cache_set('k', '$new')) s");
+	$poller->finish;
+	chomp $seen;
+	if ($seen eq '')
+	{
+		fail("round $round: B never served the new value ($err)");
+		next;
+	}
+	my $ms = $node_b->safe_psql('postgres',
+		"SELECT greatest(0, extract(epoch FROM '$seen'::timestamptz - '$written'::timestamptz) * 1000)"
+	);
+	push @latencies, $ms;
+	ok($ms < 1000, "round $round: B serves A's new value after $ms ms");
+}
+my @sorted = sort { $a <=> $b } @latencies;
+my $median = @sorted ? $sorted[ int(@sorted / 2) ] : 'n/a';
+note(sprintf('write on A to new value served on B: median %.3f ms, max %.3f ms over %d rounds',
+		$median, $sorted[-1] // 0, scalar @sorted));
+ok(sync_stat($node_b, 'sync_evictions') >= 20, 'B counted its evictions');
+
+# ---- Invalidate on A: B misses.
+wait_for_value($node_b, 'k', qq({"round": 20, "v": "new"}));
+$node_a->safe_psql('postgres', "SELECT cache_invalidate('k')");
+isnt(wait_for_value($node_b, 'k', undef), '', 'after an invalidation on A, B misses');
+
+# ---- Another Redis client writes: both instances serve its value.
+$node_a->safe_psql('postgres', q{SELECT cache_set('shared', '1')});
+wait_for_value($node_b, 'shared', '1');
+redis_cli('SET', 'cache:shared', '{"from": "redis-cli"}');
+for my $node ($node_a, $node_b)
+{
+	isnt(wait_for_value($node, 'shared', '{"from": "redis-cli"}'),
+		'', $node->name . ' serves the value redis-cli wrote');
+}
+
+# ---- FLUSHALL empties every L1.
+$node_a->safe_psql('postgres', q{SELECT cache_get('shared')});
+$node_b->safe_psql('postgres', q{SELECT cache_get('shared')});
+my %resets = map { $_->name => sync_stat($_, 'sync_resets') } ($node_a, $node_b);
+redis_cli('FLUSHALL');
+for my $node ($node_a, $node_b)
+{
+	ok( poll(
+			$node,
+			"SELECT sync_resets > $resets{$node->name} FROM cache_stats WHERE layer = 'l2'"
+		),
+		$node->name . ': FLUSHALL resets L1');
+	is(in_l1($node, 'shared'), '0', $node->name . ': L1 lost the flushed key');
+	isnt(wait_for_value($node, 'shared', undef), '', $node->name . ' misses after FLUSHALL');
+}
+
+# ---- Redis restarted: each L1 is emptied when the stream is lost, the
+# worker reconnects, and the instances are coherent again.
+$node_b->safe_psql('postgres', q{SELECT cache_set('before', '1')});
+%resets = map { $_->name => sync_stat($_, 'sync_resets') } ($node_a, $node_b);
+kill 'KILL', $redis_pid;
+for my $node ($node_a, $node_b)
+{
+	ok(poll($node, q{SELECT count(*) = 0 FROM cache_entries}),
+		$node->name . ': L1 emptied when the stream was lost');
+}
+# written while Redis is down: L1 alone, emptied again once the stream is back
+$node_b->safe_psql('postgres', q{SELECT cache_set('during', '1')});
+redis_start();
+for my $node ($node_a, $node_b)
+{
+	ok( poll(
+			$node,
+			"SELECT sync_resets >= $resets{$node->name} + 2 FROM cache_stats WHERE layer = 'l2'"
+		),
+		$node->name . ': the stream is back (lost, then restarted)');
+}
+is(in_l1($node_b, 'during'), '0', 'what L1 took while the stream was down is gone');
+$node_a->safe_psql('postgres', q{SELECT cache_set('k', '"after"')});
+isnt(wait_for_value($node_b, 'k', '"after"'), '', 'B reads A\'s write after the restart');
+$node_a->safe_psql('postgres', q{SELECT cache_set('k', '"after2"')});
+isnt(wait_for_value($node_b, 'k', '"after2"'), '', 'and follows A\'s next overwrite');
+ok($node_a->log_contains('cachext sync worker lost Redis\' invalidation stream'),
+	'the loss is logged');
+
+# ---- A hot standby of A: its L1 follows changes committed on A.  A
+# watched table's committed UPDATE on the primary unlinks the key in Redis,
+# and the standby's worker evicts it.
+$node_a->backup('backup');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($node_a, 'backup', has_streaming => 1);
+$standby->start;
+$node_a->safe_psql(
+	'postgres', q{CREATE TABLE users (id int PRIMARY KEY, name text);
+INSERT INTO users VALUES (1, 'Ada');
+SELECT cache_watch_table('users', 'USER', ARRAY['user:{id}'])});
+$node_a->wait_for_catchup($standby);
+ok(poll($standby, q{SELECT sync_resets >= 1 FROM cache_stats WHERE layer = 'l2'}),
+	'the standby\'s sync worker follows the stream');
+$node_a->safe_psql('postgres', q{SELECT cache_set('user:1', '{"name": "Ada"}')});
+isnt(wait_for_value($standby, 'user:1', '{"name": "Ada"}'),
+	'', 'the standby reads the cached row');
+is(in_l1($standby, 'user:1'), '1', 'and holds it in its L1');
+$node_a->safe_psql('postgres', q{UPDATE users SET name = 'Grace' WHERE id = 1});
+isnt(wait_for_value($standby, 'user:1', undef),
+	'', 'a committed UPDATE on the primary evicts the standby\'s copy');
+is(in_l1($standby, 'user:1'), '0', 'the standby\'s L1 no longer holds it');
+
+done_testing();
