@@ -7,48 +7,17 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
-my $redis_dir = PostgreSQL::Test::Utils::tempdir_short;
 my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
-my $redis_pid;
-
-END { kill 'KILL', $redis_pid if $redis_pid; }
-
-# Runs redis-cli; returns its output without the newline.
-sub redis_cli
-{
-	my ($out, $err) = ('', '');
-	IPC::Run::run [ 'redis-cli', '-p', $redis_port, @_ ], '>', \$out, '2>',
-	  \$err;
-	chomp $out;
-	return $out;
-}
-
-# Starts the one Redis server (again), without persistence.
-sub redis_start
-{
-	unlink "$redis_dir/redis.pid";
-	system(
-		'redis-server', '--port', $redis_port, '--bind', '127.0.0.1',
-		'--save', '', '--appendonly', 'no', '--daemonize', 'yes',
-		'--pidfile', "$redis_dir/redis.pid",
-		'--logfile', "$redis_dir/redis.log", '--dir', $redis_dir) == 0
-	  or die "redis-server did not start";
-	for (1 .. 100)
-	{
-		last if -s "$redis_dir/redis.pid" && redis_cli('PING') eq 'PONG';
-		usleep(50_000);
-	}
-	$redis_pid = slurp_file("$redis_dir/redis.pid");
-	chomp $redis_pid;
-}
-
-redis_start();
+redis_start('shared', $redis_port);
 
 # An instance with cachext preloaded, following the shared Redis.
 sub new_instance
@@ -131,7 +100,7 @@ for my $node ($node_a, $node_b)
 	ok($node->log_contains("cachext sync worker follows Redis' invalidation stream"),
 		$node->name . ': the worker says it follows the stream');
 }
-my @clients = split /\n/, redis_cli('CLIENT', 'LIST');
+my @clients = split /\n/, redis_cli('shared', 'CLIENT', 'LIST');
 is(scalar(grep { /sub=1/ } @clients), 2, 'two stream connections are subscribed');
 is(scalar(grep { /flags=tB/ } @clients), 2, 'two connections track in broadcast mode');
 
@@ -187,7 +156,7 @@ isnt(wait_for_value($node_b, 'k', undef), '', 'after an invalidation on A, B mis
 # ---- Another Redis client writes: both instances serve its value.
 $node_a->safe_psql('postgres', q{SELECT cache_set('shared', '1')});
 wait_for_value($node_b, 'shared', '1');
-redis_cli('SET', 'cache:shared', '{"from": "redis-cli"}');
+redis_cli('shared', 'SET', 'cache:shared', '{"from": "redis-cli"}');
 for my $node ($node_a, $node_b)
 {
 	isnt(wait_for_value($node, 'shared', '{"from": "redis-cli"}'),
@@ -198,7 +167,7 @@ for my $node ($node_a, $node_b)
 $node_a->safe_psql('postgres', q{SELECT cache_get('shared')});
 $node_b->safe_psql('postgres', q{SELECT cache_get('shared')});
 my %resets = map { $_->name => sync_stat($_, 'sync_resets') } ($node_a, $node_b);
-redis_cli('FLUSHALL');
+redis_cli('shared', 'FLUSHALL');
 for my $node ($node_a, $node_b)
 {
 	ok( poll(
@@ -214,7 +183,7 @@ for my $node ($node_a, $node_b)
 # worker reconnects, and the instances are coherent again.
 $node_b->safe_psql('postgres', q{SELECT cache_set('before', '1')});
 %resets = map { $_->name => sync_stat($_, 'sync_resets') } ($node_a, $node_b);
-kill 'KILL', $redis_pid;
+redis_kill('shared');
 for my $node ($node_a, $node_b)
 {
 	ok(poll($node, q{SELECT count(*) = 0 FROM cache_entries}),
@@ -222,7 +191,7 @@ for my $node ($node_a, $node_b)
 }
 # written while Redis is down: L1 alone, emptied again once the stream is back
 $node_b->safe_psql('postgres', q{SELECT cache_set('during', '1')});
-redis_start();
+redis_start('shared', $redis_port);
 for my $node ($node_a, $node_b)
 {
 	ok( poll(
