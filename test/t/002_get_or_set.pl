@@ -6,6 +6,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use CachextSessions;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -22,44 +25,11 @@ $node->start;
 $node->safe_psql('postgres',
 	'CREATE EXTENSION cachext; CREATE SEQUENCE runs; CREATE TABLE t (i int)');
 
-# Starts psql running $sql in the background; returns [harness, \stdout, \stderr].
-sub start_psql
-{
-	my ($sql, $appname) = @_;
-	my ($out, $err) = ('', '');
-	my $connstr = $node->connstr('postgres');
-	$connstr .= " application_name=$appname" if defined $appname;
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $connstr, '-c', $sql ],
-		'>', \$out, '2>', \$err);
-	return [ $h, \$out, \$err ];
-}
-
-sub finish_psql
-{
-	my ($p) = @_;
-	$p->[0]->finish;
-	my ($out, $err) = (${ $p->[1] }, ${ $p->[2] });
-	chomp $out;
-	return ($out, $err);
-}
-
-# Waits until a backend with this application_name waits or runs, so the
-# sessions started after it find its load in flight.
-sub wait_for_app
-{
-	my ($appname) = @_;
-	$node->poll_query_until('postgres',
-		"SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = '$appname' AND state = 'active'"
-	) or die "session $appname did not start";
-	usleep(100_000);
-}
-
 # 1. Stampede: 24 callers on a cold key whose factory takes 0.5 s.
 my $factory = q{SELECT nextval('runs') FROM pg_sleep(0.5)};
 my $call = "SELECT cache_get_or_set('cold', \$q\$$factory\$q\$)";
 my $start = time;
-my @sessions = map { start_psql($call) } 1 .. 24;
+my @sessions = map { start_psql($node, $call) } 1 .. 24;
 my @results = map { (finish_psql($_))[0] } @sessions;
 my $elapsed = time - $start;
 is_deeply(\@results, [ ('1') x 24 ], 'all 24 callers got the same value');
@@ -70,11 +40,11 @@ is($node->safe_psql('postgres', 'SELECT loads FROM cache_stats'),
 cmp_ok($elapsed, '<', 6, "the stampede took ${elapsed}s, not 24 x 0.5s");
 
 # 2. A failing loader: its error reaches only it, and the waiter loads at once.
-my $loader = start_psql(
+my $loader = start_psql($node,
 	q{SELECT cache_get_or_set('fails', 'SELECT 1/(pg_backend_pid() * 0) FROM pg_sleep(1)')}, 'failing_loader');
-wait_for_app('failing_loader');
+wait_for_app($node, 'failing_loader');
 $start = time;
-my $waiter = start_psql(q{SELECT cache_get_or_set('fails', 'SELECT 7')});
+my $waiter = start_psql($node, q{SELECT cache_get_or_set('fails', 'SELECT 7')});
 my ($lout, $lerr) = finish_psql($loader);
 my ($wout, $werr) = finish_psql($waiter);
 like($lerr, qr/division by zero/, 'the loader sees its own error');
@@ -86,42 +56,34 @@ is($node->safe_psql('postgres', q{SELECT cache_get('fails')}), '7',
 is($node->safe_psql('postgres', 'SELECT load_failures FROM cache_stats'),
 	'1', 'cache_stats counts the failed load');
 
-# 3. A cancelled loader releases its waiters too.
-$loader = start_psql(
-	q{SELECT cache_get_or_set('cancelled', 'SELECT 1 FROM pg_sleep(30)')}, 'slow_loader');
-wait_for_app('slow_loader');
-$waiter = start_psql(q{SELECT cache_get_or_set('cancelled', 'SELECT 8')});
-usleep(300_000);
-$start = time;
-$node->safe_psql('postgres',
-	q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'slow_loader'});
-($lout, $lerr) = finish_psql($loader);
-($wout, $werr) = finish_psql($waiter);
-like($lerr, qr/canceling statement/, 'the loader was cancelled');
-is($wout, '8', 'the waiter loaded after the cancel');
-cmp_ok(time - $start, '<', 3, 'promptly');
-
-# 3b. So does a loader whose backend exits (pg_terminate_backend: FATAL).
-$loader = start_psql(
-	q{SELECT cache_get_or_set('terminated', 'SELECT 1 FROM pg_sleep(30)')}, 'doomed_loader');
-wait_for_app('doomed_loader');
-$waiter = start_psql(q{SELECT cache_get_or_set('terminated', 'SELECT 9')});
-usleep(300_000);
-$start = time;
-$node->safe_psql('postgres',
-	q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'doomed_loader'});
-($lout, $lerr) = finish_psql($loader);
-($wout, $werr) = finish_psql($waiter);
-like($lerr, qr/terminating connection/, 'the loader was terminated');
-is($wout, '9', 'the waiter loaded after the loader exited');
-cmp_ok(time - $start, '<', 3, 'promptly');
+# 3. A loader that is cancelled, or whose backend exits, releases its
+#    waiters too; $kill is the function that stops it.
+sub loader_stopped_by
+{
+	my ($kill, $key, $value, $expected_error) = @_;
+	my $loader = start_psql($node,
+		"SELECT cache_get_or_set('$key', 'SELECT 1 FROM pg_sleep(30)')", "loader_$key");
+	wait_for_app($node, "loader_$key");
+	my $waiter = start_psql($node, "SELECT cache_get_or_set('$key', 'SELECT $value')");
+	usleep(300_000);
+	my $stopped = time;
+	$node->safe_psql('postgres',
+		"SELECT $kill(pid) FROM pg_stat_activity WHERE application_name = 'loader_$key'");
+	my (undef, $lerr) = finish_psql($loader);
+	my ($wout) = finish_psql($waiter);
+	like($lerr, $expected_error, "$kill stopped the loader");
+	is($wout, $value, "the waiter loaded after $kill");
+	cmp_ok(time - $stopped, '<', 3, 'promptly');
+}
+loader_stopped_by('pg_cancel_backend', 'cancelled', '8', qr/canceling statement/);
+loader_stopped_by('pg_terminate_backend', 'terminated', '9', qr/terminating connection/);
 
 # 4. A waiter gives up after cachext.lock_timeout and loads on its own.
-$loader = start_psql(
+$loader = start_psql($node,
 	q{SELECT cache_get_or_set('slow', 'SELECT 1 FROM pg_sleep(4)')}, 'sleepy_loader');
-wait_for_app('sleepy_loader');
+wait_for_app($node, 'sleepy_loader');
 $start = time;
-($wout, $werr) = finish_psql(start_psql(
+($wout, $werr) = finish_psql(start_psql($node,
 	q{SET cachext.lock_timeout = '300ms'; SELECT cache_get_or_set('slow', 'SELECT 2')}));
 my $waited = time - $start;
 is($wout, '2', 'the impatient waiter loaded its own value');
@@ -130,10 +92,10 @@ finish_psql($loader);
 
 # 5. Lease: an invalidation during the load wins; the load is returned, not stored.
 $node->safe_psql('postgres', q{SELECT cache_set('leased', '"old"')});
-$loader = start_psql(
+$loader = start_psql($node,
 	q{SELECT cache_invalidate('leased'); SELECT cache_get_or_set('leased', 'SELECT ''stale'' FROM pg_sleep(1)')},
 	'leased_loader');
-wait_for_app('leased_loader');
+wait_for_app($node, 'leased_loader');
 $node->safe_psql('postgres', q{SELECT cache_invalidate('leased')});
 ($lout, $lerr) = finish_psql($loader);
 like($lout, qr/"stale"$/, 'the overtaken load is returned to its caller');

@@ -8,10 +8,11 @@ use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use CachextRedis;
+use CachextSessions;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
+use Time::HiRes qw(time);
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('shared', $port);
@@ -30,28 +31,6 @@ max_connections = 40
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION cachext; CREATE SEQUENCE runs');
 	push @nodes, $node;
-}
-
-# Starts psql on a node running $sql in the background.
-sub start_psql
-{
-	my ($node, $sql, $appname) = @_;
-	my ($out, $err) = ('', '');
-	my $connstr = $node->connstr('postgres');
-	$connstr .= " application_name=$appname" if defined $appname;
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $connstr, '-c', $sql ],
-		'>', \$out, '2>', \$err);
-	return [ $h, \$out, \$err ];
-}
-
-sub finish_psql
-{
-	my ($p) = @_;
-	$p->[0]->finish;
-	my $out = ${ $p->[1] };
-	chomp $out;
-	return ($out, ${ $p->[2] });
 }
 
 # 1. 12 callers on each instance, one cold key, a 0.5 s factory.
@@ -73,10 +52,7 @@ is(redis_cli('shared', 'GET', 'cache:cold'), '1', 'the value is in Redis');
 my $failing = start_psql($nodes[0],
 	q{SELECT cache_get_or_set('fails', 'SELECT 1/(pg_backend_pid() * 0) FROM pg_sleep(1)')},
 	'failing_loader');
-$nodes[0]->poll_query_until('postgres',
-	q{SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'failing_loader' AND state = 'active'})
-  or die 'the loader did not start';
-usleep(200_000);
+wait_for_app($nodes[0], 'failing_loader');
 $start = time;
 my $other = start_psql($nodes[1], q{SELECT cache_get_or_set('fails', 'SELECT 7')});
 my ($fout, $ferr) = finish_psql($failing);
