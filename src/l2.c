@@ -844,40 +844,180 @@ l2_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 	return true;
 }
 
-/* SET key value [PX ttl_ms]; ttl_ms < 0 stores without expiry. */
+/*
+ * The write sequence of a key in Redis, the Redis side of a lease: the key,
+ * a NUL, then "seq" (no text key contains a NUL).  Every write and
+ * invalidation of the key increments it; it expires after an hour idle.
+ */
+#define L2_SEQ_SUFFIX		"\0seq"
+#define L2_SEQ_SUFFIX_LEN	4
+#define L2_SEQ_TTL_MS		"3600000"
+
+/* One counter for every pattern invalidation and clear, of any prefix. */
+#define L2_EPOCH_KEY		"\0cachext:epoch"
+#define L2_EPOCH_KEY_LEN	14
+
+static char *
+seq_key(const char *key, int key_len, int *len)
+{
+	char	   *seq = palloc(key_len + L2_SEQ_SUFFIX_LEN);
+
+	memcpy(seq, key, key_len);
+	memcpy(seq + key_len, L2_SEQ_SUFFIX, L2_SEQ_SUFFIX_LEN);
+	*len = key_len + L2_SEQ_SUFFIX_LEN;
+	return seq;
+}
+
+/* Adds INCR and PEXPIRE of the key's write sequence as commands[0..1]. */
+static void
+bump_commands(RedisCommand *commands, const char *seq, int seq_len)
+{
+	commands[0] = command(2);
+	set_arg_string(&commands[0], 0, "INCR");
+	set_arg(&commands[0], 1, seq, seq_len);
+	commands[1] = command(3);
+	set_arg_string(&commands[1], 0, "PEXPIRE");
+	set_arg(&commands[1], 1, seq, seq_len);
+	set_arg_string(&commands[1], 2, L2_SEQ_TTL_MS);
+}
+
+/*
+ * SET key value [PX ttl_ms] (ttl_ms < 0 stores without expiry), bumping
+ * the key's write sequence in the same round trip so that a load begun
+ * before this write does not overwrite it.
+ */
 bool
 l2_set(const char *key, int key_len, const char *value, int value_len,
 	   int64 ttl_ms)
 {
-	RedisCommand cmd = command(ttl_ms >= 0 ? 5 : 3);
-	redisReply *reply;
+	RedisCommand commands[3];
+	redisReply *replies[3];
+	int			seq_len;
+	char	   *seq = seq_key(key, key_len, &seq_len);
 
-	set_arg_string(&cmd, 0, "SET");
-	set_arg(&cmd, 1, key, key_len);
-	set_arg(&cmd, 2, value, value_len);
+	commands[0] = command(ttl_ms >= 0 ? 5 : 3);
+	set_arg_string(&commands[0], 0, "SET");
+	set_arg(&commands[0], 1, key, key_len);
+	set_arg(&commands[0], 2, value, value_len);
 	if (ttl_ms >= 0)
 	{
-		set_arg_string(&cmd, 3, "PX");
-		set_arg_string(&cmd, 4, psprintf(INT64_FORMAT, ttl_ms));
+		set_arg_string(&commands[0], 3, "PX");
+		set_arg_string(&commands[0], 4, psprintf(INT64_FORMAT, ttl_ms));
 	}
+	bump_commands(&commands[1], seq, seq_len);
+	if (!connect_and_run(3, commands, replies))
+		return false;
+	free_replies(replies, 3);
+	return true;
+}
+
+/* UNLINK key, bumping its write sequence; *existed says whether Redis held it. */
+bool
+l2_unlink(const char *key, int key_len, bool *existed)
+{
+	RedisCommand commands[3];
+	redisReply *replies[3];
+	int			seq_len;
+	char	   *seq = seq_key(key, key_len, &seq_len);
+
+	commands[0] = command(2);
+	set_arg_string(&commands[0], 0, "UNLINK");
+	set_arg(&commands[0], 1, key, key_len);
+	bump_commands(&commands[1], seq, seq_len);
+	if (!connect_and_run(3, commands, replies))
+		return false;
+	*existed = replies[0]->type == REDIS_REPLY_INTEGER && replies[0]->integer > 0;
+	free_replies(replies, 3);
+	return true;
+}
+
+/* A string reply as a palloc'd string; "" for nil. */
+static char *
+reply_text(const redisReply *reply)
+{
+	return reply->type == REDIS_REPLY_STRING ?
+		pnstrdup(reply->str, reply->len) : pstrdup("");
+}
+
+/*
+ * Reads the Redis side of key's lease: its write sequence and the epoch of
+ * pattern invalidations ("" where Redis has none).
+ */
+bool
+l2_read_lease(const char *key, int key_len, L2Lease *lease)
+{
+	RedisCommand cmd = command(3);
+	redisReply *reply;
+	int			seq_len;
+	char	   *seq = seq_key(key, key_len, &seq_len);
+
+	set_arg_string(&cmd, 0, "MGET");
+	set_arg(&cmd, 1, seq, seq_len);
+	set_arg(&cmd, 2, L2_EPOCH_KEY, L2_EPOCH_KEY_LEN);
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+	{
+		freeReplyObject(reply);
+		return false;
+	}
+	lease->seq = reply_text(reply->element[0]);
+	lease->epoch = reply_text(reply->element[1]);
 	freeReplyObject(reply);
 	return true;
 }
 
-/* UNLINK key; *existed says whether Redis held it. */
+/*
+ * Stores value only if neither the key's write sequence nor the epoch moved
+ * since the lease was read: the check and the SET run as one script, so no
+ * invalidation can slip between them.  *stored says whether it stored.
+ */
 bool
-l2_unlink(const char *key, int key_len, bool *existed)
+l2_set_under_lease(const char *key, int key_len, const char *value,
+				   int value_len, int64 ttl_ms, const L2Lease *lease,
+				   bool *stored)
+{
+	RedisCommand cmd = command(10);
+	redisReply *reply;
+	int			seq_len;
+	char	   *seq = seq_key(key, key_len, &seq_len);
+
+	set_arg_string(&cmd, 0, "EVAL");
+	set_arg_string(&cmd, 1,
+				   "if (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] or "
+				   "(redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then return 0 end "
+				   "if tonumber(ARGV[4]) >= 0 then "
+				   "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4]) "
+				   "else redis.call('SET', KEYS[1], ARGV[1]) end "
+				   "redis.call('INCR', KEYS[2]) "
+				   "redis.call('PEXPIRE', KEYS[2], " L2_SEQ_TTL_MS ") "
+				   "return 1");
+	set_arg_string(&cmd, 2, "3");
+	set_arg(&cmd, 3, key, key_len);
+	set_arg(&cmd, 4, seq, seq_len);
+	set_arg(&cmd, 5, L2_EPOCH_KEY, L2_EPOCH_KEY_LEN);
+	set_arg(&cmd, 6, value, value_len);
+	set_arg_string(&cmd, 7, lease->seq);
+	set_arg_string(&cmd, 8, lease->epoch);
+	set_arg_string(&cmd, 9, psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
+	if (!connect_and_run(1, &cmd, &reply))
+		return false;
+	*stored = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+	freeReplyObject(reply);
+	return true;
+}
+
+/* Bumps the epoch of pattern invalidations, so loads begun before it fail. */
+static bool
+bump_epoch(void)
 {
 	RedisCommand cmd = command(2);
 	redisReply *reply;
 
-	set_arg_string(&cmd, 0, "UNLINK");
-	set_arg(&cmd, 1, key, key_len);
+	set_arg_string(&cmd, 0, "INCR");
+	set_arg(&cmd, 1, L2_EPOCH_KEY, L2_EPOCH_KEY_LEN);
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;
-	*existed = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
 	freeReplyObject(reply);
 	return true;
 }
@@ -893,6 +1033,8 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 	char	   *cursor = pstrdup("0");
 
 	*removed = 0;
+	if (!bump_epoch())
+		return false;
 	do
 	{
 		RedisCommand scan = command(6);
@@ -919,21 +1061,40 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 		keys = page->element[1];
 		if (keys->elements > 0)
 		{
-			RedisCommand unlink = command(keys->elements + 1);
-			redisReply *count;
+			/*
+			 * Two UNLINKs in one round trip: cache entries, which are
+			 * counted, and cachext's own keys (write sequences and load
+			 * locks, which contain a NUL), which are not.
+			 */
+			RedisCommand unlink[2] = {command(keys->elements + 1),
+			command(keys->elements + 1)};
+			redisReply *counts[2];
+			int			n[2] = {1, 1};
+			int			ncommands;
 
-			set_arg_string(&unlink, 0, "UNLINK");
+			for (int c = 0; c < 2; c++)
+				set_arg_string(&unlink[c], 0, "UNLINK");
 			for (size_t i = 0; i < keys->elements; i++)
-				set_arg(&unlink, i + 1, keys->element[i]->str,
+			{
+				int			c = memchr(keys->element[i]->str, '\0',
+									   keys->element[i]->len) != NULL;
+
+				set_arg(&unlink[c], n[c]++, keys->element[i]->str,
 						keys->element[i]->len);
-			if (!connect_and_run(1, &unlink, &count))
+			}
+			unlink[0].argc = n[0];
+			unlink[1].argc = n[1];
+			ncommands = (n[0] > 1) + (n[1] > 1);
+			if (n[0] == 1)
+				unlink[0] = unlink[1];	/* no cache entry on this page */
+			if (!connect_and_run(ncommands, unlink, counts))
 			{
 				freeReplyObject(page);
 				return false;
 			}
-			if (count->type == REDIS_REPLY_INTEGER)
-				*removed += count->integer;
-			freeReplyObject(count);
+			if (n[0] > 1 && counts[0]->type == REDIS_REPLY_INTEGER)
+				*removed += counts[0]->integer;
+			free_replies(counts, ncommands);
 		}
 		freeReplyObject(page);
 	} while (strcmp(cursor, "0") != 0);

@@ -30,6 +30,13 @@ typedef struct L2Value
 	int64		pttl_ms;		/* remaining TTL, or L2_NO_EXPIRY */
 } L2Value;
 
+/* The Redis side of a lease: "" where Redis had no counter. */
+typedef struct L2Lease
+{
+	char	   *seq;			/* the key's write sequence */
+	char	   *epoch;			/* the epoch of pattern invalidations */
+} L2Lease;
+
 /* Settings (cachext.redis_*), defined from cachext.c's define_settings. */
 extern char *cachext_redis_url;
 extern int	cachext_redis_connect_timeout_ms;
@@ -55,6 +62,10 @@ extern bool l2_unlink(const char *key, int key_len, bool *existed);
 extern bool l2_unlink_matching(const char *match, int match_len,
 							   int64 *removed);
 
+extern bool l2_read_lease(const char *key, int key_len, L2Lease *lease);
+extern bool l2_set_under_lease(const char *key, int key_len, const char *value,
+							   int value_len, int64 ttl_ms,
+							   const L2Lease *lease, bool *stored);
 extern bool l2_lock(const char *key, int key_len, const char *token,
 					int64 ttl_ms, bool *acquired);
 extern bool l2_unlock(const char *key, int key_len, const char *token);

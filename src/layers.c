@@ -257,15 +257,20 @@ layers_get(const char *key, int key_len)
 	return value;
 }
 
-/* Reads key's lease, for a later layers_set() of a value loaded now. */
+/*
+ * Reads key's lease in both layers, for a later layers_set() of a value
+ * loaded now.  Without a usable Redis only the L1 part is taken, and such a
+ * load will not be stored in Redis.
+ */
 void
-layers_take_lease(const char *key, int key_len, L1Lease *lease)
+layers_take_lease(const char *key, int key_len, LayersLease *lease)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
 	char	   *full = full_key(key, key_len, buffer, &len);
 
-	l1_take_lease(full, len, lease);
+	l1_take_lease(full, len, &lease->l1);
+	lease->in_l2 = l2_writable() && l2_read_lease(full, len, &lease->l2);
 }
 
 /* Raises the error of a value L1 cannot hold when there is no L2 for it. */
@@ -294,12 +299,12 @@ report_too_large_for_l1(int full_len, Size value_len, bool over_limit)
  * took it.  A value L1 cannot hold goes to Redis alone when Redis is
  * configured.  With a lease (from layers_take_lease), stores nothing if the
  * key was written or invalidated since, in either layer: the newer write or
- * invalidation wins.  A value too large for L1 cannot have its lease
- * checked and goes to Redis regardless.
+ * invalidation wins, L1 checking its sequence under its lock and Redis its
+ * own in the script that stores.
  */
 bool
 layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
-		   const L1Lease *lease)
+		   const LayersLease *lease)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
@@ -327,7 +332,8 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	if (!over_limit)
 	{
 		L1StoreResult result = l1_store(full, len, strlen(cachext_redis_prefix),
-										value, expires_at, now, lease);
+										value, expires_at, now,
+										lease ? &lease->l1 : NULL);
 
 		if (result == L1_LEASE_LOST)
 			return false;
@@ -341,13 +347,25 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	/* An older value in L1 must not hide the one Redis alone now holds. */
 	if (!in_l1)
 		l1_remove(full, len, now);
+	if (lease != NULL && !lease->in_l2)
+		return in_l1;			/* Redis cannot check this lease: leave it */
 	if (l2_writable())
 	{
 		char	   *json = JsonbToCString(NULL, (JsonbContainer *) &value->root,
 										  value_len);
+		bool		stored = true;
 
-		if (l2_set(full, len, json, strlen(json), ttl_ms))
+		if (lease != NULL ?
+			l2_set_under_lease(full, len, json, strlen(json), ttl_ms,
+							   &lease->l2, &stored) :
+			l2_set(full, len, json, strlen(json), ttl_ms))
 		{
+			if (!stored)
+			{
+				/* another instance wrote or invalidated it meanwhile */
+				l1_remove(full, len, now);
+				return false;
+			}
 			l2_stats_count(L2_SETS, 1);
 			return true;
 		}

@@ -15,6 +15,7 @@
 #include "utils/jsonb.h"
 
 #include "l1.h"
+#include "l2.h"
 
 /* ttl_ms of an entry that never expires */
 #define LAYERS_NO_TTL	(-1)
@@ -23,9 +24,21 @@ extern uint32 layers_key_hash(const char *key, int key_len);
 extern Jsonb *layers_get(const char *key, int key_len);
 extern void layers_get_multi(int nkeys, const char *const *keys,
 							 const int *key_lens, Jsonb **values);
-extern void layers_take_lease(const char *key, int key_len, L1Lease *lease);
+/*
+ * A lease on a key in both layers (see "Leases" in l1.c): a load that began
+ * before a write or invalidation of the key, in either layer, stores nothing.
+ */
+typedef struct LayersLease
+{
+	L1Lease		l1;
+	bool		in_l2;			/* l2 was read: Redis can check it */
+	L2Lease		l2;
+} LayersLease;
+
+extern void layers_take_lease(const char *key, int key_len,
+							  LayersLease *lease);
 extern bool layers_set(const char *key, int key_len, const Jsonb *value,
-					   int64 ttl_ms, const L1Lease *lease);
+					   int64 ttl_ms, const LayersLease *lease);
 extern bool layers_invalidate(const char *key, int key_len, bool announce);
 extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len,
 									   bool announce);

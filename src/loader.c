@@ -305,7 +305,7 @@ static Jsonb *
 load(const char *key, int key_len, const char *query, Datum *params,
 	 bool *param_nulls, int nparams, int64 ttl_ms, LoadFlight *flight)
 {
-	L1Lease		lease;
+	LayersLease lease;
 	volatile bool may_store = !TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
 		!IsolationUsesXactSnapshot();
 	TimestampTz started = GetCurrentTimestamp();

@@ -1,7 +1,8 @@
 # cache_get_or_set across two PostgreSQL instances sharing one Redis: a
 # stampede on a cold key runs the factory once in all (the load lock in
-# Redis), the other instance gets the value through L2, and a failed
-# loader releases the lock so the other instance loads at once.
+# Redis), the other instance gets the value through L2, a failed loader
+# releases the lock so the other instance loads at once, and a load that
+# another instance's invalidation overtook is refused by Redis too.
 use strict;
 use warnings;
 
@@ -61,7 +62,30 @@ like($ferr, qr/division by zero/, 'the failing loader sees its error');
 is($oout, '7', 'the other instance loaded the value itself');
 cmp_ok(time - $start, '<', 3, 'soon after the failure, not after lock_timeout');
 
-# 3. Without Redis each instance loads on its own and nothing fails.
+# 3. The Redis side of the lease: an invalidation on the other instance
+#    while a load is in flight wins in Redis too.  The key is in neither
+#    layer, so no tracking message reaches the loader's L1 lease: only the
+#    check in Redis can refuse the load's value.
+for my $case (
+	[ 'key', q{SELECT cache_invalidate('leased')} ],
+	[ 'pattern', q{SELECT cache_invalidate_pattern('unrelated:*')} ])
+{
+	my ($what, $invalidation) = @$case;
+	my $loading = start_psql($nodes[0],
+		q{SELECT cache_get_or_set('leased', 'SELECT ''old'' FROM pg_sleep(1)')}, "leased_$what");
+	wait_for_app($nodes[0], "leased_$what");
+	$nodes[1]->safe_psql('postgres', $invalidation);
+	my ($lout) = finish_psql($loading);
+	is($lout, '"old"', "$what invalidation: the overtaken load is returned");
+	is(redis_cli('shared', 'EXISTS', 'cache:leased'), '0', "$what invalidation: Redis did not store it");
+	is($nodes[0]->safe_psql('postgres', q{SELECT cache_get('leased') IS NULL}),
+		't', "$what invalidation: nor did L1");
+}
+is($nodes[0]->safe_psql('postgres', q{SELECT cache_get_or_set('leased', 'SELECT ''new''')}),
+	'"new"', 'a load that nothing overtook is stored');
+is(redis_cli('shared', 'GET', 'cache:leased'), '"new"', 'in Redis too');
+
+# 4. Without Redis each instance loads on its own and nothing fails.
 redis_kill('shared');
 is( $nodes[0]->safe_psql('postgres', q{SELECT cache_get_or_set('down', 'SELECT 3')}),
 	'3', 'with Redis down, loads go on unshared');
