@@ -845,27 +845,35 @@ l2_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 }
 
 /*
- * The write sequence of a key in Redis, the Redis side of a lease: the key,
- * a NUL, then "seq" (no text key contains a NUL).  Every write and
- * invalidation of the key increments it; it expires after an hour idle.
+ * cachext's own Redis keys beside a cache key: the key, a NUL, then a
+ * suffix.  No text key contains a NUL, so no cache entry can collide with
+ * them.  "<key>\0seq" is the key's write sequence, the Redis side of a
+ * lease: every write and invalidation of the key increments it, and it
+ * expires after an hour idle.  "<key>\0load" is the key's load lock.
  */
 #define L2_SEQ_SUFFIX		"\0seq"
-#define L2_SEQ_SUFFIX_LEN	4
+#define L2_LOCK_SUFFIX		"\0load"
 #define L2_SEQ_TTL_MS		"3600000"
 
 /* One counter for every pattern invalidation and clear, of any prefix. */
 #define L2_EPOCH_KEY		"\0cachext:epoch"
-#define L2_EPOCH_KEY_LEN	14
+
+static char *
+own_key(const char *key, int key_len, const char *suffix, int suffix_len,
+		int *len)
+{
+	char	   *own = palloc(key_len + suffix_len);
+
+	memcpy(own, key, key_len);
+	memcpy(own + key_len, suffix, suffix_len);
+	*len = key_len + suffix_len;
+	return own;
+}
 
 static char *
 seq_key(const char *key, int key_len, int *len)
 {
-	char	   *seq = palloc(key_len + L2_SEQ_SUFFIX_LEN);
-
-	memcpy(seq, key, key_len);
-	memcpy(seq + key_len, L2_SEQ_SUFFIX, L2_SEQ_SUFFIX_LEN);
-	*len = key_len + L2_SEQ_SUFFIX_LEN;
-	return seq;
+	return own_key(key, key_len, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1, len);
 }
 
 /* Adds INCR and PEXPIRE of the key's write sequence as commands[0..1]. */
@@ -953,7 +961,7 @@ l2_read_lease(const char *key, int key_len, L2Lease *lease)
 
 	set_arg_string(&cmd, 0, "MGET");
 	set_arg(&cmd, 1, seq, seq_len);
-	set_arg(&cmd, 2, L2_EPOCH_KEY, L2_EPOCH_KEY_LEN);
+	set_arg(&cmd, 2, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
@@ -995,7 +1003,7 @@ l2_set_under_lease(const char *key, int key_len, const char *value,
 	set_arg_string(&cmd, 2, "3");
 	set_arg(&cmd, 3, key, key_len);
 	set_arg(&cmd, 4, seq, seq_len);
-	set_arg(&cmd, 5, L2_EPOCH_KEY, L2_EPOCH_KEY_LEN);
+	set_arg(&cmd, 5, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
 	set_arg(&cmd, 6, value, value_len);
 	set_arg_string(&cmd, 7, lease->seq);
 	set_arg_string(&cmd, 8, lease->epoch);
@@ -1015,7 +1023,7 @@ bump_epoch(void)
 	redisReply *reply;
 
 	set_arg_string(&cmd, 0, "INCR");
-	set_arg(&cmd, 1, L2_EPOCH_KEY, L2_EPOCH_KEY_LEN);
+	set_arg(&cmd, 1, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;
 	freeReplyObject(reply);
@@ -1102,8 +1110,9 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 }
 
 /*
- * SET key token NX PX ttl_ms: a lock that expires by itself if its owner
- * dies.  *acquired says whether this call took it.
+ * Takes the load lock of a cache key (SET <key>\0load token NX PX ttl_ms):
+ * a lock that expires by itself if its owner dies.  *acquired says whether
+ * this call took it.
  */
 bool
 l2_lock(const char *key, int key_len, const char *token, int64 ttl_ms,
@@ -1111,9 +1120,12 @@ l2_lock(const char *key, int key_len, const char *token, int64 ttl_ms,
 {
 	RedisCommand cmd = command(6);
 	redisReply *reply;
+	int			lock_len;
+	char	   *lock = own_key(key, key_len, L2_LOCK_SUFFIX,
+							   sizeof(L2_LOCK_SUFFIX) - 1, &lock_len);
 
 	set_arg_string(&cmd, 0, "SET");
-	set_arg(&cmd, 1, key, key_len);
+	set_arg(&cmd, 1, lock, lock_len);
 	set_arg_string(&cmd, 2, token);
 	set_arg_string(&cmd, 3, "NX");
 	set_arg_string(&cmd, 4, "PX");
@@ -1126,21 +1138,25 @@ l2_lock(const char *key, int key_len, const char *token, int64 ttl_ms,
 }
 
 /*
- * Deletes key only if it still holds token, in one script so that a lock
- * that expired and was taken by someone else is never released by us.
+ * Releases a cache key's load lock only if it still holds token, in one
+ * script so that a lock that expired and was taken by someone else is never
+ * released by us.
  */
 bool
 l2_unlock(const char *key, int key_len, const char *token)
 {
 	RedisCommand cmd = command(5);
 	redisReply *reply;
+	int			lock_len;
+	char	   *lock = own_key(key, key_len, L2_LOCK_SUFFIX,
+							   sizeof(L2_LOCK_SUFFIX) - 1, &lock_len);
 
 	set_arg_string(&cmd, 0, "EVAL");
 	set_arg_string(&cmd, 1,
 				   "if redis.call('GET', KEYS[1]) == ARGV[1] then "
 				   "return redis.call('DEL', KEYS[1]) else return 0 end");
 	set_arg_string(&cmd, 2, "1");
-	set_arg(&cmd, 3, key, key_len);
+	set_arg(&cmd, 3, lock, lock_len);
 	set_arg_string(&cmd, 4, token);
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;

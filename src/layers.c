@@ -464,23 +464,6 @@ layers_clear(void)
 }
 
 /*
- * The Redis key of key's load lock: the full key, a NUL, then "load".  No
- * text key contains a NUL, so no cache entry can collide with it.
- */
-static char *
-load_lock_key(const char *key, int key_len, int *lock_len)
-{
-	int			len;
-	char	   *full = full_key(key, key_len, NULL, &len);
-	char	   *lock = palloc(len + 5);
-
-	memcpy(lock, full, len);
-	memcpy(lock + len, "\0load", 5);
-	*lock_len = len + 5;
-	return lock;
-}
-
-/*
  * Takes key's load lock in Redis, shared by every instance, for ttl_ms.
  * Returns LAYERS_LOCK_NONE when there is no usable L2 (the load goes on
  * unshared), else whether this backend took it.
@@ -490,10 +473,10 @@ layers_lock_load(const char *key, int key_len, const char *token,
 				 int64 ttl_ms)
 {
 	int			len;
-	char	   *lock = load_lock_key(key, key_len, &len);
+	char	   *full = full_key(key, key_len, NULL, &len);
 	bool		acquired;
 
-	if (!l2_is_usable() || !l2_lock(lock, len, token, ttl_ms, &acquired))
+	if (!l2_is_usable() || !l2_lock(full, len, token, ttl_ms, &acquired))
 		return LAYERS_LOCK_NONE;
 	return acquired ? LAYERS_LOCK_TAKEN : LAYERS_LOCK_BUSY;
 }
@@ -503,8 +486,8 @@ void
 layers_unlock_load(const char *key, int key_len, const char *token)
 {
 	int			len;
-	char	   *lock = load_lock_key(key, key_len, &len);
+	char	   *full = full_key(key, key_len, NULL, &len);
 
 	if (l2_is_usable())
-		(void) l2_unlock(lock, len, token);
+		(void) l2_unlock(full, len, token);
 }
