@@ -21,6 +21,18 @@
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/*
+ * A wait set that lives as long as the process: owned by TopMemoryContext
+ * before 17, by no resource owner from 17 on.
+ */
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#if PG_VERSION_NUM >= 170000
+#define CreateSessionWaitEventSet(nevents) CreateWaitEventSet(NULL, (nevents))
+#else
+#define CreateSessionWaitEventSet(nevents) CreateWaitEventSet(TopMemoryContext, (nevents))
+#endif
+
 /* pg_md5_hash gained an error-string argument in 15. */
 #include "common/md5.h"
 static inline bool

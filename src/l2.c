@@ -15,10 +15,14 @@
  * with l2_open, which share the URL parsing, connecting and waiting below
  * but not the breaker, the counters or the WARNINGs.
  *
- * Waiting.  hiredis runs non-blocking; every wait is WaitLatchOrSocket on
- * the socket with the time left to the deadline (cachext.redis_timeout per
- * exchange, cachext.redis_connect_timeout for the TCP connect), followed by
- * CHECK_FOR_INTERRUPTS.  A cancel or statement_timeout raised there frees
+ * Waiting.  hiredis runs non-blocking; every wait is a wait on the socket,
+ * this process' latch and postmaster death with the time left to the
+ * deadline (cachext.redis_timeout per exchange,
+ * cachext.redis_connect_timeout for the TCP connect), followed by
+ * CHECK_FOR_INTERRUPTS.  The wait set is kept with the connection, so a
+ * wait is one epoll_wait rather than WaitLatchOrSocket's five extra
+ * system calls to build and free a set: an L2 hit is a handful of system
+ * calls, and they are most of its cost.  A cancel or statement_timeout raised there frees
  * the connection (its protocol state is unknown) and the replies read so
  * far before the error propagates.
  *
@@ -46,6 +50,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "l2.h"
 #include "l2_queue.h"
 #include "l2_stats.h"
@@ -77,6 +82,18 @@ static char *connected_url = NULL;	/* the cachext.redis_url of target */
 static RedisTarget target;
 static TimestampTz breaker_open_until = 0;
 static bool exit_callback_registered = false;
+
+/*
+ * The wait set of the socket waited on last (this backend's connection, or
+ * one of the sync worker's): the socket at SOCKET_EVENT_POS for
+ * socket_wait_events, this process' latch and postmaster death.  Rebuilt
+ * when another socket is waited on, and freed when its connection closes,
+ * since a later socket may reuse the descriptor number.
+ */
+#define SOCKET_EVENT_POS 0
+static WaitEventSet *socket_wait_set = NULL;
+static pgsocket socket_wait_fd = PGINVALID_SOCKET;
+static uint32 socket_wait_events = 0;
 
 /* One command: argv with lengths, so keys and values are binary-safe. */
 typedef struct RedisCommand
@@ -323,12 +340,53 @@ l2_shmem_startup(void)
 	l2_queue_shmem_startup();
 }
 
+/* Frees the kept wait set (it holds a descriptor of its own). */
+static void
+forget_socket_wait_set(void)
+{
+	if (socket_wait_set != NULL)
+		FreeWaitEventSet(socket_wait_set);
+	socket_wait_set = NULL;
+	socket_wait_fd = PGINVALID_SOCKET;
+}
+
+/*
+ * The kept wait set, set up to wait for events on fd: built on the first
+ * wait on this socket, adjusted in place when the events change.  The
+ * descriptor is recorded only once the set is complete, so a set whose
+ * building failed is freed by the next call.
+ */
+static WaitEventSet *
+socket_wait_set_for(pgsocket fd, uint32 events)
+{
+	if (fd != socket_wait_fd)
+	{
+		forget_socket_wait_set();
+		socket_wait_set = CreateSessionWaitEventSet(3);
+		AddWaitEventToSet(socket_wait_set, events, fd, NULL, NULL);
+		AddWaitEventToSet(socket_wait_set, WL_LATCH_SET, PGINVALID_SOCKET,
+						  MyLatch, NULL);
+		AddWaitEventToSet(socket_wait_set, WL_EXIT_ON_PM_DEATH,
+						  PGINVALID_SOCKET, NULL, NULL);
+		socket_wait_fd = fd;
+		socket_wait_events = events;
+	}
+	else if (events != socket_wait_events)
+	{
+		ModifyWaitEvent(socket_wait_set, SOCKET_EVENT_POS, events, NULL);
+		socket_wait_events = events;
+	}
+	return socket_wait_set;
+}
+
 /* Frees a connection, if any, and gives its socket back to fd.c's count. */
 static void
 close_connection(redisContext **conn)
 {
 	if (*conn == NULL)
 		return;
+	if ((*conn)->fd == socket_wait_fd)
+		forget_socket_wait_set();
 	redisFree(*conn);
 	*conn = NULL;
 	ReleaseExternalFD();
@@ -377,24 +435,24 @@ fail(bool timed_out, const char *reason)
 static bool
 wait_for_socket(redisContext *conn, int events, TimestampTz deadline)
 {
+	WaitEventSet *set = socket_wait_set_for(conn->fd, events);
+
 	for (;;)
 	{
 		TimestampTz now = GetCurrentTimestamp();
-		long		remaining_ms;
-		int			rc;
+		WaitEvent	event;
 
 		if (now >= deadline)
 			return false;
-		remaining_ms = (long) ((deadline - now + 999) / 1000);
-		rc = WaitLatchOrSocket(MyLatch,
-							   events | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							   conn->fd, remaining_ms, PG_WAIT_EXTENSION);
-		if (rc & WL_LATCH_SET)
+		if (WaitEventSetWait(set, (long) ((deadline - now + 999) / 1000),
+							 &event, 1, PG_WAIT_EXTENSION) == 0)
+			continue;
+		if (event.events & WL_LATCH_SET)
 		{
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
 		}
-		if (rc & events)
+		if (event.events & events)
 			return true;
 	}
 }
