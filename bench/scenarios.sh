@@ -301,9 +301,12 @@ EOF
 
 # 8. Hit cost as L1 holds 1k, 100k and 1M entries (a restart per size, with
 # l1_max_entries and l1_memory raised); each size against its own floor, so the
-# ratio hit/floor is what must stay flat.
+# ratio hit/floor is what must stay flat.  Reads spread over all the keys
+# (cachext) grow the working set with the store; reads of 1000 keys spread
+# across the whole store (cachext_hot1k) keep the working set fixed, which
+# tells the cost of the store's size from the cost of CPU cache misses.
 scenario_scaling() {
-  local size c first last hit floor r ratios
+  local size c first last hot_first hot_last hit hot floor r ratios
   for size in $SCALE_SIZES; do
     profile "scale$size" "cachext.l1_max_entries = $((size * 5 / 4 + 64))" \
       "cachext.l1_memory = '$(( size * 640 / 1024 > 65536 ? size * 640 / 1024 : 65536 ))kB'"
@@ -314,25 +317,32 @@ scenario_scaling() {
 \set id random(1, $size)
 SELECT cache_get('s:' || :id);
 EOF
+    script "scaling$size" cachext_hot1k <<EOF
+\set id random(1, $(( size < 1000 ? size : 1000 )))
+SELECT cache_get('s:' || (:id * $(( size < 1000 ? 1 : size / 1000 ))));
+EOF
     sql -c 'SELECT cache_stats_reset()' >/dev/null
-    compare "scaling$size" floor cachext
+    compare "scaling$size" floor cachext cachext_hot1k
     say "scaling: $size keys: $(sql -c "SELECT entries || ' entries held, hit rate ' || coalesce(round(hit_rate::numeric, 4)::text, 'n/a') FROM cache_stats WHERE layer = 'l1'")"
     # One scenario in the CSV: the size goes into the variant.
     for c in $CLIENTS; do
-      for v in floor cachext; do
+      for v in floor cachext cachext_hot1k; do
         echo "scaling,${v}_$size,$c,$(median "scaling$size" "$v" "$c"),tx,$ROUNDS" >>"$OUT/results.csv"
       done
     done
   done
   for c in $CLIENTS; do
-    ratios= first= last=
+    ratios= first= last= hot_first= hot_last=
     for size in $SCALE_SIZES; do
       hit=$(median "scaling$size" cachext "$c") floor=$(median "scaling$size" floor "$c")
+      hot=$(median "scaling$size" cachext_hot1k "$c")
       r=$(ratio "$hit" "$floor")
-      ratios+=" $size: $hit tps ($r x floor);"
+      ratios+=" $size: $hit tps ($r x floor), 1k hot keys $hot tps ($(ratio "$hot" "$floor") x floor);"
       first=${first:-$r} last=$r
+      hot_first=${hot_first:-$(ratio "$hot" "$floor")} hot_last=$(ratio "$hot" "$floor")
     done
     say "scaling c=$c:$ratios"
     target "scaling c=$c hit/floor at largest vs smallest" "$(ratio "$last" "$first")" '>=' 0.90
+    target "scaling c=$c 1k-hot-key hit/floor at largest vs smallest" "$(ratio "$hot_last" "$hot_first")" '>=' 0.90
   done
 }
