@@ -70,14 +70,15 @@ unitcheck: $(UNIT_TESTS)
 # seeded from its corpus kept in test/fuzz/corpus_<name>/; each aborts on a
 # property violation, and a failure found becomes a unit test or a corpus
 # file.  FUZZ_SECONDS is each harness' length (CI: 4 x 15 s); FUZZERS
-# picks some, e.g. `make fuzzcheck FUZZERS=redis_url FUZZ_SECONDS=600`.
+# picks some, e.g. `make fuzzcheck FUZZERS=l1 FUZZ_SECONDS=600`.
 FUZZ_SECONDS ?= 15
-FUZZERS ?= glob redis_url key_builder
+FUZZERS ?= glob redis_url key_builder l1
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-I$(srcdir)/src
 FUZZ_MAX_LEN_glob = 80
 FUZZ_MAX_LEN_redis_url = 200
 FUZZ_MAX_LEN_key_builder = 256
+FUZZ_MAX_LEN_l1 = 4096
 
 test/fuzz/fuzz_glob: test/fuzz/fuzz_glob.c src/keys.c src/keys.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_glob.c src/keys.c
@@ -87,6 +88,16 @@ test/fuzz/fuzz_redis_url: test/fuzz/fuzz_redis_url.c src/redis_url.c src/redis_u
 
 test/fuzz/fuzz_key_builder: test/fuzz/fuzz_key_builder.c src/keys.c src/keys.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_key_builder.c src/keys.c
+
+# The store runs as it is, against the server's headers, its own hash_bytes
+# (libpgcommon, with libpgport for its printf) and test/fuzz/server_stubs.c.
+PG_STATIC_LIBS = $(firstword $(wildcard $(pkglibdir)/libpgcommon.a $(libdir)/libpgcommon.a))
+test/fuzz/fuzz_l1: test/fuzz/fuzz_l1.c test/fuzz/server_stubs.c test/fuzz/server_stubs.h \
+		src/l1.c src/l1.h src/keys.c src/keys.h src/cachext.h
+	clang $(FUZZ_CFLAGS) -DUSE_ASSERT_CHECKING -Wno-ignored-attributes \
+		-I$(srcdir)/test/fuzz -I$(includedir_server) -o $@ \
+		test/fuzz/fuzz_l1.c test/fuzz/server_stubs.c src/keys.c \
+		$(PG_STATIC_LIBS) $(dir $(PG_STATIC_LIBS))libpgport.a
 
 # One harness' run: new inputs go to test/fuzz/work/<name>, failures to
 # test/fuzz/work/<name>-crash-*; the kept corpus is only read.
