@@ -78,7 +78,7 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 FUZZ_MAX_LEN_glob = 80
 FUZZ_MAX_LEN_redis_url = 200
 FUZZ_MAX_LEN_key_builder = 256
-FUZZ_MAX_LEN_l1 = 4096
+FUZZ_MAX_LEN_l1 = 1024
 
 test/fuzz/fuzz_glob: test/fuzz/fuzz_glob.c src/keys.c src/keys.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_glob.c src/keys.c
