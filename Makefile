@@ -3,7 +3,8 @@
 #   make                 build cachext.so
 #   make install         install into the PostgreSQL that pg_config names
 #   make unitcheck       unit tests of the pure-C parts (no server)
-#   make fuzzcheck       a short libFuzzer run of the glob matcher (clang)
+#   make fuzzcheck       a short libFuzzer run of each harness in test/fuzz/ (clang);
+#                        FUZZERS=name to run one, FUZZ_SECONDS=N for each one's length
 #   make installcheck    unit tests, then pg_regress (sql/), isolation (test/specs/) and TAP (test/t/)
 #                        suites, each against a temporary instance started with
 #                        cachext preloaded; needs redis-server on PATH for L2 tests
@@ -32,7 +33,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test --outputdir=$(CURDIR)/output_iso \
 TAP_TESTS = 1
 PROVE_TESTS = $(wildcard test/t/*.pl)
 
-EXTRA_CLEAN = test/unit/test_keys test/fuzz/fuzz_glob test/fuzz/work tmp_check tmp_regress tmp_check_iso output_iso results regression.diffs regression.out
+EXTRA_CLEAN = $(UNIT_TESTS) $(addprefix test/fuzz/fuzz_,$(FUZZERS)) test/fuzz/work tmp_check tmp_regress tmp_check_iso output_iso results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -53,27 +54,64 @@ endif
 # installcheck runs them first.
 UNIT_CFLAGS = -Wall -Wextra -Werror -g -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -I$(srcdir)/src
+UNIT_TESTS = test/unit/test_keys test/unit/test_redis_url
 
 test/unit/test_keys: test/unit/test_keys.c src/keys.c src/keys.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_keys.c src/keys.c
 
-.PHONY: unitcheck
-unitcheck: test/unit/test_keys
-	test/unit/test_keys
+test/unit/test_redis_url: test/unit/test_redis_url.c src/redis_url.c src/redis_url.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_redis_url.c src/redis_url.c
 
-# A short differential fuzzing run of the glob matcher (libFuzzer, clang),
-# seeded from the corpus kept in test/fuzz/; a crash it finds becomes a case
-# in test/unit/test_keys.c.  FUZZ_SECONDS sets its length.
-FUZZ_SECONDS ?= 20
+.PHONY: unitcheck
+unitcheck: $(UNIT_TESTS)
+	$(foreach t,$(UNIT_TESTS),$(t) &&) true
+
+# Short libFuzzer runs (clang, ASan, UBSan) of each harness in test/fuzz/,
+# seeded from its corpus kept in test/fuzz/corpus_<name>/; each aborts on a
+# property violation, and a failure found becomes a unit test or a corpus
+# file.  FUZZ_SECONDS is each harness' length (CI: 4 x 15 s); FUZZERS
+# picks some, e.g. `make fuzzcheck FUZZERS=l1 FUZZ_SECONDS=600`.
+FUZZ_SECONDS ?= 15
+FUZZERS ?= glob redis_url key_builder l1
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-I$(srcdir)/src
+FUZZ_MAX_LEN_glob = 80
+FUZZ_MAX_LEN_redis_url = 200
+FUZZ_MAX_LEN_key_builder = 256
+FUZZ_MAX_LEN_l1 = 1024
+
 test/fuzz/fuzz_glob: test/fuzz/fuzz_glob.c src/keys.c src/keys.h
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-I$(srcdir)/src -o $@ test/fuzz/fuzz_glob.c src/keys.c
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_glob.c src/keys.c
+
+test/fuzz/fuzz_redis_url: test/fuzz/fuzz_redis_url.c src/redis_url.c src/redis_url.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_redis_url.c src/redis_url.c
+
+test/fuzz/fuzz_key_builder: test/fuzz/fuzz_key_builder.c src/keys.c src/keys.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_key_builder.c src/keys.c
+
+# The store runs as it is, against the server's headers, its own hash_bytes
+# (libpgcommon, with libpgport for its printf) and test/fuzz/server_stubs.c.
+PG_STATIC_LIBS = $(firstword $(wildcard $(pkglibdir)/libpgcommon.a $(libdir)/libpgcommon.a))
+test/fuzz/fuzz_l1: test/fuzz/fuzz_l1.c test/fuzz/server_stubs.c test/fuzz/server_stubs.h \
+		src/l1.c src/l1.h src/keys.c src/keys.h src/cachext.h
+	clang $(FUZZ_CFLAGS) -DUSE_ASSERT_CHECKING -Wno-ignored-attributes \
+		-I$(srcdir)/test/fuzz -I$(includedir_server) -o $@ \
+		test/fuzz/fuzz_l1.c test/fuzz/server_stubs.c src/keys.c \
+		$(PG_STATIC_LIBS) $(dir $(PG_STATIC_LIBS))libpgport.a
+
+# One harness' run: new inputs go to test/fuzz/work/<name>, failures to
+# test/fuzz/work/<name>-crash-*; the kept corpus is only read.
+define run_fuzzer
+	mkdir -p test/fuzz/work/$(1)
+	test/fuzz/fuzz_$(1) -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN_$(1)) \
+		-artifact_prefix=test/fuzz/work/$(1)- test/fuzz/work/$(1) $(srcdir)/test/fuzz/corpus_$(1)
+	@echo "fuzz_$(1): no failure in $(FUZZ_SECONDS) s"
+
+endef
 
 .PHONY: fuzzcheck
-fuzzcheck: test/fuzz/fuzz_glob
-	rm -rf test/fuzz/work && mkdir -p test/fuzz/work
-	test/fuzz/fuzz_glob -max_total_time=$(FUZZ_SECONDS) -max_len=80 -artifact_prefix=test/fuzz/work/ \
-		test/fuzz/work $(srcdir)/test/fuzz/corpus_glob
-	@echo "fuzz_glob: no mismatch in $(FUZZ_SECONDS) s"
+fuzzcheck: $(addprefix test/fuzz/fuzz_,$(FUZZERS))
+	rm -rf test/fuzz/work
+	$(foreach f,$(FUZZERS),$(call run_fuzzer,$(f)))
 
 installcheck: unitcheck fuzzcheck

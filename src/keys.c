@@ -1,20 +1,72 @@
 /*-------------------------------------------------------------------------
  * keys.c
- *	  Glob patterns in the dialect Redis' SCAN MATCH and KEYS use.
+ *	  The two rules about keys that other programs must share with cachext:
+ *	  how cache_key() joins a prefix and arguments into a key, and glob
+ *	  patterns in the dialect Redis' SCAN MATCH and KEYS use.
  *
- * cache_invalidate_pattern applies one pattern to L1 and to L2, so both
- * must agree on what it matches: this is Redis' dialect (`*`, `?`, `[abc]`,
- * `[a-z]`, `[^a]`, and `\` escaping the next character anywhere).  Unlike
- * Redis, a pattern with an unterminated class or a trailing lone backslash
- * is rejected instead of being read leniently, so a typo cannot silently
- * widen or narrow an invalidation.  Like Redis, "x-y" inside a class is a
- * range whatever y is, so "[a-]" is a range a..']' left unterminated.
+ * Building.  key = prefix ":" part1 ":" part2 ... where each part is the
+ * argument's text form with "\" written "\\" and ":" written "\:", and SQL
+ * NULL written "\N" (which no escaped text form can produce).  For one
+ * prefix this is injective: the parts can be read back from the key
+ * (test/fuzz/fuzz_key_builder.c checks it).  key_builder.c adds the
+ * replacement of long keys by their MD5, which needs the server.
  *
- * Nothing here allocates or depends on PostgreSQL: the fuzz harnesses link
- * this file alone.
+ * Matching.  cache_invalidate_pattern applies one pattern to L1 and to L2,
+ * so both must agree on what it matches: this is Redis' dialect (`*`, `?`,
+ * `[abc]`, `[a-z]`, `[^a]`, and `\` escaping the next character anywhere).
+ * Unlike Redis, a pattern with an unterminated class or a trailing lone
+ * backslash is rejected instead of being read leniently, so a typo cannot
+ * silently widen or narrow an invalidation.  Like Redis, "x-y" inside a
+ * class is a range whatever y is, so "[a-]" is a range a..']' left
+ * unterminated.
+ *
+ * Nothing here allocates or depends on PostgreSQL: the fuzz harnesses and
+ * unit tests link this file alone.
  *-------------------------------------------------------------------------
  */
+#include <string.h>
+
 #include "keys.h"
+
+/* Writes c at out[*len] (unless only measuring) and counts it. */
+static void
+put(char *out, size_t *len, char c)
+{
+	if (out != NULL)
+		out[*len] = c;
+	(*len)++;
+}
+
+/*
+ * Writes the key for prefix and parts (NULL entries are SQL NULLs) into
+ * out, unterminated, and returns its length; with out NULL it only
+ * measures, so the caller sizes the buffer with the code that fills it.
+ */
+size_t
+keys_build(const char *prefix, const char *const *parts, int nparts, char *out)
+{
+	size_t		len = 0;
+
+	for (const char *c = prefix; *c; c++)
+		put(out, &len, *c);
+	for (int i = 0; i < nparts; i++)
+	{
+		put(out, &len, ':');
+		if (parts[i] == NULL)
+		{
+			put(out, &len, '\\');
+			put(out, &len, 'N');
+			continue;
+		}
+		for (const char *c = parts[i]; *c; c++)
+		{
+			if (*c == '\\' || *c == ':')
+				put(out, &len, '\\');
+			put(out, &len, *c);
+		}
+	}
+	return len;
+}
 
 /*
  * Returns NULL for a well-formed pattern, else a description of the first

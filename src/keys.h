@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * keys.h
- *	  Key handling shared by the layers: glob patterns in Redis' dialect.
+ *	  Key handling shared by the layers: building cache_key()'s keys, and
+ *	  glob patterns in Redis' dialect.
  *
  * Pure C with no PostgreSQL dependencies, so the fuzzers and unit tests
  * can link it on its own.
@@ -11,6 +12,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/*
+ * Joins prefix and escaped parts (NULL: SQL NULL) into out, unterminated;
+ * returns the length.  With out NULL, only returns the length.
+ */
+extern size_t keys_build(const char *prefix, const char *const *parts,
+						 int nparts, char *out);
 
 /*
  * Checks a glob pattern; returns NULL when it is well formed, or a sentence

@@ -54,23 +54,12 @@
 #include "l2.h"
 #include "l2_queue.h"
 #include "l2_stats.h"
+#include "redis_url.h"
 
 char	   *cachext_redis_url = NULL;
 int			cachext_redis_connect_timeout_ms = 200;
 int			cachext_redis_timeout_ms = 100;
 int			cachext_redis_retry_interval_ms = 1000;
-
-/* Where and as whom to connect, parsed from cachext.redis_url. */
-typedef struct RedisTarget
-{
-	char	   *host;			/* NULL for a unix socket */
-	int			port;
-	char	   *socket_path;	/* NULL for TCP */
-	char	   *user;			/* NULL: AUTH with the password alone */
-	char	   *password;		/* NULL: no AUTH */
-	int			db;
-	char	   *display;		/* for messages: no secrets */
-} RedisTarget;
 
 /*
  * This backend's connection.  connected_url and target's strings live in
@@ -110,151 +99,16 @@ typedef enum ExchangeResult
 	EXCHANGE_FAILED
 } ExchangeResult;
 
-/* Reads a non-negative decimal within [0, max]; false if s is not one. */
-static bool
-parse_number(const char *s, size_t len, int max, int *result)
-{
-	long		value = 0;
-
-	if (len == 0 || len > 10)
-		return false;
-	for (size_t i = 0; i < len; i++)
-	{
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		value = value * 10 + (s[i] - '0');
-	}
-	if (value > max)
-		return false;
-	*result = (int) value;
-	return true;
-}
-
-/* Splits "[user]:password" into target's user and password. */
-static bool
-parse_userinfo(const char *s, size_t len, RedisTarget *t,
-			   const char **problem)
-{
-	const char *colon = memchr(s, ':', len);
-
-	if (colon == NULL)
-	{
-		*problem = "Credentials must be written as \":password@\" or \"user:password@\".";
-		return false;
-	}
-	if (colon > s)
-		t->user = pnstrdup(s, colon - s);
-	t->password = pnstrdup(colon + 1, len - (colon + 1 - s));
-	return true;
-}
-
 /*
- * Parses redis://[[user]:password@]host[:port][/db] or
- * unix://[[user]:password@]/path[?db=N] into t (allocating in the current
- * context).  On failure sets *problem to a sentence that never quotes the
+ * Parses url (see redis_url.c) into t, its strings allocated in the current
+ * context.  On failure sets *problem to a sentence that never quotes the
  * URL, which may hold a password.
  */
 static bool
 parse_redis_url(const char *url, RedisTarget *t, const char **problem)
 {
-	const char *rest;
-	const char *end;
-
-	memset(t, 0, sizeof(RedisTarget));
-	t->port = 6379;
-	if (strncmp(url, "redis://", 8) == 0)
-	{
-		const char *at;
-		const char *host_end;
-		const char *slash;
-
-		rest = url + 8;
-		at = strrchr(rest, '@');
-		if (at != NULL)
-		{
-			if (!parse_userinfo(rest, at - rest, t, problem))
-				return false;
-			rest = at + 1;
-		}
-		slash = strchr(rest, '/');
-		end = slash ? slash : rest + strlen(rest);
-		if (rest[0] == '[')
-		{
-			host_end = memchr(rest, ']', end - rest);
-			if (host_end == NULL)
-			{
-				*problem = "An IPv6 address opened with \"[\" is never closed.";
-				return false;
-			}
-			t->host = pnstrdup(rest + 1, host_end - rest - 1);
-			host_end++;
-		}
-		else
-		{
-			host_end = memchr(rest, ':', end - rest);
-			if (host_end == NULL)
-				host_end = end;
-			t->host = pnstrdup(rest, host_end - rest);
-		}
-		if (t->host[0] == '\0')
-		{
-			*problem = "The URL names no host.";
-			return false;
-		}
-		if (host_end < end)
-		{
-			if (*host_end != ':' ||
-				!parse_number(host_end + 1, end - host_end - 1, 65535, &t->port) ||
-				t->port == 0)
-			{
-				*problem = "The port must be a number between 1 and 65535.";
-				return false;
-			}
-		}
-		if (slash != NULL && slash[1] != '\0' &&
-			!parse_number(slash + 1, strlen(slash + 1), INT_MAX, &t->db))
-		{
-			*problem = "The database after \"/\" must be a non-negative number.";
-			return false;
-		}
-		t->display = psprintf(strchr(t->host, ':') ? "[%s]:%d/%d" : "%s:%d/%d",
-							  t->host, t->port, t->db);
-	}
-	else if (strncmp(url, "unix://", 7) == 0)
-	{
-		const char *query;
-
-		rest = url + 7;
-		if (rest[0] != '/')
-		{
-			const char *at = strstr(rest, "@/");
-
-			if (at == NULL)
-			{
-				*problem = "A unix:// URL must give an absolute socket path.";
-				return false;
-			}
-			if (!parse_userinfo(rest, at - rest, t, problem))
-				return false;
-			rest = at + 1;
-		}
-		query = strchr(rest, '?');
-		t->socket_path = pnstrdup(rest, query ? query - rest : strlen(rest));
-		if (query != NULL &&
-			(strncmp(query, "?db=", 4) != 0 ||
-			 !parse_number(query + 4, strlen(query + 4), INT_MAX, &t->db)))
-		{
-			*problem = "The only query parameter of a unix:// URL is db=N.";
-			return false;
-		}
-		t->display = psprintf("unix:%s (db %d)", t->socket_path, t->db);
-	}
-	else
-	{
-		*problem = "The URL must start with redis:// or unix://.";
-		return false;
-	}
-	return true;
+	return redis_url_parse(url, t, palloc(REDIS_URL_STORAGE_SIZE(strlen(url))),
+						   problem);
 }
 
 /*

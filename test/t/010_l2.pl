@@ -241,7 +241,8 @@ is(redis_cli('main', 'EXISTS', 'cache:r40'), '1', 'L2 stays in use after resumin
 my $auth_port = PostgreSQL::Test::Cluster::get_free_port();
 my $acl_conf = "$redis_dir/acl.conf";
 open my $fh, '>', $acl_conf or die;
-print $fh "requirepass secretpw\nuser alice on >alicepw ~* +\@all\n";
+print $fh "requirepass secretpw\nuser alice on >alicepw ~* +\@all\n"
+  . "user carol on >p\@ss:w/rd% ~* +\@all\n";
 close $fh;
 redis_start('auth', $auth_port, '--include', $acl_conf);
 $redis{auth}{auth} = [ '-a', 'secretpw', '--no-auth-warning' ];
@@ -253,6 +254,11 @@ is(redis_cli('auth', 'GET', 'cache:auth'), '1', 'AUTH with a password');
 set_url("redis://alice:alicepw\@127.0.0.1:$auth_port/3");
 sql(q{SELECT cache_set('acl', '2')});
 is(redis_cli('auth', '-n', '3', 'GET', 'cache:acl'), '2', 'ACL user AUTH and SELECT');
+
+# A password holding "@", ":", "/" and "%" is written percent-encoded.
+set_url("redis://carol:p%40ss%3Aw%2Frd%25\@127.0.0.1:$auth_port");
+sql(q{SELECT cache_set('pct', '3')});
+is(redis_cli('auth', 'GET', 'cache:pct'), '3', 'a percent-encoded password is decoded for AUTH');
 
 set_url("redis://:wrongpw99\@127.0.0.1:$auth_port");
 sql('SELECT cache_stats_reset()');
@@ -298,6 +304,11 @@ isnt($ret, 0, 'a non-superuser cannot read cachext.redis_url');
 like($err, qr/invalid value for parameter "cachext.redis_url".*\n.*port must be a number/,
 	'a malformed URL is refused with the reason');
 unlike($err, qr/topsecret/, 'the refusal does not quote the password');
+($ret, $out, $err) = $node->psql('postgres',
+	q{ALTER SYSTEM SET cachext.redis_url = 'redis://:top%zzsecret@127.0.0.1'});
+like($err, qr/invalid value for parameter "cachext.redis_url".*\n.*two hexadecimal digits/,
+	'a malformed percent-escape in the password is refused with the reason');
+unlike($err, qr/secret/, 'that refusal does not quote the password either');
 
 # ---- Without cachext.redis_url, cachext is L1 alone, as before.
 set_url('');

@@ -1,7 +1,8 @@
 /*
  * test_keys.c
- *	  Unit tests of the pure-C glob matcher (src/keys.c) in Redis' dialect,
- *	  run without a server: `make unitcheck`.
+ *	  Unit tests of the pure-C key rules (src/keys.c): cache_key()'s joining
+ *	  and the glob matcher in Redis' dialect, run without a server:
+ *	  `make unitcheck`.
  *
  * Each case states what Redis' own matcher answers for the same pattern and
  * string, so L1 and SCAN MATCH on L2 agree.
@@ -83,11 +84,46 @@ static const ProblemCase problem_cases[] = {
 	{"[a-]]", 0},
 };
 
+typedef struct BuildCase
+{
+	const char *prefix;
+	int			nparts;
+	const char *parts[3];		/* NULL: SQL NULL */
+	const char *key;
+} BuildCase;
+
+/* The README's examples of cache_key(), and the escaping's corners. */
+static const BuildCase build_cases[] = {
+	{"user", 1, {"42"}, "user:42"},
+	{"search", 3, {"a:b", NULL, "3"}, "search:a\\:b:\\N:3"},
+	{"p", 0, {NULL}, "p"},
+	{"p", 1, {""}, "p:"},
+	{"p", 2, {"\\N", "N"}, "p:\\\\N:N"},
+	{"p", 1, {"a\\:"}, "p:a\\\\\\:"},
+};
+
 int
 main(void)
 {
 	int			failed = 0;
 	int			passed = 0;
+
+	for (size_t i = 0; i < sizeof(build_cases) / sizeof(build_cases[0]); i++)
+	{
+		const BuildCase *c = &build_cases[i];
+		char		key[64];
+		size_t		len = keys_build(c->prefix, c->parts, c->nparts, key);
+
+		if (len != strlen(c->key) || memcmp(key, c->key, len) != 0 ||
+			keys_build(c->prefix, c->parts, c->nparts, NULL) != len)
+		{
+			printf("not ok: cache_key \"%s\" #%zu: got \"%.*s\", expected \"%s\"\n",
+				   c->prefix, i, (int) len, key, c->key);
+			failed++;
+		}
+		else
+			passed++;
+	}
 
 	for (size_t i = 0; i < sizeof(glob_cases) / sizeof(glob_cases[0]); i++)
 	{

@@ -1,0 +1,257 @@
+/*-------------------------------------------------------------------------
+ * redis_url.c
+ *	  Parses cachext.redis_url into a RedisTarget:
+ *	  redis://[[user]:password@]host[:port][/db] or
+ *	  unix://[[user]:password@]/path[?db=N].
+ *
+ * The user name and password may hold any byte but NUL written as %XX
+ * (RFC 3986 percent-encoding), so a password with "@", ":" or "/" can be
+ * given; a "%" not followed by two hexadecimal digits is rejected.  Nothing
+ * else in the URL is decoded.
+ *
+ * A rejected URL is described by a fixed sentence that never quotes the
+ * URL, which may hold a password; the display text of an accepted one
+ * names the server and the database only.
+ *
+ * Memory.  The parsed strings are written into storage the caller provides
+ * (REDIS_URL_STORAGE_SIZE bytes), so this file needs no allocator and
+ * builds without the server (test/fuzz/fuzz_redis_url.c).
+ *-------------------------------------------------------------------------
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "redis_url.h"
+
+/* The caller's storage, filled front to back. */
+typedef struct Storage
+{
+	char	   *next;
+} Storage;
+
+/* Copies len bytes of s into storage as a NUL-terminated string. */
+static char *
+store_copy(Storage *storage, const char *s, size_t len)
+{
+	char	   *copy = storage->next;
+
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	storage->next += len + 1;
+	return copy;
+}
+
+/* The value of a hexadecimal digit, or -1. */
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Copies len bytes of s into storage, decoding %XX escapes; false with
+ * *problem when an escape is malformed or decodes to NUL (which would cut
+ * the credential short).
+ */
+static bool
+store_decoded(Storage *storage, const char *s, size_t len, char **result,
+			  const char **problem)
+{
+	char	   *out = storage->next;
+	size_t		n = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] == '%')
+		{
+			int			high = i + 2 < len ? hex_value(s[i + 1]) : -1;
+			int			low = high >= 0 ? hex_value(s[i + 2]) : -1;
+
+			if (high < 0 || low < 0)
+			{
+				*problem = "In the user name or password, \"%\" must be followed by two hexadecimal digits (write \"%25\" for \"%\").";
+				return false;
+			}
+			if (high == 0 && low == 0)
+			{
+				*problem = "The user name or password must not contain %00.";
+				return false;
+			}
+			out[n++] = (char) (high * 16 + low);
+			i += 2;
+		}
+		else
+			out[n++] = s[i];
+	}
+	out[n] = '\0';
+	storage->next += n + 1;
+	*result = out;
+	return true;
+}
+
+/* Reads a non-negative decimal within [0, max]; false if s is not one. */
+static bool
+parse_number(const char *s, size_t len, int max, int *result)
+{
+	long		value = 0;
+
+	if (len == 0 || len > 10)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		value = value * 10 + (s[i] - '0');
+	}
+	if (value > max)
+		return false;
+	*result = (int) value;
+	return true;
+}
+
+/* Splits "[user]:password" into target's user and password, decoded. */
+static bool
+parse_userinfo(const char *s, size_t len, RedisTarget *t, Storage *storage,
+			   const char **problem)
+{
+	const char *colon = memchr(s, ':', len);
+
+	if (colon == NULL)
+	{
+		*problem = "Credentials must be written as \":password@\" or \"user:password@\".";
+		return false;
+	}
+	if (colon > s &&
+		!store_decoded(storage, s, colon - s, &t->user, problem))
+		return false;
+	return store_decoded(storage, colon + 1, len - (colon + 1 - s),
+						 &t->password, problem);
+}
+
+/* Parses what follows "redis://". */
+static bool
+parse_tcp(const char *rest, RedisTarget *t, Storage *storage,
+		  const char **problem)
+{
+	const char *at = strrchr(rest, '@');
+	const char *slash;
+	const char *end;
+	const char *host_end;
+
+	if (at != NULL)
+	{
+		if (!parse_userinfo(rest, at - rest, t, storage, problem))
+			return false;
+		rest = at + 1;
+	}
+	slash = strchr(rest, '/');
+	end = slash ? slash : rest + strlen(rest);
+	if (rest[0] == '[')
+	{
+		host_end = memchr(rest, ']', end - rest);
+		if (host_end == NULL)
+		{
+			*problem = "An IPv6 address opened with \"[\" is never closed.";
+			return false;
+		}
+		t->host = store_copy(storage, rest + 1, host_end - rest - 1);
+		host_end++;
+	}
+	else
+	{
+		host_end = memchr(rest, ':', end - rest);
+		if (host_end == NULL)
+			host_end = end;
+		t->host = store_copy(storage, rest, host_end - rest);
+	}
+	if (t->host[0] == '\0')
+	{
+		*problem = "The URL names no host.";
+		return false;
+	}
+	if (host_end < end)
+	{
+		if (*host_end != ':' ||
+			!parse_number(host_end + 1, end - host_end - 1, 65535, &t->port) ||
+			t->port == 0)
+		{
+			*problem = "The port must be a number between 1 and 65535.";
+			return false;
+		}
+	}
+	if (slash != NULL && slash[1] != '\0' &&
+		!parse_number(slash + 1, strlen(slash + 1), INT_MAX, &t->db))
+	{
+		*problem = "The database after \"/\" must be a non-negative number.";
+		return false;
+	}
+	t->display = storage->next;
+	storage->next += sprintf(t->display,
+							 strchr(t->host, ':') ? "[%s]:%d/%d" : "%s:%d/%d",
+							 t->host, t->port, t->db) + 1;
+	return true;
+}
+
+/* Parses what follows "unix://". */
+static bool
+parse_unix(const char *rest, RedisTarget *t, Storage *storage,
+		   const char **problem)
+{
+	const char *query;
+
+	if (rest[0] != '/')
+	{
+		const char *at = strstr(rest, "@/");
+
+		if (at == NULL)
+		{
+			*problem = "A unix:// URL must give an absolute socket path.";
+			return false;
+		}
+		if (!parse_userinfo(rest, at - rest, t, storage, problem))
+			return false;
+		rest = at + 1;
+	}
+	query = strchr(rest, '?');
+	t->socket_path = store_copy(storage, rest,
+								query ? (size_t) (query - rest) : strlen(rest));
+	if (query != NULL &&
+		(strncmp(query, "?db=", 4) != 0 ||
+		 !parse_number(query + 4, strlen(query + 4), INT_MAX, &t->db)))
+	{
+		*problem = "The only query parameter of a unix:// URL is db=N.";
+		return false;
+	}
+	t->display = storage->next;
+	storage->next += sprintf(t->display, "unix:%s (db %d)",
+							 t->socket_path, t->db) + 1;
+	return true;
+}
+
+/*
+ * Parses url into t, writing its strings into storage, which must hold
+ * REDIS_URL_STORAGE_SIZE(strlen(url)) bytes.  On failure sets *problem to a
+ * sentence that never quotes the URL.
+ */
+bool
+redis_url_parse(const char *url, RedisTarget *t, char *storage,
+				const char **problem)
+{
+	Storage		s = {storage};
+
+	memset(t, 0, sizeof(RedisTarget));
+	t->port = 6379;
+	if (strncmp(url, "redis://", 8) == 0)
+		return parse_tcp(url + 8, t, &s, problem);
+	if (strncmp(url, "unix://", 7) == 0)
+		return parse_unix(url + 7, t, &s, problem);
+	*problem = "The URL must start with redis:// or unix://.";
+	return false;
+}

@@ -1,0 +1,614 @@
+/*
+ * fuzz_l1.c
+ *	  libFuzzer harness for the shared-memory store (src/l1.c) driven
+ *	  through its API, run by `make fuzzcheck` with AddressSanitizer and
+ *	  UBSan.
+ *
+ * The store is the real l1.c, included here so the checks can read its
+ * partitions; the few server functions it calls come from
+ * server_stubs.c.  The first bytes of the input size the store (1 to 8
+ * partitions, 1 to 64 entries, 128 to 320 kB); the rest is a sequence of
+ * operations on 32 keys of 8 to 300 bytes in two namespaces: store (with
+ * and without a lease, with and without a TTL, values of 4 bytes to
+ * 16 kB), lookup, remove, pattern remove, clear, list, take a lease, and
+ * let time pass.
+ *
+ * A model beside the store remembers what each key may hold.  After every
+ * operation the harness checks the operation's answer and the store's
+ * invariants: bounds never exceeded; every chunk owned by one entry or on
+ * the free list, never both or twice, and chunks in use + free = total;
+ * the free slot list, the hash index and the LRU list each hold exactly
+ * the partition's entries; the LRU order is the order of last use; the
+ * expiry heap holds exactly the entries with a TTL and keeps the heap
+ * property; every stored key and value reads back byte-identical to what
+ * was last stored; the statistics agree; no lock is left held.
+ */
+#include "l1.c"
+
+#include "server_stubs.h"
+
+int			cachext_l1_max_entries;
+int			cachext_l1_memory_kb;
+int			cachext_l1_partitions;
+
+#define NKEYS			32
+#define NAMESPACE_LEN	6
+#define MAX_KEY			320
+#define GLOB_ALPHABET	"k0123456789abcdef:x*?[]^-\\"
+
+/* What the harness knows of one key. */
+typedef struct ModelKey
+{
+	char		key[MAX_KEY];
+	int			key_len;
+	bool		present;		/* may be in the store */
+	char	   *value;			/* what was last stored */
+	TimestampTz expires_at;
+	uint64		writes;			/* stores and removes of this key */
+	uint64		touched;		/* tick of the last store or hit */
+	bool		has_lease;
+	L1Lease		lease;
+	uint64		lease_writes;	/* writes and epoch when the lease was taken */
+	uint64		lease_epoch;
+} ModelKey;
+
+static ModelKey model[NKEYS];
+static uint64 tick;
+static uint64 epoch;			/* pattern removes and clears */
+static TimestampTz now;
+static int64 sets;
+static int64 hits;
+static int64 misses;
+
+/* The fuzz input, read a byte at a time; zeros once it is used up. */
+static const uint8_t *input;
+static size_t input_left;
+
+static uint8_t
+next_byte(void)
+{
+	if (input_left == 0)
+		return 0;
+	input_left--;
+	return *input++;
+}
+
+static void
+fail(const char *what)
+{
+	fprintf(stderr, "l1: %s\n", what);
+	abort();
+}
+
+/* Key k: a namespace, then "k<k%16>:" and a filler of a length set by k. */
+static void
+init_model(void)
+{
+	for (int k = 0; k < NKEYS; k++)
+	{
+		ModelKey   *m = &model[k];
+		int			filler = (k % 16) * 37 % 290;
+
+		free(m->value);
+		memset(m, 0, sizeof(ModelKey));
+		m->key_len = sprintf(m->key, "%sk%x:", k < 16 ? "cache:" : "other:",
+							 k % 16);
+		memset(m->key + m->key_len, 'x', filler);
+		m->key_len += filler;
+	}
+	tick = epoch = 0;
+	sets = hits = misses = 0;
+	now = 1000000;
+}
+
+/* The model key whose bytes these are, or NULL. */
+static ModelKey *
+model_key(const char *key, int key_len)
+{
+	for (int k = 0; k < NKEYS; k++)
+		if (model[k].key_len == key_len &&
+			memcmp(model[k].key, key, key_len) == 0)
+			return &model[k];
+	return NULL;
+}
+
+/* Checks one in-use entry's chunks and contents; returns its chunk count. */
+static int32
+check_entry(L1PartitionView *view, int32 i, int32 *owner)
+{
+	L1Entry    *e = &view->entries[i];
+	char	   *bytes = malloc(e->key_len + e->value_len);
+	ModelKey   *m;
+	int32		c = e->first_chunk;
+
+	if (e->nchunks != (int32) (l1_entry_footprint(e->key_len, e->value_len) /
+							   L1_CHUNK_SIZE))
+		fail("an entry's chunk count does not fit its size");
+	for (int32 n = 0; n < e->nchunks; n++)
+	{
+		if (c < 0 || c >= view->header->nchunks)
+			fail("a chunk chain leaves the partition");
+		if (owner[c] != L1_NONE)
+			fail("a chunk is owned twice");
+		owner[c] = i;
+		c = view->chunk_next[c];
+	}
+	if (partition_for(e->hash) != view)
+		fail("an entry is in another partition than its hash names");
+	if (e->expires_at == L1_NO_EXPIRY ? e->heap_pos != L1_NONE :
+		e->heap_pos < 0 || e->heap_pos >= view->header->heap_size ||
+		view->heap[e->heap_pos] != i)
+		fail("an entry's heap position is wrong");
+
+	chunks_copy(view, e->first_chunk, 0, e->key_len + e->value_len, bytes, false);
+	m = model_key(bytes, e->key_len);
+	if (m == NULL || !m->present)
+		fail("the store holds a key that was not stored or was removed");
+	if (e->hash != hash_key(bytes, e->key_len) ||
+		e->namespace_len != NAMESPACE_LEN)
+		fail("an entry's hash or namespace length is wrong");
+	if (e->value_len != VARSIZE(m->value) ||
+		memcmp(bytes + e->key_len, m->value, e->value_len) != 0 ||
+		e->expires_at != m->expires_at)
+		fail("a value does not read back as it was stored");
+	free(bytes);
+	return e->nchunks;
+}
+
+/* Checks the slot free list, the hash index and the LRU list. */
+static void
+check_lists(L1PartitionView *view)
+{
+	L1Partition *h = view->header;
+	int32		count = 0;
+	uint64		last_touched = UINT64_MAX;
+	int32		older = L1_NONE;
+
+	for (int32 i = h->free_entry; i != L1_NONE; i = view->entries[i].bucket_next)
+		if (i < 0 || i >= h->max_entries || view->entries[i].in_use ||
+			++count > h->max_entries - h->nentries)
+			fail("the free slot list is wrong");
+	if (count != h->max_entries - h->nentries)
+		fail("free slots + entries != slots");
+
+	count = 0;
+	for (int32 b = 0; b < h->nbuckets; b++)
+		for (int32 i = view->buckets[b]; i != L1_NONE; i = view->entries[i].bucket_next)
+			if (i < 0 || i >= h->max_entries || !view->entries[i].in_use ||
+				bucket_for(view, view->entries[i].hash) != &view->buckets[b] ||
+				++count > h->nentries)
+				fail("the hash index is wrong");
+	if (count != h->nentries)
+		fail("the hash index misses entries");
+
+	count = 0;
+	for (int32 i = h->lru_newest; i != L1_NONE; i = view->entries[i].lru_older)
+	{
+		L1Entry    *e = &view->entries[i];
+		char		key[MAX_KEY];
+		ModelKey   *m;
+
+		if (i < 0 || i >= h->max_entries || !e->in_use ||
+			e->lru_newer != older || ++count > h->nentries)
+			fail("the LRU list is wrong");
+		chunks_copy(view, e->first_chunk, 0, e->key_len, key, false);
+		m = model_key(key, e->key_len);
+		if (m->touched >= last_touched)
+			fail("the LRU order is not the order of last use");
+		last_touched = m->touched;
+		older = i;
+	}
+	if (count != h->nentries || h->lru_oldest != older)
+		fail("the LRU list misses entries");
+}
+
+/* Checks the expiry heap: exactly the entries with a TTL, ordered. */
+static void
+check_heap(L1PartitionView *view)
+{
+	L1Partition *h = view->header;
+	int32		with_ttl = 0;
+
+	for (int32 i = 0; i < h->max_entries; i++)
+		if (view->entries[i].in_use &&
+			view->entries[i].expires_at != L1_NO_EXPIRY)
+			with_ttl++;
+	if (h->heap_size != with_ttl)
+		fail("the heap does not hold exactly the entries with a TTL");
+	for (int pos = 1; pos < h->heap_size; pos++)
+		if (view->entries[view->heap[(pos - 1) / 2]].expires_at >
+			view->entries[view->heap[pos]].expires_at)
+			fail("the heap property does not hold");
+}
+
+/* Checks every invariant of every partition, and the statistics. */
+static void
+check_store(void)
+{
+	int64		entries = 0;
+	int64		chunks = 0;
+	int64		max_entries = 0;
+	L1Stats		stats;
+
+	if (stub_lock_held())
+		fail("a lock is held after a call returned");
+	for (int p = 0; p < npartitions; p++)
+	{
+		L1PartitionView *view = &partitions[p];
+		L1Partition *h = view->header;
+		int32	   *owner = malloc(Max(h->nchunks, 1) * sizeof(int32));
+		int32		used = 0;
+		int32		nfree = 0;
+		int32		in_use = 0;
+
+		if (h->nentries < 0 || h->nentries > h->max_entries ||
+			h->chunks_used < 0 || h->chunks_used > h->nchunks)
+			fail("a bound is exceeded");
+		for (int32 c = 0; c < h->nchunks; c++)
+			owner[c] = L1_NONE;
+		for (int32 i = 0; i < h->max_entries; i++)
+			if (view->entries[i].in_use)
+			{
+				used += check_entry(view, i, owner);
+				in_use++;
+			}
+		if (in_use != h->nentries || used != h->chunks_used)
+			fail("entries or chunks in use are miscounted");
+		for (int32 c = h->free_chunk; c != L1_NONE; c = view->chunk_next[c])
+		{
+			if (c < 0 || c >= h->nchunks || owner[c] != L1_NONE)
+				fail("a free chunk is owned or listed twice");
+			owner[c] = -2;
+			nfree++;
+		}
+		if (used + nfree != h->nchunks)
+			fail("chunks in use + free != total");
+		free(owner);
+		check_lists(view);
+		check_heap(view);
+		entries += h->nentries;
+		chunks += h->chunks_used;
+		max_entries += h->max_entries;
+	}
+	l1_read_stats(&stats);
+	if (max_entries != cachext_l1_max_entries ||
+		stats.max_bytes != total_chunks() * L1_CHUNK_SIZE ||
+		stats.entries != entries || stats.bytes != chunks * L1_CHUNK_SIZE ||
+		stats.sets != sets || stats.hits != hits || stats.misses != misses)
+		fail("the statistics disagree with the partitions");
+}
+
+/* Where key k is now, and whether it is live; without touching it. */
+static int32
+locate(ModelKey *m, L1PartitionView **view, bool *live)
+{
+	uint32		hash = hash_key(m->key, m->key_len);
+	int32		i;
+
+	*view = partition_for(hash);
+	i = find_entry(*view, hash, m->key, m->key_len);
+	*live = i != L1_NONE && !is_expired(&(*view)->entries[i], now);
+	return i;
+}
+
+/* Which keys are in the store, and live, right now. */
+typedef struct Presence
+{
+	bool		in[NKEYS];
+	bool		live[NKEYS];
+} Presence;
+
+static void
+take_presence(Presence *presence)
+{
+	for (int k = 0; k < NKEYS; k++)
+	{
+		L1PartitionView *view;
+
+		presence->in[k] = locate(&model[k], &view, &presence->live[k]) != L1_NONE;
+	}
+}
+
+/*
+ * Checks what a store of m into view removed to make room: nothing if the
+ * room was there; else expired entries earliest expiry first, and live
+ * ones only once no expired one is left, least recently used first.
+ */
+static void
+check_make_room(ModelKey *m, L1PartitionView *view, const Presence *before,
+				bool had_room)
+{
+	Presence	after;
+	TimestampTz last_expired_gone = 0;
+	uint64		last_live_gone = 0;
+	TimestampTz first_expired_kept = DT_NOEND;
+	uint64		first_live_kept = UINT64_MAX;
+	bool		live_gone = false;
+
+	take_presence(&after);
+	for (int k = 0; k < NKEYS; k++)
+	{
+		L1PartitionView *other;
+		bool		live;
+
+		if (&model[k] == m || !before->in[k])
+			continue;
+		locate(&model[k], &other, &live);
+		if (other != view)
+			continue;
+		if (after.in[k] && !before->live[k])
+			first_expired_kept = Min(first_expired_kept, model[k].expires_at);
+		else if (after.in[k])
+			first_live_kept = Min(first_live_kept, model[k].touched);
+		else if (had_room)
+			fail("a store removed an entry though there was room");
+		else if (!before->live[k])
+			last_expired_gone = Max(last_expired_gone, model[k].expires_at);
+		else
+		{
+			last_live_gone = Max(last_live_gone, model[k].touched);
+			live_gone = true;
+		}
+	}
+	if (last_expired_gone > first_expired_kept)
+		fail("making room skipped an earlier expiry");
+	if (live_gone && first_expired_kept != DT_NOEND)
+		fail("making room evicted a live entry while an expired one was left");
+	if (live_gone && last_live_gone > first_live_kept)
+		fail("making room evicted other than the least recently used");
+}
+
+static void
+op_store(ModelKey *m, bool with_lease)
+{
+	uint8_t		size = next_byte();
+	uint8_t		ttl = next_byte();
+	uint8_t		seed = next_byte();
+	Size		len = VARHDRSZ + (size < 200 ? size : (Size) (size - 199) * 300);
+	char	   *value = malloc(len);
+	TimestampTz expires_at = ttl % 4 == 0 ? L1_NO_EXPIRY : now + (ttl % 4) * 1000;
+	const L1Lease *lease = with_lease && m->has_lease ? &m->lease : NULL;
+	bool		stale = lease != NULL &&
+		(m->writes != m->lease_writes || epoch != m->lease_epoch);
+	L1PartitionView *view;
+	bool		live;
+	int32		old;
+	int32		free_slots;
+	int32		free_chunks;
+	Presence	before;
+	L1StoreResult result;
+
+	SET_VARSIZE(value, len);
+	for (Size j = VARHDRSZ; j < len; j++)
+		value[j] = (char) (seed + j * 7);
+	take_presence(&before);
+	old = locate(m, &view, &live);
+	free_slots = view->header->max_entries - view->header->nentries;
+	free_chunks = view->header->nchunks - view->header->chunks_used;
+	if (old != L1_NONE)
+	{
+		free_slots++;
+		free_chunks += view->entries[old].nchunks;
+	}
+	result = l1_store(m->key, m->key_len, NAMESPACE_LEN, (Jsonb *) value,
+					  expires_at, now, lease);
+	if (l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE >
+		(Size) view->header->nchunks)
+	{
+		if (result != L1_TOO_LARGE)
+			fail("an entry larger than its partition was not refused");
+	}
+	else if (result == L1_LEASE_LOST)
+	{
+		if (lease == NULL)
+			fail("a store without a lease lost one");
+	}
+	else if (result != L1_STORED || stale)
+		fail(stale ? "a store with a stale lease was not refused" :
+			 "a store that fits was refused");
+	if (result != L1_STORED)
+	{
+		free(value);
+		return;
+	}
+	check_make_room(m, view, &before, free_slots >= 1 &&
+					(Size) free_chunks >= l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE);
+	free(m->value);
+	m->value = value;
+	m->present = true;
+	m->expires_at = expires_at;
+	m->writes++;
+	m->touched = ++tick;
+	sets++;
+	if (locate(m, &view, &live) == L1_NONE)
+		fail("a stored key is not found");
+}
+
+static void
+op_lookup(ModelKey *m)
+{
+	L1PartitionView *view;
+	bool		live;
+	int32		i = locate(m, &view, &live);
+	Jsonb	   *value = l1_lookup(m->key, m->key_len, now);
+
+	if ((value != NULL) != live)
+		fail("a lookup's hit or miss is wrong");
+	if (value != NULL)
+	{
+		if (VARSIZE(value) != VARSIZE(m->value) ||
+			memcmp(value, m->value, VARSIZE(value)) != 0)
+			fail("a hit returns another value than was stored");
+		m->touched = ++tick;
+		hits++;
+		pfree(value);
+	}
+	else
+		misses++;
+	if (i != L1_NONE && !live && locate(m, &view, &live) != L1_NONE)
+		fail("an expired entry survives its lookup");
+}
+
+static void
+op_remove(ModelKey *m)
+{
+	L1PartitionView *view;
+	bool		live;
+
+	locate(m, &view, &live);
+	if (l1_remove(m->key, m->key_len, now) != live)
+		fail("remove's answer is wrong");
+	m->present = false;
+	m->writes++;
+	if (locate(m, &view, &live) != L1_NONE)
+		fail("a removed key is still found");
+}
+
+static void
+op_remove_matching(void)
+{
+	const char *namespace = next_byte() % 2 ? "cache:" : "other:";
+	char		pattern[8];
+	int			pattern_len = next_byte() % sizeof(pattern);
+	int64		expected = 0;
+
+	for (int j = 0; j < pattern_len; j++)
+		pattern[j] = GLOB_ALPHABET[next_byte() % (sizeof(GLOB_ALPHABET) - 1)];
+	if (keys_glob_problem(pattern, pattern_len) != NULL)
+		return;
+	for (int k = 0; k < NKEYS; k++)
+	{
+		ModelKey   *m = &model[k];
+		L1PartitionView *view;
+		bool		live;
+
+		if (memcmp(m->key, namespace, NAMESPACE_LEN) != 0 ||
+			!keys_glob_match(pattern, pattern_len, m->key + NAMESPACE_LEN,
+							 m->key_len - NAMESPACE_LEN))
+			continue;
+		locate(m, &view, &live);
+		expected += live;
+		m->present = false;
+	}
+	if (l1_remove_matching(namespace, NAMESPACE_LEN, pattern, pattern_len,
+						   now) != expected)
+		fail("remove_matching's count is wrong");
+	epoch++;
+}
+
+static void
+op_clear(void)
+{
+	int64		expected = 0;
+
+	for (int p = 0; p < npartitions; p++)
+		expected += partitions[p].header->nentries;
+	if (l1_clear() != expected)
+		fail("clear's count is wrong");
+	for (int k = 0; k < NKEYS; k++)
+		model[k].present = false;
+	epoch++;
+}
+
+/* The listing names exactly the live entries, as they were stored. */
+static void
+op_list(void)
+{
+	List	   *list = l1_list_entries(now);
+	int			live_entries = 0;
+
+	for (int k = 0; k < NKEYS; k++)
+	{
+		L1PartitionView *view;
+		bool		live;
+
+		locate(&model[k], &view, &live);
+		live_entries += live;
+	}
+	if (list_length(list) != live_entries)
+		fail("the listing does not have the live entries");
+	for (int j = 0; j < list_length(list); j++)
+	{
+		L1EntryInfo *info = list->elements[j].ptr_value;
+		char		key[MAX_KEY];
+		int			len = snprintf(key, sizeof(key), "%s%s", info->namespace,
+								   info->key);
+		ModelKey   *m = model_key(key, len);
+
+		if (m == NULL || strlen(info->namespace) != NAMESPACE_LEN ||
+			info->expires_at != m->expires_at ||
+			info->bytes != (int64) l1_entry_footprint(m->key_len, VARSIZE(m->value)))
+			fail("a listed entry is not as it was stored");
+		pfree(info->namespace);
+		pfree(info->key);
+		pfree(info);
+	}
+	if (list != NIL)
+	{
+		free(list->elements);
+		pfree(list);
+	}
+}
+
+static void
+op_take_lease(ModelKey *m)
+{
+	l1_take_lease(m->key, m->key_len, &m->lease);
+	m->has_lease = true;
+	m->lease_writes = m->writes;
+	m->lease_epoch = epoch;
+}
+
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	input = data;
+	input_left = size;
+	cachext_l1_partitions = 1 << (next_byte() % 4);
+	cachext_l1_max_entries = 1 + next_byte() % 64;
+	cachext_l1_memory_kb = 128 + (next_byte() % 4) * 64;
+	free(partitions);
+	partitions = NULL;
+	l1_shmem_startup();
+	init_model();
+	check_store();
+
+	while (input_left > 0)
+	{
+		uint8_t		op = next_byte();
+		ModelKey   *m = &model[next_byte() % NKEYS];
+
+		switch (op % 8)
+		{
+			case 0:
+			case 1:
+				op_store(m, op % 8 == 1);
+				break;
+			case 2:
+				op_lookup(m);
+				break;
+			case 3:
+				op_remove(m);
+				break;
+			case 4:
+				op_remove_matching();
+				break;
+			case 5:
+				now += next_byte() * 100;
+				break;
+			case 6:
+				op_take_lease(m);
+				break;
+			case 7:
+				if (op / 8 % 4 == 0)
+					op_clear();
+				else
+					op_list();
+				break;
+		}
+		check_store();
+	}
+	return 0;
+}

@@ -1,0 +1,165 @@
+/*
+ * server_stubs.c
+ *	  The few server functions src/l1.c calls, for running the store in a
+ *	  harness without a server (test/fuzz/fuzz_l1.c).
+ *
+ * Memory comes from malloc; shared memory is one malloc'd block per
+ * ShmemInitStruct call, "not found" each time so every run starts empty.
+ * The lock stubs check l1.c's locking rule: no code holds two partition
+ * locks at once, and every release matches an acquire; stub_lock_held()
+ * lets the harness check that nothing is held between calls.  hash_bytes
+ * is the server's own, from libpgcommon.
+ */
+#include "postgres.h"
+
+#include <stdio.h>
+
+#include "nodes/pg_list.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/memutils.h"
+
+#include "server_stubs.h"
+
+#define STUB_MAX_LOCKS 1024
+
+static LWLockPadded main_locks[NUM_FIXED_LWLOCKS];
+static LWLockPadded tranche_locks[STUB_MAX_LOCKS];
+
+MemoryContext TopMemoryContext = NULL;
+LWLockPadded *MainLWLockArray = main_locks;
+
+static LWLock *held = NULL;
+static void *shmem_block = NULL;
+
+void
+ExceptionalCondition(const char *conditionName, const char *errorType,
+					 const char *fileName, int lineNumber)
+{
+	fprintf(stderr, "%s(\"%s\") at %s:%d\n", errorType, conditionName,
+			fileName, lineNumber);
+	abort();
+}
+
+void *
+palloc(Size size)
+{
+	void	   *p = malloc(size);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+void
+pfree(void *pointer)
+{
+	free(pointer);
+}
+
+void *
+MemoryContextAllocZero(MemoryContext context, Size size)
+{
+	void	   *p = calloc(1, size);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+Size
+add_size(Size s1, Size s2)
+{
+	if (s1 + s2 < s1)
+		abort();
+	return s1 + s2;
+}
+
+Size
+mul_size(Size s1, Size s2)
+{
+	if (s1 != 0 && (s1 * s2) / s1 != s2)
+		abort();
+	return s1 * s2;
+}
+
+void
+RequestAddinShmemSpace(Size size)
+{
+}
+
+void
+RequestNamedLWLockTranche(const char *tranche_name, int num_lwlocks)
+{
+}
+
+/* A fresh block each time; the previous run's is freed. */
+void *
+ShmemInitStruct(const char *name, Size size, bool *foundPtr)
+{
+	free(shmem_block);
+	shmem_block = palloc(size);
+	memset(shmem_block, 0x7f, size);	/* garbage, as fresh memory may be */
+	*foundPtr = false;
+	return shmem_block;
+}
+
+LWLockPadded *
+GetNamedLWLockTranche(const char *tranche_name)
+{
+	return tranche_locks;
+}
+
+bool
+LWLockAcquire(LWLock *lock, LWLockMode mode)
+{
+	if (held != NULL)
+	{
+		fprintf(stderr, "a second LWLock taken while one is held\n");
+		abort();
+	}
+	held = lock;
+	return true;
+}
+
+void
+LWLockRelease(LWLock *lock)
+{
+	if (held != lock)
+	{
+		fprintf(stderr, "an LWLock released that is not held\n");
+		abort();
+	}
+	held = NULL;
+}
+
+bool
+stub_lock_held(void)
+{
+	return held != NULL;
+}
+
+/* Enough of pg_list for l1_list_entries: elements kept out of line. */
+List *
+lappend(List *list, void *datum)
+{
+	if (list == NIL)
+	{
+		list = palloc(sizeof(List));
+		list->type = T_List;
+		list->length = 0;
+		list->max_length = 0;
+		list->elements = NULL;
+	}
+	if (list->length == list->max_length)
+	{
+		list->max_length = list->max_length * 2 + 8;
+		list->elements = realloc(list->elements,
+								 list->max_length * sizeof(ListCell));
+		if (list->elements == NULL)
+			abort();
+	}
+	list->elements[list->length++].ptr_value = datum;
+	return list;
+}
