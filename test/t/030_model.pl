@@ -23,6 +23,9 @@
 # of t days is expired exactly from model day s + t on (at that very day
 # the wall clock has moved on since the set, so expires_at <= now), and
 # entries whose model expiry is equal expire in the order they were set.
+# A replay starts from an empty store (cache_clear, cache_stats_reset) and
+# counts days from its own start; the clock only moves forward, so it is
+# not set back.
 use strict;
 use warnings;
 
