@@ -50,6 +50,13 @@ ifdef ASSERTS
 override CPPFLAGS += -DUSE_ASSERT_CHECKING
 endif
 
+# The test clock (src/ttl_clock.c): an offset on L1's clock that tests move
+# with cachext_test_advance_clock() (scripts/test sets TEST_CLOCK=1; normal
+# builds do not have it).
+ifdef TEST_CLOCK
+override CPPFLAGS += -DCACHEXT_TEST_CLOCK
+endif
+
 # Unit tests of the pure-C parts, with AddressSanitizer and UBSan; no server.
 # installcheck runs them first.
 UNIT_CFLAGS = -Wall -Wextra -Werror -g -fsanitize=address,undefined \

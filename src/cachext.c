@@ -24,6 +24,7 @@
 #include "l2.h"
 #include "loader.h"
 #include "sync_worker.h"
+#include "ttl_clock.h"
 
 PG_MODULE_MAGIC;
 
@@ -55,6 +56,7 @@ cachext_shmem_request(void)
 	l1_shmem_request();
 	l2_shmem_request();
 	loader_shmem_request();
+	ttl_clock_shmem_request();
 }
 #endif
 
@@ -66,6 +68,7 @@ cachext_shmem_startup(void)
 	l1_shmem_startup();
 	l2_shmem_startup();
 	loader_shmem_startup();
+	ttl_clock_shmem_startup();
 }
 
 /* Partition counts must be powers of two: a key's partition is a bit mask. */
@@ -199,6 +202,7 @@ _PG_init(void)
 	l1_shmem_request();
 	l2_shmem_request();
 	loader_shmem_request();
+	ttl_clock_shmem_request();
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = cachext_shmem_startup;

@@ -27,8 +27,9 @@
  * Redis clients can read and write them.  Text that is not valid JSON reads
  * as a miss and counts as an L2 error.
  *
- * Time is read with GetCurrentTimestamp() (wall clock, not the
- * transaction's start), so TTLs run in real time.
+ * Time is read with ttl_clock_now(): the wall clock (not the
+ * transaction's start), so TTLs run in real time; test builds can shift
+ * it (ttl_clock.c).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -48,6 +49,7 @@
 #include "l2_queue.h"
 #include "l2_stats.h"
 #include "layers.h"
+#include "ttl_clock.h"
 
 /* Keys this long or shorter are built on the stack. */
 #define SHORT_KEY_BUFFER 256
@@ -169,7 +171,7 @@ static bool
 promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 		const L1Lease *lease)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = ttl_clock_now();
 	TimestampTz expires_at = L1_NO_EXPIRY;
 
 	if (VARSIZE(value) > (Size) cachext_l1_max_value_size_kb * 1024 ||
@@ -193,7 +195,7 @@ void
 layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 				 Jsonb **values)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = ttl_clock_now();
 	char	  **full = palloc(nkeys * sizeof(char *));
 	int		   *full_lens = palloc(nkeys * sizeof(int));
 	int		   *missing = palloc(nkeys * sizeof(int));
@@ -309,7 +311,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
 	char	   *full = full_key(key, key_len, buffer, &len);
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = ttl_clock_now();
 	TimestampTz expires_at = L1_NO_EXPIRY;
 	Size		value_len = VARSIZE(value);
 	bool		with_l2 = l2_is_configured();
@@ -386,7 +388,7 @@ layers_invalidate(const char *key, int key_len, bool announce)
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
 	char	   *full = full_key(key, key_len, buffer, &len);
-	bool		in_l1 = l1_remove(full, len, GetCurrentTimestamp());
+	bool		in_l1 = l1_remove(full, len, ttl_clock_now());
 	bool		in_l2 = false;
 
 	if (l2_is_configured())
@@ -440,7 +442,7 @@ layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 	int64		removed = l1_remove_matching(cachext_redis_prefix,
 											 strlen(cachext_redis_prefix),
 											 pattern, pattern_len,
-											 GetCurrentTimestamp());
+											 ttl_clock_now());
 	int64		removed_l2 = l2_invalidate_matching(L2_QUEUE_PATTERN, pattern,
 													pattern_len);
 

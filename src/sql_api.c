@@ -32,6 +32,7 @@
 #include "l2_stats.h"
 #include "layers.h"
 #include "loader.h"
+#include "ttl_clock.h"
 
 PG_FUNCTION_INFO_V1(cache_get);
 PG_FUNCTION_INFO_V1(cache_set);
@@ -500,7 +501,7 @@ cache_entries(PG_FUNCTION_ARGS)
 
 	require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
-	entries = l1_list_entries(GetCurrentTimestamp());
+	entries = l1_list_entries(ttl_clock_now());
 	foreach(lc, entries)
 	{
 		L1EntryInfo *e = lfirst(lc);
@@ -521,3 +522,22 @@ cache_entries(PG_FUNCTION_ARGS)
 	}
 	return (Datum) 0;
 }
+
+#ifdef CACHEXT_TEST_CLOCK
+PG_FUNCTION_INFO_V1(cachext_test_advance_clock);
+
+/*
+ * cachext_test_advance_clock(step interval): moves L1's clock forward by
+ * step (positive, millisecond precision, like a TTL) for the whole
+ * instance.  Test builds only (TEST_CLOCK=1); the extension's SQL script
+ * does not declare it, a test does with CREATE FUNCTION ... AS
+ * '$libdir/cachext', 'cachext_test_advance_clock'.
+ */
+Datum
+cachext_test_advance_clock(PG_FUNCTION_ARGS)
+{
+	require_preloaded();
+	ttl_clock_advance(ttl_to_ms(PG_GETARG_INTERVAL_P(0)) * 1000);
+	PG_RETURN_VOID();
+}
+#endif

@@ -53,6 +53,7 @@
 #include "l2.h"
 #include "l2_stats.h"
 #include "sync_worker.h"
+#include "ttl_clock.h"
 
 /* How often the tracking connection is asked whether it is still there. */
 #define HEARTBEAT_INTERVAL_MS	1000
@@ -209,7 +210,7 @@ apply_message(const redisReply *message)
 	}
 	if (keys->type != REDIS_REPLY_ARRAY)
 		return;
-	now = GetCurrentTimestamp();
+	now = ttl_clock_now();
 	for (size_t i = 0; i < keys->elements; i++)
 		if (keys->element[i]->type == REDIS_REPLY_STRING &&
 			l1_remove(keys->element[i]->str, (int) keys->element[i]->len, now))
