@@ -7,6 +7,7 @@
 -- setting), and the API granted to the tenant's roles only.
 --
 SELECT cache_clear() >= 0 AS cleared;
+SELECT current_database() AS home \gset
 
 -- Without a prefix of its own, another database shares this one's keys.
 CREATE DATABASE regress_tenant_shared;
@@ -15,7 +16,7 @@ SELECT cache_set('shared:secret', '"visible to every database"');
 CREATE EXTENSION cachext;
 SHOW cachext.redis_prefix;
 SELECT cache_get('shared:secret');
-\c regression
+\c :home
 
 -- The recipe, for two tenants.
 CREATE ROLE regress_tenant_a;
@@ -79,7 +80,7 @@ RESET ROLE;
 SELECT namespace, key, bytes > 0 AS stored FROM cache_entries
  WHERE key = 'secret' ORDER BY namespace;
 
-\c regression
+\c :home
 SELECT cache_clear() >= 0 AS cleared;
 DROP DATABASE regress_tenant_shared;
 DROP DATABASE regress_tenant_a_db;
