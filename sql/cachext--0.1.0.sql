@@ -328,7 +328,11 @@ COMMENT ON FUNCTION cache_invalidation_trigger() IS
 'AFTER ROW / AFTER TRUNCATE trigger; arguments: entity, key templates. Invalidates the keys of changed rows when the transaction commits and sends <entity>_<CREATED|UPDATED|DELETED|TRUNCATED> events';
 
 -- Watches a table: changed rows invalidate the keys their templates name.
-CREATE FUNCTION cache_watch_table(tbl regclass, entity text, key_templates text[])
+-- fire_on_replica makes the triggers ENABLE ALWAYS, so that they also fire
+-- under session_replication_role = replica: on a logical replication
+-- subscriber, whose apply worker runs so.
+CREATE FUNCTION cache_watch_table(tbl regclass, entity text, key_templates text[],
+                                  fire_on_replica boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -343,6 +347,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Events are named <entity>_UPDATED and so on, so the entity must be a plain identifier.',
                   HINT = 'Use a name such as USER or ITEM.';
+    END IF;
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table to watch must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF fire_on_replica IS NULL THEN
+        RAISE EXCEPTION 'fire_on_replica must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF key_templates IS NULL OR cardinality(key_templates) = 0 THEN
         RAISE EXCEPTION 'cache_watch_table needs at least one key template'
@@ -372,10 +382,14 @@ BEGIN
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)', tbl, args);
     EXECUTE format('CREATE TRIGGER cachext_invalidate_truncate AFTER TRUNCATE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)', tbl, args);
+    IF fire_on_replica THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER cachext_invalidate, '
+                       'ENABLE ALWAYS TRIGGER cachext_invalidate_truncate', tbl);
+    END IF;
 END
 $function$;
-COMMENT ON FUNCTION cache_watch_table(regclass, text, text[]) IS
-'Attaches cachext''s invalidation triggers: committed changes to tbl invalidate the keys key_templates give ({column} is the row''s value) and send <entity>_CREATED/_UPDATED/_DELETED/_TRUNCATED events';
+COMMENT ON FUNCTION cache_watch_table(regclass, text, text[], boolean) IS
+'Attaches cachext''s invalidation triggers: committed changes to tbl invalidate the keys key_templates give ({column} is the row''s value) and send <entity>_CREATED/_UPDATED/_DELETED/_TRUNCATED events; fire_on_replica also fires them under session_replication_role = replica (logical replication apply)';
 
 -- Stops watching a table.
 CREATE FUNCTION cache_unwatch_table(tbl regclass)
@@ -386,6 +400,9 @@ AS $function$
 DECLARE
     name text;
 BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table to unwatch must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     FOR name IN SELECT tgname FROM pg_trigger
                 WHERE tgrelid = tbl
                   AND tgname IN ('cachext_invalidate', 'cachext_invalidate_truncate') LOOP

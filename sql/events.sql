@@ -90,6 +90,38 @@ SELECT channel, payload,
        payload::json ->> 'key' = E'say "hi"\\now\nnext line\ttab ключ' AS key_round_trips
   FROM received();
 
+-- Every control character, quotes, backslashes, glob characters and
+-- characters outside ASCII: each payload casts to jsonb and gives the key
+-- back exactly.
+CREATE TABLE hostile_keys AS
+SELECT row_number() OVER () AS id, k
+  FROM (SELECT 'c' || chr(c) || 'x' AS k FROM generate_series(1, 31) c
+        UNION ALL SELECT E'DEL\x7f' UNION ALL SELECT E'q"\'\\/*?[]{}'
+        UNION ALL SELECT E'x\r\nFLUSHALL\r\n' UNION ALL SELECT 'ключ 键 🔑'
+        UNION ALL SELECT E'\u2028\u2029\ufeff') s;
+SELECT count(cache_invalidate(k)) FROM hostile_keys;
+SELECT count(*) AS events, count(h.k) AS keys_round_trip
+  FROM received() AS r
+  LEFT JOIN hostile_keys AS h ON r.payload::jsonb ->> 'key' = h.k;
+
+-- The same keys named by a watched table's change event, plus keys of
+-- 600 control characters (3600 bytes each once escaped), so that the event
+-- is split into several payloads: every payload casts to jsonb, and
+-- together they name each key exactly once.
+INSERT INTO hostile_keys SELECT 100 + i, repeat(chr(1), 600) || i FROM generate_series(1, 5) i;
+CREATE TEMP TABLE expected_keys AS SELECT k FROM hostile_keys;
+SELECT cache_watch_table('hostile_keys', 'HOSTILE', ARRAY['{k}']);
+DELETE FROM hostile_keys;
+CREATE TEMP TABLE got AS SELECT payload::jsonb AS payload FROM received();
+SELECT payload ->> 'event' AS event, count(*) AS payloads,
+       sum(jsonb_array_length(coalesce(payload -> 'keys', '[]'))) AS keys_named
+  FROM got GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS expected_keys,
+       count(*) FILTER (WHERE (SELECT count(*) FROM got, jsonb_array_elements_text(payload -> 'keys') n
+                                WHERE n = e.k) = 1) AS named_once
+  FROM expected_keys AS e;
+DROP TABLE hostile_keys, expected_keys, got;
+
 -- NOTIFY refuses payloads of 8000 bytes or more.  A key of 7958 bytes makes
 -- a payload of 7999 bytes, sent as it is; from 7959 bytes on, the payload
 -- carries the key's MD5 and length instead of the key.

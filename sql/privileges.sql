@@ -7,6 +7,7 @@ SELECT cache_stats_reset();
 
 -- An ordinary role, neither superuser nor granted anything.
 CREATE ROLE regress_cache_user;
+CREATE SCHEMA regress_evil AUTHORIZATION regress_cache_user;
 SELECT cache_set('owned-by-admin', '"admin value"');
 
 -- The administration functions are revoked from PUBLIC; everything else is
@@ -18,6 +19,24 @@ SELECT p.oid::regprocedure AS function,
                   WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'cachext')
                     AND classid = 'pg_proc'::regclass)
  ORDER BY p.oid::regprocedure::text COLLATE "C";
+
+-- No function is SECURITY DEFINER, so every call runs with the caller's
+-- rights; the PL/pgSQL ones fix their search_path, so objects a role
+-- creates cannot stand in for the catalog functions they call.
+SELECT p.oid::regprocedure AS function, l.lanname AS language, p.prosecdef AS security_definer,
+       p.proconfig AS settings
+  FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.prolang
+ WHERE p.oid IN (SELECT objid FROM pg_depend
+                  WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'cachext')
+                    AND classid = 'pg_proc'::regclass)
+   AND (l.lanname <> 'c' OR p.prosecdef)
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
+SELECT count(*) AS security_definer_functions
+  FROM pg_proc AS p
+ WHERE p.prosecdef
+   AND p.oid IN (SELECT objid FROM pg_depend
+                  WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'cachext')
+                    AND classid = 'pg_proc'::regclass);
 
 SET ROLE regress_cache_user;
 SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
@@ -60,6 +79,26 @@ SET cachext.max_key_length = 4096;
 SHOW cachext.redis_prefix;
 SHOW cachext.max_key_length;
 
+-- Nor read the Redis URL, which may hold a password (42501), however
+-- asked.  (Roles granted pg_read_all_settings can: see SECURITY.md.)
+SHOW cachext.redis_url;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT current_setting('cachext.redis_url');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) AS visible FROM pg_settings WHERE name = 'cachext.redis_url';
+SELECT count(*) AS visible FROM pg_show_all_settings() WHERE name = 'cachext.redis_url';
+
+-- A function of the role's own, placed first in its search_path, does not
+-- replace the catalog function that cache_watch_table calls.
+CREATE TABLE regress_evil.items (id int);
+CREATE FUNCTION regress_evil.quote_literal(text) RETURNS text
+    LANGUAGE sql AS $$ SELECT 'hijacked'::text $$;
+SET search_path = regress_evil, pg_catalog, public;
+SELECT cache_watch_table('regress_evil.items', 'ITEM', ARRAY['item:{id}']);
+RESET search_path;
+SELECT tgname, pg_get_triggerdef(t.oid) LIKE '%hijacked%' AS hijacked
+  FROM pg_trigger AS t WHERE tgrelid = 'regress_evil.items'::regclass ORDER BY tgname;
+
 -- Nothing was removed by the refused calls.
 SELECT count(*) FROM cache_entries;
 RESET ROLE;
@@ -88,5 +127,6 @@ SELECT cache_clear();
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
+DROP SCHEMA regress_evil CASCADE;
 DROP ROLE regress_cache_user;
 SELECT cache_clear();

@@ -21,6 +21,13 @@
 /* PTTL's answer for a key without expiry */
 #define L2_NO_EXPIRY	(-1)
 
+/*
+ * The longest string Redis takes in one argument by default
+ * (proto-max-bulk-len, 512 MB).  Redis answers a longer one by closing the
+ * connection once it has read it all, so cachext never sends one.
+ */
+#define L2_MAX_VALUE_LENGTH	((size_t) 512 * 1024 * 1024)
+
 /* One key's answer to a read. */
 typedef struct L2Value
 {

@@ -295,6 +295,18 @@ report_too_large_for_l1(int full_len, Size value_len, bool over_limit)
 			 errhint("Raise cachext.l1_memory or lower cachext.l1_partitions.")));
 }
 
+/* Raises the error of a value whose JSON text Redis would refuse. */
+static void
+report_too_large_for_redis(size_t json_len)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("cache value is too large for Redis"),
+			 errdetail("The value's JSON text takes %zu bytes; Redis takes at most %zu bytes in one string.",
+					   json_len, L2_MAX_VALUE_LENGTH),
+			 errhint("Cache a smaller value, or one with fewer characters that JSON escapes.")));
+}
+
 /*
  * Stores value under key for ttl_ms milliseconds (LAYERS_NO_TTL: until
  * evicted or invalidated), in L1 and in Redis; returns whether some layer
@@ -355,12 +367,24 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	{
 		char	   *json = JsonbToCString(NULL, (JsonbContainer *) &value->root,
 										  value_len);
+		size_t		json_len = strlen(json);
 		bool		stored = true;
 
-		if (lease != NULL ?
-			l2_set_under_lease(full, len, json, strlen(json), ttl_ms,
+		if (json_len > L2_MAX_VALUE_LENGTH)
+		{
+			/*
+			 * Escapes can make the text of a jsonb (at most 256 MB) longer
+			 * than Redis takes: refuse it here rather than have Redis drop
+			 * the connection and open the breaker for every other key.
+			 */
+			if (!in_l1)
+				report_too_large_for_redis(json_len);
+			l2_stats_count(L2_ERRORS, 1);
+		}
+		else if (lease != NULL ?
+			l2_set_under_lease(full, len, json, json_len, ttl_ms,
 							   &lease->l2, &stored) :
-			l2_set(full, len, json, strlen(json), ttl_ms))
+			l2_set(full, len, json, json_len, ttl_ms))
 		{
 			if (!stored)
 			{
