@@ -2,7 +2,13 @@
  * l2_queue.c
  *	  The invalidation queue: invalidations that could not reach Redis,
  *	  kept in shared memory and replayed by the next backend that reaches
- *	  Redis, so that Redis never keeps serving a value PostgreSQL dropped.
+ *	  Redis (or by the sync worker, within a second), so that Redis never
+ *	  keeps serving a value PostgreSQL dropped.  The caller of the replay
+ *	  applies each replayed entry to L1 as well (layers.c).
+ *
+ * Entries carry no Redis server: after a change of cachext.redis_url they
+ * are replayed into the new server, the safe side (a key the new server
+ * holds may be the stale one).
  *
  * Contents.  A fixed buffer of L2_QUEUE_BYTES holds entries one after the
  * other: a header, the namespace (cachext.redis_prefix of the backend that
