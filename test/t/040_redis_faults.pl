@@ -11,11 +11,11 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextLoad;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use Time::HiRes qw(usleep time);
 
 my $retry_ms = 250;
@@ -77,34 +77,12 @@ SELECT cache_invalidate('k' || :id);} ],
 SELECT cache_invalidate_pattern('k' || :d || '?');} ],
 	update => [ 2, q{\set id random(1, 200)
 UPDATE items SET v = v + 1 WHERE id = :id;} ],);
-my @script_args;
-for my $name (sort keys %scripts)
-{
-	my $file = "$dir/$name.sql";
-	open my $fh, '>', $file or die "could not write $file: $!";
-	print $fh $scripts{$name}[1], "\n";
-	close $fh;
-	push @script_args, '-f', "$file\@$scripts{$name}[0]";
-}
-
+my @script_args = pgbench_scripts($dir, \%scripts);
 my $seconds = 62;
-my @benches;
-{
-	# WARNINGs about Redis are expected; only errors matter to a client
-	local $ENV{PGOPTIONS} = '-c client_min_messages=error';
-	for my $node (@nodes)
-	{
-		# output to files: nothing reads pipes while the faults are injected
-		my $out = "$dir/pgbench_" . $node->name;
-		my $h = IPC::Run::start(
-			[
-				'pgbench', '-n', '--no-vacuum', '-c', '8', '-j', '2', '-T', $seconds, '-R', 1500,
-				@script_args, $node->connstr('postgres')
-			],
-			'>', "$out.out", '2>', "$out.err");
-		push @benches, [ $node, $h, $out ];
-	}
-}
+my @benches = map {
+	pgbench_start($_, $dir, '-c', '8', '-j', '2', '-T', $seconds, '-R', 1500,
+		@script_args)
+} @nodes;
 my $started = time;
 
 sub l2_stat
@@ -120,24 +98,12 @@ sub failures
 	return l2_stat($node, 'errors + timeouts');
 }
 
-# Polls $node every 50 ms until $query returns 't'; false after 10 s.
-sub poll
-{
-	my ($node, $query) = @_;
-	for (1 .. 200)
-	{
-		return 1 if $node->safe_psql('postgres', $query) eq 't';
-		usleep(50_000);
-	}
-	return 0;
-}
-
 # Polls every node until $query is true there.
 sub on_every_node
 {
 	my ($query) = @_;
 	my $all = 1;
-	$all &&= poll($_, $query) for @nodes;
+	$all &&= poll_node($_, $query) for @nodes;
 	return $all;
 }
 
@@ -167,7 +133,7 @@ for my $node (@nodes)
 my @resets = split /,/, $resets;
 for my $i (0 .. 1)
 {
-	ok( poll(
+	ok( poll_node(
 			$nodes[$i],
 			"SELECT sync_resets >= $resets[$i] + 2 FROM cache_stats WHERE layer = 'l2'"),
 		$nodes[$i]->name . ': the sync worker emptied L1 when it lost the stream and when it was back');
@@ -194,7 +160,7 @@ sleep 4;
 is(redis_cli('shared', 'FLUSHALL'), 'OK', 'FLUSHALL');
 for my $node (@nodes)
 {
-	ok( poll(
+	ok( poll_node(
 			$node,
 			"SELECT sync_resets > $before{$node->name} FROM cache_stats WHERE layer = 'l2'"),
 		$node->name . ': FLUSHALL emptied L1');
@@ -222,17 +188,8 @@ note(sprintf('faults done %.1f s into the workload', time - $started));
 # ---- The workload ends without a failed transaction.
 for my $bench (@benches)
 {
-	my ($node, $h, $file) = @$bench;
-	my $finished = $h->finish;
-	my $out = slurp_file("$file.out");
-	ok($finished, $node->name . ': pgbench exited with status 0')
-	  or diag(slurp_file("$file.err"));
-	like($out, qr/number of failed transactions: 0 \(/,
-		$node->name . ': no failed transaction');
-	my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
-	cmp_ok($done // 0, '>', 1000, $node->name . ': the workload ran')
-	  or diag($out);
-	note($node->name . ': ' . ($out =~ /(tps = [\d.]+)/)[0]);
+	cmp_ok(pgbench_finish($bench), '>', 1000,
+		$bench->[0]->name . ': the workload ran');
 }
 
 # ---- After the documented window (sync worker reconnect: a retry interval;
@@ -272,7 +229,7 @@ ORDER BY key});
 # open (stored in L1 alone, without a lease Redis could check).
 my ($node_a) = @nodes;
 $node_a->safe_psql('postgres', q{SELECT cache_set('old', '1')});
-poll($node_a, q{SELECT count(*) = 0 FROM cache_entries WHERE key = 'old'});
+poll_node($node_a, q{SELECT count(*) = 0 FROM cache_entries WHERE key = 'old'});
 $node_a->safe_psql('postgres', q{SELECT cache_get('old')});
 redis_cli('shared', 'CONFIG', 'SET', 'maxmemory', '1');
 my $queued = l2_stat($node_a, 'invalidations_queued');
@@ -290,7 +247,7 @@ is( $node_a->safe_psql('postgres',
 is(redis_cli('shared', 'EXISTS', 'cache:new'), '0', 'Redis does not');
 redis_cli('shared', 'CONFIG', 'SET', 'maxmemory', '0');
 my $since = time;
-ok(poll($node_a, q{SELECT queue_length = 0 FROM cache_stats WHERE layer = 'l2'}),
+ok(poll_node($node_a, q{SELECT queue_length = 0 FROM cache_stats WHERE layer = 'l2'}),
 	'the sync worker replays the queue with no backend using the cache');
 my $took = time - $since;
 cmp_ok($took, '<', ($retry_ms + 1000 + 500) / 1000,

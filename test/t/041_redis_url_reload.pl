@@ -9,11 +9,11 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextLoad;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use Time::HiRes qw(usleep);
 
 my %port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() } qw(first second);
@@ -38,16 +38,10 @@ sub l2_stat
 		"SELECT $column FROM cache_stats WHERE layer = 'l2'");
 }
 
-# Polls every 50 ms until $query returns 't'; false after 10 s.
 sub poll
 {
 	my ($query) = @_;
-	for (1 .. 200)
-	{
-		return 1 if $node->safe_psql('postgres', $query) eq 't';
-		usleep(50_000);
-	}
-	return 0;
+	return poll_node($node, $query);
 }
 
 # Calls of a Redis command so far, from INFO commandstats.
@@ -76,20 +70,8 @@ SELECT cache_set('k' || :id, to_jsonb(:id), '1 min');} ],
 SELECT cache_get_or_set('g' || :id, 'SELECT to_jsonb($1::int)', '1 min', (:id)::text);} ],
 	invalidate => [ 2, q{\set id random(1, 100)
 SELECT cache_invalidate('k' || :id);} ],);
-my @script_args;
-for my $name (sort keys %scripts)
-{
-	open my $fh, '>', "$dir/$name.sql" or die "could not write $dir/$name.sql: $!";
-	print $fh $scripts{$name}[1], "\n";
-	close $fh;
-	push @script_args, '-f', "$dir/$name.sql\@$scripts{$name}[0]";
-}
-my $bench = IPC::Run::start(
-	[
-		'pgbench', '-n', '--no-vacuum', '-c', '8', '-j', '2', '-T', '15', '-R', '1000',
-		@script_args, $node->connstr('postgres')
-	],
-	'>', "$dir/pgbench.out", '2>', "$dir/pgbench.err");
+my $bench = pgbench_start($node, $dir, '-c', '8', '-j', '2', '-T', '15', '-R', '1000',
+	pgbench_scripts($dir, \%scripts));
 
 sleep 5;
 cmp_ok(calls('first', 'set'), '>', 100, 'the load writes to the first Redis');
@@ -112,12 +94,8 @@ my @clients = split /\n/, redis_cli('first', 'CLIENT', 'LIST');
 is(scalar @clients, 1, 'the first Redis has lost every cachext connection')
   or diag(join "\n", @clients);
 
-my $finished = $bench->finish;
-my $out = slurp_file("$dir/pgbench.out");
-ok($finished, 'pgbench exited with status 0') or diag(slurp_file("$dir/pgbench.err"));
-like($out, qr/number of failed transactions: 0 \(/, 'no failed transaction');
-my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
-cmp_ok($done // 0, '>', 5000, "the load ran ($done transactions)");
+my $done = pgbench_finish($bench);
+cmp_ok($done, '>', 5000, "the load ran ($done transactions)");
 
 # ---- Queued invalidations across a switch.  The second Redis (now in
 # use) dies, three invalidations are queued, and the URL goes back to the
