@@ -145,6 +145,17 @@ sleep 4;
 kill 'STOP', $redis{shared}{pid};
 my $paused = time;
 ok(redis_up_is('false'), 'Redis paused: both instances see it down');
+# and nothing says otherwise while it is paused, although the kernel still
+# accepts the connections the backends open again after each retry interval
+my $said_up = 0;
+while (time < $paused + 2.9)
+{
+	$said_up += $_->safe_psql('postgres',
+		q{SELECT count(*) FROM cache_stats WHERE layer = 'l2' AND redis_up})
+	  for @nodes;
+	usleep(50_000);
+}
+is($said_up, 0, 'redis_up stays false while Redis is paused');
 usleep(1_000_000 * ($paused + 3 - time)) if time < $paused + 3;
 kill 'CONT', $redis{shared}{pid};
 ok(redis_up_is('true'), 'Redis resumed: both instances see it up again');
