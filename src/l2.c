@@ -641,10 +641,11 @@ ensure_connected(void)
 		on_proc_exit(disconnect_at_exit, (Datum) 0);
 		exit_callback_registered = true;
 	}
-	if (!connect_to_redis())
-		return false;
-	l2_stats_set_redis_state(L2_REDIS_UP);
-	return true;
+	/*
+	 * A connection alone does not say Redis is up: the kernel accepts it
+	 * even while Redis is stopped.  The first answer (connect_and_run) does.
+	 */
+	return connect_to_redis();
 }
 
 /* An empty cachext.redis_url means L1 alone. */

@@ -2,7 +2,13 @@
  * l2_queue.c
  *	  The invalidation queue: invalidations that could not reach Redis,
  *	  kept in shared memory and replayed by the next backend that reaches
- *	  Redis, so that Redis never keeps serving a value PostgreSQL dropped.
+ *	  Redis (or by the sync worker, within a second), so that Redis never
+ *	  keeps serving a value PostgreSQL dropped.  The caller of the replay
+ *	  applies each replayed entry to L1 as well (layers.c).
+ *
+ * Entries carry no Redis server: after a change of cachext.redis_url they
+ * are replayed into the new server, the safe side (a key the new server
+ * holds may be the stale one).
  *
  * Contents.  A fixed buffer of L2_QUEUE_BYTES holds entries one after the
  * other: a header, the namespace (cachext.redis_prefix of the backend that
@@ -320,15 +326,16 @@ requeue_unreplayed(int code, Datum arg)
 }
 
 /*
- * Replays the queue if it has entries.  True when nothing is left to
- * replay; false when Redis failed again (the rest is queued again) or
- * another backend is replaying right now (readers then skip L2).
+ * Replays the queue if it has entries, calling replayed for each entry
+ * Redis took.  True when nothing is left to replay; false when Redis
+ * failed again (the rest is queued again) or another backend is replaying
+ * right now (readers then skip L2).
  */
 bool
-l2_queue_replay(void)
+l2_queue_replay(L2QueueReplayed replayed)
 {
 	Replay		replay;
-	volatile int64 replayed = 0;
+	volatile int64 nreplayed = 0;
 
 	if (queue == NULL || pg_atomic_read_u32(&queue->busy) == 0)
 		return true;
@@ -358,14 +365,18 @@ l2_queue_replay(void)
 
 			if (!replay_entry(entry))
 				break;
-			replayed++;
+			replayed(entry->kind, entry_namespace(entry),
+					 entry->namespace_len,
+					 entry_namespace(entry) + entry->namespace_len,
+					 entry->item_len);
+			nreplayed++;
 			replay.pos += entry_size(entry->namespace_len, entry->item_len);
 		}
 	}
 	PG_END_ENSURE_ERROR_CLEANUP(requeue_unreplayed, PointerGetDatum(&replay));
 
 	requeue_unreplayed(0, PointerGetDatum(&replay));
-	l2_stats_count(L2_REPLAYED, replayed);
+	l2_stats_count(L2_REPLAYED, nreplayed);
 	pfree(replay.data);
 	return replay.pos == replay.used;
 }

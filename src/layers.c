@@ -100,13 +100,35 @@ namespace_match(const char *pattern, int pattern_len, int *match_len)
 }
 
 /*
+ * A queued invalidation has reached Redis: it applies to this instance's
+ * L1 too.  The queue stands for writes Redis did not take, whose values
+ * this L1 may still hold; Redis' invalidation message would not remove them
+ * where Redis had no such key (deleting a missing key announces nothing),
+ * and L1 would keep, for as long as the TTL, a value Redis does not have.
+ */
+static void
+forget_replayed(L2QueueKind kind, const char *namespace, int namespace_len,
+				const char *item, int item_len)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (kind == L2_QUEUE_KEY)
+		(void) l1_remove(namespace, namespace_len + item_len, now);
+	else if (kind == L2_QUEUE_PATTERN)
+		(void) l1_remove_matching(namespace, namespace_len, item, item_len,
+								  now);
+	else
+		(void) l1_remove_matching(namespace, namespace_len, "*", 1, now);
+}
+
+/*
  * May this backend read from Redis now?  Queued invalidations go first: a
  * read must not see a value whose invalidation has not reached Redis.
  */
 static bool
 l2_readable(void)
 {
-	return l2_is_usable() && l2_queue_replay();
+	return l2_is_usable() && l2_queue_replay(forget_replayed);
 }
 
 /* Before writing to Redis, replays what is queued (when Redis is usable). */
@@ -115,8 +137,20 @@ l2_writable(void)
 {
 	if (!l2_is_usable())
 		return false;
-	(void) l2_queue_replay();
+	(void) l2_queue_replay(forget_replayed);
 	return true;
+}
+
+/*
+ * Replays queued invalidations now, if Redis is usable: the sync worker
+ * calls it every pass, so that they reach Redis (and L1) within a pass of
+ * Redis answering again, even when no backend uses the cache.
+ */
+void
+layers_replay_queue(void)
+{
+	if (l2_is_usable())
+		(void) l2_queue_replay(forget_replayed);
 }
 
 /*
@@ -362,7 +396,18 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	if (!in_l1)
 		l1_remove(full, len, now);
 	if (lease != NULL && !lease->in_l2)
-		return in_l1;			/* Redis cannot check this lease: leave it */
+	{
+		/*
+		 * Redis cannot check this lease, so the value is not written there;
+		 * but what Redis holds may differ from the value L1 just took, so the
+		 * key is queued like a write Redis did not take: its replay removes
+		 * the key from both layers.
+		 */
+		if (in_l1)
+			l2_queue_add(L2_QUEUE_KEY, cachext_redis_prefix,
+						 strlen(cachext_redis_prefix), key, key_len);
+		return in_l1;
+	}
 	if (l2_writable())
 	{
 		char	   *json = JsonbToCString(NULL, (JsonbContainer *) &value->root,

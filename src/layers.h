@@ -43,6 +43,7 @@ extern bool layers_invalidate(const char *key, int key_len, bool announce);
 extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len,
 									   bool announce);
 extern int64 layers_clear(void);
+extern void layers_replay_queue(void);
 
 /* What layers_lock_load() got. */
 typedef enum LayersLock

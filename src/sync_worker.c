@@ -26,6 +26,13 @@
  * cachext.redis_retry_interval; one LOG line says the stream was lost and
  * one that it is back, whatever the number of attempts in between.
  *
+ * Queue.  While the stream is up, every pass of the loop (at least one a
+ * second, the heartbeat) also replays the invalidations queued for Redis
+ * (layers_replay_queue), so that they reach Redis, and this instance's L1,
+ * within a second of Redis answering again even when no backend uses the
+ * cache.  That replay goes through the L2 module's per-process connection,
+ * breaker and counters, as a backend's would.
+ *
  * Waiting.  The loop waits with WaitLatchOrSocket on the stream socket,
  * with a timeout for the next heartbeat or reconnection attempt; SIGTERM
  * is core's die, SIGHUP re-reads the configuration (a changed
@@ -52,6 +59,7 @@
 #include "l1.h"
 #include "l2.h"
 #include "l2_stats.h"
+#include "layers.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
 
@@ -342,6 +350,9 @@ cachext_sync_main(Datum arg)
 				next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														   cachext_redis_retry_interval_ms);
 		}
+
+		if (stream != NULL)
+			layers_replay_queue();
 
 		if (stream != NULL)
 		{

@@ -1,0 +1,77 @@
+# CachextLoad: pgbench workloads running in the background while a TAP test
+# injects faults, and short polls of a node.
+package CachextLoad;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+our @EXPORT = qw(pgbench_scripts pgbench_start pgbench_finish poll_node);
+
+# Writes each script of %$scripts (name => [weight, text]) into $dir;
+# returns pgbench's -f arguments for them.
+sub pgbench_scripts
+{
+	my ($dir, $scripts) = @_;
+	my @args;
+	for my $name (sort keys %$scripts)
+	{
+		my $file = "$dir/$name.sql";
+		open my $fh, '>', $file or die "could not write $file: $!";
+		print $fh $scripts->{$name}[1], "\n";
+		close $fh;
+		push @args, '-f', "$file\@$scripts->{$name}[0]";
+	}
+	return @args;
+}
+
+# Starts pgbench on $node with @args (options and -f scripts) in the
+# background.  Its output goes to files in $dir, since nothing reads pipes
+# while the test does other things; WARNINGs are not sent to the client.
+# Returns a handle for pgbench_finish.
+sub pgbench_start
+{
+	my ($node, $dir, @args) = @_;
+	my $file = "$dir/pgbench_" . $node->name;
+	local $ENV{PGOPTIONS} = '-c client_min_messages=error';
+	my $h = IPC::Run::start([ 'pgbench', '-n', '--no-vacuum', @args, $node->connstr('postgres') ],
+		'>', "$file.out", '2>', "$file.err");
+	return [ $node, $h, $file ];
+}
+
+# Waits for pgbench to end; checks it exited with 0 and had no failed
+# transaction.  Returns how many transactions it processed.
+sub pgbench_finish
+{
+	my ($bench) = @_;
+	my ($node, $h, $file) = @$bench;
+	my $finished = $h->finish;
+	my $out = slurp_file("$file.out");
+	ok($finished, $node->name . ': pgbench exited with status 0')
+	  or diag(slurp_file("$file.err"));
+	like($out, qr/number of failed transactions: 0 \(/,
+		$node->name . ': no failed transaction');
+	my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
+	note($node->name . ': ' . ($out =~ /(tps = [\d.]+)/)[0]) if $done;
+	return $done // 0;
+}
+
+# Polls $node every 50 ms until $query returns 't'; false after 10 s (the
+# node's poll_query_until waits minutes, too long for a fault's effects).
+sub poll_node
+{
+	my ($node, $query) = @_;
+	for (1 .. 200)
+	{
+		return 1 if $node->safe_psql('postgres', $query) eq 't';
+		usleep(50_000);
+	}
+	return 0;
+}
+
+1;
