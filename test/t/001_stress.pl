@@ -62,7 +62,7 @@ $node->safe_psql('postgres', 'SELECT cache_stats_reset()');
 my ($stdout, $stderr);
 my $ok = IPC::Run::run [
 	'pgbench', '-n', '-c', '8', '-j', '1', '-t', '50000', @args,
-	'-d', $node->connstr('postgres')
+	$node->connstr('postgres')
   ],
   '>', \$stdout, '2>', \$stderr;
 ok($ok, 'pgbench finished without errors') or diag($stderr);
