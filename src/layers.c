@@ -110,7 +110,7 @@ static void
 forget_replayed(L2QueueKind kind, const char *namespace, int namespace_len,
 				const char *item, int item_len)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = ttl_clock_now();
 
 	if (kind == L2_QUEUE_KEY)
 		(void) l1_remove(namespace, namespace_len + item_len, now);
