@@ -37,7 +37,7 @@ int			cachext_max_key_length = 1024;
 int			cachext_lock_timeout_ms = 5000;
 char	   *cachext_notify_channel = NULL;
 int			cachext_events = CACHEXT_EVENTS_ON;
-int			cachext_events_queue_size_kb = 64;
+int			cachext_events_queue_size_kb = 256;
 char	   *cachext_redis_prefix = NULL;
 bool		cachext_preloaded = false;
 
@@ -192,7 +192,7 @@ define_settings(void)
 							"Shared memory per database for events waiting for the worker (cachext.events = async).",
 							NULL,
 							&cachext_events_queue_size_kb,
-							64, 1, 1024 * 1024,
+							256, 1, 1024 * 1024,
 							PGC_POSTMASTER, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("cachext.notify_channel",

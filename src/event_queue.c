@@ -76,6 +76,9 @@
 /* A worker asked for that has not attached after this long never will. */
 #define WORKER_START_TIMEOUT_MS 10000
 
+/* A transaction with this many events finds repeats by hash, not by scan. */
+#define MIN_HASHED_EVENTS	16
+
 #define RECORD_ALIGN		16
 #define RECORD_SIZE(len)	TYPEALIGN(RECORD_ALIGN, sizeof(EventRecord) + (len))
 
@@ -138,7 +141,8 @@ typedef struct SeenEntry
 typedef struct TransactionEvents
 {
 	List	   *events;			/* QueuedEvent, in the order sent */
-	HTAB	   *seen;			/* SeenEntry for each of events */
+	HTAB	   *seen;			/* SeenEntry for each of events, once there
+								 * are MIN_HASHED_EVENTS; else NULL */
 	int			copied;			/* events[0 .. copied) are in records or
 								 * were sent by the fallback */
 	bool		fell_back;		/* sending them itself from now on */
@@ -249,6 +253,23 @@ create_event_set(const char *name, MemoryContext context)
 					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
+/*
+ * True if the transaction already holds this (channel, payload): looked up
+ * in its set once it has one, else by a scan (cheaper for a few events).
+ */
+static bool
+holds_event(QueuedEvent *event)
+{
+	ListCell   *lc;
+
+	if (current->seen != NULL)
+		return hash_search(current->seen, &event, HASH_FIND, NULL) != NULL;
+	foreach(lc, current->events)
+		if (event_match(&event, &lfirst(lc), 0) == 0)
+			return true;
+	return false;
+}
+
 static void transaction_callback(XactEvent event, void *arg);
 static void subtransaction_callback(SubXactEvent event, SubTransactionId mySubid,
 									SubTransactionId parentSubid, void *arg);
@@ -262,7 +283,6 @@ event_queue_add(const char *channel, const char *payload)
 {
 	MemoryContext old;
 	QueuedEvent *event;
-	bool		found;
 
 	if (IsParallelWorker())
 		elog(ERROR, "cannot send cache events from a parallel worker");
@@ -276,24 +296,33 @@ event_queue_add(const char *channel, const char *payload)
 	if (current == NULL)
 	{
 		current = palloc0(sizeof(TransactionEvents));
-		current->seen = create_event_set("cachext transaction events",
-										 TopTransactionContext);
 		current->slot = -1;
 	}
 	event = palloc(sizeof(QueuedEvent));
 	event->level = GetCurrentTransactionNestLevel();
 	event->channel = pstrdup(channel);
 	event->payload = pstrdup(payload);
-	/* the entry's key is the event itself */
-	hash_search(current->seen, &event, HASH_ENTER, &found);
-	if (found)
+	if (holds_event(event))
 	{
 		pfree(event->channel);
 		pfree(event->payload);
 		pfree(event);
 	}
 	else
+	{
 		current->events = lappend(current->events, event);
+		if (current->seen != NULL)
+			hash_search(current->seen, &event, HASH_ENTER, NULL);
+		else if (list_length(current->events) >= MIN_HASHED_EVENTS)
+		{
+			ListCell   *lc;
+
+			current->seen = create_event_set("cachext transaction events",
+											 TopTransactionContext);
+			foreach(lc, current->events)
+				hash_search(current->seen, &lfirst(lc), HASH_ENTER, NULL);
+		}
+	}
 	MemoryContextSwitchTo(old);
 }
 
@@ -580,7 +609,8 @@ subtransaction_callback(SubXactEvent event, SubTransactionId mySubid,
 		{
 			QueuedEvent *last = llast(current->events);
 
-			hash_search(current->seen, &last, HASH_REMOVE, NULL);
+			if (current->seen != NULL)
+				hash_search(current->seen, &last, HASH_REMOVE, NULL);
 			current->events = list_delete_last(current->events);
 		}
 	}
