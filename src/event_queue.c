@@ -327,8 +327,9 @@ event_queue_add(const char *channel, const char *payload)
 }
 
 /*
- * The slot of this database, claimed if it has none: a free slot, or one
- * without worker and without records.  -1 when every slot is taken.
+ * The slot of this database, claimed if it has none (a free slot, or one
+ * without worker and without records), returned with its lock held.  -1
+ * when every slot is taken.
  */
 static int
 find_slot(void)
@@ -341,17 +342,17 @@ find_slot(void)
 			continue;
 		LWLockAcquire(slot_lock(i), LW_EXCLUSIVE);
 		if (shared->slots[i].dboid == MyDatabaseId)
-		{
-			LWLockRelease(slot_lock(i));
 			return i;
-		}
 		LWLockRelease(slot_lock(i));
 	}
 
 	LWLockAcquire(table_lock(), LW_EXCLUSIVE);
 	for (int i = 0; i < EVENT_SLOTS && slot < 0; i++)
 		if (shared->slots[i].dboid == MyDatabaseId)
+		{
 			slot = i;
+			LWLockAcquire(slot_lock(i), LW_EXCLUSIVE);
+		}
 	for (int i = 0; i < EVENT_SLOTS && slot < 0; i++)
 	{
 		EventSlot  *s = &shared->slots[i];
@@ -366,7 +367,8 @@ find_slot(void)
 			s->head = s->tail = 0;
 			slot = i;
 		}
-		LWLockRelease(slot_lock(i));
+		else
+			LWLockRelease(slot_lock(i));
 	}
 	LWLockRelease(table_lock());
 	return slot;
@@ -541,11 +543,13 @@ event_queue_pre_commit(void)
 							   current->maxrecords * sizeof(uint64)) :
 			repalloc(current->records, current->maxrecords * sizeof(uint64));
 	}
+	/* a slot holding this transaction's pending record stays its own */
 	if (current->slot < 0)
 		current->slot = find_slot();
+	else
+		LWLockAcquire(slot_lock(current->slot), LW_EXCLUSIVE);
 	if (current->slot >= 0)
 	{
-		LWLockAcquire(slot_lock(current->slot), LW_EXCLUSIVE);
 		written = ensure_worker(current->slot) &&
 			write_record(current->slot, current->copied, count);
 		LWLockRelease(slot_lock(current->slot));
