@@ -768,6 +768,8 @@ event_queue_consume(int slot, const EventBatch *batch)
 	LWLockRelease(slot_lock(slot));
 	pg_atomic_fetch_add_u64(&shared->counters[EVENT_SENT],
 							list_length(batch->events));
+	if (batch->events != NIL)
+		pg_atomic_fetch_add_u64(&shared->counters[EVENT_BATCHES], 1);
 }
 
 /* Copies the counters for cache_event_stats. */

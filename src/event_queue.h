@@ -22,6 +22,7 @@ typedef enum EventCounter
 	EVENT_SENT,					/* events the workers sent */
 	EVENT_FALLBACKS,			/* events writers sent themselves: no slot,
 								 * no room or no worker */
+	EVENT_BATCHES,				/* transactions the workers sent them in */
 	EVENT_WORKERS_STARTED,		/* workers registered */
 	EVENT_NUM_COUNTERS
 } EventCounter;

@@ -12,7 +12,8 @@
  * database-wide commit lock is taken once per batch, by the worker alone),
  * and only then marks them consumed; a worker that fails mid-batch leaves
  * them to the next one, so an event may then arrive twice, never not at
- * all.  Writers set its latch when they commit events.
+ * all.  Writers set its latch when they commit events; after sending, it
+ * waits BATCH_INTERVAL_MS before looking again, so that batches gather.
  *
  * Exit.  After IDLE_EXIT_MS without events it frees its slot (unless an
  * event arrived meanwhile) and exits.  That is also what lets DROP DATABASE
@@ -42,6 +43,15 @@
 
 /* How long a worker without events stays. */
 #define IDLE_EXIT_MS		1000
+
+/*
+ * After sending, the worker waits this long before looking again, so that
+ * under a steady stream of commits each NOTIFY transaction carries the
+ * events of many: woken at every commit, it would send them almost one
+ * transaction each, and those transactions (each assigns an XID and writes
+ * a commit record) would cost about what the writers saved.
+ */
+#define BATCH_INTERVAL_MS	1
 
 /* What a worker is started with, in bgw_extra. */
 typedef struct WorkerArgs
@@ -118,6 +128,29 @@ send_batch(void)
 	return true;
 }
 
+/*
+ * Sends batches until none is left, each allocated in context.  False if
+ * there was nothing to consume.
+ */
+static bool
+send_all(MemoryContext context)
+{
+	bool		any = false;
+
+	for (;;)
+	{
+		bool		sent;
+
+		MemoryContextReset(context);
+		MemoryContextSwitchTo(context);
+		sent = send_batch();
+		MemoryContextSwitchTo(TopMemoryContext);
+		if (!sent)
+			return any;
+		any = true;
+	}
+}
+
 /* The worker's entry point; arg is its slot. */
 void
 cachext_event_worker_main(Datum arg)
@@ -153,17 +186,13 @@ cachext_event_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		ResetLatch(MyLatch);
-		for (;;)
+		if (send_all(batch_context))
 		{
-			bool		sent;
-
-			MemoryContextReset(batch_context);
-			MemoryContextSwitchTo(batch_context);
-			sent = send_batch();
-			MemoryContextSwitchTo(TopMemoryContext);
-			if (!sent)
-				break;
+			/* let the next events gather: see BATCH_INTERVAL_MS */
 			last_event = GetCurrentTimestamp();
+			(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 BATCH_INTERVAL_MS, PG_WAIT_EXTENSION);
+			continue;
 		}
 		idle_ms = (GetCurrentTimestamp() - last_event) / 1000;
 		if (idle_ms >= IDLE_EXIT_MS)

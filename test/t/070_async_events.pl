@@ -121,12 +121,12 @@ sub writers_and_check
 		'SELECT sent_async, fallbacks, workers_started FROM cache_event_stats()');
 }
 
-# 1. The default queue: the worker sends the events.
+# 1. The default queue (256kB): the worker sends the events.
 my ($sent, $fallbacks, $started) =
-  split /\|/, writers_and_check('64kB queue', 3);
+  split /\|/, writers_and_check('default queue', 3);
 cmp_ok($sent, '>', 0, "the worker sent $sent events ($fallbacks fallbacks)");
 cmp_ok($started, '>=', 1, 'a worker was started');
-note("64kB queue: $sent sent by the worker, $fallbacks by writers, $started workers");
+note("default queue (256kB): $sent sent by the worker, $fallbacks by writers, $started workers");
 
 # 2. The worker leaves when idle (1 s), freeing its slot.
 $node->poll_query_until('postgres',
