@@ -1,6 +1,8 @@
 # cachext.events = async under concurrency: 8 pgbench writers of a watched
 # table and a listener.  Every committed UPDATE's events arrive exactly once,
-# none of an aborted one; with a tiny queue, or without a free background
+# none of an aborted one, nor of one that fails at COMMIT after queueing
+# them (a serialization failure), which does not hold back later events;
+# with a tiny queue, or without a free background
 # worker slot, writers send their events themselves and still nothing is
 # lost; the worker leaves when idle, so DROP DATABASE succeeds; and events
 # work again after a crash restart.
@@ -121,12 +123,56 @@ sub writers_and_check
 		'SELECT sent_async, fallbacks, workers_started FROM cache_event_stats()');
 }
 
+my ($listener, @got);
+
 # 1. The default queue (256kB): the worker sends the events.
 my ($sent, $fallbacks, $started) =
   split /\|/, writers_and_check('default queue', 3);
 cmp_ok($sent, '>', 0, "the worker sent $sent events ($fallbacks fallbacks)");
 cmp_ok($started, '>=', 1, 'a worker was started');
 note("default queue (256kB): $sent sent by the worker, $fallbacks by writers, $started workers");
+
+# A transaction that fails after queueing its events (a serialization
+# failure found at COMMIT, after pre-commit) sends none, and does not hold
+# back the events queued behind its record.
+sub session
+{
+	my %s = (in => '', out => '', err => '');
+	$s{h} = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres') ],
+		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err});
+	return \%s;
+}
+
+sub run_in
+{
+	my ($s, $sql) = @_;
+	$s->{in} .= "$sql\nSELECT 'step done';\n";
+	$s->{h}->pump until $s->{out} =~ s/step done\n//;
+}
+$node->safe_psql('postgres', 'SELECT cache_stats_reset()');
+$listener = start_listener('postgres');
+my ($a, $b) = (session(), session());
+run_in($a, 'BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT sum(n) FROM items WHERE id <= 50;');
+run_in($b, 'BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT sum(n) FROM items WHERE id > 50;');
+run_in($a, q{SELECT cache_invalidate('ssi:a'); UPDATE items SET n = n + 1 WHERE id = 60;});
+run_in($b, q{SELECT cache_invalidate('ssi:b'); UPDATE items SET n = n + 1 WHERE id = 10;});
+run_in($a, 'COMMIT;');
+run_in($b, 'COMMIT;');
+$_->{in} .= "\\q\n" for ($a, $b);
+$_->{h}->finish for ($a, $b);
+like($b->{err}, qr/could not serialize access.*\n.*\n?.*during commit attempt/,
+	'the second writer failed at COMMIT, after its events were queued')
+  or diag("a: $a->{err}\nb: $b->{err}");
+$node->safe_psql('postgres', q{SELECT cache_invalidate('after ssi')});
+wait_for_events(5);    # ssi:a, the UPDATE's three, after ssi
+@got = stop_listener($listener);
+is_deeply(
+	[ grep { /ssi/ } map { $_->[1] } @got ],
+	[
+		'{"event": "CACHE_INVALIDATED", "key": "ssi:a"}',
+		'{"event": "CACHE_INVALIDATED", "key": "after ssi"}'
+	],
+	'its events are not sent, and later events are');
 
 # 2. The worker leaves when idle (1 s), freeing its slot.
 $node->poll_query_until('postgres',
@@ -138,12 +184,12 @@ ok(1, 'the idle worker exited');
 # worker leaves when no session of the database sends events any more.
 $node->safe_psql('postgres', 'CREATE DATABASE dropme');
 $node->safe_psql('dropme', 'CREATE EXTENSION cachext');
-my $listener = start_listener('dropme');
+$listener = start_listener('dropme');
 $node->safe_psql('dropme', q{SELECT cache_invalidate('in dropme')});
 $node->poll_query_until('postgres',
 	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'cachext events' AND datname = 'dropme'})
   or die 'no worker for dropme';
-my @got = stop_listener($listener);
+@got = stop_listener($listener);
 is($got[0][1], '{"event": "CACHE_INVALIDATED", "key": "in dropme"}',
 	'the worker of dropme sent its event');
 my ($ret, $stdout, $stderr) =
