@@ -34,8 +34,10 @@ redis_tps() {
     awk -F'","' '/^"GET/ { print $2; exit }'
 }
 
-# Variant hooks: a variant may need L2 on or off (cachext.redis_url is reloadable).
+# Variant hooks: a variant may need L2 on or off (cachext.redis_url is reloadable),
+# or settings of its own for its sessions (PGOPTIONS, e.g. "-c cachext.events=async").
 declare -A VARIANT_L2=()
+declare -A VARIANT_PGOPTIONS=()
 
 # compare SCENARIO VARIANT... : every round at every client count, variants interleaved.
 # The variant "redis" is redis-benchmark's GET; any other runs $TMP/sql/SCENARIO-VARIANT.sql.
@@ -49,7 +51,8 @@ compare() {
         if [ "$variant" = redis ]; then
           tps=$(redis_tps "$clients")
         else
-          tps=$(pgbench_tps "$TMP/sql/$scenario-$variant.sql" "$clients")
+          tps=$(PGOPTIONS="${VARIANT_PGOPTIONS[$scenario-$variant]:-}" \
+            pgbench_tps "$TMP/sql/$scenario-$variant.sql" "$clients")
         fi
         echo "$scenario,$variant,$clients,$round,${tps:-0}" >>"$OUT/raw.csv"
       done

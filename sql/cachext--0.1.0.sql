@@ -114,6 +114,18 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION cache_stats_reset() IS
 'Zeroes the counters shown by cache_stats; entries are kept';
 
+-- How cachext.events = async's events went out.
+CREATE FUNCTION cache_event_stats(
+    OUT sent_async bigint,
+    OUT fallbacks bigint,
+    OUT batches bigint,
+    OUT workers_started bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'cache_event_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_event_stats() IS
+'cachext.events = async: events sent by the per-database workers, events their writers had to send themselves (no slot, no room in the queue, or no worker), the transactions the workers sent theirs in, workers started; zeroed by cache_stats_reset()';
+
 -- The rows behind the cache_entries view.
 CREATE FUNCTION cache_entries(
     OUT namespace text,

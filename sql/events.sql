@@ -151,6 +151,112 @@ SET cachext.notify_channel = '';
 SELECT set_config('cachext.notify_channel', repeat('c', 64), false);
 SHOW cachext.notify_channel;
 
+-- cachext.events = async sends the same events on the same channel, but
+-- not from the writing transaction: after it commits, a background worker
+-- of the database sends them (so writers never take NOTIFY's
+-- database-wide commit lock).  The same workload runs with on and with
+-- async, and the listener must get exactly the same events in the same
+-- order: none from a rolled-back transaction, none from a rolled-back
+-- subtransaction, one for an event repeated in a transaction.
+CREATE TABLE watched_users (id int PRIMARY KEY, name text);
+SELECT cache_watch_table('watched_users', 'USER', ARRAY['user:{id}']);
+CREATE PROCEDURE workload() LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM cache_invalidate('w:1');
+    COMMIT;
+    PERFORM cache_invalidate('w:b');
+    PERFORM cache_invalidate('w:a');
+    PERFORM cache_invalidate('w:b');
+    INSERT INTO watched_users VALUES (1, 'Ada'), (2, 'Grace');
+    COMMIT;
+    PERFORM cache_invalidate('w:rolled back');
+    UPDATE watched_users SET name = 'x' WHERE id = 1;
+    ROLLBACK;
+    UPDATE watched_users SET name = 'Ada L.' WHERE id = 1;
+    BEGIN
+        PERFORM cache_invalidate('w:rolled back subtransaction');
+        UPDATE watched_users SET name = 'y' WHERE id = 2;
+        RAISE EXCEPTION 'roll back the subtransaction';
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+    BEGIN
+        PERFORM cache_invalidate('w:committed subtransaction');
+        PERFORM cache_invalidate('w:1');
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+    DELETE FROM watched_users WHERE id = 2;
+    COMMIT;
+    PERFORM cache_invalidate('w:done');
+END
+$$;
+
+-- collect(kind) stores what the listener receives until the workload's
+-- last event, w:done, arrives (at most 10 s), noting whether the writing
+-- backend sent it.
+CREATE TABLE got (n serial, kind text, channel text, payload text,
+                  from_writer boolean);
+CREATE PROCEDURE collect(kind text) LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..1000 LOOP
+        PERFORM * FROM dblink('listener', 'SELECT 1') AS t(one int);
+        INSERT INTO got (kind, channel, payload, from_writer)
+            SELECT kind, notify_name, extra, be_pid = pg_backend_pid()
+              FROM dblink_get_notify('listener');
+        EXIT WHEN EXISTS (SELECT FROM got
+                           WHERE got.kind = collect.kind
+                             AND got.payload LIKE '%w:done%');
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$;
+
+SET cachext.events = on;
+CALL workload();
+CALL collect('on');
+SET cachext.events = off;
+DELETE FROM watched_users;
+SET cachext.events = async;
+SHOW cachext.events;
+CALL workload();
+CALL collect('async');
+RESET cachext.events;
+
+SELECT channel, payload, from_writer FROM got WHERE kind = 'async' ORDER BY n;
+SELECT (SELECT array_agg(channel || ' ' || payload ORDER BY n) FROM got WHERE kind = 'on') =
+       (SELECT array_agg(channel || ' ' || payload ORDER BY n) FROM got WHERE kind = 'async')
+       AS same_events_in_same_order,
+       (SELECT bool_and(from_writer) FROM got WHERE kind = 'on') AS on_sent_by_writer,
+       (SELECT bool_and(NOT from_writer) FROM got WHERE kind = 'async') AS async_sent_by_worker;
+
+-- cache_event_stats counts the events the worker sent (its counter moves
+-- just after its NOTIFY commits, so wait for it), and those a writer had
+-- to send itself (none here).
+DO $$
+BEGIN
+    FOR i IN 1..1000 LOOP
+        EXIT WHEN (SELECT sent_async FROM cache_event_stats()) >=
+                  (SELECT count(*) FROM got WHERE kind = 'async');
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$;
+SELECT sent_async = (SELECT count(*) FROM got WHERE kind = 'async') AS all_counted,
+       fallbacks, workers_started >= 1 AS worker_started
+  FROM cache_event_stats();
+
+-- true/false, yes/no and 1/0 are accepted for on and off.
+SET cachext.events = false;
+SHOW cachext.events;
+SET cachext.events = yes;
+SHOW cachext.events;
+SET cachext.events = sometimes;
+RESET cachext.events;
+SET cachext.events = off;
+DROP TABLE watched_users, got;
+RESET cachext.events;
+DROP PROCEDURE workload();
+DROP PROCEDURE collect(text);
+
 SELECT dblink_disconnect('listener');
 DROP FUNCTION received();
 DROP EXTENSION dblink;

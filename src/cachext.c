@@ -20,6 +20,7 @@
 
 #include "cachext.h"
 #include "compat.h"
+#include "event_queue.h"
 #include "l1.h"
 #include "l2.h"
 #include "loader.h"
@@ -36,7 +37,8 @@ int			cachext_default_ttl_s = 3600;
 int			cachext_max_key_length = 1024;
 int			cachext_lock_timeout_ms = 5000;
 char	   *cachext_notify_channel = NULL;
-bool		cachext_events = true;
+int			cachext_events = CACHEXT_EVENTS_ON;
+int			cachext_events_queue_size_kb = 256;
 char	   *cachext_redis_prefix = NULL;
 bool		cachext_preloaded = false;
 
@@ -57,6 +59,7 @@ cachext_shmem_request(void)
 	l2_shmem_request();
 	loader_shmem_request();
 	ttl_clock_shmem_request();
+	event_queue_shmem_request();
 }
 #endif
 
@@ -69,6 +72,7 @@ cachext_shmem_startup(void)
 	l2_shmem_startup();
 	loader_shmem_startup();
 	ttl_clock_shmem_startup();
+	event_queue_shmem_startup();
 }
 
 /* Partition counts must be powers of two: a key's partition is a bit mask. */
@@ -109,6 +113,23 @@ check_redis_prefix(char **newval, void **extra, GucSource source)
 	}
 	return true;
 }
+
+/*
+ * cachext.events' values; true, false, yes, no, 1 and 0 are hidden
+ * spellings of on and off, as for synchronous_commit.
+ */
+static const struct config_enum_entry events_options[] = {
+	{"off", CACHEXT_EVENTS_OFF, false},
+	{"on", CACHEXT_EVENTS_ON, false},
+	{"async", CACHEXT_EVENTS_ASYNC, false},
+	{"true", CACHEXT_EVENTS_ON, true},
+	{"false", CACHEXT_EVENTS_OFF, true},
+	{"yes", CACHEXT_EVENTS_ON, true},
+	{"no", CACHEXT_EVENTS_OFF, true},
+	{"1", CACHEXT_EVENTS_ON, true},
+	{"0", CACHEXT_EVENTS_OFF, true},
+	{NULL, 0, false}
+};
 
 static void
 define_settings(void)
@@ -162,13 +183,21 @@ define_settings(void)
 							5000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
-	DefineCustomBoolVariable("cachext.events",
-							 "Sends cache events (NOTIFY on cachext.notify_channel).",
-							 "Every transaction that sends one takes a database-wide lock while it commits.",
+	DefineCustomEnumVariable("cachext.events",
+							 "How cache events are sent (NOTIFY on cachext.notify_channel): on, async or off.",
+							 "on: by the writing transaction, which then takes a database-wide lock while it commits; "
+							 "async: after the commit, by a background worker per database.",
 							 &cachext_events,
-							 true,
+							 CACHEXT_EVENTS_ON, events_options,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.events_queue_size",
+							"Shared memory per database for events waiting for the worker (cachext.events = async).",
+							NULL,
+							&cachext_events_queue_size_kb,
+							256, 1, 1024 * 1024,
+							PGC_POSTMASTER, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("cachext.notify_channel",
 							   "NOTIFY channel that cache events are sent on.",
 							   NULL,
@@ -203,6 +232,7 @@ _PG_init(void)
 	l2_shmem_request();
 	loader_shmem_request();
 	ttl_clock_shmem_request();
+	event_queue_shmem_request();
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = cachext_shmem_startup;

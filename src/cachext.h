@@ -22,8 +22,17 @@ extern int	cachext_default_ttl_s;		/* seconds; 0 means no expiry */
 extern int	cachext_max_key_length;		/* bytes */
 extern int	cachext_lock_timeout_ms;	/* cache_get_or_set's longest wait */
 extern char *cachext_notify_channel;
-extern bool cachext_events;				/* send NOTIFY events at all */
+extern int	cachext_events;				/* a CachextEvents */
+extern int	cachext_events_queue_size_kb;	/* per database, async events */
 extern char *cachext_redis_prefix;		/* also the L1 namespace */
+
+/* cachext.events: how cache events are sent. */
+typedef enum CachextEvents
+{
+	CACHEXT_EVENTS_OFF,			/* not at all */
+	CACHEXT_EVENTS_ON,			/* NOTIFY in the writing transaction */
+	CACHEXT_EVENTS_ASYNC		/* NOTIFY by a worker after the commit */
+} CachextEvents;
 
 /* Hard limits behind the settings, so a full L1 key always fits a buffer. */
 #define CACHEXT_KEY_LENGTH_LIMIT	65535	/* cachext.max_key_length's maximum */

@@ -7,10 +7,17 @@
  * would reach NOTIFY's size limit is summarised (the key replaced by its
  * MD5 and length) rather than failing the caller's statement.  During
  * recovery (a hot standby) NOTIFY is impossible, so no event is sent.
- * cachext.events = off sends none at all: every transaction that NOTIFYs
- * takes a database-wide lock from pre-commit to the end of its commit, so
- * writers of watched tables commit one at a time while events are on.
  * A change event naming many keys is split into several payloads.
+ *
+ * cachext.events chooses who sends them.  on: the writing transaction,
+ * with Async_Notify; but every transaction that NOTIFYs takes a
+ * database-wide lock from pre-commit to the end of its commit, so writers
+ * of watched tables then commit one at a time.  async: the same payloads,
+ * on the same channel, delivered only after the commit (never after an
+ * abort), in commit order per backend, by a per-database background worker
+ * that NOTIFYs them in batches; the writer only copies them into shared
+ * memory (event_queue.c, event_worker.c).  off: none at all.  The setting
+ * is read at each event.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -23,21 +30,26 @@
 
 #include "cachext.h"
 #include "compat.h"
+#include "event_queue.h"
 #include "events.h"
 
 /* NOTIFY refuses payloads of this many bytes or more (see async.c). */
 #define NOTIFY_PAYLOAD_LIMIT (BLCKSZ - NAMEDATALEN - 128)
 
 /*
- * Sends payload on the configured channel, unless events are off or this is
- * a standby.
+ * Sends payload on the configured channel as cachext.events says: with
+ * NOTIFY now, through the worker's queue, or not at all (also on a
+ * standby).
  */
 static void
 send_event(StringInfo payload)
 {
-	if (!cachext_events || RecoveryInProgress())
+	if (cachext_events == CACHEXT_EVENTS_OFF || RecoveryInProgress())
 		return;
-	Async_Notify(cachext_notify_channel, payload->data);
+	if (cachext_events == CACHEXT_EVENTS_ASYNC)
+		event_queue_add(cachext_notify_channel, payload->data);
+	else
+		Async_Notify(cachext_notify_channel, payload->data);
 }
 
 /*

@@ -24,6 +24,7 @@
 #include "utils/tuplestore.h"
 
 #include "cachext.h"
+#include "event_queue.h"
 #include "key_builder.h"
 #include "keys.h"
 #include "l1.h"
@@ -42,6 +43,7 @@ PG_FUNCTION_INFO_V1(cache_get_multi);
 PG_FUNCTION_INFO_V1(cache_clear);
 PG_FUNCTION_INFO_V1(cache_stats);
 PG_FUNCTION_INFO_V1(cache_stats_reset);
+PG_FUNCTION_INFO_V1(cache_event_stats);
 PG_FUNCTION_INFO_V1(cache_entries);
 PG_FUNCTION_INFO_V1(cache_get_or_set);
 PG_FUNCTION_INFO_V1(cache_key);
@@ -487,7 +489,30 @@ cache_stats_reset(PG_FUNCTION_ARGS)
 	l1_reset_stats();
 	loader_reset_stats();
 	l2_stats_reset();
+	event_queue_reset_stats();
 	PG_RETURN_VOID();
+}
+
+/*
+ * cache_event_stats(): how cachext.events = async's events went out: sent
+ * by the workers, sent by writers themselves (fallbacks), workers started.
+ */
+Datum
+cache_event_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	int64		counters[EVENT_NUM_COUNTERS];
+	Datum		values[EVENT_NUM_COUNTERS];
+	bool		nulls[EVENT_NUM_COUNTERS] = {false};
+
+	require_preloaded();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	event_queue_read_stats(counters);
+	for (int i = 0; i < EVENT_NUM_COUNTERS; i++)
+		values[i] = Int64GetDatum(counters[i]);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
 }
 
 /* cache_entries(): one row per live L1 entry, behind the cache_entries view. */

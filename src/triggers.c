@@ -13,7 +13,8 @@
  * Transactions.  Each subtransaction level that records something gets its
  * own PendingSet; committing a subtransaction merges its set into its
  * parent's, aborting one discards it.  At top-level pre-commit the events
- * are queued with NOTIFY (so they follow NOTIFY's rules); once the commit is
+ * are queued (with NOTIFY, or for the event worker: see events.c), so they
+ * follow NOTIFY's rules; once the commit is
  * durable and visible, every pending key is invalidated, once however many
  * rows named it, and patterns likewise.  Invalidating only after the commit
  * is visible is what makes leases work: a load that read the old row took
@@ -40,6 +41,7 @@
 #include "utils/rel.h"
 
 #include "cachext.h"
+#include "event_queue.h"
 #include "events.h"
 #include "layers.h"
 
@@ -216,8 +218,14 @@ transaction_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			/* every subtransaction has been merged by now */
+			/*
+			 * Every subtransaction has been merged by now.  With
+			 * cachext.events = async, the events are handed to the queue
+			 * here: the queue's own pre-commit callback may already have
+			 * run.
+			 */
 			send_pending_events(pending);
+			event_queue_pre_commit();
 			break;
 		case XACT_EVENT_COMMIT:
 			invalidate_pending(pending);

@@ -1,0 +1,212 @@
+/*-------------------------------------------------------------------------
+ * event_worker.c
+ *	  The background worker "cachext events": one per database with
+ *	  cachext.events = async events in flight, sending them with NOTIFY.
+ *
+ * A writer registers it on demand at pre-commit (event_queue.c), as a
+ * dynamic worker that is never restarted; it takes a max_worker_processes
+ * slot, and when none is free the writer sends its events itself.  The
+ * worker connects to its database as the bootstrap superuser, binds to its
+ * queue slot, and then loops: it takes the committed events at the head of
+ * the queue, sends them with Async_Notify in one transaction (so NOTIFY's
+ * database-wide commit lock is taken once per batch, by the worker alone),
+ * and only then marks them consumed; a worker that fails mid-batch leaves
+ * them to the next one, so an event may then arrive twice, never not at
+ * all.  Writers set its latch when they commit events; after sending, it
+ * waits BATCH_INTERVAL_MS before looking again, so that batches gather.
+ *
+ * Exit.  After IDLE_EXIT_MS without events it frees its slot (unless an
+ * event arrived meanwhile) and exits.  That is also what lets DROP DATABASE
+ * through: DROP DATABASE waits 5 s for the database's sessions to leave,
+ * and with no session left no event comes, so the worker is gone within
+ * IDLE_EXIT_MS.  SIGTERM (DROP DATABASE ... WITH (FORCE), pg_terminate_backend)
+ * is core's die; the slot is unbound on any exit.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/async.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "event_queue.h"
+#include "event_worker.h"
+
+/* How long a worker without events stays. */
+#define IDLE_EXIT_MS		1000
+
+/*
+ * After sending, the worker waits this long before looking again, so that
+ * under a steady stream of commits each NOTIFY transaction carries the
+ * events of many: woken at every commit, it would send them almost one
+ * transaction each, and those transactions (each assigns an XID and writes
+ * a commit record) would cost about what the writers saved.
+ */
+#define BATCH_INTERVAL_MS	1
+
+/* What a worker is started with, in bgw_extra. */
+typedef struct WorkerArgs
+{
+	Oid			dboid;
+	uint32		generation;
+} WorkerArgs;
+
+static int	my_slot = -1;
+static uint32 my_generation = 0;
+
+PGDLLEXPORT void cachext_event_worker_main(Datum arg);
+
+/*
+ * Asks the postmaster for a worker serving slot of database dboid.  False
+ * when no background worker slot is free.
+ */
+bool
+event_worker_register(int slot, Oid dboid, uint32 generation)
+{
+	BackgroundWorker worker;
+	WorkerArgs	args = {dboid, generation};
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "cachext");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "cachext_event_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "cachext events for database %u",
+			 dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "cachext events");
+	worker.bgw_main_arg = Int32GetDatum(slot);
+	memcpy(worker.bgw_extra, &args, sizeof(args));
+	return RegisterDynamicBackgroundWorker(&worker, NULL);
+}
+
+/* on_shmem_exit: unbinds the slot, whatever ended the worker. */
+static void
+detach_at_exit(int code, Datum arg)
+{
+	if (my_slot >= 0)
+		event_queue_detach(my_slot, my_generation);
+}
+
+/*
+ * Sends the next batch in one transaction and marks it consumed.  False if
+ * there was nothing to consume.
+ */
+static bool
+send_batch(void)
+{
+	EventBatch	batch;
+	ListCell   *lc;
+
+	if (!event_queue_next_batch(my_slot, &batch))
+		return false;
+	if (batch.events != NIL)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		pgstat_report_activity(STATE_RUNNING, "sending cache events");
+		foreach(lc, batch.events)
+		{
+			QueuedEvent *event = lfirst(lc);
+
+			Async_Notify(event->channel, event->payload);
+		}
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	event_queue_consume(my_slot, &batch);
+	return true;
+}
+
+/*
+ * Sends batches until none is left, each allocated in context.  False if
+ * there was nothing to consume.
+ */
+static bool
+send_all(MemoryContext context)
+{
+	bool		any = false;
+
+	for (;;)
+	{
+		bool		sent;
+
+		MemoryContextReset(context);
+		MemoryContextSwitchTo(context);
+		sent = send_batch();
+		MemoryContextSwitchTo(TopMemoryContext);
+		if (!sent)
+			return any;
+		any = true;
+	}
+}
+
+/* The worker's entry point; arg is its slot. */
+void
+cachext_event_worker_main(Datum arg)
+{
+	WorkerArgs	args;
+	MemoryContext batch_context;
+	TimestampTz last_event;
+
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (!event_queue_attach(DatumGetInt32(arg), args.dboid, args.generation))
+		proc_exit(0);			/* replaced by another worker meanwhile */
+	my_slot = DatumGetInt32(arg);
+	my_generation = args.generation;
+	on_shmem_exit(detach_at_exit, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
+	batch_context = AllocSetContextCreate(TopMemoryContext,
+										  "cachext events batch",
+										  ALLOCSET_DEFAULT_SIZES);
+	last_event = GetCurrentTimestamp();
+	for (;;)
+	{
+		long		idle_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		ResetLatch(MyLatch);
+		if (send_all(batch_context))
+		{
+			/* let the next events gather: see BATCH_INTERVAL_MS */
+			last_event = GetCurrentTimestamp();
+			(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 BATCH_INTERVAL_MS, PG_WAIT_EXTENSION);
+			continue;
+		}
+		idle_ms = (GetCurrentTimestamp() - last_event) / 1000;
+		if (idle_ms >= IDLE_EXIT_MS)
+		{
+			if (event_queue_release_if_empty(my_slot))
+			{
+				my_slot = -1;
+				proc_exit(0);
+			}
+			/* a record arrived, still pending: its commit sets the latch */
+			last_event = GetCurrentTimestamp();
+			idle_ms = 0;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 IDLE_EXIT_MS - idle_ms, PG_WAIT_EXTENSION);
+	}
+}
