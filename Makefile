@@ -33,11 +33,17 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test --outputdir=$(CURDIR)/output_iso \
 TAP_TESTS = 1
 PROVE_TESTS = $(wildcard test/t/*.pl)
 
-EXTRA_CLEAN = $(UNIT_TESTS) $(addprefix test/fuzz/fuzz_,$(FUZZERS)) test/fuzz/work tmp_check tmp_regress tmp_check_iso output_iso results regression.diffs regression.out
+EXTRA_CLEAN = src/*.d $(UNIT_TESTS) $(addprefix test/fuzz/fuzz_,$(FUZZERS)) test/fuzz/work tmp_check tmp_regress tmp_check_iso output_iso results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Each object is rebuilt when a header it includes changes (the compiler
+# writes src/*.d beside the objects; not for the bitcode, whose rule shares
+# CPPFLAGS but not CFLAGS).
+override CFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)
 
 # Warnings are errors when asked (CI sets WERROR=1).
 ifdef WERROR
