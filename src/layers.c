@@ -363,6 +363,8 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	bool		with_l2 = l2_is_configured();
 	bool		over_limit;
 	bool		in_l1 = false;
+	char	   *json = NULL;
+	size_t		json_len = 0;
 
 	if (ttl_ms != LAYERS_NO_TTL &&
 		(pg_mul_s64_overflow(ttl_ms, 1000, &expires_at) ||
@@ -373,6 +375,21 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 				 errmsg("cache TTL is too large"),
 				 errdetail("The entry would expire beyond the largest timestamp PostgreSQL represents."),
 				 errhint("Pass a smaller TTL, or NULL for an entry that never expires.")));
+
+	/*
+	 * With Redis configured, a value must fit Redis: escapes can make the
+	 * text of a jsonb (at most 256 MB) longer than Redis takes, and a value
+	 * kept in L1 alone would be one Redis' invalidation messages cannot
+	 * reach.  Checked before either layer changes, so a refused write leaves
+	 * both as they were.
+	 */
+	if (with_l2)
+	{
+		json = JsonbToCString(NULL, (JsonbContainer *) &value->root, value_len);
+		json_len = strlen(json);
+		if (json_len > L2_MAX_VALUE_LENGTH)
+			report_too_large_for_redis(json_len);
+	}
 
 	over_limit = value_len > (Size) cachext_l1_max_value_size_kb * 1024;
 	if (over_limit && !with_l2)
@@ -410,23 +427,9 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	}
 	if (l2_writable())
 	{
-		char	   *json = JsonbToCString(NULL, (JsonbContainer *) &value->root,
-										  value_len);
-		size_t		json_len = strlen(json);
 		bool		stored = true;
 
-		if (json_len > L2_MAX_VALUE_LENGTH)
-		{
-			/*
-			 * Escapes can make the text of a jsonb (at most 256 MB) longer
-			 * than Redis takes: refuse it here rather than have Redis drop
-			 * the connection and open the breaker for every other key.
-			 */
-			if (!in_l1)
-				report_too_large_for_redis(json_len);
-			l2_stats_count(L2_ERRORS, 1);
-		}
-		else if (lease != NULL ?
+		if (lease != NULL ?
 			l2_set_under_lease(full, len, json, json_len, ttl_ms,
 							   &lease->l2, &stored) :
 			l2_set(full, len, json, json_len, ttl_ms))
