@@ -6,10 +6,10 @@
  * Connection.  Each backend opens its own connection lazily, on its first
  * use of L2, and keeps it across transactions; its state lives in static
  * variables whose strings are in a child of TopMemoryContext, because the
- * connection outlives every transaction.  A failure frees the connection; the next use
- * after cachext.redis_retry_interval opens a new one.  A change of
- * cachext.redis_url (SIGHUP) is noticed at the next use and reconnects at
- * once.  The socket is counted with AcquireExternalFD and closed at backend
+ * connection outlives every transaction.  A failure frees the connection;
+ * the next use after cachext.redis_retry_interval opens a new one.  A
+ * change of cachext.redis_url (SIGHUP) is noticed at the next use and
+ * reconnects at once.  The socket is counted with AcquireExternalFD and closed at backend
  * exit by an on_proc_exit callback.  A process that follows Redis rather
  * than caching through it (the sync worker) opens connections of its own
  * with l2_open, which share the URL parsing, connecting and waiting below
@@ -22,9 +22,9 @@
  * CHECK_FOR_INTERRUPTS.  The wait set is kept with the connection, so a
  * wait is one epoll_wait rather than WaitLatchOrSocket's five extra
  * system calls to build and free a set: an L2 hit is a handful of system
- * calls, and they are most of its cost.  A cancel or statement_timeout raised there frees
- * the connection (its protocol state is unknown) and the replies read so
- * far before the error propagates.
+ * calls, and they are most of its cost.  A cancel or statement_timeout
+ * raised there frees the connection (its protocol state is unknown) and
+ * the replies read so far before the error propagates.
  *
  * Failures.  A connect error, a timeout, a broken connection or an error
  * reply about the server's state (anything but WRONGTYPE) opens this
