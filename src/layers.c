@@ -122,6 +122,17 @@ forget_replayed(L2QueueKind kind, const char *namespace, int namespace_len,
 }
 
 /*
+ * Queues an invalidation of this namespace (a key, a pattern, or all of it)
+ * for when Redis can take it.
+ */
+static void
+queue_invalidation(L2QueueKind kind, const char *item, int item_len)
+{
+	l2_queue_add(kind, cachext_redis_prefix, strlen(cachext_redis_prefix),
+				 item, item_len);
+}
+
+/*
  * May this backend read from Redis now?  Queued invalidations go first: a
  * read must not see a value whose invalidation has not reached Redis.
  */
@@ -196,6 +207,18 @@ parse_json_text(const L2Value *value)
 }
 
 /*
+ * Sets *expires_at to ttl_ms milliseconds after now; false when that is
+ * beyond the timestamps PostgreSQL represents.
+ */
+static bool
+expiry_after(TimestampTz now, int64 ttl_ms, TimestampTz *expires_at)
+{
+	return !pg_mul_s64_overflow(ttl_ms, 1000, expires_at) &&
+		!pg_add_s64_overflow(*expires_at, now, expires_at) &&
+		IS_VALID_TIMESTAMP(*expires_at);
+}
+
+/*
  * Copies an L2 hit into L1, expiring when Redis would (pttl_ms, or never
  * for L2_NO_EXPIRY), unless the key's lease, taken before the read was
  * sent, has moved since; true if L1 took it.  Values L1 refuses stay in
@@ -211,10 +234,7 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 	if (VARSIZE(value) > (Size) cachext_l1_max_value_size_kb * 1024 ||
 		pttl_ms == 0)
 		return false;
-	if (pttl_ms != L2_NO_EXPIRY &&
-		(pg_mul_s64_overflow(pttl_ms, 1000, &expires_at) ||
-		 pg_add_s64_overflow(expires_at, now, &expires_at) ||
-		 !IS_VALID_TIMESTAMP(expires_at)))
+	if (pttl_ms != L2_NO_EXPIRY && !expiry_after(now, pttl_ms, &expires_at))
 		return false;
 	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
 					expires_at, now, lease) == L1_STORED;
@@ -366,10 +386,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	char	   *json = NULL;
 	size_t		json_len = 0;
 
-	if (ttl_ms != LAYERS_NO_TTL &&
-		(pg_mul_s64_overflow(ttl_ms, 1000, &expires_at) ||
-		 pg_add_s64_overflow(expires_at, now, &expires_at) ||
-		 !IS_VALID_TIMESTAMP(expires_at)))
+	if (ttl_ms != LAYERS_NO_TTL && !expiry_after(now, ttl_ms, &expires_at))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cache TTL is too large"),
@@ -421,8 +438,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		 * the key from both layers.
 		 */
 		if (in_l1)
-			l2_queue_add(L2_QUEUE_KEY, cachext_redis_prefix,
-						 strlen(cachext_redis_prefix), key, key_len);
+			queue_invalidation(L2_QUEUE_KEY, key, key_len);
 		return in_l1;
 	}
 	if (l2_writable())
@@ -445,8 +461,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		}
 	}
 	/* Redis did not take the value, so what it holds for key is stale. */
-	l2_queue_add(L2_QUEUE_KEY, cachext_redis_prefix,
-				 strlen(cachext_redis_prefix), key, key_len);
+	queue_invalidation(L2_QUEUE_KEY, key, key_len);
 	return in_l1;
 }
 
@@ -468,8 +483,7 @@ layers_invalidate(const char *key, int key_len, bool announce)
 		if (l2_writable() && l2_unlink(full, len, &in_l2))
 			l2_stats_count(L2_INVALIDATIONS, in_l2 ? 1 : 0);
 		else
-			l2_queue_add(L2_QUEUE_KEY, cachext_redis_prefix,
-						 strlen(cachext_redis_prefix), key, key_len);
+			queue_invalidation(L2_QUEUE_KEY, key, key_len);
 	}
 	if (announce)
 		events_notify_key(key, key_len);
@@ -497,8 +511,8 @@ l2_invalidate_matching(L2QueueKind kind, const char *pattern, int pattern_len)
 		return removed;
 	}
 	l2_stats_count(L2_INVALIDATIONS, removed);
-	l2_queue_add(kind, cachext_redis_prefix, strlen(cachext_redis_prefix),
-				 pattern, kind == L2_QUEUE_PATTERN ? pattern_len : 0);
+	queue_invalidation(kind, pattern,
+					   kind == L2_QUEUE_PATTERN ? pattern_len : 0);
 	return removed;
 }
 
