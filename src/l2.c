@@ -771,6 +771,7 @@ l2_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 /* One counter for every pattern invalidation and clear, of any prefix. */
 #define L2_EPOCH_KEY		"\0cachext:epoch"
 
+/* key followed by suffix, palloc'd; *len is its length. */
 static char *
 own_key(const char *key, int key_len, const char *suffix, int suffix_len,
 		int *len)
@@ -783,10 +784,19 @@ own_key(const char *key, int key_len, const char *suffix, int suffix_len,
 	return own;
 }
 
+/* The key's write sequence, "<key>\0seq". */
 static char *
 seq_key(const char *key, int key_len, int *len)
 {
 	return own_key(key, key_len, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1, len);
+}
+
+/* The key's load lock, "<key>\0load". */
+static char *
+lock_key(const char *key, int key_len, int *len)
+{
+	return own_key(key, key_len, L2_LOCK_SUFFIX, sizeof(L2_LOCK_SUFFIX) - 1,
+				   len);
 }
 
 /* Adds INCR and PEXPIRE of the key's write sequence as commands[0..1]. */
@@ -1034,8 +1044,7 @@ l2_lock(const char *key, int key_len, const char *token, int64 ttl_ms,
 	RedisCommand cmd = command(6);
 	redisReply *reply;
 	int			lock_len;
-	char	   *lock = own_key(key, key_len, L2_LOCK_SUFFIX,
-							   sizeof(L2_LOCK_SUFFIX) - 1, &lock_len);
+	char	   *lock = lock_key(key, key_len, &lock_len);
 
 	set_arg_string(&cmd, 0, "SET");
 	set_arg(&cmd, 1, lock, lock_len);
@@ -1061,8 +1070,7 @@ l2_unlock(const char *key, int key_len, const char *token)
 	RedisCommand cmd = command(5);
 	redisReply *reply;
 	int			lock_len;
-	char	   *lock = own_key(key, key_len, L2_LOCK_SUFFIX,
-							   sizeof(L2_LOCK_SUFFIX) - 1, &lock_len);
+	char	   *lock = lock_key(key, key_len, &lock_len);
 
 	set_arg_string(&cmd, 0, "EVAL");
 	set_arg_string(&cmd, 1,
