@@ -5,7 +5,7 @@
 #   make unitcheck       unit tests of the pure-C parts (no server)
 #   make fuzzcheck       a short libFuzzer run of each harness in test/fuzz/ (clang);
 #                        FUZZERS=name to run one, FUZZ_SECONDS=N for each one's length
-#   make installcheck    unit tests, then pg_regress (sql/), isolation (test/specs/) and TAP (test/t/)
+#   make installcheck    unit tests, then pg_regress (test/sql/), isolation (test/specs/) and TAP (test/t/)
 #                        suites, each against a temporary instance started with
 #                        cachext preloaded; needs redis-server on PATH for L2 tests
 #
@@ -20,9 +20,9 @@ PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK = -lhiredis
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-TESTS = $(filter-out sql/cachext--%,$(wildcard sql/*.sql))
-REGRESS = $(patsubst sql/%.sql,%,$(TESTS))
-REGRESS_OPTS = --temp-config=$(srcdir)/test/cachext.conf --temp-instance=$(CURDIR)/tmp_regress \
+TESTS = $(wildcard test/sql/*.sql)
+REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/test/cachext.conf --temp-instance=$(CURDIR)/tmp_regress \
 	--load-extension=cachext
 
 ISOLATION = $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec))

@@ -391,29 +391,57 @@ cache_clear(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(layers_clear());
 }
 
-#define CACHE_STATS_COLUMNS 25
+/*
+ * cache_stats columns: the latest version's, and each released version's,
+ * whose SQL declares fewer (columns are only ever added at the end).
+ */
+#define CACHE_STATS_COLS_V0_1	25
+#define CACHE_STATS_COLS		25
 
-/* Sets a column to a count, or NULL where the layer has no such count. */
-static void
-put_count(Datum *values, bool *nulls, int column, int64 count, bool known)
+/* One row of cache_stats, filled column by column in declaration order. */
+typedef struct StatsRow
 {
-	nulls[column] = !known;
-	values[column] = known ? Int64GetDatum(count) : (Datum) 0;
+	Datum		values[CACHE_STATS_COLS];
+	bool		nulls[CACHE_STATS_COLS];
+	int			i;				/* the next column */
+} StatsRow;
+
+static void
+put_datum(StatsRow *row, Datum value, bool isnull)
+{
+	row->nulls[row->i] = isnull;
+	row->values[row->i++] = isnull ? (Datum) 0 : value;
 }
 
-/* hit_rate column: NULL until the layer has been read at least once. */
+/* A count, or NULL where the layer has no such count. */
 static void
-put_hit_rate(Datum *values, bool *nulls, int64 hits, int64 misses)
+put_count(StatsRow *row, int64 count)
 {
-	nulls[3] = hits + misses == 0;
-	if (!nulls[3])
-		values[3] = Float8GetDatum((double) hits / (double) (hits + misses));
+	put_datum(row, Int64GetDatum(count), false);
+}
+
+static void
+put_null(StatsRow *row)
+{
+	put_datum(row, (Datum) 0, true);
+}
+
+/* hit_rate: NULL until the layer has been read at least once. */
+static void
+put_hit_rate(StatsRow *row, int64 hits, int64 misses)
+{
+	if (hits + misses == 0)
+		put_null(row);
+	else
+		put_datum(row, Float8GetDatum((double) hits / (double) (hits + misses)),
+				  false);
 }
 
 /*
  * cache_stats(): one row per layer in use, behind the cache_stats view:
  * l1 always, l2 when cachext.redis_url is set.  Columns a layer has no
- * notion of (L1 errors, Redis' size) are NULL.
+ * notion of (L1 errors, Redis' size) are NULL.  A database still on an
+ * older version's SQL gets that version's leading columns.
  */
 Datum
 cache_stats(PG_FUNCTION_ARGS)
@@ -423,61 +451,74 @@ cache_stats(PG_FUNCTION_ARGS)
 	L1Stats		stats;
 	LoaderStats loads;
 	L2Stats		l2;
-	Datum		values[CACHE_STATS_COLUMNS];
-	bool		nulls[CACHE_STATS_COLUMNS];
+	StatsRow	row;
 
 	require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
+	if (tupdesc->natts != CACHE_STATS_COLS_V0_1 &&
+		tupdesc->natts != CACHE_STATS_COLS)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cache_stats() is declared with %d columns, which no version of cachext has",
+						tupdesc->natts),
+				 errhint("Run ALTER EXTENSION cachext UPDATE.")));
 	l1_read_stats(&stats);
 	loader_read_stats(&loads);
 
-	values[0] = CStringGetTextDatum("l1");
-	nulls[0] = false;
-	put_count(values, nulls, 1, stats.hits, true);
-	put_count(values, nulls, 2, stats.misses, true);
-	put_hit_rate(values, nulls, stats.hits, stats.misses);
-	put_count(values, nulls, 4, stats.sets, true);
-	put_count(values, nulls, 5, stats.evictions, true);
-	put_count(values, nulls, 6, stats.expirations, true);
-	put_count(values, nulls, 7, stats.invalidations, true);
-	put_count(values, nulls, 8, stats.entries, true);
-	put_count(values, nulls, 9, stats.bytes, true);
-	put_count(values, nulls, 10, stats.max_entries, true);
-	put_count(values, nulls, 11, stats.max_bytes, true);
-	put_count(values, nulls, 12, loads.loads, true);
-	put_count(values, nulls, 13, loads.load_failures, true);
-	nulls[14] = false;
-	values[14] = Float8GetDatum(loads.load_time_us / 1000.0);
-	for (int column = 15; column < CACHE_STATS_COLUMNS; column++)
-		put_count(values, nulls, column, 0, false);
-	tuplestore_putvalues(store, tupdesc, values, nulls);
+	row.i = 0;
+	put_datum(&row, CStringGetTextDatum("l1"), false);	/* layer */
+	put_count(&row, stats.hits);
+	put_count(&row, stats.misses);
+	put_hit_rate(&row, stats.hits, stats.misses);
+	put_count(&row, stats.sets);
+	put_count(&row, stats.evictions);
+	put_count(&row, stats.expirations);
+	put_count(&row, stats.invalidations);
+	put_count(&row, stats.entries);
+	put_count(&row, stats.bytes);
+	put_count(&row, stats.max_entries);
+	put_count(&row, stats.max_bytes);
+	put_count(&row, loads.loads);
+	put_count(&row, loads.load_failures);
+	put_datum(&row, Float8GetDatum(loads.load_time_us / 1000.0), false);
+	while (row.i < CACHE_STATS_COLS_V0_1)	/* L2's columns, errors to sync_resets */
+		put_null(&row);
+	Assert(row.i == CACHE_STATS_COLS);
+	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	if (!l2_is_configured())
 		return (Datum) 0;
 
 	/* cache_get_or_set's loads are instance-wide: shown once, in l1's row */
 	l2_stats_read(&l2);
-	values[0] = CStringGetTextDatum("l2");
-	put_count(values, nulls, 1, l2.counters[L2_HITS], true);
-	put_count(values, nulls, 2, l2.counters[L2_MISSES], true);
-	put_hit_rate(values, nulls, l2.counters[L2_HITS], l2.counters[L2_MISSES]);
-	put_count(values, nulls, 4, l2.counters[L2_SETS], true);
-	for (int column = 5; column <= 6; column++)
-		put_count(values, nulls, column, 0, false);
-	put_count(values, nulls, 7, l2.counters[L2_INVALIDATIONS], true);
-	for (int column = 8; column <= 14; column++)
-		put_count(values, nulls, column, 0, false);
-	put_count(values, nulls, 15, l2.counters[L2_ERRORS], true);
-	put_count(values, nulls, 16, l2.counters[L2_TIMEOUTS], true);
-	put_count(values, nulls, 17, l2.counters[L2_PROMOTIONS], true);
-	nulls[18] = l2.redis_state == L2_REDIS_UNKNOWN;
-	values[18] = BoolGetDatum(l2.redis_state == L2_REDIS_UP);
-	put_count(values, nulls, 19, l2.counters[L2_QUEUED], true);
-	put_count(values, nulls, 20, l2.counters[L2_REPLAYED], true);
-	put_count(values, nulls, 21, l2.counters[L2_OVERFLOWS], true);
-	put_count(values, nulls, 22, l2_queue_length(), true);
-	put_count(values, nulls, 23, l2.counters[L2_SYNC_EVICTIONS], true);
-	put_count(values, nulls, 24, l2.counters[L2_SYNC_RESETS], true);
-	tuplestore_putvalues(store, tupdesc, values, nulls);
+	row.i = 0;
+	put_datum(&row, CStringGetTextDatum("l2"), false);	/* layer */
+	put_count(&row, l2.counters[L2_HITS]);
+	put_count(&row, l2.counters[L2_MISSES]);
+	put_hit_rate(&row, l2.counters[L2_HITS], l2.counters[L2_MISSES]);
+	put_count(&row, l2.counters[L2_SETS]);
+	put_null(&row);				/* evictions: not tracked in Redis */
+	put_null(&row);				/* expirations */
+	put_count(&row, l2.counters[L2_INVALIDATIONS]);
+	put_null(&row);				/* entries */
+	put_null(&row);				/* bytes */
+	put_null(&row);				/* max_entries */
+	put_null(&row);				/* max_bytes */
+	put_null(&row);				/* loads: in l1's row */
+	put_null(&row);				/* load_failures */
+	put_null(&row);				/* load_time_ms */
+	put_count(&row, l2.counters[L2_ERRORS]);
+	put_count(&row, l2.counters[L2_TIMEOUTS]);
+	put_count(&row, l2.counters[L2_PROMOTIONS]);
+	put_datum(&row, BoolGetDatum(l2.redis_state == L2_REDIS_UP),
+			  l2.redis_state == L2_REDIS_UNKNOWN);	/* redis_up */
+	put_count(&row, l2.counters[L2_QUEUED]);
+	put_count(&row, l2.counters[L2_REPLAYED]);
+	put_count(&row, l2.counters[L2_OVERFLOWS]);
+	put_count(&row, l2_queue_length());
+	put_count(&row, l2.counters[L2_SYNC_EVICTIONS]);
+	put_count(&row, l2.counters[L2_SYNC_RESETS]);
+	Assert(row.i == CACHE_STATS_COLS);
+	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	return (Datum) 0;
 }
 
