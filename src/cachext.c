@@ -24,6 +24,7 @@
 #include "l1.h"
 #include "l2.h"
 #include "loader.h"
+#include "op_stats.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
 
@@ -58,6 +59,7 @@ cachext_shmem_request(void)
 	l1_shmem_request();
 	l2_shmem_request();
 	loader_shmem_request();
+	op_stats_shmem_request();
 	ttl_clock_shmem_request();
 	event_queue_shmem_request();
 }
@@ -71,6 +73,7 @@ cachext_shmem_startup(void)
 	l1_shmem_startup();
 	l2_shmem_startup();
 	loader_shmem_startup();
+	op_stats_shmem_startup();
 	ttl_clock_shmem_startup();
 	event_queue_shmem_startup();
 }
@@ -231,6 +234,7 @@ _PG_init(void)
 	l1_shmem_request();
 	l2_shmem_request();
 	loader_shmem_request();
+	op_stats_shmem_request();
 	ttl_clock_shmem_request();
 	event_queue_shmem_request();
 #endif

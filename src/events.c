@@ -97,6 +97,12 @@ events_notify_pattern(const char *pattern, int pattern_len)
 }
 
 void
+events_notify_tag(const char *tag, int tag_len)
+{
+	notify_invalidated("tag", tag, tag_len);
+}
+
+void
 events_notify_clear(void)
 {
 	StringInfoData payload;

@@ -12,6 +12,7 @@
 
 extern void events_notify_key(const char *key, int key_len);
 extern void events_notify_pattern(const char *pattern, int pattern_len);
+extern void events_notify_tag(const char *tag, int tag_len);
 extern void events_notify_clear(void);
 extern void events_notify_change(const char *name, const char *table,
 								 bool patterns, List *keys);

@@ -22,6 +22,12 @@
  * go first (earliest expiry first, off the heap), then the least recently
  * used entry; the former count as expirations, the latter as evictions.
  *
+ * Tags.  An entry may carry tags (cache_set(..., tags => ...)): their bytes
+ * follow the value in the entry's chunks, each tag NUL-terminated, and
+ * count towards its footprint.  l1_remove_tagged() finds a tag's entries
+ * by scanning every partition, as pattern invalidation does; that is L1's
+ * tag index, which works without Redis.
+ *
  * Leases.  A load (cache_get_or_set) that began before an invalidation of
  * its key must not store what it read.  Each partition keeps a write
  * sequence per lease slot (a key's slot is its hash modulo L1_LEASE_SLOTS)
@@ -81,6 +87,7 @@ typedef struct L1Entry
 	uint32		key_len;		/* namespace + user key */
 	uint32		namespace_len;
 	uint32		value_len;		/* the jsonb varlena, header included */
+	uint32		tags_len;		/* NUL-terminated tags after the value */
 	TimestampTz created_at;
 	TimestampTz expires_at;		/* L1_NO_EXPIRY for none */
 	TimestampTz last_access;
@@ -632,11 +639,25 @@ L1StoreResult
 l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 		 TimestampTz expires_at, TimestampTz now, const L1Lease *lease)
 {
+	return l1_store_tagged(key, key_len, namespace_len, value, NULL, 0,
+						   expires_at, now, lease);
+}
+
+/*
+ * l1_store with tags: tags_len bytes of NUL-terminated tags (see "Tags"
+ * above), kept with the entry for l1_remove_tagged().
+ */
+L1StoreResult
+l1_store_tagged(const char *key, int key_len, int namespace_len,
+				const Jsonb *value, const char *tags, int tags_len,
+				TimestampTz expires_at, TimestampTz now, const L1Lease *lease)
+{
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
 	L1Partition *h = view->header;
 	Size		value_len = VARSIZE(value);
-	int32		nchunks = (int32) (l1_entry_footprint(key_len, value_len) /
+	int32		nchunks = (int32) (l1_entry_footprint(key_len,
+												  value_len + tags_len) /
 								   L1_CHUNK_SIZE);
 	int32		i;
 	L1Entry    *e;
@@ -668,6 +689,7 @@ l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 	e->key_len = key_len;
 	e->namespace_len = namespace_len;
 	e->value_len = value_len;
+	e->tags_len = tags_len;
 	e->nchunks = nchunks;
 	e->created_at = now;
 	e->last_access = now;
@@ -682,6 +704,9 @@ l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 	h->chunks_used += nchunks;
 	chunks_copy(view, e->first_chunk, 0, key_len, (char *) key, true);
 	chunks_copy(view, e->first_chunk, key_len, value_len, (char *) value, true);
+	if (tags_len > 0)
+		chunks_copy(view, e->first_chunk, key_len + value_len, tags_len,
+					(char *) tags, true);
 
 	e->bucket_next = *bucket_for(view, hash);
 	*bucket_for(view, hash) = i;
@@ -722,15 +747,19 @@ l1_remove(const char *key, int key_len, TimestampTz now)
 	return was_live;
 }
 
+/* Which entries remove_where() removes, given the entry and its full key. */
+typedef bool (*L1EntryFilter) (L1PartitionView *view, const L1Entry *e,
+							   const char *key, int namespace_len,
+							   const void *arg);
+
 /*
- * Removes every entry whose full key is namespace followed by a string
- * matching a well-formed glob pattern, as SCAN MATCH sees Redis' flat key
- * space (whatever namespace the entry was stored under); returns how many
- * live ones it removed.
+ * Removes every entry of namespace that filter accepts, bumping every
+ * partition's epoch so that no load begun before it stores; returns how
+ * many live ones it removed.
  */
-int64
-l1_remove_matching(const char *namespace, int namespace_len,
-				   const char *pattern, int pattern_len, TimestampTz now)
+static int64
+remove_where(const char *namespace, int namespace_len, L1EntryFilter filter,
+			 const void *arg, TimestampTz now)
 {
 	char	   *key = palloc(CACHEXT_FULL_KEY_LIMIT);
 	int64		removed = 0;
@@ -749,8 +778,7 @@ l1_remove_matching(const char *namespace, int namespace_len,
 				continue;
 			chunks_copy(view, e->first_chunk, 0, e->key_len, key, false);
 			if (memcmp(key, namespace, namespace_len) != 0 ||
-				!keys_glob_match(pattern, pattern_len, key + namespace_len,
-								 e->key_len - namespace_len))
+				!filter(view, e, key, namespace_len, arg))
 				continue;
 			if (is_expired(e, now))
 				view->header->expirations++;
@@ -765,6 +793,163 @@ l1_remove_matching(const char *namespace, int namespace_len,
 	}
 	pfree(key);
 	return removed;
+}
+
+/* A glob pattern, for matches_pattern(). */
+typedef struct L1Pattern
+{
+	const char *pattern;
+	int			pattern_len;
+} L1Pattern;
+
+static bool
+matches_pattern(L1PartitionView *view, const L1Entry *e, const char *key,
+				int namespace_len, const void *arg)
+{
+	const L1Pattern *p = arg;
+
+	return keys_glob_match(p->pattern, p->pattern_len, key + namespace_len,
+						   e->key_len - namespace_len);
+}
+
+/*
+ * Removes every entry whose full key is namespace followed by a string
+ * matching a well-formed glob pattern, as SCAN MATCH sees Redis' flat key
+ * space (whatever namespace the entry was stored under); returns how many
+ * live ones it removed.
+ */
+int64
+l1_remove_matching(const char *namespace, int namespace_len,
+				   const char *pattern, int pattern_len, TimestampTz now)
+{
+	L1Pattern	p = {pattern, pattern_len};
+
+	return remove_where(namespace, namespace_len, matches_pattern, &p, now);
+}
+
+/* A tag, for has_tag(). */
+typedef struct L1Tag
+{
+	const char *tag;
+	int			tag_len;
+} L1Tag;
+
+/*
+ * Does the entry carry the tag?  Walks its NUL-terminated tags byte by
+ * byte across its chunks, without copying them.
+ */
+static bool
+has_tag(L1PartitionView *view, const L1Entry *e, const char *key,
+		int namespace_len, const void *arg)
+{
+	const L1Tag *t = arg;
+	Size		offset = e->key_len + e->value_len;
+	int32		chunk = e->first_chunk;
+	int			matched = 0;
+	bool		differs = false;
+
+	for (; offset >= L1_CHUNK_SIZE; offset -= L1_CHUNK_SIZE)
+		chunk = view->chunk_next[chunk];
+	for (uint32 n = 0; n < e->tags_len; n++)
+	{
+		char		c = view->chunk_data[(Size) chunk * L1_CHUNK_SIZE + offset];
+
+		if (c == '\0')
+		{
+			if (!differs && matched == t->tag_len)
+				return true;
+			matched = 0;
+			differs = false;
+		}
+		else if (!differs && matched < t->tag_len && c == t->tag[matched])
+			matched++;
+		else
+			differs = true;
+		if (++offset == L1_CHUNK_SIZE)
+		{
+			offset = 0;
+			chunk = view->chunk_next[chunk];
+		}
+	}
+	return false;
+}
+
+/*
+ * Removes every entry of namespace stored with tag; returns how many live
+ * ones it removed.  Like pattern invalidation it moves every partition's
+ * epoch, so a load of a key that would have been tagged stores nothing.
+ */
+int64
+l1_remove_tagged(const char *namespace, int namespace_len, const char *tag,
+				 int tag_len, TimestampTz now)
+{
+	L1Tag		t = {tag, tag_len};
+
+	return remove_where(namespace, namespace_len, has_tag, &t, now);
+}
+
+/*
+ * Sets *expires_at to the key's expiry (L1_NO_EXPIRY for none); false when
+ * L1 does not hold the key live.  Counts nothing, moves nothing.
+ */
+bool
+l1_expiry(const char *key, int key_len, TimestampTz now,
+		  TimestampTz *expires_at)
+{
+	uint32		hash = hash_key(key, key_len);
+	L1PartitionView *view = partition_for(hash);
+	bool		found = false;
+	int32		i;
+
+	LWLockAcquire(view->lock, LW_SHARED);
+	i = find_entry(view, hash, key, key_len);
+	if (i != L1_NONE && !is_expired(&view->entries[i], now))
+	{
+		*expires_at = view->entries[i].expires_at;
+		found = true;
+	}
+	LWLockRelease(view->lock);
+	return found;
+}
+
+/*
+ * Gives a live entry a new expiry (L1_NO_EXPIRY for none) without
+ * rewriting its value; false when L1 does not hold the key live.  Moves
+ * the key's lease like a write, so a load begun before it stores nothing.
+ */
+bool
+l1_set_expiry(const char *key, int key_len, TimestampTz expires_at,
+			  TimestampTz now)
+{
+	uint32		hash = hash_key(key, key_len);
+	L1PartitionView *view = partition_for(hash);
+	bool		found = false;
+	int32		i;
+
+	LWLockAcquire(view->lock, LW_EXCLUSIVE);
+	(*lease_slot(view, hash))++;
+	i = find_entry(view, hash, key, key_len);
+	if (i != L1_NONE && is_expired(&view->entries[i], now))
+	{
+		remove_entry(view, i);
+		view->header->expirations++;
+	}
+	else if (i != L1_NONE)
+	{
+		L1Entry    *e = &view->entries[i];
+
+		if (e->heap_pos != L1_NONE)
+			heap_remove(view, i);
+		e->expires_at = expires_at;
+		if (expires_at != L1_NO_EXPIRY)
+		{
+			heap_place(view, view->header->heap_size++, i);
+			heap_sift_up(view, e->heap_pos);
+		}
+		found = true;
+	}
+	LWLockRelease(view->lock);
+	return found;
 }
 
 /* Empties every partition; returns how many entries were dropped. */

@@ -78,7 +78,18 @@ extern void l1_take_lease(const char *key, int key_len, L1Lease *lease);
 extern L1StoreResult l1_store(const char *key, int key_len, int namespace_len,
 							  const Jsonb *value, TimestampTz expires_at,
 							  TimestampTz now, const L1Lease *lease);
+extern L1StoreResult l1_store_tagged(const char *key, int key_len,
+									 int namespace_len, const Jsonb *value,
+									 const char *tags, int tags_len,
+									 TimestampTz expires_at, TimestampTz now,
+									 const L1Lease *lease);
 extern bool l1_remove(const char *key, int key_len, TimestampTz now);
+extern int64 l1_remove_tagged(const char *namespace, int namespace_len,
+							  const char *tag, int tag_len, TimestampTz now);
+extern bool l1_expiry(const char *key, int key_len, TimestampTz now,
+					  TimestampTz *expires_at);
+extern bool l1_set_expiry(const char *key, int key_len,
+						  TimestampTz expires_at, TimestampTz now);
 extern int64 l1_remove_matching(const char *namespace, int namespace_len,
 								const char *pattern, int pattern_len,
 								TimestampTz now);

@@ -763,9 +763,17 @@ l2_get_multi(int nkeys, const char *const *keys, const int *key_lens,
  * them.  "<key>\0seq" is the key's write sequence, the Redis side of a
  * lease: every write and invalidation of the key increments it, and it
  * expires after an hour idle.  "<key>\0load" is the key's load lock.
+ * "<namespace><tag>\0tag" is a tag's member set (see l2_write).
  */
 #define L2_SEQ_SUFFIX		"\0seq"
 #define L2_LOCK_SUFFIX		"\0load"
+#define L2_TAG_SUFFIX		"\0tag"
+
+/*
+ * How long a tag's member outlives its key's expiry: member sets are
+ * scored by PostgreSQL's clock and expire by Redis', which may differ.
+ */
+#define L2_TAG_GRACE_MS		60000
 #define L2_SEQ_TTL_MS		"3600000"
 
 /* One counter for every pattern invalidation and clear, of any prefix. */
@@ -799,6 +807,13 @@ lock_key(const char *key, int key_len, int *len)
 				   len);
 }
 
+/* A tag's member set, "<namespace><tag>\0tag" (tag: namespace + tag). */
+static char *
+tag_key(const char *tag, int tag_len, int *len)
+{
+	return own_key(tag, tag_len, L2_TAG_SUFFIX, sizeof(L2_TAG_SUFFIX) - 1, len);
+}
+
 /* Adds INCR and PEXPIRE of the key's write sequence as commands[0..1]. */
 static void
 bump_commands(RedisCommand *commands, const char *seq, int seq_len)
@@ -821,24 +836,42 @@ bool
 l2_set(const char *key, int key_len, const char *value, int value_len,
 	   int64 ttl_ms)
 {
-	RedisCommand commands[3];
-	redisReply *replies[3];
-	int			seq_len;
-	char	   *seq = seq_key(key, key_len, &seq_len);
+	return l2_set_multi(1, &key, &key_len, &value, &value_len, ttl_ms);
+}
 
-	commands[0] = command(ttl_ms >= 0 ? 5 : 3);
-	set_arg_string(&commands[0], 0, "SET");
-	set_arg(&commands[0], 1, key, key_len);
-	set_arg(&commands[0], 2, value, value_len);
-	if (ttl_ms >= 0)
+/*
+ * l2_set of nkeys keys in one pipelined round trip: a SET and the bump of
+ * its write sequence per key.
+ */
+bool
+l2_set_multi(int nkeys, const char *const *keys, const int *key_lens,
+			 const char *const *values, const int *value_lens, int64 ttl_ms)
+{
+	int			ncommands = 3 * nkeys;
+	RedisCommand *commands = palloc(ncommands * sizeof(RedisCommand));
+	redisReply **replies = palloc(ncommands * sizeof(redisReply *));
+	char	   *px = ttl_ms >= 0 ? psprintf(INT64_FORMAT, ttl_ms) : NULL;
+
+	for (int i = 0; i < nkeys; i++)
 	{
-		set_arg_string(&commands[0], 3, "PX");
-		set_arg_string(&commands[0], 4, psprintf(INT64_FORMAT, ttl_ms));
+		RedisCommand *set = &commands[3 * i];
+		int			seq_len;
+		char	   *seq = seq_key(keys[i], key_lens[i], &seq_len);
+
+		*set = command(px ? 5 : 3);
+		set_arg_string(set, 0, "SET");
+		set_arg(set, 1, keys[i], key_lens[i]);
+		set_arg(set, 2, values[i], value_lens[i]);
+		if (px)
+		{
+			set_arg_string(set, 3, "PX");
+			set_arg_string(set, 4, px);
+		}
+		bump_commands(&commands[3 * i + 1], seq, seq_len);
 	}
-	bump_commands(&commands[1], seq, seq_len);
-	if (!connect_and_run(3, commands, replies))
+	if (!connect_and_run(ncommands, commands, replies))
 		return false;
-	free_replies(replies, 3);
+	free_replies(replies, ncommands);
 	return true;
 }
 
@@ -908,32 +941,257 @@ l2_set_under_lease(const char *key, int key_len, const char *value,
 				   int value_len, int64 ttl_ms, const L2Lease *lease,
 				   bool *stored)
 {
-	RedisCommand cmd = command(10);
+	L2Write		write = {key, key_len, value, value_len, ttl_ms};
+
+	write.lease = lease;
+	return l2_write(&write, stored);
+}
+
+/* Milliseconds since the Unix epoch by this server's clock. */
+static int64
+unix_ms_now(void)
+{
+	return GetCurrentTimestamp() / 1000 +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+}
+
+/*
+ * The script behind l2_write.  KEYS: the key, its write sequence, the
+ * epoch, then the tags' member sets.  ARGV: value, TTL in ms (-1: none),
+ * condition ("", "NX", "XX"), "1" to check the lease, the lease's sequence
+ * and epoch, the members' score, the score below which members are
+ * trimmed, the write sequence's TTL.  Returns 1 when it stored.
+ */
+#define L2_WRITE_SCRIPT \
+	"if ARGV[4] == '1' and ((redis.call('GET', KEYS[2]) or '') ~= ARGV[5] or " \
+	"(redis.call('GET', KEYS[3]) or '') ~= ARGV[6]) then return 0 end " \
+	"local set = {'SET', KEYS[1], ARGV[1]} " \
+	"if ARGV[3] ~= '' then table.insert(set, ARGV[3]) end " \
+	"if tonumber(ARGV[2]) >= 0 then table.insert(set, 'PX') " \
+	"table.insert(set, ARGV[2]) end " \
+	"if not redis.call(unpack(set)) then return 0 end " \
+	"redis.call('INCR', KEYS[2]) " \
+	"redis.call('PEXPIRE', KEYS[2], ARGV[9]) " \
+	"for i = 4, #KEYS do " \
+	"redis.call('ZADD', KEYS[i], ARGV[7], KEYS[1]) " \
+	"redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[8]) " \
+	"local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')[2] " \
+	"if top == 'inf' then redis.call('PERSIST', KEYS[i]) else " \
+	"redis.call('PEXPIREAT', KEYS[i], string.format('%.0f', tonumber(top))) end " \
+	"end " \
+	"return 1"
+
+/*
+ * Writes one key as write says, in one script: under a lease or not, only
+ * if absent (NX) or present (XX) or always, recording the key in its tags'
+ * member sets.  A member set is a sorted set of full keys scored by their
+ * expiry plus L2_TAG_GRACE_MS (+inf for none); each write trims the
+ * expired members and makes the set expire with its last member, so sets
+ * do not outgrow their keys.  *stored says whether it wrote.
+ */
+bool
+l2_write(const L2Write *write, bool *stored)
+{
+	int			nkeys = 3 + write->ntags;
+	RedisCommand cmd = command(3 + nkeys + 9);
+	redisReply *reply;
+	int			seq_len;
+	char	   *seq = seq_key(write->key, write->key_len, &seq_len);
+	int64		now_ms = unix_ms_now();
+	int			a = 0;
+
+	set_arg_string(&cmd, a++, "EVAL");
+	set_arg_string(&cmd, a++, L2_WRITE_SCRIPT);
+	set_arg_string(&cmd, a++, psprintf("%d", nkeys));
+	set_arg(&cmd, a++, write->key, write->key_len);
+	set_arg(&cmd, a++, seq, seq_len);
+	set_arg(&cmd, a++, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	for (int i = 0; i < write->ntags; i++)
+	{
+		int			len;
+		char	   *members = tag_key(write->tags[i], write->tag_lens[i], &len);
+
+		set_arg(&cmd, a++, members, len);
+	}
+	set_arg(&cmd, a++, write->value, write->value_len);
+	set_arg_string(&cmd, a++, psprintf(INT64_FORMAT,
+									   write->ttl_ms >= 0 ? write->ttl_ms : -1));
+	set_arg_string(&cmd, a++, write->condition ? write->condition : "");
+	set_arg_string(&cmd, a++, write->lease ? "1" : "0");
+	set_arg_string(&cmd, a++, write->lease ? write->lease->seq : "");
+	set_arg_string(&cmd, a++, write->lease ? write->lease->epoch : "");
+	set_arg_string(&cmd, a++, write->ttl_ms >= 0 ?
+				   psprintf(INT64_FORMAT,
+							now_ms + write->ttl_ms + L2_TAG_GRACE_MS) :
+				   "+inf");
+	set_arg_string(&cmd, a++, psprintf(INT64_FORMAT, now_ms));
+	set_arg_string(&cmd, a++, L2_SEQ_TTL_MS);
+	Assert(a == cmd.argc);
+	if (!connect_and_run(1, &cmd, &reply))
+		return false;
+	*stored = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+	freeReplyObject(reply);
+	return true;
+}
+
+/*
+ * INCRBY key by, creating it with expiry ttl_ms (< 0: none) when absent,
+ * and bumping its write sequence, in one script.  The script answers the
+ * value's text after the increment (a Lua number would round it) or
+ * Redis' error, which sets *outcome: a value that is not an integer, or
+ * an overflow.
+ */
+bool
+l2_incr(const char *key, int key_len, int64 by, int64 ttl_ms,
+		L2IncrOutcome *outcome, int64 *result)
+{
+	RedisCommand cmd = command(8);
 	redisReply *reply;
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
 
 	set_arg_string(&cmd, 0, "EVAL");
 	set_arg_string(&cmd, 1,
-				   "if (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] or "
-				   "(redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then return 0 end "
-				   "if tonumber(ARGV[4]) >= 0 then "
-				   "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4]) "
-				   "else redis.call('SET', KEYS[1], ARGV[1]) end "
+				   "local created = redis.call('EXISTS', KEYS[1]) == 0 "
+				   "local r = redis.pcall('INCRBY', KEYS[1], ARGV[1]) "
+				   "if type(r) == 'table' and r.err then return {0, r.err} end "
+				   "if created and tonumber(ARGV[2]) >= 0 then "
+				   "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
 				   "redis.call('INCR', KEYS[2]) "
-				   "redis.call('PEXPIRE', KEYS[2], " L2_SEQ_TTL_MS ") "
-				   "return 1");
-	set_arg_string(&cmd, 2, "3");
+				   "redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
+				   "return {1, redis.call('GET', KEYS[1])}");
+	set_arg_string(&cmd, 2, "2");
 	set_arg(&cmd, 3, key, key_len);
 	set_arg(&cmd, 4, seq, seq_len);
-	set_arg(&cmd, 5, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
-	set_arg(&cmd, 6, value, value_len);
-	set_arg_string(&cmd, 7, lease->seq);
-	set_arg_string(&cmd, 8, lease->epoch);
-	set_arg_string(&cmd, 9, psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
+	set_arg_string(&cmd, 5, psprintf(INT64_FORMAT, by));
+	set_arg_string(&cmd, 6, psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
+	set_arg_string(&cmd, 7, L2_SEQ_TTL_MS);
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;
-	*stored = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+		reply->element[0]->type != REDIS_REPLY_INTEGER ||
+		reply->element[1]->type != REDIS_REPLY_STRING)
+	{
+		freeReplyObject(reply);
+		fail(false, "Redis answered the increment with an unexpected reply.");
+		return false;
+	}
+	if (reply->element[0]->integer == 0)
+		*outcome = strstr(reply->element[1]->str, "overflow") != NULL ?
+			L2_INCR_OVERFLOW : L2_INCR_NOT_INTEGER;
+	else
+	{
+		*outcome = L2_INCR_DONE;
+		*result = strtoi64(reply->element[1]->str, NULL, 10);
+	}
+	freeReplyObject(reply);
+	return true;
+}
+
+/* PTTL key: its remaining TTL in ms, L2_NO_EXPIRY, or L2_MISSING. */
+bool
+l2_pttl(const char *key, int key_len, int64 *pttl_ms)
+{
+	RedisCommand cmd = command(2);
+	redisReply *reply;
+
+	set_arg_string(&cmd, 0, "PTTL");
+	set_arg(&cmd, 1, key, key_len);
+	if (!connect_and_run(1, &cmd, &reply))
+		return false;
+	*pttl_ms = reply->type == REDIS_REPLY_INTEGER ? reply->integer : L2_MISSING;
+	freeReplyObject(reply);
+	return true;
+}
+
+/*
+ * Gives key a new TTL (ttl_ms < 0: none) if Redis holds it, bumping its
+ * write sequence, in one script; *existed says whether it did.
+ */
+bool
+l2_expire(const char *key, int key_len, int64 ttl_ms, bool *existed)
+{
+	RedisCommand cmd = command(7);
+	redisReply *reply;
+	int			seq_len;
+	char	   *seq = seq_key(key, key_len, &seq_len);
+
+	set_arg_string(&cmd, 0, "EVAL");
+	set_arg_string(&cmd, 1,
+				   "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+				   "if tonumber(ARGV[1]) >= 0 then "
+				   "redis.call('PEXPIRE', KEYS[1], ARGV[1]) "
+				   "else redis.call('PERSIST', KEYS[1]) end "
+				   "redis.call('INCR', KEYS[2]) "
+				   "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
+				   "return 1");
+	set_arg_string(&cmd, 2, "2");
+	set_arg(&cmd, 3, key, key_len);
+	set_arg(&cmd, 4, seq, seq_len);
+	set_arg_string(&cmd, 5, psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
+	set_arg_string(&cmd, 6, L2_SEQ_TTL_MS);
+	if (!connect_and_run(1, &cmd, &reply))
+		return false;
+	*existed = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+	freeReplyObject(reply);
+	return true;
+}
+
+/*
+ * Invalidates a tag (tag: namespace + tag) in one script: unlinks every
+ * member key, bumping each one's write sequence, deletes the member set
+ * and bumps the epoch, so that no load begun before it stores (its key
+ * may be about to join the tag).  Sets *removed to the number of keys
+ * Redis held and *members to the member keys (palloc'd, *nmembers of them,
+ * lengths in *member_lens), for the caller to drop from L1.
+ */
+bool
+l2_invalidate_tag(const char *tag, int tag_len, int64 *removed,
+				  char ***members, int **member_lens, int *nmembers)
+{
+	RedisCommand cmd = command(7);
+	redisReply *reply;
+	redisReply *keys;
+	int			set_len;
+	char	   *set = tag_key(tag, tag_len, &set_len);
+
+	set_arg_string(&cmd, 0, "EVAL");
+	set_arg_string(&cmd, 1,
+				   "local members = redis.call('ZRANGE', KEYS[1], 0, -1) "
+				   "local removed = 0 "
+				   "for _, k in ipairs(members) do "
+				   "removed = removed + redis.call('UNLINK', k) "
+				   "redis.call('INCR', k .. ARGV[1]) "
+				   "redis.call('PEXPIRE', k .. ARGV[1], ARGV[2]) "
+				   "end "
+				   "redis.call('DEL', KEYS[1]) "
+				   "redis.call('INCR', KEYS[2]) "
+				   "return {removed, members}");
+	set_arg_string(&cmd, 2, "2");
+	set_arg(&cmd, 3, set, set_len);
+	set_arg(&cmd, 4, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	set_arg(&cmd, 5, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1);
+	set_arg_string(&cmd, 6, L2_SEQ_TTL_MS);
+	if (!connect_and_run(1, &cmd, &reply))
+		return false;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+		reply->element[0]->type != REDIS_REPLY_INTEGER ||
+		reply->element[1]->type != REDIS_REPLY_ARRAY)
+	{
+		freeReplyObject(reply);
+		fail(false, "Redis answered a tag invalidation with an unexpected reply.");
+		return false;
+	}
+	keys = reply->element[1];
+	*removed = reply->element[0]->integer;
+	*nmembers = (int) keys->elements;
+	*members = palloc(Max(*nmembers, 1) * sizeof(char *));
+	*member_lens = palloc(Max(*nmembers, 1) * sizeof(int));
+	for (int i = 0; i < *nmembers; i++)
+	{
+		(*members)[i] = pnstrdup(keys->element[i]->str, keys->element[i]->len);
+		(*member_lens)[i] = (int) keys->element[i]->len;
+	}
 	freeReplyObject(reply);
 	return true;
 }

@@ -18,8 +18,9 @@
 
 #include <hiredis/hiredis.h>
 
-/* PTTL's answer for a key without expiry */
+/* PTTL's answers for a key without expiry, and for a missing key */
 #define L2_NO_EXPIRY	(-1)
+#define L2_MISSING		(-2)
 
 /*
  * The longest string Redis takes in one argument by default
@@ -44,6 +45,29 @@ typedef struct L2Lease
 	char	   *epoch;			/* the epoch of pattern invalidations */
 } L2Lease;
 
+/* One write of l2_write: a key, its value and how to write it. */
+typedef struct L2Write
+{
+	const char *key;
+	int			key_len;
+	const char *value;			/* JSON text */
+	int			value_len;
+	int64		ttl_ms;			/* < 0: no expiry */
+	const L2Lease *lease;		/* NULL: no lease to check */
+	const char *condition;		/* NULL, "NX" (if absent), "XX" (if present) */
+	int			ntags;
+	const char *const *tags;	/* namespace + tag each */
+	const int  *tag_lens;
+} L2Write;
+
+/* How l2_incr went, once Redis answered. */
+typedef enum L2IncrOutcome
+{
+	L2_INCR_DONE,
+	L2_INCR_NOT_INTEGER,		/* the value is not an integer's text */
+	L2_INCR_OVERFLOW			/* the result would leave bigint's range */
+} L2IncrOutcome;
+
 /* Settings (cachext.redis_*), defined from cachext.c's define_settings. */
 extern char *cachext_redis_url;
 extern int	cachext_redis_connect_timeout_ms;
@@ -65,6 +89,18 @@ extern bool l2_get_multi(int nkeys, const char *const *keys,
 						 const int *key_lens, L2Value *values);
 extern bool l2_set(const char *key, int key_len, const char *value,
 				   int value_len, int64 ttl_ms);
+extern bool l2_set_multi(int nkeys, const char *const *keys,
+						 const int *key_lens, const char *const *values,
+						 const int *value_lens, int64 ttl_ms);
+extern bool l2_write(const L2Write *write, bool *stored);
+extern bool l2_incr(const char *key, int key_len, int64 by, int64 ttl_ms,
+					L2IncrOutcome *outcome, int64 *result);
+extern bool l2_pttl(const char *key, int key_len, int64 *pttl_ms);
+extern bool l2_expire(const char *key, int key_len, int64 ttl_ms,
+					  bool *existed);
+extern bool l2_invalidate_tag(const char *tag, int tag_len, int64 *removed,
+							  char ***members, int **member_lens,
+							  int *nmembers);
 extern bool l2_unlink(const char *key, int key_len, bool *existed);
 extern bool l2_unlink_matching(const char *match, int match_len,
 							   int64 *removed);

@@ -12,7 +12,7 @@
  *
  * Contents.  A fixed buffer of L2_QUEUE_BYTES holds entries one after the
  * other: a header, the namespace (cachext.redis_prefix of the backend that
- * queued it), then the key or pattern.  When an entry does not fit, the
+ * queued it), then the key, pattern or tag.  When an entry does not fit, the
  * queue overflows: every entry is replaced by one "whole namespace" entry
  * per distinct namespace, the safe superset of what was queued (replayed
  * as SCAN <namespace>* + UNLINK), and later invalidations in a namespace
@@ -288,10 +288,17 @@ replay_entry(L2QueueEntry *entry)
 	Size		match_len;
 	int64		removed;
 	bool		existed;
+	char	  **members;
+	int		   *member_lens;
+	int			nmembers;
 
 	if (entry->kind == L2_QUEUE_KEY)
 		return l2_unlink(namespace, entry->namespace_len + entry->item_len,
 						 &existed);
+	if (entry->kind == L2_QUEUE_TAG)
+		return l2_invalidate_tag(namespace,
+								 entry->namespace_len + entry->item_len,
+								 &removed, &members, &member_lens, &nmembers);
 	match = palloc(2 * entry->namespace_len + Max(entry->item_len, 1));
 	match_len = keys_glob_escape(namespace, entry->namespace_len, match);
 	if (entry->kind == L2_QUEUE_NAMESPACE)

@@ -49,6 +49,7 @@
 #include "l2_queue.h"
 #include "l2_stats.h"
 #include "layers.h"
+#include "op_stats.h"
 #include "ttl_clock.h"
 
 /* Keys this long or shorter are built on the stack. */
@@ -117,6 +118,8 @@ forget_replayed(L2QueueKind kind, const char *namespace, int namespace_len,
 	else if (kind == L2_QUEUE_PATTERN)
 		(void) l1_remove_matching(namespace, namespace_len, item, item_len,
 								  now);
+	else if (kind == L2_QUEUE_TAG)
+		(void) l1_remove_tagged(namespace, namespace_len, item, item_len, now);
 	else
 		(void) l1_remove_matching(namespace, namespace_len, "*", 1, now);
 }
@@ -362,6 +365,114 @@ report_too_large_for_redis(size_t json_len)
 }
 
 /*
+ * The L1 expiry of an entry stored now for ttl_ms (LAYERS_NO_TTL: none);
+ * an error when that is beyond the timestamps PostgreSQL represents.
+ */
+static TimestampTz
+expiry_for_ttl(TimestampTz now, int64 ttl_ms)
+{
+	TimestampTz expires_at = L1_NO_EXPIRY;
+
+	if (ttl_ms != LAYERS_NO_TTL && !expiry_after(now, ttl_ms, &expires_at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cache TTL is too large"),
+				 errdetail("The entry would expire beyond the largest timestamp PostgreSQL represents."),
+				 errhint("Pass a smaller TTL, or NULL for an entry that never expires.")));
+	return expires_at;
+}
+
+/* A value on its way into the layers, checked by prepare_value. */
+typedef struct PreparedValue
+{
+	const Jsonb *value;
+	TimestampTz now;
+	TimestampTz expires_at;		/* L1's; L1_NO_EXPIRY for none */
+	bool		over_limit;		/* above cachext.l1_max_value_size */
+	char	   *json;			/* the JSON text, with Redis configured */
+	size_t		json_len;
+} PreparedValue;
+
+/*
+ * Checks that value can be stored for ttl_ms and prepares it: its expiry,
+ * and its JSON text when Redis is configured.  Raises the errors of a
+ * value no layer could take, before any layer changes.
+ */
+static void
+prepare_value(const Jsonb *value, int64 ttl_ms, PreparedValue *p)
+{
+	Size		value_len = VARSIZE(value);
+
+	p->value = value;
+	p->now = ttl_clock_now();
+	p->expires_at = expiry_for_ttl(p->now, ttl_ms);
+	p->json = NULL;
+	p->json_len = 0;
+
+	/*
+	 * With Redis configured, a value must fit Redis: escapes can make the
+	 * text of a jsonb (at most 256 MB) longer than Redis takes, and a value
+	 * kept in L1 alone would be one Redis' invalidation messages cannot
+	 * reach.  Checked before either layer changes, so a refused write leaves
+	 * both as they were.
+	 */
+	if (l2_is_configured())
+	{
+		p->json = JsonbToCString(NULL, (JsonbContainer *) &value->root,
+								 value_len);
+		p->json_len = strlen(p->json);
+		if (p->json_len > L2_MAX_VALUE_LENGTH)
+			report_too_large_for_redis(p->json_len);
+	}
+	p->over_limit = value_len > (Size) cachext_l1_max_value_size_kb * 1024;
+	if (p->over_limit && !l2_is_configured())
+		report_too_large_for_l1(0, value_len, true);
+}
+
+/*
+ * Stores a prepared value in L1 (with tags_len bytes of tags), unless it
+ * is over cachext.l1_max_value_size.  A value L1 cannot hold is an error
+ * when there is no Redis to hold it instead.
+ */
+static L1StoreResult
+store_in_l1(const char *full, int full_len, const PreparedValue *p,
+			const char *tags, int tags_len, const L1Lease *lease)
+{
+	L1StoreResult result;
+
+	if (p->over_limit)
+		return L1_TOO_LARGE;
+	result = l1_store_tagged(full, full_len, strlen(cachext_redis_prefix),
+							 p->value, tags, tags_len, p->expires_at, p->now,
+							 lease);
+	if (result == L1_TOO_LARGE && !l2_is_configured())
+		report_too_large_for_l1(full_len, VARSIZE(p->value) + tags_len, false);
+	return result;
+}
+
+/* Tags as L1 keeps them: each NUL-terminated, one after the other. */
+static char *
+tags_for_l1(const LayersTags *tags, int *len)
+{
+	char	   *blob;
+	char	   *p;
+
+	*len = 0;
+	if (tags == NULL)
+		return NULL;
+	for (int i = 0; i < tags->ntags; i++)
+		*len += tags->tag_lens[i] + 1;
+	p = blob = palloc(Max(*len, 1));
+	for (int i = 0; i < tags->ntags; i++)
+	{
+		memcpy(p, tags->tags[i], tags->tag_lens[i]);
+		p += tags->tag_lens[i];
+		*p++ = '\0';
+	}
+	return blob;
+}
+
+/*
  * Stores value under key for ttl_ms milliseconds (LAYERS_NO_TTL: until
  * evicted or invalidated), in L1 and in Redis; returns whether some layer
  * took it.  A value L1 cannot hold goes to Redis alone when Redis is
@@ -374,61 +485,39 @@ bool
 layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		   const LayersLease *lease)
 {
+	return layers_set_tagged(key, key_len, value, ttl_ms, lease, NULL);
+}
+
+/*
+ * layers_set with tags (NULL: none): L1 keeps them with the entry, Redis
+ * records the key in each tag's member set in the script that stores it.
+ */
+bool
+layers_set_tagged(const char *key, int key_len, const Jsonb *value,
+				  int64 ttl_ms, const LayersLease *lease,
+				  const LayersTags *tags)
+{
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
 	char	   *full = full_key(key, key_len, buffer, &len);
-	TimestampTz now = ttl_clock_now();
-	TimestampTz expires_at = L1_NO_EXPIRY;
-	Size		value_len = VARSIZE(value);
-	bool		with_l2 = l2_is_configured();
-	bool		over_limit;
-	bool		in_l1 = false;
-	char	   *json = NULL;
-	size_t		json_len = 0;
+	PreparedValue p;
+	int			tags_len;
+	char	   *l1_tags = tags_for_l1(tags, &tags_len);
+	L1StoreResult result;
+	bool		in_l1;
 
-	if (ttl_ms != LAYERS_NO_TTL && !expiry_after(now, ttl_ms, &expires_at))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cache TTL is too large"),
-				 errdetail("The entry would expire beyond the largest timestamp PostgreSQL represents."),
-				 errhint("Pass a smaller TTL, or NULL for an entry that never expires.")));
-
-	/*
-	 * With Redis configured, a value must fit Redis: escapes can make the
-	 * text of a jsonb (at most 256 MB) longer than Redis takes, and a value
-	 * kept in L1 alone would be one Redis' invalidation messages cannot
-	 * reach.  Checked before either layer changes, so a refused write leaves
-	 * both as they were.
-	 */
-	if (with_l2)
-	{
-		json = JsonbToCString(NULL, (JsonbContainer *) &value->root, value_len);
-		json_len = strlen(json);
-		if (json_len > L2_MAX_VALUE_LENGTH)
-			report_too_large_for_redis(json_len);
-	}
-
-	over_limit = value_len > (Size) cachext_l1_max_value_size_kb * 1024;
-	if (over_limit && !with_l2)
-		report_too_large_for_l1(len, value_len, true);
-	if (!over_limit)
-	{
-		L1StoreResult result = l1_store(full, len, strlen(cachext_redis_prefix),
-										value, expires_at, now,
-										lease ? &lease->l1 : NULL);
-
-		if (result == L1_LEASE_LOST)
-			return false;
-		if (result == L1_TOO_LARGE && !with_l2)
-			report_too_large_for_l1(len, value_len, false);
-		in_l1 = result == L1_STORED;
-	}
-	if (!with_l2)
+	prepare_value(value, ttl_ms, &p);
+	result = store_in_l1(full, len, &p, l1_tags, tags_len,
+						 lease ? &lease->l1 : NULL);
+	if (result == L1_LEASE_LOST)
+		return false;
+	in_l1 = result == L1_STORED;
+	if (!l2_is_configured())
 		return in_l1;
 
 	/* An older value in L1 must not hide the one Redis alone now holds. */
 	if (!in_l1)
-		l1_remove(full, len, now);
+		l1_remove(full, len, p.now);
 	if (lease != NULL && !lease->in_l2)
 	{
 		/*
@@ -444,16 +533,35 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	if (l2_writable())
 	{
 		bool		stored = true;
+		bool		answered;
 
-		if (lease != NULL ?
-			l2_set_under_lease(full, len, json, json_len, ttl_ms,
-							   &lease->l2, &stored) :
-			l2_set(full, len, json, json_len, ttl_ms))
+		if (lease == NULL && tags == NULL)
+			answered = l2_set(full, len, p.json, p.json_len, ttl_ms);
+		else
+		{
+			L2Write		write = {full, len, p.json, p.json_len, ttl_ms};
+
+			write.lease = lease ? &lease->l2 : NULL;
+			if (tags != NULL)
+			{
+				char	  **full_tags = palloc(tags->ntags * sizeof(char *));
+				int		   *full_tag_lens = palloc(tags->ntags * sizeof(int));
+
+				for (int i = 0; i < tags->ntags; i++)
+					full_tags[i] = full_key(tags->tags[i], tags->tag_lens[i],
+											NULL, &full_tag_lens[i]);
+				write.ntags = tags->ntags;
+				write.tags = (const char *const *) full_tags;
+				write.tag_lens = full_tag_lens;
+			}
+			answered = l2_write(&write, &stored);
+		}
+		if (answered)
 		{
 			if (!stored)
 			{
 				/* another instance wrote or invalidated it meanwhile */
-				l1_remove(full, len, now);
+				l1_remove(full, len, p.now);
 				return false;
 			}
 			l2_stats_count(L2_SETS, 1);
@@ -463,6 +571,44 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	/* Redis did not take the value, so what it holds for key is stale. */
 	queue_invalidation(L2_QUEUE_KEY, key, key_len);
 	return in_l1;
+}
+
+/*
+ * Stores nkeys values under their keys for ttl_ms, in L1 and in Redis in
+ * one pipelined round trip.  Every value is checked before any is stored.
+ */
+void
+layers_set_multi(int nkeys, const char *const *keys, const int *key_lens,
+				 Jsonb *const *values, int64 ttl_ms)
+{
+	char	  **full = palloc(nkeys * sizeof(char *));
+	int		   *full_lens = palloc(nkeys * sizeof(int));
+	PreparedValue *p = palloc(nkeys * sizeof(PreparedValue));
+	const char **json = palloc(nkeys * sizeof(char *));
+	int		   *json_lens = palloc(nkeys * sizeof(int));
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		full[i] = full_key(keys[i], key_lens[i], NULL, &full_lens[i]);
+		prepare_value(values[i], ttl_ms, &p[i]);
+		json[i] = p[i].json;
+		json_lens[i] = (int) p[i].json_len;
+	}
+	for (int i = 0; i < nkeys; i++)
+		if (store_in_l1(full[i], full_lens[i], &p[i], NULL, 0, NULL) !=
+			L1_STORED && l2_is_configured())
+			l1_remove(full[i], full_lens[i], p[i].now);
+	if (!l2_is_configured())
+		return;
+	if (l2_writable() &&
+		l2_set_multi(nkeys, (const char *const *) full, full_lens,
+					 (const char *const *) json, json_lens, ttl_ms))
+	{
+		l2_stats_count(L2_SETS, nkeys);
+		return;
+	}
+	for (int i = 0; i < nkeys; i++)
+		queue_invalidation(L2_QUEUE_KEY, keys[i], key_lens[i]);
 }
 
 /*
@@ -578,4 +724,296 @@ layers_unlock_load(const char *key, int key_len, const char *token)
 
 	if (l2_is_usable())
 		(void) l2_unlock(full, len, token);
+}
+
+/*
+ * The conditional writes, counters and TTL calls below follow one rule:
+ * with Redis usable, Redis decides (it is the truth every instance and
+ * client shares), in a script that also bumps the key's write sequence,
+ * and L1 then drops or adjusts its copy, moving the key's lease; without
+ * Redis (not configured, or failing), L1 decides alone, atomically within
+ * the instance by retrying under the key's lease, and a change Redis did
+ * not see queues the key's invalidation as any write Redis missed does.
+ */
+
+/* Raises cache_incr's error for a value that is not an integer. */
+static void
+report_not_integer(const char *key, int key_len)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cached value of key \"%.*s\" is not an integer", key_len, key),
+			 errdetail("cache_incr() adds to a JSON number with no fraction or exponent, within the range of bigint."),
+			 errhint("Store an integer under the key, or count under another key.")));
+}
+
+/* Raises cache_incr's error for a result outside bigint's range. */
+static void
+report_incr_overflow(const char *key, int key_len, int64 by)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("cache_incr() of key \"%.*s\" is out of range for type bigint", key_len, key),
+			 errdetail("Adding " INT64_FORMAT " to the cached value would leave the range of bigint.", by)));
+}
+
+/*
+ * The integer a jsonb holds, by the rule Redis' INCRBY applies to its
+ * text: optional minus, digits, within int64; false for anything else.
+ */
+static bool
+jsonb_integer(const Jsonb *value, int64 *result)
+{
+	char	   *text = JsonbToCString(NULL, (JsonbContainer *) &value->root,
+									  VARSIZE(value));
+	char	   *digits = text[0] == '-' ? text + 1 : text;
+	char	   *end;
+
+	if (digits[0] < '0' || digits[0] > '9' ||
+		strspn(digits, "0123456789") != strlen(digits))
+		return false;
+	errno = 0;
+	*result = strtoi64(text, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/* A jsonb number of an int64. */
+static Jsonb *
+jsonb_of_integer(int64 n)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											  CStringGetDatum(psprintf(INT64_FORMAT, n))));
+}
+
+/*
+ * L1's side of a read-modify-write without Redis: reads the key's live
+ * value and expiry under a lease for the caller to decide on.  The caller
+ * stores with the lease and starts again if the lease was lost.
+ */
+static Jsonb *
+l1_read_for_update(const char *full, int full_len, L1Lease *lease,
+				   TimestampTz now, TimestampTz *expires_at)
+{
+	l1_take_lease(full, full_len, lease);
+	if (!l1_expiry(full, full_len, now, expires_at))
+		return NULL;
+	return l1_lookup(full, full_len, now);
+}
+
+/*
+ * cache_incr: adds by to the integer under key, creating it as by with
+ * expiry ttl_ms when absent; returns the new value.
+ */
+int64
+layers_incr(const char *key, int key_len, int64 by, int64 ttl_ms)
+{
+	int			len;
+	char	   *full = full_key(key, key_len, NULL, &len);
+	int64		result;
+
+	/* a TTL Redis would refuse must not reach it: that would fail Redis */
+	(void) expiry_for_ttl(ttl_clock_now(), ttl_ms);
+	op_stats_count(OP_INCRS);
+	if (l2_writable())
+	{
+		L2IncrOutcome outcome;
+
+		if (l2_incr(full, len, by, ttl_ms, &outcome, &result))
+		{
+			l1_remove(full, len, ttl_clock_now());
+			if (outcome == L2_INCR_NOT_INTEGER)
+				report_not_integer(key, key_len);
+			if (outcome == L2_INCR_OVERFLOW)
+				report_incr_overflow(key, key_len, by);
+			return result;
+		}
+	}
+	for (;;)
+	{
+		L1Lease		lease;
+		TimestampTz now = ttl_clock_now();
+		TimestampTz expires_at;
+		Jsonb	   *value = l1_read_for_update(full, len, &lease, now,
+											   &expires_at);
+		int64		current = 0;
+
+		if (value == NULL)
+			expires_at = expiry_for_ttl(now, ttl_ms);
+		else if (!jsonb_integer(value, &current))
+			report_not_integer(key, key_len);
+		if (pg_add_s64_overflow(current, by, &result))
+			report_incr_overflow(key, key_len, by);
+		if (l1_store(full, len, strlen(cachext_redis_prefix),
+					 jsonb_of_integer(result), expires_at, now,
+					 &lease) == L1_LEASE_LOST)
+			continue;
+		if (l2_is_configured())
+			queue_invalidation(L2_QUEUE_KEY, key, key_len);
+		return result;
+	}
+}
+
+/*
+ * Stores value only if the key is present (if_present) or absent in every
+ * layer: Redis' SET XX or NX decides when Redis is usable; true if stored.
+ */
+static bool
+layers_set_if(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
+			  bool if_present)
+{
+	int			len;
+	char	   *full = full_key(key, key_len, NULL, &len);
+	PreparedValue p;
+
+	prepare_value(value, ttl_ms, &p);
+	if (l2_writable())
+	{
+		L2Write		write = {full, len, p.json, p.json_len, ttl_ms};
+		bool		stored;
+
+		write.condition = if_present ? "XX" : "NX";
+		if (l2_write(&write, &stored))
+		{
+			if (stored)
+			{
+				l1_remove(full, len, p.now);
+				l2_stats_count(L2_SETS, 1);
+			}
+			return stored;
+		}
+	}
+	for (;;)
+	{
+		L1Lease		lease;
+		TimestampTz expires_at;
+		bool		present = l1_read_for_update(full, len, &lease, p.now,
+												 &expires_at) != NULL;
+		L1StoreResult result;
+
+		if (present != if_present)
+			return false;
+		result = store_in_l1(full, len, &p, NULL, 0, &lease);
+		if (result == L1_LEASE_LOST)
+			continue;
+		if (l2_is_configured())
+			queue_invalidation(L2_QUEUE_KEY, key, key_len);
+		return result == L1_STORED;
+	}
+}
+
+/* cache_add: stores value only if no layer holds key; true if it stored. */
+bool
+layers_add(const char *key, int key_len, const Jsonb *value, int64 ttl_ms)
+{
+	bool		stored = layers_set_if(key, key_len, value, ttl_ms, false);
+
+	if (!stored)
+		op_stats_count(OP_ADDS_REFUSED);
+	return stored;
+}
+
+/* cache_replace: stores value only if key is cached; true if it stored. */
+bool
+layers_replace(const char *key, int key_len, const Jsonb *value,
+			   int64 ttl_ms)
+{
+	return layers_set_if(key, key_len, value, ttl_ms, true);
+}
+
+/*
+ * cache_ttl: sets *ttl_ms to key's remaining time to live (LAYERS_NO_TTL
+ * for none), from Redis when Redis holds the key, else from L1; false
+ * when neither holds it.
+ */
+bool
+layers_ttl(const char *key, int key_len, int64 *ttl_ms)
+{
+	int			len;
+	char	   *full = full_key(key, key_len, NULL, &len);
+	TimestampTz now = ttl_clock_now();
+	TimestampTz expires_at;
+	int64		pttl_ms;
+
+	if (l2_readable() && l2_pttl(full, len, &pttl_ms) && pttl_ms != L2_MISSING)
+	{
+		*ttl_ms = pttl_ms == L2_NO_EXPIRY ? LAYERS_NO_TTL : pttl_ms;
+		return true;
+	}
+	if (!l1_expiry(full, len, now, &expires_at))
+		return false;
+	*ttl_ms = expires_at == L1_NO_EXPIRY ? LAYERS_NO_TTL :
+		(expires_at - now + 999) / 1000;
+	return true;
+}
+
+/*
+ * cache_touch: gives key a new TTL (LAYERS_NO_TTL: none) in both layers
+ * without rewriting its value; true if it was cached.
+ */
+bool
+layers_touch(const char *key, int key_len, int64 ttl_ms)
+{
+	int			len;
+	char	   *full = full_key(key, key_len, NULL, &len);
+	TimestampTz now = ttl_clock_now();
+	TimestampTz expires_at = expiry_for_ttl(now, ttl_ms);
+	bool		in_l1;
+
+	if (l2_writable())
+	{
+		bool		in_l2;
+
+		if (l2_expire(full, len, ttl_ms, &in_l2))
+		{
+			if (!in_l2 || !l1_set_expiry(full, len, expires_at, now))
+				l1_remove(full, len, now);
+			return in_l2;
+		}
+	}
+	in_l1 = l1_set_expiry(full, len, expires_at, now);
+	if (in_l1 && l2_is_configured())
+		queue_invalidation(L2_QUEUE_KEY, key, key_len);
+	return in_l1;
+}
+
+/*
+ * cache_invalidate_tag: removes every key stored with tag in this
+ * namespace from both layers: L1's tagged entries, and in Redis the tag's
+ * members, which this L1 then drops too (other instances' L1s follow
+ * Redis' invalidation messages).  Queued when Redis cannot take it.
+ * Returns the larger of the two layers' counts; announce as for
+ * layers_invalidate.
+ */
+int64
+layers_invalidate_tag(const char *tag, int tag_len, bool announce)
+{
+	TimestampTz now = ttl_clock_now();
+	int64		removed = l1_remove_tagged(cachext_redis_prefix,
+										   strlen(cachext_redis_prefix),
+										   tag, tag_len, now);
+	int64		removed_l2 = 0;
+
+	op_stats_count(OP_TAG_INVALIDATIONS);
+	if (l2_is_configured())
+	{
+		int			len;
+		char	   *full = full_key(tag, tag_len, NULL, &len);
+		char	  **members;
+		int		   *member_lens;
+		int			nmembers;
+
+		if (l2_writable() &&
+			l2_invalidate_tag(full, len, &removed_l2, &members, &member_lens,
+							  &nmembers))
+		{
+			for (int i = 0; i < nmembers; i++)
+				l1_remove(members[i], member_lens[i], now);
+			l2_stats_count(L2_INVALIDATIONS, removed_l2);
+		}
+		else
+			queue_invalidation(L2_QUEUE_TAG, tag, tag_len);
+	}
+	if (announce)
+		events_notify_tag(tag, tag_len);
+	return Max(removed, removed_l2);
 }

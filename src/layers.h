@@ -35,10 +35,35 @@ typedef struct LayersLease
 	L2Lease		l2;
 } LayersLease;
 
+/* Tags of a write, in this namespace: distinct, checked by sql_api.c. */
+typedef struct LayersTags
+{
+	int			ntags;
+	const char *const *tags;
+	const int  *tag_lens;
+} LayersTags;
+
 extern void layers_take_lease(const char *key, int key_len,
 							  LayersLease *lease);
 extern bool layers_set(const char *key, int key_len, const Jsonb *value,
 					   int64 ttl_ms, const LayersLease *lease);
+extern bool layers_set_tagged(const char *key, int key_len,
+							  const Jsonb *value, int64 ttl_ms,
+							  const LayersLease *lease,
+							  const LayersTags *tags);
+extern void layers_set_multi(int nkeys, const char *const *keys,
+							 const int *key_lens, Jsonb *const *values,
+							 int64 ttl_ms);
+extern int64 layers_incr(const char *key, int key_len, int64 by,
+						 int64 ttl_ms);
+extern bool layers_add(const char *key, int key_len, const Jsonb *value,
+					   int64 ttl_ms);
+extern bool layers_replace(const char *key, int key_len, const Jsonb *value,
+						   int64 ttl_ms);
+extern bool layers_ttl(const char *key, int key_len, int64 *ttl_ms);
+extern bool layers_touch(const char *key, int key_len, int64 ttl_ms);
+extern int64 layers_invalidate_tag(const char *tag, int tag_len,
+								   bool announce);
 extern bool layers_invalidate(const char *key, int key_len, bool announce);
 extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len,
 									   bool announce);

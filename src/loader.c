@@ -303,7 +303,8 @@ run_factory(const char *query, Datum *params, bool *param_nulls, int nparams)
  */
 static Jsonb *
 load(const char *key, int key_len, const char *query, Datum *params,
-	 bool *param_nulls, int nparams, int64 ttl_ms, LoadFlight *flight)
+	 bool *param_nulls, int nparams, int64 ttl_ms, const LayersTags *tags,
+	 LoadFlight *flight)
 {
 	LayersLease lease;
 	volatile bool may_store = !TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
@@ -325,7 +326,7 @@ load(const char *key, int key_len, const char *query, Datum *params,
 			TransactionIdIsValid(GetTopTransactionIdIfAny()))
 			may_store = false;
 		if (may_store)
-			layers_set(key, key_len, value, ttl_ms, &lease);
+			layers_set_tagged(key, key_len, value, ttl_ms, &lease, tags);
 	}
 	PG_CATCH();
 	{
@@ -355,7 +356,8 @@ load(const char *key, int key_len, const char *query, Datum *params,
 static Jsonb *
 load_across_instances(const char *key, int key_len, const char *query,
 					  Datum *params, bool *param_nulls, int nparams,
-					  int64 ttl_ms, LoadFlight *flight, TimestampTz deadline)
+					  int64 ttl_ms, const LayersTags *tags, LoadFlight *flight,
+					  TimestampTz deadline)
 {
 	char	   *token = psprintf("%d:" INT64_FORMAT ":%ld", MyProcPid,
 								 GetCurrentTimestamp(), random());
@@ -371,11 +373,11 @@ load_across_instances(const char *key, int key_len, const char *query,
 		{
 			if (lock != LAYERS_LOCK_TAKEN)
 				return load(key, key_len, query, params, param_nulls, nparams,
-							ttl_ms, flight);
+							ttl_ms, tags, flight);
 			PG_TRY();
 			{
 				value = load(key, key_len, query, params, param_nulls,
-							 nparams, ttl_ms, flight);
+							 nparams, ttl_ms, tags, flight);
 			}
 			PG_CATCH();
 			{
@@ -405,11 +407,13 @@ load_across_instances(const char *key, int key_len, const char *query,
 
 /*
  * The cache-aside pattern in one call: the cached value of key, or else the
- * factory query's value, loaded by one backend of the instance at a time.
+ * factory query's value, loaded by one backend of the instance at a time
+ * and stored with tags (NULL: none).
  */
 Jsonb *
 loader_get_or_set(const char *key, int key_len, const char *query,
-				  Datum *params, bool *param_nulls, int nparams, int64 ttl_ms)
+				  Datum *params, bool *param_nulls, int nparams, int64 ttl_ms,
+				  const LayersTags *tags)
 {
 	uint32		hash = layers_key_hash(key, key_len);
 	TimestampTz deadline =
@@ -435,11 +439,11 @@ loader_get_or_set(const char *key, int key_len, const char *query,
 		flight = claim_flight(hash, &busy, &busy_generation);
 		if (busy == NULL)
 			return load_across_instances(key, key_len, query, params,
-										 param_nulls, nparams, ttl_ms, flight,
-										 deadline);
+										 param_nulls, nparams, ttl_ms, tags,
+										 flight, deadline);
 		if (!wait_for_flight(busy, busy_generation, deadline))
 			return load(key, key_len, query, params, param_nulls, nparams,
-						ttl_ms, NULL);
+						ttl_ms, tags, NULL);
 	}
 }
 

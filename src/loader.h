@@ -10,6 +10,8 @@
 
 #include "utils/jsonb.h"
 
+#include "layers.h"
+
 typedef struct LoaderStats
 {
 	uint64		loads;
@@ -22,7 +24,8 @@ extern void loader_shmem_startup(void);
 
 extern Jsonb *loader_get_or_set(const char *key, int key_len,
 								const char *query, Datum *params,
-								bool *param_nulls, int nparams, int64 ttl_ms);
+								bool *param_nulls, int nparams, int64 ttl_ms,
+								const LayersTags *tags);
 
 extern void loader_read_stats(LoaderStats *stats);
 extern void loader_reset_stats(void);

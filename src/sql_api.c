@@ -33,6 +33,7 @@
 #include "l2_stats.h"
 #include "layers.h"
 #include "loader.h"
+#include "op_stats.h"
 #include "ttl_clock.h"
 
 PG_FUNCTION_INFO_V1(cache_get);
@@ -47,6 +48,17 @@ PG_FUNCTION_INFO_V1(cache_event_stats);
 PG_FUNCTION_INFO_V1(cache_entries);
 PG_FUNCTION_INFO_V1(cache_get_or_set);
 PG_FUNCTION_INFO_V1(cache_key);
+PG_FUNCTION_INFO_V1(cache_get_or_set_tagged);
+PG_FUNCTION_INFO_V1(cache_set_multi);
+PG_FUNCTION_INFO_V1(cache_incr);
+PG_FUNCTION_INFO_V1(cache_add);
+PG_FUNCTION_INFO_V1(cache_replace);
+PG_FUNCTION_INFO_V1(cache_ttl);
+PG_FUNCTION_INFO_V1(cache_touch);
+PG_FUNCTION_INFO_V1(cache_invalidate_tag);
+
+/* The most tags one entry may carry. */
+#define CACHE_MAX_TAGS	1000
 
 /* Raises the not-preloaded error unless the store is attached. */
 static void
@@ -133,6 +145,107 @@ ttl_argument(FunctionCallInfo fcinfo, int argno)
 	return ttl_to_ms(PG_GETARG_INTERVAL_P(argno));
 }
 
+/*
+ * Checks a tag (as a key is checked: not null, not empty, not longer than
+ * cachext.max_key_length) and returns its bytes and length.
+ */
+static const char *
+checked_tag(const text *tag, bool is_null, int *tag_len)
+{
+	if (is_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cache tag must not be null")));
+	*tag_len = VARSIZE_ANY_EXHDR(tag);
+	if (*tag_len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cache tag must not be empty")));
+	if (*tag_len > cachext_max_key_length)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("cache tag is too long"),
+				 errdetail("The tag has %d bytes.", *tag_len),
+				 errhint("Tags may have at most %d bytes (cachext.max_key_length).",
+						 cachext_max_key_length)));
+	return VARDATA_ANY(tag);
+}
+
+/* One tag being sorted by tags_argument, with its bytes and length. */
+typedef struct SortedTag
+{
+	const char *tag;
+	int			len;
+} SortedTag;
+
+static int
+compare_tags(const void *a, const void *b)
+{
+	const SortedTag *x = a;
+	const SortedTag *y = b;
+	int			c = memcmp(x->tag, y->tag, Min(x->len, y->len));
+
+	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * The tags of argument argno (text[]): NULL when the argument is NULL or
+ * empty, else each tag checked, duplicates dropped, at most CACHE_MAX_TAGS.
+ */
+static LayersTags *
+tags_argument(FunctionCallInfo fcinfo, int argno)
+{
+	Datum	   *elements;
+	bool	   *nulls;
+	int			n;
+	SortedTag  *sorted;
+	LayersTags *tags;
+	const char **bytes;
+	int		   *lens;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), TEXTOID, -1, false,
+					  TYPALIGN_INT, &elements, &nulls, &n);
+	if (n == 0)
+		return NULL;
+	sorted = palloc(n * sizeof(SortedTag));
+	for (int i = 0; i < n; i++)
+		sorted[i].tag = checked_tag(nulls[i] ? NULL : DatumGetTextPP(elements[i]),
+									nulls[i], &sorted[i].len);
+	qsort(sorted, n, sizeof(SortedTag), compare_tags);
+	tags = palloc(sizeof(LayersTags));
+	tags->tags = bytes = palloc(n * sizeof(char *));
+	tags->tag_lens = lens = palloc(n * sizeof(int));
+	tags->ntags = 0;
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && compare_tags(&sorted[i - 1], &sorted[i]) == 0)
+			continue;
+		bytes[tags->ntags] = sorted[i].tag;
+		lens[tags->ntags++] = sorted[i].len;
+	}
+	if (tags->ntags > CACHE_MAX_TAGS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many cache tags"),
+				 errdetail("The entry has %d distinct tags.", tags->ntags),
+				 errhint("An entry may have at most %d tags.", CACHE_MAX_TAGS)));
+	return tags;
+}
+
+/* Raises the error of a NULL value argument. */
+static const Jsonb *
+value_argument(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cache value must not be null"),
+				 errhint("Use cache_invalidate() to remove a key, or store 'null'::jsonb to cache a miss.")));
+	return PG_GETARG_JSONB_P(argno);
+}
+
 /* cache_get(key text) returns jsonb: the value, or NULL on a miss. */
 Datum
 cache_get(PG_FUNCTION_ARGS)
@@ -150,9 +263,9 @@ cache_get(PG_FUNCTION_ARGS)
 }
 
 /*
- * cache_set(key text, value jsonb [, ttl interval]): stores value.  Without
- * a ttl argument the entry lives cachext.default_ttl; a NULL ttl means no
- * expiry.
+ * cache_set(key text, value jsonb [, ttl interval [, tags text[]]]): stores
+ * value.  Without a ttl argument the entry lives cachext.default_ttl (0.1.0's
+ * SQL; 0.2.0's passes its default); a NULL ttl means no expiry.
  */
 Datum
 cache_set(PG_FUNCTION_ARGS)
@@ -162,23 +275,17 @@ cache_set(PG_FUNCTION_ARGS)
 
 	require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("cache value must not be null"),
-				 errhint("Use cache_invalidate() to remove a key, or store 'null'::jsonb to cache a miss.")));
-	layers_set(key, key_len, PG_GETARG_JSONB_P(1), ttl_argument(fcinfo, 2),
-			   NULL);
+	layers_set_tagged(key, key_len, value_argument(fcinfo, 1),
+					  ttl_argument(fcinfo, 2), NULL, tags_argument(fcinfo, 3));
 	PG_RETURN_VOID();
 }
 
 /*
- * cache_get_or_set(key text, query text, ttl interval [, VARIADIC params
- * text[]]) returns jsonb: the cached value, or the factory query's, loaded
- * once across the instance.  The SQL default of ttl is cachext.default_ttl.
+ * The body of both cache_get_or_set entry points: params_argno is the
+ * argument holding the VARIADIC params, tags_argno the tags (-1: none).
  */
-Datum
-cache_get_or_set(PG_FUNCTION_ARGS)
+static Datum
+get_or_set(FunctionCallInfo fcinfo, int tags_argno, int params_argno)
 {
 	int			key_len;
 	const char *key;
@@ -192,13 +299,37 @@ cache_get_or_set(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("cache factory query must not be null")));
-	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), TEXTOID, -1, false,
-						  TYPALIGN_INT, &params, &param_nulls, &nparams);
+	if (PG_NARGS() > params_argno && !PG_ARGISNULL(params_argno))
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(params_argno), TEXTOID, -1,
+						  false, TYPALIGN_INT, &params, &param_nulls,
+						  &nparams);
 	PG_RETURN_JSONB_P(loader_get_or_set(key, key_len,
 										text_to_cstring(PG_GETARG_TEXT_PP(1)),
 										params, param_nulls, nparams,
-										ttl_argument(fcinfo, 2)));
+										ttl_argument(fcinfo, 2),
+										tags_argno < 0 ? NULL :
+										tags_argument(fcinfo, tags_argno)));
+}
+
+/*
+ * cache_get_or_set(key text, query text, ttl interval [, VARIADIC params
+ * text[]]) returns jsonb: the cached value, or the factory query's, loaded
+ * once across the instance.  The SQL default of ttl is cachext.default_ttl.
+ */
+Datum
+cache_get_or_set(PG_FUNCTION_ARGS)
+{
+	return get_or_set(fcinfo, -1, 3);
+}
+
+/*
+ * cache_get_or_set(key text, query text, ttl interval, tags text[] [,
+ * VARIADIC params text[]]): the same, storing the loaded value with tags.
+ */
+Datum
+cache_get_or_set_tagged(PG_FUNCTION_ARGS)
+{
+	return get_or_set(fcinfo, 3, 4);
 }
 
 /*
@@ -383,6 +514,160 @@ cache_get_multi(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * cache_set_multi(keys text[], values jsonb[], ttl interval): stores
+ * values[i] under keys[i], every key and value checked before any is
+ * stored, in one round trip to Redis.
+ */
+Datum
+cache_set_multi(PG_FUNCTION_ARGS)
+{
+	Datum	   *keys;
+	bool	   *key_nulls;
+	int			nkeys;
+	Datum	   *values;
+	bool	   *value_nulls;
+	int			nvalues;
+	const char **key_bytes;
+	int		   *key_lens;
+	Jsonb	  **jsonb_values;
+
+	require_preloaded();
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cache key and value arrays must not be null")));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false,
+					  TYPALIGN_INT, &keys, &key_nulls, &nkeys);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), JSONBOID, -1, false,
+					  TYPALIGN_INT, &values, &value_nulls, &nvalues);
+	if (nkeys != nvalues)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("cache key and value arrays must have the same length"),
+				 errdetail("There are %d keys and %d values.", nkeys, nvalues)));
+	if (nkeys == 0)
+		PG_RETURN_VOID();
+	key_bytes = palloc(nkeys * sizeof(char *));
+	key_lens = palloc(nkeys * sizeof(int));
+	jsonb_values = palloc(nkeys * sizeof(Jsonb *));
+	for (int i = 0; i < nkeys; i++)
+	{
+		key_bytes[i] = checked_key(key_nulls[i] ? NULL : DatumGetTextPP(keys[i]),
+								   key_nulls[i], &key_lens[i]);
+		if (value_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("cache value must not be null"),
+					 errdetail("The value of key number %d is NULL.", i + 1),
+					 errhint("Store 'null'::jsonb to cache a miss.")));
+		jsonb_values[i] = DatumGetJsonbP(values[i]);
+	}
+	layers_set_multi(nkeys, key_bytes, key_lens, jsonb_values,
+					 ttl_argument(fcinfo, 2));
+	PG_RETURN_VOID();
+}
+
+/*
+ * cache_incr(key text, by bigint, ttl interval) returns bigint: adds by to
+ * the integer cached under key (creating it as by, with ttl, when absent).
+ */
+Datum
+cache_incr(PG_FUNCTION_ARGS)
+{
+	int			key_len;
+	const char *key;
+
+	require_preloaded();
+	key = key_argument(fcinfo, 0, &key_len);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cache increment must not be null")));
+	PG_RETURN_INT64(layers_incr(key, key_len, PG_GETARG_INT64(1),
+								ttl_argument(fcinfo, 2)));
+}
+
+/* cache_add(key, value, ttl) returns boolean: stored only if absent. */
+Datum
+cache_add(PG_FUNCTION_ARGS)
+{
+	int			key_len;
+	const char *key;
+
+	require_preloaded();
+	key = key_argument(fcinfo, 0, &key_len);
+	PG_RETURN_BOOL(layers_add(key, key_len, value_argument(fcinfo, 1),
+							  ttl_argument(fcinfo, 2)));
+}
+
+/* cache_replace(key, value, ttl) returns boolean: stored only if present. */
+Datum
+cache_replace(PG_FUNCTION_ARGS)
+{
+	int			key_len;
+	const char *key;
+
+	require_preloaded();
+	key = key_argument(fcinfo, 0, &key_len);
+	PG_RETURN_BOOL(layers_replace(key, key_len, value_argument(fcinfo, 1),
+								  ttl_argument(fcinfo, 2)));
+}
+
+/*
+ * cache_ttl(key text) returns interval: the remaining time to live, NULL
+ * when the key is not cached, CACHE_TTL_NONE_MS milliseconds (negative,
+ * as Redis' PTTL says) when it never expires.
+ */
+#define CACHE_TTL_NONE_MS	(-1)
+
+Datum
+cache_ttl(PG_FUNCTION_ARGS)
+{
+	int			key_len;
+	const char *key;
+	int64		ttl_ms;
+	Interval   *result;
+
+	require_preloaded();
+	key = key_argument(fcinfo, 0, &key_len);
+	if (!layers_ttl(key, key_len, &ttl_ms))
+		PG_RETURN_NULL();
+	if (ttl_ms == LAYERS_NO_TTL)
+		ttl_ms = CACHE_TTL_NONE_MS;
+	result = palloc0(sizeof(Interval));
+	result->time = ttl_ms * 1000;
+	PG_RETURN_INTERVAL_P(result);
+}
+
+/*
+ * cache_touch(key text, ttl interval) returns boolean: a new TTL (NULL:
+ * none) for a cached key, its value untouched; true if it was cached.
+ */
+Datum
+cache_touch(PG_FUNCTION_ARGS)
+{
+	int			key_len;
+	const char *key;
+
+	require_preloaded();
+	key = key_argument(fcinfo, 0, &key_len);
+	PG_RETURN_BOOL(layers_touch(key, key_len, ttl_argument(fcinfo, 1)));
+}
+
+/* cache_invalidate_tag(tag text) returns bigint: keys removed. */
+Datum
+cache_invalidate_tag(PG_FUNCTION_ARGS)
+{
+	int			tag_len;
+	const char *tag;
+
+	require_preloaded();
+	tag = checked_tag(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
+					  PG_ARGISNULL(0), &tag_len);
+	PG_RETURN_INT64(layers_invalidate_tag(tag, tag_len, true));
+}
+
 /* cache_clear() returns bigint: empties L1, returning how many it held. */
 Datum
 cache_clear(PG_FUNCTION_ARGS)
@@ -396,7 +681,7 @@ cache_clear(PG_FUNCTION_ARGS)
  * whose SQL declares fewer (columns are only ever added at the end).
  */
 #define CACHE_STATS_COLS_V0_1	25
-#define CACHE_STATS_COLS		25
+#define CACHE_STATS_COLS		28
 
 /* One row of cache_stats, filled column by column in declaration order. */
 typedef struct StatsRow
@@ -451,6 +736,7 @@ cache_stats(PG_FUNCTION_ARGS)
 	L1Stats		stats;
 	LoaderStats loads;
 	L2Stats		l2;
+	int64		ops[OP_NUM_COUNTERS];
 	StatsRow	row;
 
 	require_preloaded();
@@ -464,6 +750,7 @@ cache_stats(PG_FUNCTION_ARGS)
 				 errhint("Run ALTER EXTENSION cachext UPDATE.")));
 	l1_read_stats(&stats);
 	loader_read_stats(&loads);
+	op_stats_read(ops);
 
 	row.i = 0;
 	put_datum(&row, CStringGetTextDatum("l1"), false);	/* layer */
@@ -483,6 +770,10 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_datum(&row, Float8GetDatum(loads.load_time_us / 1000.0), false);
 	while (row.i < CACHE_STATS_COLS_V0_1)	/* L2's columns, errors to sync_resets */
 		put_null(&row);
+	/* instance-wide operations: shown once, in l1's row */
+	put_count(&row, ops[OP_INCRS]);
+	put_count(&row, ops[OP_ADDS_REFUSED]);
+	put_count(&row, ops[OP_TAG_INVALIDATIONS]);
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	if (!l2_is_configured())
@@ -517,6 +808,9 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_count(&row, l2_queue_length());
 	put_count(&row, l2.counters[L2_SYNC_EVICTIONS]);
 	put_count(&row, l2.counters[L2_SYNC_RESETS]);
+	put_null(&row);				/* incrs: in l1's row */
+	put_null(&row);				/* adds_refused */
+	put_null(&row);				/* tag_invalidations */
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	return (Datum) 0;
@@ -530,6 +824,7 @@ cache_stats_reset(PG_FUNCTION_ARGS)
 	l1_reset_stats();
 	loader_reset_stats();
 	l2_stats_reset();
+	op_stats_reset();
 	event_queue_reset_stats();
 	PG_RETURN_VOID();
 }

@@ -10,6 +10,12 @@
  * keys (patterns for TRUNCATE) and the entity's event in the current
  * (sub)transaction's pending set.
  *
+ * Tags.  A template beginning with "tag:" names a tag rather than a key:
+ * 'tag:user:{id}' invalidates, at commit, every key stored with the tag
+ * "user:42" (cache_invalidate_tag).  TRUNCATE cannot name the tags of rows
+ * it does not see, so a tag template with a {column} makes it invalidate
+ * the whole namespace (pattern "*"), the safe superset.
+ *
  * Transactions.  Each subtransaction level that records something gets its
  * own PendingSet; committing a subtransaction merges its set into its
  * parent's, aborting one discards it.  At top-level pre-commit the events
@@ -72,9 +78,14 @@ typedef struct PendingSet
 	int			level;			/* GetCurrentTransactionNestLevel() */
 	StringSet	keys;
 	StringSet	patterns;
+	StringSet	tags;
 	List	   *events;			/* PendingEvent */
 	struct PendingSet *parent;
 } PendingSet;
+
+/* A key template beginning with this names a tag (see "Tags" above). */
+#define TAG_TEMPLATE_PREFIX	"tag:"
+#define TAG_TEMPLATE_PREFIX_LEN (sizeof(TAG_TEMPLATE_PREFIX) - 1)
 
 static PendingSet *pending = NULL;
 static bool callbacks_registered = false;
@@ -169,6 +180,7 @@ merge_into(PendingSet *parent, PendingSet *child)
 
 	stringset_add_all(&parent->keys, &child->keys);
 	stringset_add_all(&parent->patterns, &child->patterns);
+	stringset_add_all(&parent->tags, &child->tags);
 	foreach(lc, child->events)
 	{
 		PendingEvent *event = lfirst(lc);
@@ -196,6 +208,8 @@ send_pending_events(PendingSet *set)
 		events_notify_key(lfirst(lc), strlen(lfirst(lc)));
 	foreach(lc, set->patterns.order)
 		events_notify_pattern(lfirst(lc), strlen(lfirst(lc)));
+	foreach(lc, set->tags.order)
+		events_notify_tag(lfirst(lc), strlen(lfirst(lc)));
 }
 
 /* Invalidates everything a committed transaction recorded. */
@@ -208,6 +222,8 @@ invalidate_pending(PendingSet *set)
 		layers_invalidate(lfirst(lc), strlen(lfirst(lc)), false);
 	foreach(lc, set->patterns.order)
 		layers_invalidate_pattern(lfirst(lc), strlen(lfirst(lc)), false);
+	foreach(lc, set->tags.order)
+		layers_invalidate_tag(lfirst(lc), strlen(lfirst(lc)), false);
 }
 
 static void
@@ -294,6 +310,7 @@ current_set(void)
 		set->level = level;
 		stringset_init(&set->keys);
 		stringset_init(&set->patterns);
+		stringset_init(&set->tags);
 		set->events = NIL;
 		set->parent = pending;
 		pending = set;
@@ -365,9 +382,18 @@ record_row(PendingSet *set, PendingEvent *event, TriggerData *trigger,
 
 		if (key == NULL)
 			continue;
-		if (strlen(key) == 0 || strlen(key) > (size_t) cachext_max_key_length)
+		if (strncmp(key, TAG_TEMPLATE_PREFIX, TAG_TEMPLATE_PREFIX_LEN) == 0)
+		{
+			char	   *tag = key + TAG_TEMPLATE_PREFIX_LEN;
+
+			if (strlen(tag) == 0 || strlen(tag) > (size_t) cachext_max_key_length)
+				continue;		/* no tag can be empty or that long */
+			stringset_add(&set->tags, tag);
+		}
+		else if (strlen(key) == 0 || strlen(key) > (size_t) cachext_max_key_length)
 			continue;			/* no cache key can be empty or that long */
-		stringset_add(&set->keys, key);
+		else
+			stringset_add(&set->keys, key);
 		stringset_add(&event->keys, key);
 	}
 }
@@ -428,10 +454,22 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 	{
 		for (int i = 1; i < tg->tgnargs; i++)
 		{
-			char	   *pattern = expand_template(tg->tgargs[i], rel, NULL, true);
+			const char *template = tg->tgargs[i];
 
-			stringset_add(&set->patterns, pattern);
-			stringset_add(&event->keys, pattern);
+			if (strncmp(template, TAG_TEMPLATE_PREFIX, TAG_TEMPLATE_PREFIX_LEN) == 0)
+			{
+				const char *tag = template + TAG_TEMPLATE_PREFIX_LEN;
+
+				if (strchr(tag, '{') == NULL)
+					stringset_add(&set->tags, tag);
+				else
+					stringset_add(&set->patterns, "*");
+				stringset_add(&event->keys, template);
+				continue;
+			}
+			template = expand_template(template, rel, NULL, true);
+			stringset_add(&set->patterns, template);
+			stringset_add(&event->keys, template);
 		}
 	}
 	else
