@@ -85,7 +85,10 @@ CREATE FUNCTION cache_stats(
     OUT queue_overflows bigint,
     OUT queue_length bigint,
     OUT sync_evictions bigint,
-    OUT sync_resets bigint)
+    OUT sync_resets bigint,
+    OUT incrs bigint,
+    OUT adds_refused bigint,
+    OUT tag_invalidations bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -101,10 +104,12 @@ COMMENT ON FUNCTION cache_stats() IS
 -- invalidations that could not reach Redis.  sync_evictions counts L1
 -- entries the sync worker evicted on Redis' invalidation messages, and
 -- sync_resets the times it emptied L1 (its stream started or was lost, or
--- Redis was flushed).
+-- Redis was flushed).  incrs, adds_refused and tag_invalidations count
+-- cache_incr calls, cache_add calls that found the key, and tags
+-- invalidated, instance-wide: in the l1 row.
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1; in the l1 row, cache_incr calls, refused cache_add calls and tag invalidations';
 
 -- Zeroes the counters; an admin function.
 CREATE FUNCTION cache_stats_reset()
@@ -179,6 +184,99 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION cache_key(text, "any") IS
 'Returns prefix:arg1:arg2... (":" and "\" escaped, NULL as \N); keys over 200 characters become prefix:md5';
 
+-- Stores a value with tags, for cache_invalidate_tag.  The 0.1.0 overloads
+-- take no tags; this one needs ttl too (ttl => NULL: no expiry), so that no
+-- call of theirs becomes ambiguous.
+CREATE FUNCTION cache_set(key text, value jsonb, ttl interval, tags text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'cache_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_set(text, jsonb, interval, text[]) IS
+'Caches value under key for ttl (NULL: no expiry) with tags; cache_invalidate_tag(tag) removes every key stored with tag';
+
+-- cache_get_or_set storing its value with tags; params as in the VARIADIC
+-- overload (an array at the tags position selects this one).
+CREATE FUNCTION cache_get_or_set(
+    key text,
+    query text,
+    ttl interval,
+    tags text[],
+    VARIADIC params text[] DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'cache_get_or_set_tagged'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_get_or_set(text, text, interval, text[], text[]) IS
+'Returns the cached value of key, or runs query with params bound as $1..$n (text), caches its single value as jsonb with tags and returns it; one backend loads a key at a time';
+
+-- Stores many values in one round trip to Redis.
+CREATE FUNCTION cache_set_multi(
+    keys text[],
+    "values" jsonb[],
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval)
+RETURNS void
+AS 'MODULE_PATHNAME', 'cache_set_multi'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_set_multi(text[], jsonb[], interval) IS
+'Caches values[i] under keys[i] for ttl (NULL: no expiry), in one round trip to Redis; every key and value is checked before any is stored';
+
+-- An atomic counter: Redis' INCRBY when Redis is usable; a negative by
+-- decrements.
+CREATE FUNCTION cache_incr(
+    key text,
+    by bigint DEFAULT 1,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'cache_incr'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_incr(text, bigint, interval) IS
+'Adds by (negative: subtracts) to the integer cached under key and returns the result; an absent key starts at 0 and gets ttl. Atomic across instances through Redis, within the instance without it';
+
+-- Stores only when the key is absent (Redis' SET NX).
+CREATE FUNCTION cache_add(
+    key text,
+    value jsonb,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'cache_add'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_add(text, jsonb, interval) IS
+'Caches value under key only if no layer holds key; true if it stored. Redis decides when usable';
+
+-- Stores only when the key is present (Redis' SET XX).
+CREATE FUNCTION cache_replace(
+    key text,
+    value jsonb,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'cache_replace'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_replace(text, jsonb, interval) IS
+'Caches value under key only if key is cached; true if it stored. Redis decides when usable';
+
+-- The remaining time to live of a key.
+CREATE FUNCTION cache_ttl(key text)
+RETURNS interval
+AS 'MODULE_PATHNAME', 'cache_ttl'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_ttl(text) IS
+'Returns the remaining time to live of key (Redis'' PTTL when Redis holds it, else L1''s); NULL when not cached, -00:00:00.001 when it never expires';
+
+-- A new TTL for a cached key, without rewriting its value.
+CREATE FUNCTION cache_touch(key text, ttl interval)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'cache_touch'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_touch(text, interval) IS
+'Sets the TTL of a cached key in both layers (NULL: no expiry) without rewriting its value; true if it was cached';
+
+-- Removes every key stored with a tag and sends a CACHE_INVALIDATED event.
+CREATE FUNCTION cache_invalidate_tag(tag text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'cache_invalidate_tag'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_invalidate_tag(text) IS
+'Removes every key of this namespace stored with tag from L1 and Redis, on every instance; returns the larger of the two layers'' counts. Sends CACHE_INVALIDATED on cachext.notify_channel';
+
 -- Everyone may read the statistics and the entry list.
 GRANT SELECT ON cache_stats, cache_entries TO PUBLIC;
 
@@ -189,11 +287,13 @@ REVOKE ALL ON FUNCTION cache_invalidate_pattern(text) FROM PUBLIC;
 
 -- The design's @cached decorator: creates <schema>.<name>_cached(<same
 -- arguments>) whose body is a cache_get_or_set around the original, keyed by
--- cache_key(key_prefix, arguments...).  Values round-trip through jsonb.
+-- cache_key(key_prefix, arguments...), its values stored with tags.  Values
+-- round-trip through jsonb.
 CREATE FUNCTION cache_function(
     fn regprocedure,
-    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
-    key_prefix text DEFAULT NULL)
+    ttl interval,
+    key_prefix text,
+    tags text[])
 RETURNS regprocedure
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -216,6 +316,10 @@ DECLARE
 BEGIN
     IF fn IS NULL THEN
         RAISE EXCEPTION 'function to cache must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF tags IS NOT NULL AND (array_position(tags, NULL) IS NOT NULL OR '' = ANY (tags)) THEN
+        RAISE EXCEPTION 'cache tags must not be null or empty'
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF ttl <= interval '0' THEN
         RAISE EXCEPTION 'cache TTL must be positive'
@@ -281,10 +385,12 @@ BEGIN
         END IF;
     END IF;
 
-    fetch_value := format('@extschema@.cache_get_or_set(%s, %L, %L::interval%s)',
+    fetch_value := format('@extschema@.cache_get_or_set(%s, %L, %L::interval%s%s)',
         CASE WHEN p.pronargs = 0 THEN quote_literal(prefix)
              ELSE format('@extschema@.cache_key(%L%s)', prefix, key_args) END,
-        factory, ttl, text_args);
+        factory, ttl,
+        CASE WHEN cardinality(tags) > 0 THEN format(', %L::text[]', tags) ELSE '' END,
+        text_args);
     body := format(result_expr, fetch_value);
 
     EXECUTE format('CREATE FUNCTION %s(%s) RETURNS %s%s LANGUAGE sql VOLATILE AS %L',
@@ -298,6 +404,18 @@ BEGIN
     RETURN format('%s(%s)', wrapper, arg_types)::regprocedure;
 END
 $function$;
+COMMENT ON FUNCTION cache_function(regprocedure, interval, text, text[]) IS
+'Creates <name>_cached(same arguments): the function''s result cached under cache_key(key_prefix, args...) for ttl, stored with tags';
+
+-- cache_function without tags, as 0.1.0 declared it.
+CREATE FUNCTION cache_function(
+    fn regprocedure,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
+    key_prefix text DEFAULT NULL)
+RETURNS regprocedure
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$ SELECT @extschema@.cache_function(fn, ttl, key_prefix, NULL::text[]) $function$;
 COMMENT ON FUNCTION cache_function(regprocedure, interval, text) IS
 'Creates <name>_cached(same arguments): the function''s result cached under cache_key(key_prefix, args...) for ttl';
 
