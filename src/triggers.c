@@ -460,6 +460,8 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 			{
 				const char *tag = template + TAG_TEMPLATE_PREFIX_LEN;
 
+				if (tag[0] == '\0')
+					continue;	/* no tag can be empty */
 				if (strchr(tag, '{') == NULL)
 					stringset_add(&set->tags, tag);
 				else

@@ -56,6 +56,16 @@ SELECT entries, sets FROM cache_stats() WHERE layer = 'l1';
 SELECT namespace, key FROM cache_entries ORDER BY key;
 SELECT namespace, key FROM cache_entries() ORDER BY key;
 
+-- Counters, conditional writes, TTLs and tags are everyone's too: like
+-- cache_invalidate, cache_invalidate_tag removes only keys a caller could
+-- remove one by one.
+SELECT cache_incr('user-counter');
+SELECT cache_add('user-added', '1'), cache_replace('user-added', '2');
+SELECT cache_touch('user-added', interval '1 minute'), cache_ttl('user-added') IS NOT NULL AS has_ttl;
+SELECT cache_set_multi(ARRAY['user-m1'], ARRAY['1']::jsonb[]);
+SELECT cache_set('user-tagged', '1', interval '1 minute', ARRAY['user-tag']);
+SELECT cache_invalidate_tag('user-tag');
+
 -- The settings meant for every session may be changed by anyone.
 SET cachext.default_ttl = '5min';
 SET cachext.notify_channel = 'user_channel';
