@@ -71,9 +71,10 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION cache_set(text, jsonb, interval, text[]) IS
 'Caches value under key for ttl (NULL: no expiry) with tags; cache_invalidate_tag(tag) removes every key stored with tag';
 
--- cache_get_or_set storing its value with tags; params as in the VARIADIC
--- overload (an array at the tags position selects this one).
-CREATE FUNCTION cache_get_or_set(
+-- cache_get_or_set storing its value with tags, params as in its VARIADIC
+-- form.  A name of its own: as an overload, a text[] in fourth place would
+-- make cache_get_or_set(key, query, ttl, VARIADIC params) ambiguous.
+CREATE FUNCTION cache_get_or_set_tagged(
     key text,
     query text,
     ttl interval,
@@ -82,7 +83,7 @@ CREATE FUNCTION cache_get_or_set(
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'cache_get_or_set_tagged'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION cache_get_or_set(text, text, interval, text[], text[]) IS
+COMMENT ON FUNCTION cache_get_or_set_tagged(text, text, interval, text[], text[]) IS
 'Returns the cached value of key, or runs query with params bound as $1..$n (text), caches its single value as jsonb with tags and returns it; one backend loads a key at a time';
 
 -- Stores many values in one round trip to Redis.
@@ -254,7 +255,8 @@ BEGIN
         END IF;
     END IF;
 
-    fetch_value := format('@extschema@.cache_get_or_set(%s, %L, %L::interval%s%s)',
+    fetch_value := format('@extschema@.%s(%s, %L, %L::interval%s%s)',
+        CASE WHEN cardinality(tags) > 0 THEN 'cache_get_or_set_tagged' ELSE 'cache_get_or_set' END,
         CASE WHEN p.pronargs = 0 THEN quote_literal(prefix)
              ELSE format('@extschema@.cache_key(%L%s)', prefix, key_args) END,
         factory, ttl,

@@ -193,15 +193,16 @@ SELECT count(*) AS cached FROM cache_entries WHERE key LIKE 'bulk:%';
 SELECT cache_invalidate_tag('bulk');
 SELECT count(*) AS left_over FROM cache_entries WHERE key LIKE 'bulk:%';
 
--- cache_get_or_set stores its value with tags (ttl is then needed), with or
--- without parameters; the 0.1.0 forms are unchanged: an array at the fourth
--- position selects the tagged form, a text there is a parameter.
-SELECT cache_get_or_set('gos:1', 'SELECT 1', interval '1 hour', ARRAY['gos']);
-SELECT cache_get_or_set('gos:2', 'SELECT $1::int + $2::int', interval '1 hour', ARRAY['gos'], '2', '3');
-SELECT cache_get_or_set('gos:3', 'SELECT $1', interval '1 hour', 'not a tag');
-SELECT cache_get_or_set('gos:4', 'SELECT 4', NULL, ARRAY['gos']);
+-- cache_get_or_set_tagged is cache_get_or_set storing its value with tags,
+-- with or without parameters (ttl is then needed).
+SELECT cache_get_or_set_tagged('gos:1', 'SELECT 1', interval '1 hour', ARRAY['gos']);
+SELECT cache_get_or_set_tagged('gos:2', 'SELECT $1::int + $2::int', interval '1 hour', ARRAY['gos'], '2', '3');
+SELECT cache_get_or_set_tagged('gos:3', 'SELECT $1', interval '1 hour', ARRAY['gos'], VARIADIC ARRAY['three']);
+SELECT cache_get_or_set_tagged('gos:5', 'SELECT 5', NULL, NULL);
 SELECT cache_invalidate_tag('gos');
-SELECT cache_get('gos:3');
+SELECT cache_get('gos:5');
+-- A hit returns the cached value, whatever the tags.
+SELECT cache_get_or_set_tagged('gos:5', 'SELECT 6', NULL, ARRAY['other']);
 
 -- cache_function's wrappers can tag what they cache.
 CREATE FUNCTION regress_square(n int) RETURNS int LANGUAGE sql AS 'SELECT n * n';
