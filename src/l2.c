@@ -814,6 +814,20 @@ tag_key(const char *tag, int tag_len, int *len)
 	return own_key(tag, tag_len, L2_TAG_SUFFIX, sizeof(L2_TAG_SUFFIX) - 1, len);
 }
 
+/*
+ * Is this Redis key a tag's member set?  A pattern invalidation or clear
+ * leaves those: they name keys outside the pattern, which a later
+ * invalidation of the tag must still find.
+ */
+static bool
+is_tag_key(const char *key, size_t len)
+{
+	size_t		suffix_len = sizeof(L2_TAG_SUFFIX) - 1;
+
+	return len >= suffix_len &&
+		memcmp(key + len - suffix_len, L2_TAG_SUFFIX, suffix_len) == 0;
+}
+
 /* Adds INCR and PEXPIRE of the key's write sequence as commands[0..1]. */
 static void
 bump_commands(RedisCommand *commands, const char *seq, int seq_len)
@@ -1268,6 +1282,8 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 				int			c = memchr(keys->element[i]->str, '\0',
 									   keys->element[i]->len) != NULL;
 
+				if (is_tag_key(keys->element[i]->str, keys->element[i]->len))
+					continue;	/* a tag's members outlive a pattern */
 				set_arg(&unlink[c], n[c]++, keys->element[i]->str,
 						keys->element[i]->len);
 			}
@@ -1276,7 +1292,7 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 			ncommands = (n[0] > 1) + (n[1] > 1);
 			if (n[0] == 1)
 				unlink[0] = unlink[1];	/* no cache entry on this page */
-			if (!connect_and_run(ncommands, unlink, counts))
+			if (ncommands > 0 && !connect_and_run(ncommands, unlink, counts))
 			{
 				freeReplyObject(page);
 				return false;

@@ -213,6 +213,16 @@ is($node_b->safe_psql('postgres', q{SELECT cache_invalidate_tag('bulk')}), '1000
 is( python_redis(
 		q{print(sum(1 for k in r.scan_iter(match='cache:bulk:*', count=1000) if b'\x00' not in k))}),
 	'0', 'Redis holds none of them');
+# A pattern invalidation leaves member sets: a tag still finds its keys
+# outside the pattern.
+$node_a->safe_psql('postgres', q{
+SELECT cache_set('user:9', '1', interval '1 hour', ARRAY['user:9']);
+SELECT cache_set('profile:9', '1', interval '1 hour', ARRAY['user:9']);
+SELECT cache_invalidate_pattern('user:*');
+});
+is($node_b->safe_psql('postgres', q{SELECT cache_invalidate_tag('user:9')}), '1',
+	'after a pattern took one key, the tag still removes the other');
+is(redis_cli('shared', 'EXISTS', 'cache:profile:9'), '0', 'Redis no longer holds it');
 # Member sets expire with their keys (plus a minute's grace for clocks).
 $node_a->safe_psql('postgres', q{SELECT cache_set('brief', '1', interval '10 seconds', ARRAY['brief'])});
 $pttl = python_redis(q{print(r.pttl(b'cache:brief\x00tag'))});
@@ -229,7 +239,7 @@ SELECT cache_invalidate_tag('evt-tag');
 like($notified, qr/\{"event": "CACHE_INVALIDATED", "tag": "evt-tag"\}/,
 	'a CACHE_INVALIDATED event names the tag');
 is($node_b->safe_psql('postgres', q{SELECT tag_invalidations FROM cache_stats WHERE layer = 'l1'}),
-	'3', "B counted its three tag invalidations");
+	'4', 'B counted its four tag invalidations');
 
 # ---- Watch templates naming tags, committed on A, reach B.
 $node_a->safe_psql('postgres', q{
