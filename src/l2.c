@@ -961,6 +961,22 @@ l2_set_under_lease(const char *key, int key_len, const char *value,
 	return l2_write(&write, stored);
 }
 
+/*
+ * Is a script's reply the pair {integer, second_type} it answers?  If not,
+ * frees it and fails the connection (saying what the script was for).
+ */
+static bool
+is_pair_reply(redisReply *reply, int second_type, const char *what)
+{
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+		reply->element[0]->type == REDIS_REPLY_INTEGER &&
+		reply->element[1]->type == second_type)
+		return true;
+	freeReplyObject(reply);
+	fail(false, psprintf("Redis answered %s with an unexpected reply.", what));
+	return false;
+}
+
 /* Milliseconds since the Unix epoch by this server's clock. */
 static int64
 unix_ms_now(void)
@@ -1049,6 +1065,25 @@ l2_write(const L2Write *write, bool *stored)
 }
 
 /*
+ * EVAL of a script on a key and its write sequence (KEYS[1], KEYS[2]),
+ * with room for nargs ARGV from argument 5 on.
+ */
+static RedisCommand
+key_script(const char *script, const char *key, int key_len, int nargs)
+{
+	RedisCommand cmd = command(5 + nargs);
+	int			seq_len;
+	char	   *seq = seq_key(key, key_len, &seq_len);
+
+	set_arg_string(&cmd, 0, "EVAL");
+	set_arg_string(&cmd, 1, script);
+	set_arg_string(&cmd, 2, "2");
+	set_arg(&cmd, 3, key, key_len);
+	set_arg(&cmd, 4, seq, seq_len);
+	return cmd;
+}
+
+/*
  * INCRBY key by, creating it with expiry ttl_ms (< 0: none) when absent,
  * and bumping its write sequence, in one script.  The script answers the
  * value's text after the increment (a Lua number would round it) or
@@ -1059,37 +1094,24 @@ bool
 l2_incr(const char *key, int key_len, int64 by, int64 ttl_ms,
 		L2IncrOutcome *outcome, int64 *result)
 {
-	RedisCommand cmd = command(8);
+	RedisCommand cmd = key_script("local created = redis.call('EXISTS', KEYS[1]) == 0 "
+								  "local r = redis.pcall('INCRBY', KEYS[1], ARGV[1]) "
+								  "if type(r) == 'table' and r.err then return {0, r.err} end "
+								  "if created and tonumber(ARGV[2]) >= 0 then "
+								  "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
+								  "redis.call('INCR', KEYS[2]) "
+								  "redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
+								  "return {1, redis.call('GET', KEYS[1])}",
+								  key, key_len, 3);
 	redisReply *reply;
-	int			seq_len;
-	char	   *seq = seq_key(key, key_len, &seq_len);
 
-	set_arg_string(&cmd, 0, "EVAL");
-	set_arg_string(&cmd, 1,
-				   "local created = redis.call('EXISTS', KEYS[1]) == 0 "
-				   "local r = redis.pcall('INCRBY', KEYS[1], ARGV[1]) "
-				   "if type(r) == 'table' and r.err then return {0, r.err} end "
-				   "if created and tonumber(ARGV[2]) >= 0 then "
-				   "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
-				   "redis.call('INCR', KEYS[2]) "
-				   "redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
-				   "return {1, redis.call('GET', KEYS[1])}");
-	set_arg_string(&cmd, 2, "2");
-	set_arg(&cmd, 3, key, key_len);
-	set_arg(&cmd, 4, seq, seq_len);
 	set_arg_string(&cmd, 5, psprintf(INT64_FORMAT, by));
 	set_arg_string(&cmd, 6, psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
 	set_arg_string(&cmd, 7, L2_SEQ_TTL_MS);
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-		reply->element[0]->type != REDIS_REPLY_INTEGER ||
-		reply->element[1]->type != REDIS_REPLY_STRING)
-	{
-		freeReplyObject(reply);
-		fail(false, "Redis answered the increment with an unexpected reply.");
+	if (!is_pair_reply(reply, REDIS_REPLY_STRING, "an increment"))
 		return false;
-	}
 	if (reply->element[0]->integer == 0)
 		*outcome = strstr(reply->element[1]->str, "overflow") != NULL ?
 			L2_INCR_OVERFLOW : L2_INCR_NOT_INTEGER;
@@ -1125,23 +1147,16 @@ l2_pttl(const char *key, int key_len, int64 *pttl_ms)
 bool
 l2_expire(const char *key, int key_len, int64 ttl_ms, bool *existed)
 {
-	RedisCommand cmd = command(7);
+	RedisCommand cmd = key_script("if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+								  "if tonumber(ARGV[1]) >= 0 then "
+								  "redis.call('PEXPIRE', KEYS[1], ARGV[1]) "
+								  "else redis.call('PERSIST', KEYS[1]) end "
+								  "redis.call('INCR', KEYS[2]) "
+								  "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
+								  "return 1",
+								  key, key_len, 2);
 	redisReply *reply;
-	int			seq_len;
-	char	   *seq = seq_key(key, key_len, &seq_len);
 
-	set_arg_string(&cmd, 0, "EVAL");
-	set_arg_string(&cmd, 1,
-				   "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
-				   "if tonumber(ARGV[1]) >= 0 then "
-				   "redis.call('PEXPIRE', KEYS[1], ARGV[1]) "
-				   "else redis.call('PERSIST', KEYS[1]) end "
-				   "redis.call('INCR', KEYS[2]) "
-				   "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
-				   "return 1");
-	set_arg_string(&cmd, 2, "2");
-	set_arg(&cmd, 3, key, key_len);
-	set_arg(&cmd, 4, seq, seq_len);
 	set_arg_string(&cmd, 5, psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
 	set_arg_string(&cmd, 6, L2_SEQ_TTL_MS);
 	if (!connect_and_run(1, &cmd, &reply))
@@ -1188,14 +1203,8 @@ l2_invalidate_tag(const char *tag, int tag_len, int64 *removed,
 	set_arg_string(&cmd, 6, L2_SEQ_TTL_MS);
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-		reply->element[0]->type != REDIS_REPLY_INTEGER ||
-		reply->element[1]->type != REDIS_REPLY_ARRAY)
-	{
-		freeReplyObject(reply);
-		fail(false, "Redis answered a tag invalidation with an unexpected reply.");
+	if (!is_pair_reply(reply, REDIS_REPLY_ARRAY, "a tag invalidation"))
 		return false;
-	}
 	keys = reply->element[1];
 	*removed = reply->element[0]->integer;
 	*nmembers = (int) keys->elements;

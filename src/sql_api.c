@@ -72,28 +72,43 @@ require_preloaded(void)
 						 "for example shared_preload_libraries = 'cachext', and restart the server.")));
 }
 
+/*
+ * Checks a key or tag datum (possibly NULL): not null, not empty, at most
+ * cachext.max_key_length bytes; returns its bytes and length.
+ */
+static const char *
+checked_name(const text *name, bool is_null, bool is_tag, int *len)
+{
+	const char *what = is_tag ? "tag" : "key";
+
+	if (is_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cache %s must not be null", what)));
+	*len = VARSIZE_ANY_EXHDR(name);
+	if (*len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cache %s must not be empty", what)));
+	if (*len > cachext_max_key_length)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("cache %s is too long", what),
+				 errdetail("The %s has %d bytes.", what, *len),
+				 is_tag ?
+				 errhint("Tags may have at most %d bytes (cachext.max_key_length).",
+						 cachext_max_key_length) :
+				 errhint("Keys may have at most %d bytes (cachext.max_key_length); "
+						 "use cache_key() to hash long keys.",
+						 cachext_max_key_length)));
+	return VARDATA_ANY(name);
+}
+
 /* Checks a key datum (possibly NULL) and returns its bytes and length. */
 static const char *
 checked_key(const text *key, bool is_null, int *key_len)
 {
-	if (is_null)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("cache key must not be null")));
-	*key_len = VARSIZE_ANY_EXHDR(key);
-	if (*key_len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cache key must not be empty")));
-	if (*key_len > cachext_max_key_length)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("cache key is too long"),
-				 errdetail("The key has %d bytes.", *key_len),
-				 errhint("Keys may have at most %d bytes (cachext.max_key_length); "
-						 "use cache_key() to hash long keys.",
-						 cachext_max_key_length)));
-	return VARDATA_ANY(key);
+	return checked_name(key, is_null, false, key_len);
 }
 
 static const char *
@@ -145,30 +160,11 @@ ttl_argument(FunctionCallInfo fcinfo, int argno)
 	return ttl_to_ms(PG_GETARG_INTERVAL_P(argno));
 }
 
-/*
- * Checks a tag (as a key is checked: not null, not empty, not longer than
- * cachext.max_key_length) and returns its bytes and length.
- */
+/* Checks a tag datum as checked_key checks a key. */
 static const char *
 checked_tag(const text *tag, bool is_null, int *tag_len)
 {
-	if (is_null)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("cache tag must not be null")));
-	*tag_len = VARSIZE_ANY_EXHDR(tag);
-	if (*tag_len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cache tag must not be empty")));
-	if (*tag_len > cachext_max_key_length)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("cache tag is too long"),
-				 errdetail("The tag has %d bytes.", *tag_len),
-				 errhint("Tags may have at most %d bytes (cachext.max_key_length).",
-						 cachext_max_key_length)));
-	return VARDATA_ANY(tag);
+	return checked_name(tag, is_null, true, tag_len);
 }
 
 /* One tag being sorted by tags_argument, with its bytes and length. */
