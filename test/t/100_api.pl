@@ -11,6 +11,7 @@ use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use CachextLoad;
 use CachextRedis;
+use CachextSessions;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -252,6 +253,32 @@ ok(poll_node($node_b, q{SELECT cache_get('profile:1') IS NOT NULL}), 'B reads th
 $node_a->safe_psql('postgres', q{UPDATE users SET name = 'Ada L.' WHERE id = 1});
 ok(poll_node($node_b, q{SELECT cache_get('profile:1') IS NULL}),
 	"a committed row change invalidates its tag on B");
+
+# ---- Leases across instances: a load on A that B's write overtakes (its
+# factory waits on an advisory lock a gate session holds) is returned but
+# stored in neither layer.
+sub overtaken_load
+{
+	my ($name, $load_sql, $write_sql) = @_;
+	my $gate = start_psql($node_a, 'SELECT pg_advisory_lock(7); SELECT pg_sleep(2)', "gate_$name");
+	wait_for_app($node_a, "gate_$name");
+	my $load = start_psql($node_a, $load_sql, "load_$name");
+	wait_for_app($node_a, "load_$name");
+	my $written = $node_b->safe_psql('postgres', $write_sql);
+	finish_psql($gate);
+	my ($loaded, $err) = finish_psql($load);
+	is($loaded, '"loaded"', "$name: the overtaken load returns its value") or diag($err);
+	return $written;
+}
+my $factory = q{'SELECT ''"loaded"''::jsonb FROM pg_advisory_xact_lock_shared(7)'};
+is(overtaken_load('incr', "SELECT cache_get_or_set('lease:1', $factory)",
+		q{SELECT cache_incr('lease:1')}), '1', 'B increments meanwhile');
+is(redis_cli('shared', 'GET', 'cache:lease:1'), '1', "Redis keeps B's count");
+ok(poll_node($node_a, q{SELECT cache_get('lease:1') = '1'}), "A serves B's count");
+overtaken_load('tag', "SELECT cache_get_or_set_tagged('lease:2', $factory, interval '1 hour', ARRAY['lease'])",
+	q{SELECT cache_invalidate_tag('lease')});
+is(redis_cli('shared', 'EXISTS', 'cache:lease:2'), '0', 'the load overtaken by a tag invalidation is not in Redis');
+is($node_a->safe_psql('postgres', q{SELECT cache_get('lease:2')}), '', 'nor in L1');
 
 # ---- Redis down: every function falls back to L1 alone, no query error.
 redis_kill('shared');
