@@ -23,6 +23,11 @@
  * wait is bounded by cachext.redis_timeout (and the breaker), not by a
  * cancel.
  *
+ * Counters, conditional writes and TTL refreshes are decided by Redis when
+ * it is usable and by L1 alone otherwise (see the comment above
+ * report_not_integer).  Tags live with L1's entries and in Redis' member
+ * sets (l2.c); a tag's invalidation clears both.
+ *
  * Values travel to Redis as JSON text exactly as jsonb prints it, so other
  * Redis clients can read and write them.  Text that is not valid JSON reads
  * as a miss and counts as an L2 error.
@@ -791,8 +796,8 @@ jsonb_of_integer(int64 n)
  * stores with the lease and starts again if the lease was lost.
  */
 static Jsonb *
-l1_read_for_update(const char *full, int full_len, L1Lease *lease,
-				   TimestampTz now, TimestampTz *expires_at)
+read_for_update(const char *full, int full_len, L1Lease *lease,
+				TimestampTz now, TimestampTz *expires_at)
 {
 	l1_take_lease(full, full_len, lease);
 	if (!l1_expiry(full, full_len, now, expires_at))
@@ -833,8 +838,8 @@ layers_incr(const char *key, int key_len, int64 by, int64 ttl_ms)
 		L1Lease		lease;
 		TimestampTz now = ttl_clock_now();
 		TimestampTz expires_at;
-		Jsonb	   *value = l1_read_for_update(full, len, &lease, now,
-											   &expires_at);
+		Jsonb	   *value = read_for_update(full, len, &lease, now,
+											&expires_at);
 		int64		current = 0;
 
 		if (value == NULL)
@@ -858,8 +863,8 @@ layers_incr(const char *key, int key_len, int64 by, int64 ttl_ms)
  * layer: Redis' SET XX or NX decides when Redis is usable; true if stored.
  */
 static bool
-layers_set_if(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
-			  bool if_present)
+set_if(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
+	   bool if_present)
 {
 	int			len;
 	char	   *full = full_key(key, key_len, NULL, &len);
@@ -886,8 +891,8 @@ layers_set_if(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	{
 		L1Lease		lease;
 		TimestampTz expires_at;
-		bool		present = l1_read_for_update(full, len, &lease, p.now,
-												 &expires_at) != NULL;
+		bool		present = read_for_update(full, len, &lease, p.now,
+											  &expires_at) != NULL;
 		L1StoreResult result;
 
 		if (present != if_present)
@@ -905,7 +910,7 @@ layers_set_if(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 bool
 layers_add(const char *key, int key_len, const Jsonb *value, int64 ttl_ms)
 {
-	bool		stored = layers_set_if(key, key_len, value, ttl_ms, false);
+	bool		stored = set_if(key, key_len, value, ttl_ms, false);
 
 	if (!stored)
 		op_stats_count(OP_ADDS_REFUSED);
@@ -917,7 +922,7 @@ bool
 layers_replace(const char *key, int key_len, const Jsonb *value,
 			   int64 ttl_ms)
 {
-	return layers_set_if(key, key_len, value, ttl_ms, true);
+	return set_if(key, key_len, value, ttl_ms, true);
 }
 
 /*
