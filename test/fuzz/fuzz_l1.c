@@ -10,8 +10,8 @@
  * partitions, 1 to 64 entries, 128 to 320 kB); the rest is a sequence of
  * operations on 32 keys of 8 to 300 bytes in two namespaces: store (with
  * and without a lease, with and without a TTL, values of 4 bytes to
- * 16 kB), lookup, remove, pattern remove, clear, list, take a lease, and
- * let time pass.
+ * 16 kB, with any of four tags), lookup, remove, pattern remove, tag
+ * remove, a new expiry, clear, list, take a lease, and let time pass.
  *
  * A model beside the store remembers what each key may hold.  After every
  * operation the harness checks the operation's answer and the store's
@@ -35,6 +35,8 @@ int			cachext_l1_partitions;
 #define NAMESPACE_LEN	6
 #define MAX_KEY			320
 #define GLOB_ALPHABET	"k0123456789abcdef:x*?[]^-\\"
+#define NTAGS			4		/* tags "t0".."t3" */
+#define MAX_TAGS_LEN	(NTAGS * 3)
 
 /* What the harness knows of one key. */
 typedef struct ModelKey
@@ -43,6 +45,7 @@ typedef struct ModelKey
 	int			key_len;
 	bool		present;		/* may be in the store */
 	char	   *value;			/* what was last stored */
+	uint8_t		tags;			/* its tags, a bit per tag */
 	TimestampTz expires_at;
 	uint64		writes;			/* stores and removes of this key */
 	uint64		touched;		/* tick of the last store or hit */
@@ -101,6 +104,18 @@ init_model(void)
 	now = 1000000;
 }
 
+/* The tags of a bit mask as L1 keeps them (NUL-terminated); their length. */
+static int
+tags_blob(uint8_t tags, char *blob)
+{
+	int			len = 0;
+
+	for (int t = 0; t < NTAGS; t++)
+		if (tags & (1 << t))
+			len += sprintf(blob + len, "t%d", t) + 1;
+	return len;
+}
+
 /* The model key whose bytes these are, or NULL. */
 static ModelKey *
 model_key(const char *key, int key_len)
@@ -117,11 +132,13 @@ static int32
 check_entry(L1PartitionView *view, int32 i, int32 *owner)
 {
 	L1Entry    *e = &view->entries[i];
-	char	   *bytes = malloc(e->key_len + e->value_len);
+	char	   *bytes = malloc(e->key_len + e->value_len + e->tags_len);
 	ModelKey   *m;
 	int32		c = e->first_chunk;
+	char		tags[MAX_TAGS_LEN];
 
-	if (e->nchunks != (int32) (l1_entry_footprint(e->key_len, e->value_len) /
+	if (e->nchunks != (int32) (l1_entry_footprint(e->key_len,
+												  e->value_len + e->tags_len) /
 							   L1_CHUNK_SIZE))
 		fail("an entry's chunk count does not fit its size");
 	for (int32 n = 0; n < e->nchunks; n++)
@@ -140,7 +157,8 @@ check_entry(L1PartitionView *view, int32 i, int32 *owner)
 		view->heap[e->heap_pos] != i)
 		fail("an entry's heap position is wrong");
 
-	chunks_copy(view, e->first_chunk, 0, e->key_len + e->value_len, bytes, false);
+	chunks_copy(view, e->first_chunk, 0, e->key_len + e->value_len + e->tags_len,
+				bytes, false);
 	m = model_key(bytes, e->key_len);
 	if (m == NULL || !m->present)
 		fail("the store holds a key that was not stored or was removed");
@@ -151,6 +169,9 @@ check_entry(L1PartitionView *view, int32 i, int32 *owner)
 		memcmp(bytes + e->key_len, m->value, e->value_len) != 0 ||
 		e->expires_at != m->expires_at)
 		fail("a value does not read back as it was stored");
+	if (e->tags_len != (uint32) tags_blob(m->tags, tags) ||
+		memcmp(bytes + e->key_len + e->value_len, tags, e->tags_len) != 0)
+		fail("tags do not read back as they were stored");
 	free(bytes);
 	return e->nchunks;
 }
@@ -364,6 +385,9 @@ op_store(ModelKey *m, bool with_lease)
 	uint8_t		size = next_byte();
 	uint8_t		ttl = next_byte();
 	uint8_t		seed = next_byte();
+	uint8_t		tags = next_byte() % (1 << NTAGS);
+	char		blob[MAX_TAGS_LEN];
+	int			tags_len = tags_blob(tags, blob);
 	Size		len = VARHDRSZ + (size < 200 ? size : (Size) (size - 199) * 300);
 	char	   *value = malloc(len);
 	TimestampTz expires_at = ttl % 4 == 0 ? L1_NO_EXPIRY : now + (ttl % 4) * 1000;
@@ -390,9 +414,9 @@ op_store(ModelKey *m, bool with_lease)
 		free_slots++;
 		free_chunks += view->entries[old].nchunks;
 	}
-	result = l1_store(m->key, m->key_len, NAMESPACE_LEN, (Jsonb *) value,
-					  expires_at, now, lease);
-	if (l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE >
+	result = l1_store_tagged(m->key, m->key_len, NAMESPACE_LEN, (Jsonb *) value,
+							 blob, tags_len, expires_at, now, lease);
+	if (l1_entry_footprint(m->key_len, len + tags_len) / L1_CHUNK_SIZE >
 		(Size) view->header->nchunks)
 	{
 		if (result != L1_TOO_LARGE)
@@ -412,9 +436,10 @@ op_store(ModelKey *m, bool with_lease)
 		return;
 	}
 	check_make_room(m, view, &before, free_slots >= 1 &&
-					(Size) free_chunks >= l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE);
+					(Size) free_chunks >= l1_entry_footprint(m->key_len, len + tags_len) / L1_CHUNK_SIZE);
 	free(m->value);
 	m->value = value;
+	m->tags = tags;
 	m->present = true;
 	m->expires_at = expires_at;
 	m->writes++;
@@ -497,6 +522,63 @@ op_remove_matching(void)
 }
 
 static void
+op_remove_tagged(void)
+{
+	const char *namespace = next_byte() % 2 ? "cache:" : "other:";
+	int			t = next_byte() % NTAGS;
+	char		tag[4];
+	int			tag_len = sprintf(tag, "t%d", t);
+	int64		expected = 0;
+
+	for (int k = 0; k < NKEYS; k++)
+	{
+		ModelKey   *m = &model[k];
+		L1PartitionView *view;
+		bool		live;
+
+		if (memcmp(m->key, namespace, NAMESPACE_LEN) != 0 ||
+			locate(m, &view, &live) == L1_NONE || !(m->tags & (1 << t)))
+			continue;
+		expected += live;
+		m->present = false;
+	}
+	if (l1_remove_tagged(namespace, NAMESPACE_LEN, tag, tag_len, now) != expected)
+		fail("remove_tagged's count is wrong");
+	for (int k = 0; k < NKEYS; k++)
+	{
+		L1PartitionView *view;
+		bool		live;
+
+		if (!model[k].present && locate(&model[k], &view, &live) != L1_NONE)
+			fail("a tagged key survives its tag's removal");
+	}
+	epoch++;
+}
+
+/* A new expiry: only for a live entry, which keeps its value and LRU place. */
+static void
+op_set_expiry(ModelKey *m)
+{
+	uint8_t		ttl = next_byte();
+	TimestampTz expires_at = ttl % 4 == 0 ? L1_NO_EXPIRY : now + (ttl % 4) * 1000;
+	L1PartitionView *view;
+	bool		live;
+	int32		i = locate(m, &view, &live);
+
+	if (l1_set_expiry(m->key, m->key_len, expires_at, now) != live)
+		fail("set_expiry's answer is wrong");
+	m->writes++;
+	if (live)
+		m->expires_at = expires_at;
+	else if (i != L1_NONE)
+	{
+		m->present = false;
+		if (locate(m, &view, &live) != L1_NONE)
+			fail("an expired entry survives a new expiry");
+	}
+}
+
+static void
 op_clear(void)
 {
 	int64		expected = 0;
@@ -531,13 +613,15 @@ op_list(void)
 	{
 		L1EntryInfo *info = list->elements[j].ptr_value;
 		char		key[MAX_KEY];
+		char		blob[MAX_TAGS_LEN];
 		int			len = snprintf(key, sizeof(key), "%s%s", info->namespace,
 								   info->key);
 		ModelKey   *m = model_key(key, len);
 
 		if (m == NULL || strlen(info->namespace) != NAMESPACE_LEN ||
 			info->expires_at != m->expires_at ||
-			info->bytes != (int64) l1_entry_footprint(m->key_len, VARSIZE(m->value)))
+			info->bytes != (int64) l1_entry_footprint(m->key_len, VARSIZE(m->value) +
+													   tags_blob(m->tags, blob)))
 			fail("a listed entry is not as it was stored");
 		pfree(info->namespace);
 		pfree(info->key);
@@ -596,7 +680,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				op_remove_matching();
 				break;
 			case 5:
-				now += next_byte() * 100;
+				if (op / 8 % 4 == 0)
+					op_remove_tagged();
+				else if (op / 8 % 4 == 1)
+					op_set_expiry(m);
+				else
+					now += next_byte() * 100;
 				break;
 			case 6:
 				op_take_lease(m);
