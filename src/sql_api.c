@@ -60,6 +60,9 @@ PG_FUNCTION_INFO_V1(cache_invalidate_tag);
 /* The most tags one entry may carry. */
 #define CACHE_MAX_TAGS	1000
 
+/* What cache_ttl() answers for an entry without expiry, as Redis' PTTL. */
+#define CACHE_TTL_NONE_MS	(-1)
+
 /* Raises the not-preloaded error unless the store is attached. */
 static void
 require_preloaded(void)
@@ -612,11 +615,9 @@ cache_replace(PG_FUNCTION_ARGS)
 
 /*
  * cache_ttl(key text) returns interval: the remaining time to live, NULL
- * when the key is not cached, CACHE_TTL_NONE_MS milliseconds (negative,
- * as Redis' PTTL says) when it never expires.
+ * when the key is not cached, CACHE_TTL_NONE_MS milliseconds when it never
+ * expires.
  */
-#define CACHE_TTL_NONE_MS	(-1)
-
 Datum
 cache_ttl(PG_FUNCTION_ARGS)
 {
