@@ -23,8 +23,10 @@
 #include "event_queue.h"
 #include "l1.h"
 #include "l2.h"
+#include "l2_queue.h"
 #include "loader.h"
 #include "op_stats.h"
+#include "redis_conn.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
 
@@ -58,6 +60,7 @@ cachext_shmem_request(void)
 		prev_shmem_request_hook();
 	l1_shmem_request();
 	l2_shmem_request();
+	l2_queue_shmem_request();
 	loader_shmem_request();
 	op_stats_shmem_request();
 	ttl_clock_shmem_request();
@@ -72,6 +75,7 @@ cachext_shmem_startup(void)
 		prev_shmem_startup_hook();
 	l1_shmem_startup();
 	l2_shmem_startup();
+	l2_queue_shmem_startup();
 	loader_shmem_startup();
 	op_stats_shmem_startup();
 	ttl_clock_shmem_startup();
@@ -216,6 +220,7 @@ define_settings(void)
 							   PGC_SUSET, 0,
 							   check_redis_prefix, NULL, NULL);
 	l2_define_settings();
+	redis_conn_define_settings();
 	MarkGUCPrefixReserved("cachext");
 }
 
@@ -233,6 +238,7 @@ _PG_init(void)
 #else
 	l1_shmem_request();
 	l2_shmem_request();
+	l2_queue_shmem_request();
 	loader_shmem_request();
 	op_stats_shmem_request();
 	ttl_clock_shmem_request();

@@ -1,0 +1,380 @@
+/*-------------------------------------------------------------------------
+ * l2_lease.c
+ *	  The Redis side of leases and load locks: cachext's own keys beside a
+ *	  cache key, and the commands and scripts that read and compare them.
+ *
+ * Keys.  Each own key is the cache key, a NUL, then a suffix.  No text key
+ * contains a NUL, so no cache entry can collide with them.  "<key>\0seq"
+ * is the key's write sequence, the Redis side of a lease: every write and
+ * invalidation of the key increments it, and it expires after an hour
+ * idle.  "<key>\0load" is the key's load lock.  "\0cachext:epoch" counts
+ * every pattern invalidation, tag invalidation and clear, of any prefix.
+ * "<namespace><tag>\0tag" is a tag's member set (see
+ * l2_lease_write_command).
+ *
+ * Scripts.  A store under a lease compares the sequence and the epoch and
+ * sets the value in one EVAL, so no invalidation can slip between the
+ * check and the SET; an unlock deletes the lock only if it still holds our
+ * token, so a lock that expired and was taken by someone else is never
+ * released by us.
+ *
+ * This file builds commands in the caller's memory context and never
+ * talks to Redis itself (l2.c runs what it builds), so it has no state and
+ * no locking.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/timestamp.h"
+
+#include "l2_lease.h"
+
+#define L2_SEQ_SUFFIX		"\0seq"
+#define L2_LOCK_SUFFIX		"\0load"
+#define L2_TAG_SUFFIX		"\0tag"
+
+/*
+ * How long a tag's member outlives its key's expiry: member sets are
+ * scored by PostgreSQL's clock and expire by Redis', which may differ.
+ */
+#define L2_TAG_GRACE_MS		60000
+#define L2_SEQ_TTL_MS		"3600000"
+#define L2_EPOCH_KEY		"\0cachext:epoch"
+
+/* key followed by suffix, palloc'd; *len is its length. */
+static char *
+own_key(const char *key, int key_len, const char *suffix, int suffix_len,
+		int *len)
+{
+	char	   *own = palloc(key_len + suffix_len);
+
+	memcpy(own, key, key_len);
+	memcpy(own + key_len, suffix, suffix_len);
+	*len = key_len + suffix_len;
+	return own;
+}
+
+/* The key's write sequence, "<key>\0seq". */
+static char *
+seq_key(const char *key, int key_len, int *len)
+{
+	return own_key(key, key_len, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1, len);
+}
+
+/* The key's load lock, "<key>\0load". */
+static char *
+lock_key(const char *key, int key_len, int *len)
+{
+	return own_key(key, key_len, L2_LOCK_SUFFIX, sizeof(L2_LOCK_SUFFIX) - 1,
+				   len);
+}
+
+/* A tag's member set, "<namespace><tag>\0tag" (tag: namespace + tag). */
+static char *
+tag_key(const char *tag, int tag_len, int *len)
+{
+	return own_key(tag, tag_len, L2_TAG_SUFFIX, sizeof(L2_TAG_SUFFIX) - 1, len);
+}
+
+/*
+ * Is this Redis key a tag's member set?  A pattern invalidation or clear
+ * leaves those: they name keys outside the pattern, which a later
+ * invalidation of the tag must still find.
+ */
+bool
+l2_lease_is_tag_key(const char *key, size_t len)
+{
+	size_t		suffix_len = sizeof(L2_TAG_SUFFIX) - 1;
+
+	return len >= suffix_len &&
+		memcmp(key + len - suffix_len, L2_TAG_SUFFIX, suffix_len) == 0;
+}
+
+/*
+ * Sets commands[0..L2_LEASE_BUMP_COMMANDS) to INCR and PEXPIRE of the
+ * key's write sequence, sent with every write of the key so that a load
+ * begun before the write does not overwrite it.
+ */
+void
+l2_lease_bump_commands(RedisCommand *commands, const char *key, int key_len)
+{
+	int			seq_len;
+	char	   *seq = seq_key(key, key_len, &seq_len);
+
+	commands[0] = redis_command(2);
+	redis_command_arg_string(&commands[0], 0, "INCR");
+	redis_command_arg(&commands[0], 1, seq, seq_len);
+	commands[1] = redis_command(3);
+	redis_command_arg_string(&commands[1], 0, "PEXPIRE");
+	redis_command_arg(&commands[1], 1, seq, seq_len);
+	redis_command_arg_string(&commands[1], 2, L2_SEQ_TTL_MS);
+}
+
+/* INCR of the epoch, so that loads begun before a pattern invalidation fail. */
+RedisCommand
+l2_lease_epoch_bump_command(void)
+{
+	RedisCommand cmd = redis_command(2);
+
+	redis_command_arg_string(&cmd, 0, "INCR");
+	redis_command_arg(&cmd, 1, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	return cmd;
+}
+
+/* MGET of the key's write sequence and the epoch: the Redis side of a lease. */
+RedisCommand
+l2_lease_read_command(const char *key, int key_len)
+{
+	RedisCommand cmd = redis_command(3);
+	int			seq_len;
+	char	   *seq = seq_key(key, key_len, &seq_len);
+
+	redis_command_arg_string(&cmd, 0, "MGET");
+	redis_command_arg(&cmd, 1, seq, seq_len);
+	redis_command_arg(&cmd, 2, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	return cmd;
+}
+
+/* A string reply as a palloc'd string; "" for nil. */
+static char *
+reply_text(const RedisReply *reply)
+{
+	return reply->type == REPLY_STRING ?
+		pnstrdup(reply->str, reply->len) : pstrdup("");
+}
+
+/* Reads the answer to l2_lease_read_command; false if it is not one. */
+bool
+l2_lease_take(const RedisReply *reply, L2Lease *lease)
+{
+	if (reply->type != REPLY_ARRAY || reply->elements != 2)
+		return false;
+	lease->seq = reply_text(reply->element[0]);
+	lease->epoch = reply_text(reply->element[1]);
+	return true;
+}
+
+/* Milliseconds since the Unix epoch by this server's clock. */
+static int64
+unix_ms_now(void)
+{
+	return GetCurrentTimestamp() / 1000 +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+}
+
+/*
+ * The script of l2_lease_write_command.  KEYS: the key, its write
+ * sequence, the epoch, then the tags' member sets.  ARGV: value, TTL in ms
+ * (-1: none), condition ("", "NX", "XX"), "1" to check the lease, the
+ * lease's sequence and epoch, the members' score, the score below which
+ * members are trimmed, the write sequence's TTL.  Answers 1 when it
+ * stored.
+ */
+#define L2_WRITE_SCRIPT \
+	"if ARGV[4] == '1' and ((redis.call('GET', KEYS[2]) or '') ~= ARGV[5] or " \
+	"(redis.call('GET', KEYS[3]) or '') ~= ARGV[6]) then return 0 end " \
+	"local set = {'SET', KEYS[1], ARGV[1]} " \
+	"if ARGV[3] ~= '' then table.insert(set, ARGV[3]) end " \
+	"if tonumber(ARGV[2]) >= 0 then table.insert(set, 'PX') " \
+	"table.insert(set, ARGV[2]) end " \
+	"if not redis.call(unpack(set)) then return 0 end " \
+	"redis.call('INCR', KEYS[2]) " \
+	"redis.call('PEXPIRE', KEYS[2], ARGV[9]) " \
+	"for i = 4, #KEYS do " \
+	"redis.call('ZADD', KEYS[i], ARGV[7], KEYS[1]) " \
+	"redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[8]) " \
+	"local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')[2] " \
+	"if top == 'inf' then redis.call('PERSIST', KEYS[i]) else " \
+	"redis.call('PEXPIREAT', KEYS[i], string.format('%.0f', tonumber(top))) end " \
+	"end " \
+	"return 1"
+
+/*
+ * The script that writes one key as write says: under a lease or not (a
+ * lease whose sequence or epoch moved stores nothing, and no invalidation
+ * can slip between the check and the SET), only if absent (NX) or present
+ * (XX) or always, bumping the key's sequence and recording the key in its
+ * tags' member sets.  A member set is a sorted set of full keys scored by
+ * their expiry plus L2_TAG_GRACE_MS (+inf for none); each write trims the
+ * expired members and makes the set expire with its last member, so sets
+ * do not outgrow their keys.  It answers 1 when it stored.
+ */
+RedisCommand
+l2_lease_write_command(const L2Write *write)
+{
+	int			nkeys = 3 + write->ntags;
+	RedisCommand cmd = redis_command(3 + nkeys + 9);
+	int			seq_len;
+	char	   *seq = seq_key(write->key, write->key_len, &seq_len);
+	int64		now_ms = unix_ms_now();
+	int			a = 0;
+
+	redis_command_arg_string(&cmd, a++, "EVAL");
+	redis_command_arg_string(&cmd, a++, L2_WRITE_SCRIPT);
+	redis_command_arg_string(&cmd, a++, psprintf("%d", nkeys));
+	redis_command_arg(&cmd, a++, write->key, write->key_len);
+	redis_command_arg(&cmd, a++, seq, seq_len);
+	redis_command_arg(&cmd, a++, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	for (int i = 0; i < write->ntags; i++)
+	{
+		int			len;
+		char	   *members = tag_key(write->tags[i], write->tag_lens[i], &len);
+
+		redis_command_arg(&cmd, a++, members, len);
+	}
+	redis_command_arg(&cmd, a++, write->value, write->value_len);
+	redis_command_arg_string(&cmd, a++,
+							 psprintf(INT64_FORMAT,
+									  write->ttl_ms >= 0 ? write->ttl_ms : -1));
+	redis_command_arg_string(&cmd, a++, write->condition ? write->condition : "");
+	redis_command_arg_string(&cmd, a++, write->lease ? "1" : "0");
+	redis_command_arg_string(&cmd, a++, write->lease ? write->lease->seq : "");
+	redis_command_arg_string(&cmd, a++, write->lease ? write->lease->epoch : "");
+	redis_command_arg_string(&cmd, a++, write->ttl_ms >= 0 ?
+							 psprintf(INT64_FORMAT,
+									  now_ms + write->ttl_ms + L2_TAG_GRACE_MS) :
+							 "+inf");
+	redis_command_arg_string(&cmd, a++, psprintf(INT64_FORMAT, now_ms));
+	redis_command_arg_string(&cmd, a++, L2_SEQ_TTL_MS);
+	Assert(a == cmd.argc);
+	return cmd;
+}
+
+/*
+ * EVAL of a script on a key and its write sequence (KEYS[1], KEYS[2]),
+ * with room for nargs ARGV from argument 5 on.
+ */
+static RedisCommand
+key_script(const char *script, const char *key, int key_len, int nargs)
+{
+	RedisCommand cmd = redis_command(5 + nargs);
+	int			seq_len;
+	char	   *seq = seq_key(key, key_len, &seq_len);
+
+	redis_command_arg_string(&cmd, 0, "EVAL");
+	redis_command_arg_string(&cmd, 1, script);
+	redis_command_arg_string(&cmd, 2, "2");
+	redis_command_arg(&cmd, 3, key, key_len);
+	redis_command_arg(&cmd, 4, seq, seq_len);
+	return cmd;
+}
+
+/*
+ * The script of INCRBY key by, creating the key with expiry ttl_ms (< 0:
+ * none) when absent, and bumping its write sequence.  It answers {1, the
+ * value's text after the increment} (a Lua number would round it), or {0,
+ * Redis' error} for a value that is not an integer or an overflow.
+ */
+RedisCommand
+l2_lease_incr_command(const char *key, int key_len, int64 by, int64 ttl_ms)
+{
+	RedisCommand cmd = key_script("local created = redis.call('EXISTS', KEYS[1]) == 0 "
+								  "local r = redis.pcall('INCRBY', KEYS[1], ARGV[1]) "
+								  "if type(r) == 'table' and r.err then return {0, r.err} end "
+								  "if created and tonumber(ARGV[2]) >= 0 then "
+								  "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
+								  "redis.call('INCR', KEYS[2]) "
+								  "redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
+								  "return {1, redis.call('GET', KEYS[1])}",
+								  key, key_len, 3);
+
+	redis_command_arg_string(&cmd, 5, psprintf(INT64_FORMAT, by));
+	redis_command_arg_string(&cmd, 6,
+							 psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
+	redis_command_arg_string(&cmd, 7, L2_SEQ_TTL_MS);
+	return cmd;
+}
+
+/*
+ * The script that gives key a new TTL (ttl_ms < 0: none) if Redis holds
+ * it, bumping its write sequence; it answers 1 if the key was there.
+ */
+RedisCommand
+l2_lease_expire_command(const char *key, int key_len, int64 ttl_ms)
+{
+	RedisCommand cmd = key_script("if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+								  "if tonumber(ARGV[1]) >= 0 then "
+								  "redis.call('PEXPIRE', KEYS[1], ARGV[1]) "
+								  "else redis.call('PERSIST', KEYS[1]) end "
+								  "redis.call('INCR', KEYS[2]) "
+								  "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
+								  "return 1",
+								  key, key_len, 2);
+
+	redis_command_arg_string(&cmd, 5,
+							 psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
+	redis_command_arg_string(&cmd, 6, L2_SEQ_TTL_MS);
+	return cmd;
+}
+
+/*
+ * The script that invalidates a tag (tag: namespace + tag): unlinks every
+ * member key, bumping each one's write sequence, deletes the member set
+ * and bumps the epoch, so that no load begun before it stores (its key may
+ * be about to join the tag).  It answers {keys Redis held, the members}.
+ */
+RedisCommand
+l2_lease_tag_invalidate_command(const char *tag, int tag_len)
+{
+	RedisCommand cmd = redis_command(7);
+	int			set_len;
+	char	   *set = tag_key(tag, tag_len, &set_len);
+
+	redis_command_arg_string(&cmd, 0, "EVAL");
+	redis_command_arg_string(&cmd, 1,
+							 "local members = redis.call('ZRANGE', KEYS[1], 0, -1) "
+							 "local removed = 0 "
+							 "for _, k in ipairs(members) do "
+							 "removed = removed + redis.call('UNLINK', k) "
+							 "redis.call('INCR', k .. ARGV[1]) "
+							 "redis.call('PEXPIRE', k .. ARGV[1], ARGV[2]) "
+							 "end "
+							 "redis.call('DEL', KEYS[1]) "
+							 "redis.call('INCR', KEYS[2]) "
+							 "return {removed, members}");
+	redis_command_arg_string(&cmd, 2, "2");
+	redis_command_arg(&cmd, 3, set, set_len);
+	redis_command_arg(&cmd, 4, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	redis_command_arg(&cmd, 5, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1);
+	redis_command_arg_string(&cmd, 6, L2_SEQ_TTL_MS);
+	return cmd;
+}
+
+/*
+ * SET <key>\0load token NX PX ttl_ms: a load lock that expires by itself
+ * if its owner dies; a status reply means it was taken.
+ */
+RedisCommand
+l2_lease_lock_command(const char *key, int key_len, const char *token,
+					  int64 ttl_ms)
+{
+	RedisCommand cmd = redis_command(6);
+	int			lock_len;
+	char	   *lock = lock_key(key, key_len, &lock_len);
+
+	redis_command_arg_string(&cmd, 0, "SET");
+	redis_command_arg(&cmd, 1, lock, lock_len);
+	redis_command_arg_string(&cmd, 2, token);
+	redis_command_arg_string(&cmd, 3, "NX");
+	redis_command_arg_string(&cmd, 4, "PX");
+	redis_command_arg_string(&cmd, 5, psprintf(INT64_FORMAT, Max(ttl_ms, 1)));
+	return cmd;
+}
+
+/* The script that releases the load lock only if it still holds token. */
+RedisCommand
+l2_lease_unlock_command(const char *key, int key_len, const char *token)
+{
+	RedisCommand cmd = redis_command(5);
+	int			lock_len;
+	char	   *lock = lock_key(key, key_len, &lock_len);
+
+	redis_command_arg_string(&cmd, 0, "EVAL");
+	redis_command_arg_string(&cmd, 1,
+							 "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+							 "return redis.call('DEL', KEYS[1]) else return 0 end");
+	redis_command_arg_string(&cmd, 2, "1");
+	redis_command_arg(&cmd, 3, lock, lock_len);
+	redis_command_arg_string(&cmd, 4, token);
+	return cmd;
+}
