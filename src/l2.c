@@ -13,10 +13,12 @@
  * noticed at the next use and reconnects at once.  The socket is closed at
  * backend exit by an on_proc_exit callback.
  *
- * Failures.  A connect error, a timeout, a broken connection or an error
- * reply about the server's state (anything but WRONGTYPE) opens this
- * backend's breaker: L2 is skipped for cachext.redis_retry_interval, and
- * one WARNING per failure -- so at most one per retry interval -- says so.
+ * Failures.  A connect error (a TLS certificate that does not verify
+ * included), a timeout, a broken connection or an error reply about the
+ * server's state (anything but WRONGTYPE) opens this backend's breaker: L2
+ * is skipped for cachext.redis_retry_interval, and one WARNING per failure
+ * -- so at most one per retry interval -- says so, unless it repeats the
+ * reason this backend logged last, before Redis answered again.
  * Neither the password nor any key ever appears in a message.
  *
  * Leases.  The keys and scripts of leases and load locks are built by
@@ -50,6 +52,13 @@ static char *connected_url = NULL;	/* the cachext.redis_url of target */
 static RedisTarget target;
 static TimestampTz breaker_open_until = 0;
 static bool exit_callback_registered = false;
+
+/*
+ * The reason of the last failure this backend logged, in TopMemoryContext,
+ * until Redis answers again: a failure that repeats it (the same refused
+ * certificate or password, retry after retry) is logged at DEBUG1 only.
+ */
+static char *logged_reason = NULL;
 
 /*
  * Rejects a malformed cachext.redis_url when it is set, not when it is
@@ -92,7 +101,8 @@ l2_define_settings(void)
 {
 	DefineCustomStringVariable("cachext.redis_url",
 							   "Redis server used as the shared cache (L2); empty means L1 only.",
-							   "redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].",
+							   "redis://[[user]:password@]host[:port][/db], rediss://... (TLS), "
+							   "redis-sentinel://[[user]:password@]host[:port][,...]/service[/db] or unix:///path[?db=N].",
 							   &cachext_redis_url,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
@@ -135,18 +145,28 @@ disconnect_at_exit(int code, Datum arg)
 
 /*
  * Records a failure: drops the connection, opens the breaker, counts it
- * and says so (one WARNING per failure, and failures are at least a retry
- * interval apart since the breaker stops any attempt in between).
+ * and says so: one WARNING per failure (failures are at least a retry
+ * interval apart since the breaker stops any attempt in between), and only
+ * the first of a run of failures with the same reason.
  */
 static void
 fail(bool timed_out, const char *reason)
 {
+	bool		repeated = logged_reason != NULL &&
+		strcmp(logged_reason, reason) == 0;
+
+	if (!repeated)
+	{
+		if (logged_reason != NULL)
+			pfree(logged_reason);
+		logged_reason = MemoryContextStrdup(TopMemoryContext, reason);
+	}
 	disconnect();
 	breaker_open_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													 cachext_redis_retry_interval_ms);
 	l2_stats_count(timed_out ? L2_TIMEOUTS : L2_ERRORS, 1);
 	l2_stats_set_redis_state(L2_REDIS_DOWN);
-	ereport(WARNING,
+	ereport(repeated ? DEBUG1 : WARNING,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("cachext could not use Redis at %s", target.display),
 			 errdetail("%s", reason),
@@ -293,6 +313,11 @@ connect_and_run(int ncommands, const RedisCommand *commands,
 	if (!check_error_replies(replies, ncommands))
 		return false;
 	l2_stats_set_redis_state(L2_REDIS_UP);
+	if (logged_reason != NULL)
+	{
+		pfree(logged_reason);
+		logged_reason = NULL;
+	}
 	return true;
 }
 

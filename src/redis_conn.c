@@ -42,7 +42,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -59,6 +63,17 @@
 
 int			cachext_redis_connect_timeout_ms = 200;
 int			cachext_redis_timeout_ms = 100;
+char	   *cachext_redis_tls_ca_file = NULL;
+char	   *cachext_redis_tls_cert_file = NULL;
+char	   *cachext_redis_tls_key_file = NULL;
+int			cachext_redis_tls_verify = REDIS_TLS_VERIFY_FULL;
+
+static const struct config_enum_entry tls_verify_options[] = {
+	{"full", REDIS_TLS_VERIFY_FULL, false},
+	{"ca", REDIS_TLS_VERIFY_CA, false},
+	{"none", REDIS_TLS_VERIFY_NONE, false},
+	{NULL, 0, false}
+};
 
 /* Bytes read from the socket at a time. */
 #define READ_CHUNK_BYTES	(16 * 1024)
@@ -66,6 +81,7 @@ int			cachext_redis_timeout_ms = 100;
 struct RedisConn
 {
 	pgsocket	fd;
+	SSL		   *ssl;			/* NULL unless rediss:// */
 	redisReader *reader;		/* malloc'd by hiredis */
 };
 
@@ -91,12 +107,58 @@ static pgsocket socket_wait_fd = PGINVALID_SOCKET;
 static uint32 socket_wait_events = 0;
 
 /*
+ * A TLS file setting must name a readable file (or be empty), checked when
+ * it is set or reloaded, so that a typo is reported at once rather than as
+ * a Redis fault at the next connection.
+ */
+static bool
+check_tls_file(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (access(*newval, R_OK) != 0)
+	{
+		GUC_check_errdetail("File \"%s\" cannot be read: %m.", *newval);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Defines the connection's settings; called from cachext.c's
  * define_settings so that every setting is registered in _PG_init.
  */
 void
 redis_conn_define_settings(void)
 {
+	DefineCustomStringVariable("cachext.redis_tls_ca_file",
+							   "Certificate authorities that a rediss:// server's certificate is verified against.",
+							   "Empty means the system's store.",
+							   &cachext_redis_tls_ca_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_tls_file, NULL, NULL);
+	DefineCustomStringVariable("cachext.redis_tls_cert_file",
+							   "Client certificate shown to a rediss:// server (mutual TLS).",
+							   "Empty means none; needs cachext.redis_tls_key_file.",
+							   &cachext_redis_tls_cert_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_tls_file, NULL, NULL);
+	DefineCustomStringVariable("cachext.redis_tls_key_file",
+							   "Private key of cachext.redis_tls_cert_file.",
+							   NULL,
+							   &cachext_redis_tls_key_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_tls_file, NULL, NULL);
+	DefineCustomEnumVariable("cachext.redis_tls_verify",
+							 "What is verified of a rediss:// server: full (certificate and host name), ca (certificate) or none.",
+							 NULL,
+							 &cachext_redis_tls_verify,
+							 REDIS_TLS_VERIFY_FULL, tls_verify_options,
+							 PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.redis_connect_timeout",
 							"Longest wait for a connection to Redis.",
 							NULL,
@@ -338,6 +400,8 @@ redis_conn_close(RedisConn **conn)
 	*conn = NULL;
 	if (c->fd == socket_wait_fd)
 		forget_socket_wait_set();
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
 	if (c->reader != NULL)
 		redisReaderFree(c->reader);
 	if (c->fd != PGINVALID_SOCKET)
@@ -348,12 +412,55 @@ redis_conn_close(RedisConn **conn)
 	pfree(c);
 }
 
+/*
+ * What an SSL call's failure asks for: a wait, or nothing more (with
+ * *reason).  OpenSSL's error queue is per thread and shared with
+ * PostgreSQL's own TLS, so it is emptied here.
+ */
+static IoResult
+tls_result(RedisConn *conn, int rc, const char *doing, char **reason)
+{
+	int			error = SSL_get_error(conn->ssl, rc);
+	unsigned long queued = ERR_get_error();
+
+	ERR_clear_error();
+	if (error == SSL_ERROR_WANT_READ)
+		return IO_WANT_READ;
+	if (error == SSL_ERROR_WANT_WRITE)
+		return IO_WANT_WRITE;
+	if (error == SSL_ERROR_ZERO_RETURN ||
+		(error == SSL_ERROR_SYSCALL && queued == 0 && errno == 0))
+		*reason = psprintf("Redis closed the connection while %s.", doing);
+	else if (queued != 0)
+		*reason = psprintf("TLS failed while %s: %s.", doing,
+						   ERR_reason_error_string(queued) ?
+						   ERR_reason_error_string(queued) : "unknown error");
+	else
+		*reason = psprintf("TLS failed while %s: %m.", doing);
+	return IO_FAILED;
+}
+
 /* Writes what it can of buf; *written says how much. */
 static IoResult
 write_some(RedisConn *conn, const char *buf, size_t len, size_t *written,
 		   char **reason)
 {
 	ssize_t		n;
+
+	if (conn->ssl != NULL)
+	{
+		int			rc;
+
+		ERR_clear_error();
+		errno = 0;
+		rc = SSL_write(conn->ssl, buf, (int) Min(len, INT_MAX));
+		if (rc > 0)
+		{
+			*written = rc;
+			return IO_DONE;
+		}
+		return tls_result(conn, rc, "writing", reason);
+	}
 
 	do
 		n = send(conn->fd, buf, len, MSG_NOSIGNAL);
@@ -375,6 +482,21 @@ read_some(RedisConn *conn, char *buf, size_t len, size_t *nread,
 		  char **reason)
 {
 	ssize_t		n;
+
+	if (conn->ssl != NULL)
+	{
+		int			rc;
+
+		ERR_clear_error();
+		errno = 0;
+		rc = SSL_read(conn->ssl, buf, (int) Min(len, INT_MAX));
+		if (rc > 0)
+		{
+			*nread = rc;
+			return IO_DONE;
+		}
+		return tls_result(conn, rc, "reading", reason);
+	}
 
 	do
 		n = recv(conn->fd, buf, len, 0);
@@ -643,6 +765,117 @@ socket_connected(pgsocket fd, char **reason)
 }
 
 /*
+ * A TLS context for one connection, from the current cachext.redis_tls_*
+ * settings (so a reload applies to the next connection); NULL with
+ * *reason if a file cannot be used.
+ */
+static SSL_CTX *
+tls_context(char **reason)
+{
+	SSL_CTX    *ctx = SSL_CTX_new(TLS_client_method());
+	const char *problem = NULL;
+
+	if (ctx == NULL)
+		problem = "creating a TLS context";
+	else if (cachext_redis_tls_verify != REDIS_TLS_VERIFY_NONE &&
+			 (cachext_redis_tls_ca_file[0] != '\0' ?
+			  SSL_CTX_load_verify_locations(ctx, cachext_redis_tls_ca_file, NULL) :
+			  SSL_CTX_set_default_verify_paths(ctx)) != 1)
+		problem = "loading cachext.redis_tls_ca_file";
+	else if (cachext_redis_tls_cert_file[0] != '\0' &&
+			 SSL_CTX_use_certificate_chain_file(ctx, cachext_redis_tls_cert_file) != 1)
+		problem = "loading cachext.redis_tls_cert_file";
+	else if (cachext_redis_tls_key_file[0] != '\0' &&
+			 SSL_CTX_use_PrivateKey_file(ctx, cachext_redis_tls_key_file,
+										 SSL_FILETYPE_PEM) != 1)
+		problem = "loading cachext.redis_tls_key_file";
+	if (problem != NULL)
+	{
+		unsigned long queued = ERR_get_error();
+
+		ERR_clear_error();
+		*reason = psprintf("TLS failed while %s: %s.", problem,
+						   queued && ERR_reason_error_string(queued) ?
+						   ERR_reason_error_string(queued) : "unknown error");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, cachext_redis_tls_verify == REDIS_TLS_VERIFY_NONE ?
+					   SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+					 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return ctx;
+}
+
+/*
+ * Sets up TLS on a connected socket: SNI and, under verify = full, the
+ * name (or address) the certificate must carry.  False with *reason.
+ */
+static bool
+tls_start(RedisConn *conn, const RedisTarget *t, char **reason)
+{
+	SSL_CTX    *ctx = tls_context(reason);
+	unsigned char address[sizeof(struct in6_addr)];
+	bool		is_address = inet_pton(AF_INET, t->host, address) == 1 ||
+		inet_pton(AF_INET6, t->host, address) == 1;
+	bool		ok;
+
+	if (ctx == NULL)
+		return false;
+	conn->ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx);			/* the SSL holds its own reference */
+	ok = conn->ssl != NULL && SSL_set_fd(conn->ssl, conn->fd) == 1 &&
+		(is_address || SSL_set_tlsext_host_name(conn->ssl, t->host) == 1);
+	if (ok && cachext_redis_tls_verify == REDIS_TLS_VERIFY_FULL)
+		ok = is_address ?
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(conn->ssl), t->host) == 1 :
+			SSL_set1_host(conn->ssl, t->host) == 1;
+	ERR_clear_error();
+	if (!ok)
+		*reason = pstrdup("TLS could not be set up for this connection.");
+	return ok;
+}
+
+/*
+ * Runs the TLS handshake until the deadline.  A certificate that does not
+ * verify is named in *reason as OpenSSL words it ("certificate has
+ * expired", "hostname mismatch", ...).
+ */
+static bool
+tls_handshake(RedisConn *conn, TimestampTz deadline, RedisConnResult *result,
+			  char **reason)
+{
+	for (;;)
+	{
+		int			rc;
+		IoResult	io;
+
+		ERR_clear_error();
+		errno = 0;
+		rc = SSL_connect(conn->ssl);
+		if (rc == 1)
+			return true;
+		io = tls_result(conn, rc, "connecting", reason);
+		if (io == IO_FAILED)
+		{
+			long		verified = SSL_get_verify_result(conn->ssl);
+
+			if (verified != X509_V_OK)
+				*reason = psprintf("The server's TLS certificate was not accepted: %s.",
+								   X509_verify_cert_error_string(verified));
+			return false;
+		}
+		if (!wait_for_io(conn, io, deadline))
+		{
+			*result = REDIS_CONN_TIMEOUT;
+			*reason = psprintf("The connection took longer than cachext.redis_connect_timeout (%d ms).",
+							   cachext_redis_connect_timeout_ms);
+			return false;
+		}
+	}
+}
+
+/*
  * Sends AUTH and SELECT on *conn as t asks; false with *reason (and
  * *result) if Redis did not answer or refused.
  */
@@ -692,8 +925,9 @@ authenticate_and_select(RedisConn **conn, const RedisTarget *t,
 }
 
 /*
- * Opens a connection to t: a non-blocking connect waited for up to
- * cachext.redis_connect_timeout, then AUTH and SELECT.  Returns NULL with
+ * Opens a connection to t: a non-blocking connect and, for rediss://, the
+ * TLS handshake, waited for up to cachext.redis_connect_timeout; then AUTH
+ * and SELECT.  Returns NULL with
  * *result and *reason on failure, having counted and logged nothing.
  */
 RedisConn *
@@ -735,7 +969,9 @@ redis_conn_open(const RedisTarget *t, RedisConnResult *result, char **reason)
 			*reason = psprintf("The connection took longer than cachext.redis_connect_timeout (%d ms).",
 							   cachext_redis_connect_timeout_ms);
 		}
-		else if (socket_connected(conn->fd, reason))
+		else if (socket_connected(conn->fd, reason) &&
+				 (!t->tls || (tls_start(conn, t, reason) &&
+							  tls_handshake(conn, deadline, result, reason))))
 			connected = true;
 	}
 	PG_CATCH();
