@@ -440,6 +440,25 @@ tls_result(RedisConn *conn, int rc, const char *doing, char **reason)
 	return IO_FAILED;
 }
 
+/* One SSL_write (writing) or SSL_read of buf; *moved says how much. */
+static IoResult
+tls_transfer(RedisConn *conn, bool writing, const char *buf, size_t len,
+			 size_t *moved, char **reason)
+{
+	int			rc;
+
+	ERR_clear_error();
+	errno = 0;
+	rc = writing ? SSL_write(conn->ssl, buf, (int) Min(len, INT_MAX)) :
+		SSL_read(conn->ssl, (char *) buf, (int) Min(len, INT_MAX));
+	if (rc > 0)
+	{
+		*moved = rc;
+		return IO_DONE;
+	}
+	return tls_result(conn, rc, writing ? "writing" : "reading", reason);
+}
+
 /* Writes what it can of buf; *written says how much. */
 static IoResult
 write_some(RedisConn *conn, const char *buf, size_t len, size_t *written,
@@ -448,19 +467,7 @@ write_some(RedisConn *conn, const char *buf, size_t len, size_t *written,
 	ssize_t		n;
 
 	if (conn->ssl != NULL)
-	{
-		int			rc;
-
-		ERR_clear_error();
-		errno = 0;
-		rc = SSL_write(conn->ssl, buf, (int) Min(len, INT_MAX));
-		if (rc > 0)
-		{
-			*written = rc;
-			return IO_DONE;
-		}
-		return tls_result(conn, rc, "writing", reason);
-	}
+		return tls_transfer(conn, true, buf, len, written, reason);
 
 	do
 		n = send(conn->fd, buf, len, MSG_NOSIGNAL);
@@ -484,19 +491,7 @@ read_some(RedisConn *conn, char *buf, size_t len, size_t *nread,
 	ssize_t		n;
 
 	if (conn->ssl != NULL)
-	{
-		int			rc;
-
-		ERR_clear_error();
-		errno = 0;
-		rc = SSL_read(conn->ssl, buf, (int) Min(len, INT_MAX));
-		if (rc > 0)
-		{
-			*nread = rc;
-			return IO_DONE;
-		}
-		return tls_result(conn, rc, "reading", reason);
-	}
+		return tls_transfer(conn, false, buf, len, nread, reason);
 
 	do
 		n = recv(conn->fd, buf, len, 0);
@@ -518,24 +513,27 @@ read_some(RedisConn *conn, char *buf, size_t len, size_t *nread,
 }
 
 /*
- * Moves what the socket holds now into the reader, without waiting;
- * *fed says whether any byte came.  Returns IO_WANT_READ (or
- * IO_WANT_WRITE) once nothing more can be read now, IO_FAILED with
- * *reason on failure.
+ * Moves what the socket holds into the reader, without waiting: until it
+ * would block when all is true (so that nothing stays buffered inside
+ * OpenSSL while the caller waits on the socket), else while reads fill
+ * the buffer (an exchange parses before it reads more, which saves the
+ * read that would find nothing).  Returns IO_DONE if bytes came and
+ * reading stopped before the socket ran dry, IO_WANT_READ (or
+ * IO_WANT_WRITE) once it did, IO_FAILED with *reason on failure.  What
+ * came before a failure is returned first: the failure repeats next time.
  */
 static IoResult
-read_into_reader(RedisConn *conn, bool *fed, char **reason)
+read_into_reader(RedisConn *conn, bool all, char **reason)
 {
 	char		buf[READ_CHUNK_BYTES];
+	bool		fed = false;
 
-	*fed = false;
 	for (;;)
 	{
 		size_t		nread = 0;
 		IoResult	result = read_some(conn, buf, sizeof(buf), &nread, reason);
 
-		/* what came before a failure is read first; it repeats next time */
-		if (result == IO_FAILED && *fed)
+		if (result == IO_FAILED && fed)
 			return IO_WANT_READ;
 		if (result != IO_DONE)
 			return result;
@@ -544,8 +542,17 @@ read_into_reader(RedisConn *conn, bool *fed, char **reason)
 			*reason = pstrdup(conn->reader->errstr);
 			return IO_FAILED;
 		}
-		*fed = true;
+		fed = true;
+		if (!all && nread < sizeof(buf))
+			return IO_DONE;
 	}
+}
+
+/* Does OpenSSL hold bytes of ours that a wait on the socket would miss? */
+static bool
+has_buffered_input(RedisConn *conn)
+{
+	return conn->ssl != NULL && SSL_has_pending(conn->ssl);
 }
 
 /*
@@ -575,9 +582,7 @@ redis_conn_next_reply(RedisConn *conn, RedisReply **reply, char **reason)
 bool
 redis_conn_read_available(RedisConn *conn, char **reason)
 {
-	bool		fed;
-
-	return read_into_reader(conn, &fed, reason) != IO_FAILED;
+	return read_into_reader(conn, true, reason) != IO_FAILED;
 }
 
 /* The connection's socket, to wait on. */
@@ -628,6 +633,7 @@ redis_conn_exchange(RedisConn **conn, int ncommands,
 	PG_TRY();
 	{
 		size_t		sent = 0;
+		IoResult	wanted = IO_WANT_READ;
 
 		while (sent < (size_t) out.len && result == REDIS_CONN_OK)
 		{
@@ -642,20 +648,25 @@ redis_conn_exchange(RedisConn **conn, int ncommands,
 			else if (!wait_for_io(c, io, deadline))
 				result = REDIS_CONN_TIMEOUT;
 		}
+		/*
+		 * Wait, then read: a reply is rarely there the moment the commands
+		 * are sent, and a read that finds nothing is a system call lost.
+		 */
 		while (result == REDIS_CONN_OK && nreplies < ncommands)
 		{
 			RedisReply *reply;
 			IoResult	io;
-			bool		fed;
 
 			if (!redis_conn_next_reply(c, &reply, reason))
 				result = REDIS_CONN_FAILED;
 			else if (reply != NULL)
 				replies[nreplies++] = reply;
-			else if ((io = read_into_reader(c, &fed, reason)) == IO_FAILED)
-				result = REDIS_CONN_FAILED;
-			else if (!fed && !wait_for_io(c, io, deadline))
+			else if (!has_buffered_input(c) && !wait_for_io(c, wanted, deadline))
 				result = REDIS_CONN_TIMEOUT;
+			else if ((io = read_into_reader(c, false, reason)) == IO_FAILED)
+				result = REDIS_CONN_FAILED;
+			else
+				wanted = io == IO_WANT_WRITE ? IO_WANT_WRITE : IO_WANT_READ;
 		}
 	}
 	PG_CATCH();

@@ -146,6 +146,17 @@ parse(const char *url, RedisTarget *t, char **storage)
 	return NULL;
 }
 
+/* Says what went wrong with an accepted case, frees its storage. */
+static int
+reported(const char *url, const char *problem, int ok, char *storage)
+{
+	if (!ok)
+		printf("not ok: redis_url \"%s\": %s\n", url,
+			   problem ? problem : "accepted, with other parts than expected");
+	free(storage);
+	return ok;
+}
+
 static int
 check_accepted(const UrlCase *c)
 {
@@ -158,11 +169,7 @@ check_accepted(const UrlCase *c)
 		t.db == c->db && same(t.display, c->display) &&
 		t.tls == (strncmp(c->url, "rediss://", 9) == 0);
 
-	if (!ok)
-		printf("not ok: redis_url \"%s\": %s\n", c->url,
-			   problem ? problem : "accepted, with other parts than expected");
-	free(storage);
-	return ok;
+	return reported(c->url, problem, ok, storage);
 }
 
 static int
@@ -178,11 +185,7 @@ check_sentinel(const SentinelCase *c)
 		t.sentinels[t.nsentinels - 1].port == c->last_port &&
 		same(t.password, c->password) && same(t.display, c->display);
 
-	if (!ok)
-		printf("not ok: redis_url \"%s\": %s\n", c->url,
-			   problem ? problem : "accepted, with other parts than expected");
-	free(storage);
-	return ok;
+	return reported(c->url, problem, ok, storage);
 }
 
 static int
