@@ -9,8 +9,9 @@
  * connection outlives every transaction.  The node is found by
  * redis_route.c and spoken to by redis_conn.c.  A failure frees the
  * connection; the next use after cachext.redis_retry_interval opens a new
- * one (finding the node again).  A change of cachext.redis_url (SIGHUP) is
- * noticed at the next use and reconnects at once.  The socket is closed at
+ * one (finding the node again).  A change of cachext.redis_url, or of a
+ * setting that says how to connect (TLS files and verification, Sentinel
+ * credentials), is noticed at the next use and reconnects at once.  The socket is closed at
  * backend exit by an on_proc_exit callback.
  *
  * Failures.  A connect error (a TLS certificate that does not verify
@@ -49,6 +50,8 @@ int			cachext_redis_retry_interval_ms = 1000;
 static RedisConn *redis = NULL;
 static MemoryContext target_context = NULL;
 static char *connected_url = NULL;	/* the cachext.redis_url of target */
+static uint64 connected_generation = 0; /* redis_conn_settings_generation
+										 * of target */
 static RedisTarget target;
 static TimestampTz breaker_open_until = 0;
 static bool exit_callback_registered = false;
@@ -237,13 +240,26 @@ connect_to_redis(void)
 }
 
 /*
+ * Does this backend's target follow the settings: the same
+ * cachext.redis_url, and no change since of how to connect (TLS, Sentinel
+ * credentials)?  Otherwise it is dropped and the breaker reset, at once.
+ */
+static bool
+following_settings(void)
+{
+	return connected_url != NULL &&
+		strcmp(connected_url, cachext_redis_url) == 0 &&
+		connected_generation == redis_conn_settings_generation();
+}
+
+/*
  * Makes sure this backend has a connection it may use: follows changes of
  * cachext.redis_url, honours the breaker, and connects when needed.
  */
 static bool
 ensure_connected(void)
 {
-	if (connected_url == NULL || strcmp(connected_url, cachext_redis_url) != 0)
+	if (!following_settings())
 	{
 		MemoryContext old_context;
 		const char *problem;
@@ -257,6 +273,7 @@ ensure_connected(void)
 		MemoryContextReset(target_context);
 		old_context = MemoryContextSwitchTo(target_context);
 		connected_url = pstrdup(cachext_redis_url);
+		connected_generation = redis_conn_settings_generation();
 		/* check_redis_url accepted it, so this parse succeeds */
 		if (!redis_route_parse(connected_url, &target, &problem))
 			elog(ERROR, "cachext.redis_url was accepted but does not parse");
@@ -296,8 +313,7 @@ l2_is_usable(void)
 		return false;
 	if (redis != NULL)
 		return true;
-	return connected_url == NULL ||
-		strcmp(connected_url, cachext_redis_url) != 0 ||
+	return !following_settings() ||
 		GetCurrentTimestamp() >= breaker_open_until;
 }
 

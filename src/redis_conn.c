@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * redis_conn.c
  *	  One connection to one Redis server: a non-blocking socket of our own
- *	  (TCP or unix), AUTH and SELECT, and pipelined exchanges of commands.
+ *	  (TCP, unix, or TLS over TCP), AUTH and SELECT, and pipelined exchanges
+ *	  of commands.
  *
  * Protocol.  hiredis does what it does well, and nothing else: it formats
  * commands (redisFormatCommandArgv) and parses replies (a redisReader
@@ -10,11 +11,24 @@
  * waits serve every transport.  This is the only file that includes
  * hiredis.
  *
- * Memory.  A RedisConn and its reader are malloc'd by hiredis or palloc'd
- * in TopMemoryContext (it outlives transactions); replies are malloc'd by
- * the reader and freed with redis_reply_free on every path, including
- * before an error propagates.  Formatted commands live in the caller's
- * memory context for the length of one exchange.
+ * TLS.  For rediss://, OpenSSL runs on the same socket: a context built
+ * per connection from the cachext.redis_tls_* settings in force (so a
+ * reload applies to the next connection), SNI and, under verify = full,
+ * the host name or IP address the certificate must carry; the handshake
+ * and every SSL_read/SSL_write map WANT_READ/WANT_WRITE onto the same
+ * waits.  OpenSSL's error queue is per thread and shared with PostgreSQL's
+ * own TLS, so it is emptied before each call and after a failure.  A
+ * certificate that does not verify fails the connect like any fault, with
+ * OpenSSL's reason.  A change of a TLS setting (or of the Sentinel
+ * credentials) bumps redis_conn_settings_generation, and the users of
+ * connections reconnect when it moved.
+ *
+ * Memory.  A RedisConn is palloc'd in TopMemoryContext (it outlives
+ * transactions); its reader and SSL object are malloc'd by hiredis and
+ * OpenSSL; replies are malloc'd by the reader and freed with
+ * redis_reply_free on every path, including before an error propagates.
+ * Formatted commands live in the caller's memory context for the length
+ * of one exchange.
  *
  * Descriptors.  Each socket is counted with AcquireExternalFD before it is
  * made and ReleaseExternalFD once it is closed.
@@ -41,8 +55,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
 #include <arpa/inet.h>
+
 #include <hiredis/hiredis.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -107,6 +121,55 @@ static pgsocket socket_wait_fd = PGINVALID_SOCKET;
 static uint32 socket_wait_events = 0;
 
 /*
+ * Counts changes of the settings that say how to connect (TLS here,
+ * Sentinel credentials in redis_route.c): a process compares it with the
+ * value it connected under, and reconnects when it moved, as it does for a
+ * new cachext.redis_url.  Per process, bumped by assign hooks when a value
+ * really changes (a reload assigns every setting again).
+ */
+static uint64 settings_generation = 0;
+
+/* Bumps the generation if a string setting's value changes. */
+void
+redis_conn_setting_changed(const char *old_value, const char *new_value)
+{
+	if (strcmp(old_value ? old_value : "", new_value ? new_value : "") != 0)
+		settings_generation++;
+}
+
+/* The current generation of the connection settings. */
+uint64
+redis_conn_settings_generation(void)
+{
+	return settings_generation;
+}
+
+static void
+assign_tls_ca_file(const char *newval, void *extra)
+{
+	redis_conn_setting_changed(cachext_redis_tls_ca_file, newval);
+}
+
+static void
+assign_tls_cert_file(const char *newval, void *extra)
+{
+	redis_conn_setting_changed(cachext_redis_tls_cert_file, newval);
+}
+
+static void
+assign_tls_key_file(const char *newval, void *extra)
+{
+	redis_conn_setting_changed(cachext_redis_tls_key_file, newval);
+}
+
+static void
+assign_tls_verify(int newval, void *extra)
+{
+	if (newval != cachext_redis_tls_verify)
+		settings_generation++;
+}
+
+/*
  * A TLS file setting must name a readable file (or be empty), checked when
  * it is set or reloaded, so that a typo is reported at once rather than as
  * a Redis fault at the next connection.
@@ -137,28 +200,28 @@ redis_conn_define_settings(void)
 							   &cachext_redis_tls_ca_file,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_tls_file, NULL, NULL);
+							   check_tls_file, assign_tls_ca_file, NULL);
 	DefineCustomStringVariable("cachext.redis_tls_cert_file",
 							   "Client certificate shown to a rediss:// server (mutual TLS).",
 							   "Empty means none; needs cachext.redis_tls_key_file.",
 							   &cachext_redis_tls_cert_file,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_tls_file, NULL, NULL);
+							   check_tls_file, assign_tls_cert_file, NULL);
 	DefineCustomStringVariable("cachext.redis_tls_key_file",
 							   "Private key of cachext.redis_tls_cert_file.",
 							   NULL,
 							   &cachext_redis_tls_key_file,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_tls_file, NULL, NULL);
+							   check_tls_file, assign_tls_key_file, NULL);
 	DefineCustomEnumVariable("cachext.redis_tls_verify",
 							 "What is verified of a rediss:// server: full (certificate and host name), ca (certificate) or none.",
 							 NULL,
 							 &cachext_redis_tls_verify,
 							 REDIS_TLS_VERIFY_FULL, tls_verify_options,
 							 PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							 NULL, NULL, NULL);
+							 NULL, assign_tls_verify, NULL);
 	DefineCustomIntVariable("cachext.redis_connect_timeout",
 							"Longest wait for a connection to Redis.",
 							NULL,

@@ -72,6 +72,9 @@ extern char *cachext_redis_tls_cert_file;
 extern char *cachext_redis_tls_key_file;
 extern int	cachext_redis_tls_verify;
 extern void redis_conn_define_settings(void);
+extern void redis_conn_setting_changed(const char *old_value,
+									   const char *new_value);
+extern uint64 redis_conn_settings_generation(void);
 
 /* Commands, built in the current memory context. */
 extern RedisCommand redis_command(int argc);

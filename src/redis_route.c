@@ -35,6 +35,18 @@
 char	   *cachext_redis_sentinel_user = NULL;
 char	   *cachext_redis_sentinel_password = NULL;
 
+static void
+assign_sentinel_user(const char *newval, void *extra)
+{
+	redis_conn_setting_changed(cachext_redis_sentinel_user, newval);
+}
+
+static void
+assign_sentinel_password(const char *newval, void *extra)
+{
+	redis_conn_setting_changed(cachext_redis_sentinel_password, newval);
+}
+
 /*
  * Defines the Sentinel settings; called from cachext.c's define_settings
  * so that every setting is registered in _PG_init.
@@ -48,14 +60,14 @@ redis_route_define_settings(void)
 							   &cachext_redis_sentinel_user,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
+							   NULL, assign_sentinel_user, NULL);
 	DefineCustomStringVariable("cachext.redis_sentinel_password",
 							   "Password cachext authenticates with to Sentinels (redis-sentinel:// URLs).",
 							   "Empty means no AUTH; the URL's credentials are the data nodes'.",
 							   &cachext_redis_sentinel_password,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
+							   NULL, assign_sentinel_password, NULL);
 }
 
 /*

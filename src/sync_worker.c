@@ -43,7 +43,8 @@
  * Sentinel's, with a timeout for the next heartbeat or reconnection
  * attempt; SIGTERM
  * is core's die, SIGHUP re-reads the configuration (a changed
- * cachext.redis_url restarts the stream; an empty one stops it).  Redis
+ * cachext.redis_url, or TLS or Sentinel setting, restarts the stream; an
+ * empty URL stops it).  Redis
  * commands wait interruptibly inside redis_conn.c.  Per-pass allocations go in a
  * memory context reset every pass; the URL followed lives in
  * TopMemoryContext.  The worker needs no database, so it also runs on a
@@ -87,6 +88,8 @@ static RedisConn *watch = NULL;		/* redis-sentinel:// only: subscribed to
 									 * +switch-master on a Sentinel */
 static char *watched_service = NULL;	/* its service, in TopMemoryContext */
 static char *followed_url = NULL;	/* in TopMemoryContext; NULL: none */
+static uint64 followed_generation = 0;	/* redis_conn_settings_generation
+										 * the stream was started under */
 static bool reported_down = false;	/* the loss has been logged */
 
 /*
@@ -414,11 +417,13 @@ reload_configuration(void)
 {
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
-	if (followed_url == NULL ? !l2_is_configured() :
-		strcmp(followed_url, cachext_redis_url) == 0)
+	if ((followed_url == NULL ? !l2_is_configured() :
+		 strcmp(followed_url, cachext_redis_url) == 0) &&
+		followed_generation == redis_conn_settings_generation())
 		return false;
+	followed_generation = redis_conn_settings_generation();
 	if (stream != NULL)
-		lose_stream("cachext.redis_url changed.");
+		lose_stream("cachext.redis_url or a setting of the connection changed.");
 	reported_down = false;
 	if (followed_url != NULL)
 		pfree(followed_url);
@@ -453,6 +458,7 @@ cachext_sync_main(Datum arg)
 										 ALLOCSET_DEFAULT_SIZES);
 	if (l2_is_configured())
 		followed_url = MemoryContextStrdup(TopMemoryContext, cachext_redis_url);
+	followed_generation = redis_conn_settings_generation();
 
 	for (;;)
 	{

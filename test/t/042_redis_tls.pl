@@ -189,12 +189,26 @@ reconfigure($a,
 is((read_key($a, 'only_in_redis'))[1], 'f',
 	'client certificate required and given: a hit');
 
+# ---- A backend already connected follows a change of a TLS setting at
+# once, as it does a new cachext.redis_url: it reconnects, and the new CA
+# refuses the server.
+my ($ret, $out, $err) = $a->psql(
+	'postgres', qq{SELECT cache_get('probe1') IS NULL;
+ALTER SYSTEM SET cachext.redis_tls_ca_file = '$certs/other_ca.crt';
+SELECT pg_reload_conf();
+SELECT pg_sleep(1);
+SELECT cache_get('probe2') IS NULL;});
+is($ret, 0, 'a TLS setting changed under a connected backend: no query error');
+like($err, qr/certificate was not accepted/,
+	'a connected backend reconnects under the new TLS setting');
+reconfigure($a, redis_tls_ca_file => $tls{ca});
+
 # ---- A failure that repeats is logged once per backend, not per query:
 # five reads (of keys L1 does not hold) a retry interval apart, five
 # counted errors, one WARNING.
 reconfigure($a, redis_tls_ca_file => "$certs/other_ca.crt");
 $a->safe_psql('postgres', 'SELECT cache_stats_reset()');
-my ($ret, $out, $err) = $a->psql('postgres',
+($ret, $out, $err) = $a->psql('postgres',
 	join '', map { "SELECT cache_get('absent$_'), pg_sleep(0.3);" } 1 .. 5);
 is($ret, 0, 'repeated failures: no query error');
 my @warnings = $err =~ /WARNING:/g;
