@@ -750,6 +750,21 @@ redis_conn_exchange(RedisConn **conn, int ncommands,
 }
 
 /*
+ * Runs one command of NUL-terminated arguments (names, numbers, names of
+ * channels) on *conn; the reply, possibly an error reply, is the caller's.
+ */
+RedisConnResult
+redis_conn_call(RedisConn **conn, int argc, const char *const *argv,
+				RedisReply **reply, char **reason)
+{
+	RedisCommand cmd = redis_command(argc);
+
+	for (int i = 0; i < argc; i++)
+		redis_command_arg_string(&cmd, i, argv[i]);
+	return redis_conn_exchange(conn, 1, &cmd, reply, reason);
+}
+
+/*
  * Starts a non-blocking connect to t's host and port (or socket path);
  * the socket, or PGINVALID_SOCKET with *reason.  The caller has acquired
  * the external descriptor.

@@ -89,6 +89,9 @@ extern RedisConnResult redis_conn_exchange(RedisConn **conn, int ncommands,
 										   const RedisCommand *commands,
 										   RedisReply **replies,
 										   char **reason);
+extern RedisConnResult redis_conn_call(RedisConn **conn, int argc,
+									   const char *const *argv,
+									   RedisReply **reply, char **reason);
 extern void redis_conn_close(RedisConn **conn);
 
 /* Following a stream of pushed replies (the sync worker's subscription). */

@@ -104,18 +104,6 @@ sentinel_node(const RedisTarget *target, int i)
 	return node;
 }
 
-/* Runs one command of NUL-terminated arguments; *reply is the caller's. */
-static bool
-call(RedisConn **conn, int argc, const char **argv, RedisReply **reply,
-	 char **reason)
-{
-	RedisCommand cmd = redis_command(argc);
-
-	for (int i = 0; i < argc; i++)
-		redis_command_arg_string(&cmd, i, argv[i]);
-	return redis_conn_exchange(conn, 1, &cmd, reply, reason) == REDIS_CONN_OK;
-}
-
 /*
  * Asks Sentinel i where target's master is: *master is target with that
  * host and port.  False with *reason.
@@ -131,7 +119,8 @@ ask_sentinel(const RedisTarget *target, int i, RedisTarget *master,
 	RedisReply *reply;
 	bool		ok;
 
-	if (conn == NULL || !call(&conn, lengthof(ask), ask, &reply, reason))
+	if (conn == NULL || redis_conn_call(&conn, lengthof(ask), ask, &reply,
+										 reason) != REDIS_CONN_OK)
 	{
 		redis_conn_close(&conn);
 		*reason = psprintf("%s: %s", sentinel.display, *reason);
@@ -171,7 +160,8 @@ is_master(RedisConn **conn, const RedisTarget *node, char **reason)
 	RedisReply *reply;
 	bool		ok;
 
-	if (!call(conn, lengthof(role), role, &reply, reason))
+	if (redis_conn_call(conn, lengthof(role), role, &reply,
+						reason) != REDIS_CONN_OK)
 	{
 		*reason = psprintf("%s: %s", node->display, *reason);
 		return false;
@@ -251,8 +241,8 @@ redis_route_watch(const RedisTarget *target, char **reason)
 		RedisConn  *conn = redis_conn_open(&sentinel, &result, reason);
 		RedisReply *reply;
 
-		if (conn == NULL || !call(&conn, lengthof(subscribe), subscribe,
-								  &reply, reason))
+		if (conn == NULL || redis_conn_call(&conn, lengthof(subscribe), subscribe,
+											 &reply, reason) != REDIS_CONN_OK)
 		{
 			redis_conn_close(&conn);
 			*reason = psprintf("%s: %s", sentinel.display, *reason);

@@ -41,13 +41,11 @@
  *
  * Waiting.  The loop waits on the latch, the stream socket and the watched
  * Sentinel's, with a timeout for the next heartbeat or reconnection
- * attempt; SIGTERM
- * is core's die, SIGHUP re-reads the configuration (a changed
- * cachext.redis_url, or TLS or Sentinel setting, restarts the stream; an
- * empty URL stops it).  Redis
- * commands wait interruptibly inside redis_conn.c.  Per-pass allocations go in a
- * memory context reset every pass; the URL followed lives in
- * TopMemoryContext.  The worker needs no database, so it also runs on a
+ * attempt; SIGTERM is core's die, SIGHUP re-reads the configuration (a
+ * changed cachext.redis_url, or TLS or Sentinel setting, restarts the
+ * stream; an empty URL stops it).  Redis commands wait interruptibly
+ * inside redis_conn.c.  Per-pass allocations go in a memory context reset
+ * every pass; the URL followed lives in TopMemoryContext.  The worker needs no database, so it also runs on a
  * hot standby.
  *-------------------------------------------------------------------------
  */
@@ -149,12 +147,9 @@ static bool
 call(RedisConn **conn, int argc, const char **argv, RedisReplyType expected_type,
 	 RedisReply **wanted, char **reason)
 {
-	RedisCommand cmd = redis_command(argc);
 	RedisReply *reply;
 
-	for (int i = 0; i < argc; i++)
-		redis_command_arg_string(&cmd, i, argv[i]);
-	if (redis_conn_exchange(conn, 1, &cmd, &reply, reason) != REDIS_CONN_OK)
+	if (redis_conn_call(conn, argc, argv, &reply, reason) != REDIS_CONN_OK)
 		return false;
 	if (reply->type != expected_type)
 	{
