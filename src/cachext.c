@@ -27,6 +27,7 @@
 #include "loader.h"
 #include "op_stats.h"
 #include "redis_conn.h"
+#include "redis_route.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
 
@@ -221,6 +222,7 @@ define_settings(void)
 							   check_redis_prefix, NULL, NULL);
 	l2_define_settings();
 	redis_conn_define_settings();
+	redis_route_define_settings();
 	MarkGUCPrefixReserved("cachext");
 }
 
