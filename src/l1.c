@@ -515,7 +515,7 @@ policy_on_remove(L1PartitionView *view, int32 i)
 	list_unlink(view, i);
 }
 
-/* The entry to evict from a non-empty partition. */
+/* The entry to evict from a non-empty partition, which must remove it. */
 static int32
 policy_choose_victim(L1PartitionView *view)
 {
@@ -532,6 +532,8 @@ policy_choose_victim(L1PartitionView *view)
 		i = view->entries[i].lru_newer != L1_NONE ?
 			view->entries[i].lru_newer : h->lru_oldest;
 	}
+	/* the hand stays on the victim, and moves on as it is removed */
+	h->sieve_hand = i;
 	return i;
 }
 
