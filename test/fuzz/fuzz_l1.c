@@ -7,10 +7,11 @@
  * The store is the real l1.c, included here so the checks can read its
  * partitions; the few server functions it calls come from
  * server_stubs.c.  The first bytes of the input size the store (1 to 8
- * partitions, 1 to 64 entries, 128 to 320 kB); the rest is a sequence of
+ * partitions, 1 to 64 entries, 128 to 320 kB, the eviction policy: lru or
+ * sieve); the rest is a sequence of
  * operations on 32 keys of 8 to 300 bytes in two namespaces: store (with
- * and without a lease, with and without a TTL, values of 4 bytes to
- * 16 kB), lookup, remove, pattern remove, clear, list, take a lease, and
+ * and without a lease, with and without a TTL and a stale window, values
+ * of 4 bytes to 16 kB), lookup (plain, or accepting stale copies), remove, pattern remove, clear, list, take a lease, and
  * let time pass.
  *
  * A model beside the store remembers what each key may hold.  After every
@@ -18,8 +19,9 @@
  * invariants: bounds never exceeded; every chunk owned by one entry or on
  * the free list, never both or twice, and chunks in use + free = total;
  * the free slot list, the hash index and the LRU list each hold exactly
- * the partition's entries; the LRU order is the order of last use; the
- * expiry heap holds exactly the entries with a TTL and keeps the heap
+ * the partition's entries; the list's order is the order of last use
+ * (lru) or of insertion (sieve), a sieve hit sets the visited bit and the
+ * hand is on an entry of the partition or nowhere; the expiry heap holds exactly the entries with a TTL and keeps the heap
  * property; every stored key and value reads back byte-identical to what
  * was last stored; the statistics agree; no lock is left held.
  */
@@ -30,6 +32,7 @@
 int			cachext_l1_max_entries;
 int			cachext_l1_memory_kb;
 int			cachext_l1_partitions;
+int			cachext_l1_eviction;
 
 #define NKEYS			32
 #define NAMESPACE_LEN	6
@@ -44,8 +47,10 @@ typedef struct ModelKey
 	bool		present;		/* may be in the store */
 	char	   *value;			/* what was last stored */
 	TimestampTz expires_at;
+	TimestampTz keep_until;
 	uint64		writes;			/* stores and removes of this key */
 	uint64		touched;		/* tick of the last store or hit */
+	uint64		stored;			/* tick of the last store */
 	bool		has_lease;
 	L1Lease		lease;
 	uint64		lease_writes;	/* writes and epoch when the lease was taken */
@@ -149,7 +154,7 @@ check_entry(L1PartitionView *view, int32 i, int32 *owner)
 		fail("an entry's hash or namespace length is wrong");
 	if (e->value_len != VARSIZE(m->value) ||
 		memcmp(bytes + e->key_len, m->value, e->value_len) != 0 ||
-		e->expires_at != m->expires_at)
+		e->expires_at != m->expires_at || e->keep_until != m->keep_until)
 		fail("a value does not read back as it was stored");
 	free(bytes);
 	return e->nchunks;
@@ -193,13 +198,20 @@ check_lists(L1PartitionView *view)
 			fail("the LRU list is wrong");
 		chunks_copy(view, e->first_chunk, 0, e->key_len, key, false);
 		m = model_key(key, e->key_len);
-		if (m->touched >= last_touched)
-			fail("the LRU order is not the order of last use");
-		last_touched = m->touched;
+		if (cachext_l1_eviction == CACHEXT_EVICTION_SIEVE ?
+			m->stored >= last_touched : m->touched >= last_touched)
+			fail("the list's order is not the policy's");
+		last_touched = cachext_l1_eviction == CACHEXT_EVICTION_SIEVE ?
+			m->stored : m->touched;
 		older = i;
 	}
 	if (count != h->nentries || h->lru_oldest != older)
 		fail("the LRU list misses entries");
+	if (h->sieve_hand != L1_NONE &&
+		(cachext_l1_eviction != CACHEXT_EVICTION_SIEVE ||
+		 h->sieve_hand < 0 || h->sieve_hand >= h->max_entries ||
+		 !view->entries[h->sieve_hand].in_use))
+		fail("the sieve hand is not on an entry");
 }
 
 /* Checks the expiry heap: exactly the entries with a TTL, ordered. */
@@ -354,7 +366,8 @@ check_make_room(ModelKey *m, L1PartitionView *view, const Presence *before,
 		fail("making room skipped an earlier expiry");
 	if (live_gone && first_expired_kept != DT_NOEND)
 		fail("making room evicted a live entry while an expired one was left");
-	if (live_gone && last_live_gone > first_live_kept)
+	if (live_gone && last_live_gone > first_live_kept &&
+		cachext_l1_eviction == CACHEXT_EVICTION_LRU)
 		fail("making room evicted other than the least recently used");
 }
 
@@ -367,6 +380,8 @@ op_store(ModelKey *m, bool with_lease)
 	Size		len = VARHDRSZ + (size < 200 ? size : (Size) (size - 199) * 300);
 	char	   *value = malloc(len);
 	TimestampTz expires_at = ttl % 4 == 0 ? L1_NO_EXPIRY : now + (ttl % 4) * 1000;
+	TimestampTz keep_until = ttl % 4 == 0 ? L1_NO_EXPIRY :
+		expires_at + (ttl / 4 % 3) * 500;
 	const L1Lease *lease = with_lease && m->has_lease ? &m->lease : NULL;
 	bool		stale = lease != NULL &&
 		(m->writes != m->lease_writes || epoch != m->lease_epoch);
@@ -391,7 +406,7 @@ op_store(ModelKey *m, bool with_lease)
 		free_chunks += view->entries[old].nchunks;
 	}
 	result = l1_store(m->key, m->key_len, NAMESPACE_LEN, (Jsonb *) value,
-					  expires_at, now, lease);
+					  expires_at, keep_until, 0, now, lease);
 	if (l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE >
 		(Size) view->header->nchunks)
 	{
@@ -417,36 +432,53 @@ op_store(ModelKey *m, bool with_lease)
 	m->value = value;
 	m->present = true;
 	m->expires_at = expires_at;
+	m->keep_until = keep_until;
 	m->writes++;
-	m->touched = ++tick;
+	m->touched = m->stored = ++tick;
 	sets++;
 	if (locate(m, &view, &live) == L1_NONE)
 		fail("a stored key is not found");
 }
 
+/*
+ * A lookup: a hit for a live entry; with stale_us, an expired entry still
+ * kept and expired less than stale_us ago comes back marked stale (a
+ * miss); an entry past keeping goes.
+ */
 static void
-op_lookup(ModelKey *m)
+op_lookup(ModelKey *m, int64 stale_us)
 {
 	L1PartitionView *view;
 	bool		live;
 	int32		i = locate(m, &view, &live);
-	Jsonb	   *value = l1_lookup(m->key, m->key_len, now);
+	bool		kept = i != L1_NONE && !is_past_keeping(&view->entries[i], now);
+	bool		stale = kept && !live && now - m->expires_at < stale_us;
+	L1EntryMeta meta;
+	Jsonb	   *value = l1_lookup_entry(m->key, m->key_len, now, stale_us, &meta);
 
-	if ((value != NULL) != live)
+	if ((value != NULL) != (live || stale))
 		fail("a lookup's hit or miss is wrong");
 	if (value != NULL)
 	{
 		if (VARSIZE(value) != VARSIZE(m->value) ||
-			memcmp(value, m->value, VARSIZE(value)) != 0)
-			fail("a hit returns another value than was stored");
+			memcmp(value, m->value, VARSIZE(value)) != 0 ||
+			meta.stale != stale || meta.expires_at != m->expires_at ||
+			meta.load_us != 0)
+			fail("a lookup returns another value than was stored");
+		pfree(value);
+	}
+	if (live)
+	{
 		m->touched = ++tick;
 		hits++;
-		pfree(value);
+		if (cachext_l1_eviction == CACHEXT_EVICTION_SIEVE &&
+			pg_atomic_read_u32(&view->entries[i].visited) != 1)
+			fail("a sieve hit did not set the visited bit");
 	}
 	else
 		misses++;
-	if (i != L1_NONE && !live && locate(m, &view, &live) != L1_NONE)
-		fail("an expired entry survives its lookup");
+	if ((locate(m, &view, &live) != L1_NONE) != (i != L1_NONE && kept))
+		fail("a lookup removed a kept entry or kept one past keeping");
 }
 
 static void
@@ -569,6 +601,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cachext_l1_partitions = 1 << (next_byte() % 4);
 	cachext_l1_max_entries = 1 + next_byte() % 64;
 	cachext_l1_memory_kb = 128 + (next_byte() % 4) * 64;
+	cachext_l1_eviction = next_byte() % 2 ? CACHEXT_EVICTION_SIEVE :
+		CACHEXT_EVICTION_LRU;
 	free(partitions);
 	partitions = NULL;
 	l1_shmem_startup();
@@ -587,7 +621,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				op_store(m, op % 8 == 1);
 				break;
 			case 2:
-				op_lookup(m);
+				op_lookup(m, op / 8 % 2 ? 0 : 1000);
 				break;
 			case 3:
 				op_remove(m);
