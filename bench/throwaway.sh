@@ -43,7 +43,7 @@ restart_with() {
 }
 
 sql() {
-  PGOPTIONS='-c client_min_messages=warning' psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"
+  PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"
 }
 
 # machine.txt: what the numbers were measured on.
