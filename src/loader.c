@@ -55,7 +55,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -72,6 +71,7 @@
 #include "utils/timestamp.h"
 
 #include "cachext.h"
+#include "compat.h"
 #include "layers.h"
 #include "loader.h"
 #include "ttl_clock.h"
@@ -542,7 +542,7 @@ refresh_early(const L1EntryMeta *meta)
 	if (!cachext_early_refresh || meta->expires_at == L1_NO_EXPIRY ||
 		meta->load_us <= 0)
 		return false;
-	draw = -log(1.0 - pg_prng_double(&pg_global_prng_state));
+	draw = -log(1.0 - cachext_random_fraction());
 	return (double) meta->load_us * XFETCH_BETA * draw >=
 		(double) (meta->expires_at - ttl_clock_now());
 }
