@@ -33,7 +33,7 @@ int			cachext_l1_max_entries = 1000;
 int			cachext_l1_memory_kb = 64 * 1024;
 int			cachext_l1_partitions = 16;
 int			cachext_l1_max_value_size_kb = 1024;
-int			cachext_l1_eviction = CACHEXT_EVICTION_LRU;
+int			cachext_l1_eviction = CACHEXT_EVICTION_SIEVE;
 int			cachext_default_ttl_s = 3600;
 int			cachext_max_key_length = 1024;
 int			cachext_lock_timeout_ms = 5000;
@@ -177,7 +177,7 @@ define_settings(void)
 							 "lru: the least recently used; a hit moves the entry, under the partition lock held exclusively. "
 							 "sieve: SIEVE (NSDI'24); a hit sets a bit, under the lock held shared.",
 							 &cachext_l1_eviction,
-							 CACHEXT_EVICTION_LRU, eviction_options,
+							 CACHEXT_EVICTION_SIEVE, eviction_options,
 							 PGC_POSTMASTER, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.stale_ttl",
