@@ -322,14 +322,123 @@ take_presence(Presence *presence)
 }
 
 /*
+ * A partition's list and SIEVE state, by model key number, taken before a
+ * store, to replay SIEVE on as its paper describes it (not as l1.c does).
+ */
+typedef struct SieveSnapshot
+{
+	int			n;
+	int			order[NKEYS];	/* tail (oldest insert) first */
+	bool		visited[NKEYS];
+	int			hand;			/* -1: at the tail */
+} SieveSnapshot;
+
+static int
+key_number(L1PartitionView *view, int32 i)
+{
+	char		key[MAX_KEY];
+
+	chunks_copy(view, view->entries[i].first_chunk, 0,
+				view->entries[i].key_len, key, false);
+	return model_key(key, view->entries[i].key_len) - model;
+}
+
+static void
+take_sieve_snapshot(L1PartitionView *view, SieveSnapshot *snap)
+{
+	snap->n = 0;
+	snap->hand = -1;
+	for (int32 i = view->header->lru_oldest; i != L1_NONE;
+		 i = view->entries[i].lru_newer)
+	{
+		int			k = key_number(view, i);
+
+		snap->visited[k] = pg_atomic_read_u32(&view->entries[i].visited) != 0;
+		if (view->header->sieve_hand == i)
+			snap->hand = k;
+		snap->order[snap->n++] = k;
+	}
+}
+
+/* Key k leaves the list; a hand on it moves one step headwards. */
+static void
+snapshot_remove(SieveSnapshot *snap, int k)
+{
+	int			at = 0;
+
+	while (at < snap->n && snap->order[at] != k)
+		at++;
+	if (at == snap->n)
+		return;
+	if (snap->hand == k)
+		snap->hand = at + 1 < snap->n ? snap->order[at + 1] : -1;
+	memmove(&snap->order[at], &snap->order[at + 1],
+			(snap->n - at - 1) * sizeof(int));
+	snap->n--;
+}
+
+/* SIEVE's victim: the hand walks headwards, wrapping, clearing bits. */
+static int
+snapshot_evict(SieveSnapshot *snap)
+{
+	int			at = 0;
+	int			k;
+
+	if (snap->hand >= 0)
+		while (snap->order[at] != snap->hand)
+			at++;
+	while (snap->visited[snap->order[at]])
+	{
+		snap->visited[snap->order[at]] = false;
+		at = (at + 1) % snap->n;
+	}
+	k = snap->order[at];
+	snap->hand = k;
+	snapshot_remove(snap, k);
+	return k;
+}
+
+/*
+ * Under sieve, the live entries a store of m evicted must be those SIEVE
+ * evicts from the snapshot once m's old entry and the expired ones that
+ * went are removed, and the hand must end where SIEVE's does.
+ */
+static void
+check_sieve_victims(ModelKey *m, L1PartitionView *view, SieveSnapshot *snap,
+					const bool *expired_gone, const bool *live_gone)
+{
+	int			nlive = 0;
+	bool		expected[NKEYS] = {false};
+
+	snapshot_remove(snap, m - model);
+	for (int k = 0; k < NKEYS; k++)
+	{
+		if (expired_gone[k])
+			snapshot_remove(snap, k);
+		nlive += live_gone[k];
+	}
+	while (nlive-- > 0)
+		expected[snapshot_evict(snap)] = true;
+	for (int k = 0; k < NKEYS; k++)
+		if (expected[k] != live_gone[k])
+			fail("sieve evicted other entries than SIEVE would");
+	if (snap->hand != (view->header->sieve_hand == L1_NONE ? -1 :
+					   key_number(view, view->header->sieve_hand)))
+		fail("the sieve hand is not where SIEVE leaves it");
+}
+
+/*
  * Checks what a store of m into view removed to make room: nothing if the
  * room was there; else expired entries earliest expiry first, and live
- * ones only once no expired one is left, least recently used first.
+ * ones only once no expired one is left, least recently used first (lru)
+ * or as SIEVE chooses (sieve, from snap).
  */
 static void
 check_make_room(ModelKey *m, L1PartitionView *view, const Presence *before,
-				bool had_room)
+				bool had_room, SieveSnapshot *snap)
 {
+	bool		expired_gone[NKEYS] = {false};
+	bool		live_gone_keys[NKEYS] = {false};
 	Presence	after;
 	TimestampTz last_expired_gone = 0;
 	uint64		last_live_gone = 0;
@@ -355,19 +464,24 @@ check_make_room(ModelKey *m, L1PartitionView *view, const Presence *before,
 		else if (had_room)
 			fail("a store removed an entry though there was room");
 		else if (!before->live[k])
+		{
 			last_expired_gone = Max(last_expired_gone, model[k].expires_at);
+			expired_gone[k] = true;
+		}
 		else
 		{
 			last_live_gone = Max(last_live_gone, model[k].touched);
 			live_gone = true;
+			live_gone_keys[k] = true;
 		}
 	}
 	if (last_expired_gone > first_expired_kept)
 		fail("making room skipped an earlier expiry");
 	if (live_gone && first_expired_kept != DT_NOEND)
 		fail("making room evicted a live entry while an expired one was left");
-	if (live_gone && last_live_gone > first_live_kept &&
-		cachext_l1_eviction == CACHEXT_EVICTION_LRU)
+	if (cachext_l1_eviction == CACHEXT_EVICTION_SIEVE)
+		check_sieve_victims(m, view, snap, expired_gone, live_gone_keys);
+	else if (live_gone && last_live_gone > first_live_kept)
 		fail("making room evicted other than the least recently used");
 }
 
@@ -391,6 +505,7 @@ op_store(ModelKey *m, bool with_lease)
 	int32		free_slots;
 	int32		free_chunks;
 	Presence	before;
+	SieveSnapshot snap;
 	L1StoreResult result;
 
 	SET_VARSIZE(value, len);
@@ -398,6 +513,8 @@ op_store(ModelKey *m, bool with_lease)
 		value[j] = (char) (seed + j * 7);
 	take_presence(&before);
 	old = locate(m, &view, &live);
+	if (cachext_l1_eviction == CACHEXT_EVICTION_SIEVE)
+		take_sieve_snapshot(view, &snap);
 	free_slots = view->header->max_entries - view->header->nentries;
 	free_chunks = view->header->nchunks - view->header->chunks_used;
 	if (old != L1_NONE)
@@ -427,7 +544,8 @@ op_store(ModelKey *m, bool with_lease)
 		return;
 	}
 	check_make_room(m, view, &before, free_slots >= 1 &&
-					(Size) free_chunks >= l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE);
+					(Size) free_chunks >= l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE,
+					&snap);
 	free(m->value);
 	m->value = value;
 	m->present = true;
