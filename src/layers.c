@@ -435,10 +435,11 @@ report_too_large_for_redis(size_t json_len)
  * evicted or invalidated), in L1 and in Redis; returns whether some layer
  * took it.  load_us is how long loading the value took (0: not loaded), and
  * L1 keeps its stale copy for cachext.stale_ttl past the expiry.  A value
- * L1 cannot hold goes to Redis alone when Redis is configured.  With a lease (from layers_take_lease), stores nothing if the
- * key was written or invalidated since, in either layer: the newer write or
- * invalidation wins, L1 checking its sequence under its lock and Redis its
- * own in the script that stores.
+ * L1 cannot hold goes to Redis alone when Redis is configured.  With a lease
+ * (from layers_take_lease), stores nothing if the key was written or
+ * invalidated since, in either layer: the newer write or invalidation wins,
+ * L1 checking its sequence under its lock and Redis its own in the script
+ * that stores.
  */
 bool
 layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
