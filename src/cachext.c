@@ -26,6 +26,7 @@
 #include "loader.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
+#include "xact.h"
 
 PG_MODULE_MAGIC;
 
@@ -39,6 +40,7 @@ int			cachext_lock_timeout_ms = 5000;
 char	   *cachext_notify_channel = NULL;
 int			cachext_events = CACHEXT_EVENTS_ON;
 int			cachext_events_queue_size_kb = 256;
+int			cachext_fence_timeout_ms = 60000;
 char	   *cachext_redis_prefix = NULL;
 bool		cachext_preloaded = false;
 
@@ -212,6 +214,13 @@ define_settings(void)
 							   "cache:",
 							   PGC_SUSET, 0,
 							   check_redis_prefix, NULL, NULL);
+	DefineCustomIntVariable("cachext.fence_timeout",
+							"Longest time a committing transaction's fences stand in Redis.",
+							"They are lifted when the commit's invalidation ends; this bounds them should it never run.",
+							&cachext_fence_timeout_ms,
+							60000, 1000, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	l2_define_settings();
 	MarkGUCPrefixReserved("cachext");
 }
@@ -237,5 +246,6 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = cachext_shmem_startup;
 	sync_worker_register();
+	xact_register_callbacks();
 	cachext_preloaded = true;
 }

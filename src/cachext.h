@@ -25,6 +25,7 @@ extern char *cachext_notify_channel;
 extern int	cachext_events;				/* a CachextEvents */
 extern int	cachext_events_queue_size_kb;	/* per database, async events */
 extern char *cachext_redis_prefix;		/* also the L1 namespace */
+extern int	cachext_fence_timeout_ms;	/* Redis fences of a commit expire */
 
 /* cachext.events: how cache events are sent. */
 typedef enum CachextEvents

@@ -763,13 +763,20 @@ l2_get_multi(int nkeys, const char *const *keys, const int *key_lens,
  * them.  "<key>\0seq" is the key's write sequence, the Redis side of a
  * lease: every write and invalidation of the key increments it, and it
  * expires after an hour idle.  "<key>\0load" is the key's load lock.
+ * "<key>\0fence" counts the committing transactions that fence the key
+ * (fence.c): while it exists, no store under a lease succeeds.  It expires
+ * after cachext.fence_timeout, should its transaction never lift it.
  */
 #define L2_SEQ_SUFFIX		"\0seq"
 #define L2_LOCK_SUFFIX		"\0load"
+#define L2_FENCE_SUFFIX		"\0fence"
 #define L2_SEQ_TTL_MS		"3600000"
 
 /* One counter for every pattern invalidation and clear, of any prefix. */
 #define L2_EPOCH_KEY		"\0cachext:epoch"
+
+/* The fence of committing pattern invalidations, of any prefix. */
+#define L2_PATTERN_FENCE_KEY "\0cachext:fence"
 
 /* key followed by suffix, palloc'd; *len is its length. */
 static char *
@@ -789,6 +796,24 @@ static char *
 seq_key(const char *key, int key_len, int *len)
 {
 	return own_key(key, key_len, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1, len);
+}
+
+/* The key's fence, "<key>\0fence". */
+static char *
+fence_key(const char *key, int key_len, int *len)
+{
+	return own_key(key, key_len, L2_FENCE_SUFFIX, sizeof(L2_FENCE_SUFFIX) - 1,
+				   len);
+}
+
+/* Is this Redis key (as SCAN returns it) the fence of a cache key? */
+static bool
+is_fence_key(const char *key, size_t len)
+{
+	size_t		suffix_len = sizeof(L2_FENCE_SUFFIX) - 1;
+
+	return len > suffix_len &&
+		memcmp(key + len - suffix_len, L2_FENCE_SUFFIX, suffix_len) == 0;
 }
 
 /* The key's load lock, "<key>\0load". */
@@ -900,21 +925,26 @@ l2_read_lease(const char *key, int key_len, L2Lease *lease)
 
 /*
  * Stores value only if neither the key's write sequence nor the epoch moved
- * since the lease was read: the check and the SET run as one script, so no
- * invalidation can slip between them.  *stored says whether it stored.
+ * since the lease was read, and neither the key nor the patterns are fenced
+ * by a committing transaction (fence.c): the check and the SET run as one
+ * script, so no invalidation can slip between them.  *stored says whether
+ * it stored.
  */
 bool
 l2_set_under_lease(const char *key, int key_len, const char *value,
 				   int value_len, int64 ttl_ms, const L2Lease *lease,
 				   bool *stored)
 {
-	RedisCommand cmd = command(10);
+	RedisCommand cmd = command(12);
 	redisReply *reply;
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
+	int			fence_len;
+	char	   *fence = fence_key(key, key_len, &fence_len);
 
 	set_arg_string(&cmd, 0, "EVAL");
 	set_arg_string(&cmd, 1,
+				   "if redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 then return 0 end "
 				   "if (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] or "
 				   "(redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then return 0 end "
 				   "if tonumber(ARGV[4]) >= 0 then "
@@ -923,17 +953,113 @@ l2_set_under_lease(const char *key, int key_len, const char *value,
 				   "redis.call('INCR', KEYS[2]) "
 				   "redis.call('PEXPIRE', KEYS[2], " L2_SEQ_TTL_MS ") "
 				   "return 1");
-	set_arg_string(&cmd, 2, "3");
+	set_arg_string(&cmd, 2, "5");
 	set_arg(&cmd, 3, key, key_len);
 	set_arg(&cmd, 4, seq, seq_len);
 	set_arg(&cmd, 5, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
-	set_arg(&cmd, 6, value, value_len);
-	set_arg_string(&cmd, 7, lease->seq);
-	set_arg_string(&cmd, 8, lease->epoch);
-	set_arg_string(&cmd, 9, psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
+	set_arg(&cmd, 6, fence, fence_len);
+	set_arg(&cmd, 7, L2_PATTERN_FENCE_KEY, sizeof(L2_PATTERN_FENCE_KEY) - 1);
+	set_arg(&cmd, 8, value, value_len);
+	set_arg_string(&cmd, 9, lease->seq);
+	set_arg_string(&cmd, 10, lease->epoch);
+	set_arg_string(&cmd, 11, psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;
 	*stored = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+	freeReplyObject(reply);
+	return true;
+}
+
+/*
+ * Places (place) or lifts the fences of nkeys cache keys, in one script per
+ * L2_FENCE_BATCH keys, one round trip each: each key is unlinked and its
+ * write sequence bumped; placing increments its fence (expiring after
+ * fence_ttl_ms), lifting decrements it and deletes it at zero.  Returns
+ * how many keys, from the first, Redis took (fewer after a failure);
+ * *removed counts the cache entries Redis held.
+ */
+int
+l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
+			  bool place, int64 fence_ttl_ms, int64 *removed)
+{
+	char	   *ttl = psprintf(INT64_FORMAT, fence_ttl_ms);
+	int			done = 0;
+
+	*removed = 0;
+	while (done < nkeys)
+	{
+		int			n = Min(nkeys - done, L2_FENCE_BATCH);
+		RedisCommand cmd = command(3 * n + 6);
+		redisReply *reply;
+		int			arg = 0;
+
+		set_arg_string(&cmd, arg++, "EVAL");
+		set_arg_string(&cmd, arg++,
+					   "local removed = 0 "
+					   "for i = 1, #KEYS, 3 do "
+					   "removed = removed + redis.call('UNLINK', KEYS[i]) "
+					   "redis.call('INCR', KEYS[i + 1]) "
+					   "redis.call('PEXPIRE', KEYS[i + 1], ARGV[1]) "
+					   "if ARGV[2] == '1' then "
+					   "redis.call('INCR', KEYS[i + 2]) "
+					   "redis.call('PEXPIRE', KEYS[i + 2], ARGV[3]) "
+					   "elseif redis.call('DECR', KEYS[i + 2]) <= 0 then "
+					   "redis.call('DEL', KEYS[i + 2]) end "
+					   "end "
+					   "return removed");
+		set_arg_string(&cmd, arg++, psprintf("%d", 3 * n));
+		for (int i = done; i < done + n; i++)
+		{
+			int			len;
+			char	   *own;
+
+			set_arg(&cmd, arg++, keys[i], key_lens[i]);
+			own = seq_key(keys[i], key_lens[i], &len);
+			set_arg(&cmd, arg++, own, len);
+			own = fence_key(keys[i], key_lens[i], &len);
+			set_arg(&cmd, arg++, own, len);
+		}
+		set_arg_string(&cmd, arg++, L2_SEQ_TTL_MS);
+		set_arg_string(&cmd, arg++, place ? "1" : "0");
+		set_arg_string(&cmd, arg++, ttl);
+		Assert(arg == cmd.argc);
+		if (!connect_and_run(1, &cmd, &reply))
+			break;
+		if (reply->type == REDIS_REPLY_INTEGER)
+			*removed += reply->integer;
+		freeReplyObject(reply);
+		done += n;
+	}
+	return done;
+}
+
+/*
+ * Places (place) or lifts the fence of committing pattern invalidations:
+ * while any is placed no store under a lease succeeds.  Lifting bumps the
+ * epoch, so that no lease read while it stood can store afterwards.
+ */
+bool
+l2_fence_patterns(bool place, int64 fence_ttl_ms)
+{
+	RedisCommand cmd = command(7);
+	redisReply *reply;
+
+	set_arg_string(&cmd, 0, "EVAL");
+	set_arg_string(&cmd, 1,
+				   "if ARGV[1] == '1' then "
+				   "redis.call('INCR', KEYS[2]) "
+				   "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
+				   "else redis.call('INCR', KEYS[1]) "
+				   "if redis.call('DECR', KEYS[2]) <= 0 then "
+				   "redis.call('DEL', KEYS[2]) end end "
+				   "return 1");
+	set_arg_string(&cmd, 2, "2");
+	set_arg(&cmd, 3, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	set_arg(&cmd, 4, L2_PATTERN_FENCE_KEY, sizeof(L2_PATTERN_FENCE_KEY) - 1);
+	set_arg_string(&cmd, 5, place ? "1" : "0");
+	set_arg_string(&cmd, 6, psprintf(INT64_FORMAT, fence_ttl_ms));
+	if (!connect_and_run(1, &cmd, &reply))
+		return false;
 	freeReplyObject(reply);
 	return true;
 }
@@ -995,7 +1121,8 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 			/*
 			 * Two UNLINKs in one round trip: cache entries, which are
 			 * counted, and cachext's own keys (write sequences and load
-			 * locks, which contain a NUL), which are not.
+			 * locks, which contain a NUL), which are not.  Fences stay:
+			 * they belong to transactions still committing.
 			 */
 			RedisCommand unlink[2] = {command(keys->elements + 1),
 			command(keys->elements + 1)};
@@ -1007,11 +1134,12 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 				set_arg_string(&unlink[c], 0, "UNLINK");
 			for (size_t i = 0; i < keys->elements; i++)
 			{
-				int			c = memchr(keys->element[i]->str, '\0',
-									   keys->element[i]->len) != NULL;
+				redisReply *k = keys->element[i];
+				int			c = memchr(k->str, '\0', k->len) != NULL;
 
-				set_arg(&unlink[c], n[c]++, keys->element[i]->str,
-						keys->element[i]->len);
+				if (c == 1 && is_fence_key(k->str, k->len))
+					continue;
+				set_arg(&unlink[c], n[c]++, k->str, k->len);
 			}
 			unlink[0].argc = n[0];
 			unlink[1].argc = n[1];
