@@ -14,6 +14,7 @@ use CachextSessions;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('order', $redis_port);
@@ -29,11 +30,18 @@ cachext.events = off
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION cachext');
-$node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'cachext sync'})
-  or die 'no sync worker';
-my $sync_pid = $node->safe_psql('postgres',
-	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'cachext sync'});
+
+# The sync worker: the postmaster's child whose title says so.
+my $sync_pid;
+for (1 .. 100)
+{
+	my $postmaster = $node->{_pid};
+	($sync_pid) = map { /^\s*(\d+)/ ? $1 : () }
+	  grep { /cachext sync/ } `ps -o pid=,args= --ppid $postmaster`;
+	last if $sync_pid;
+	usleep(100_000);
+}
+die 'no sync worker' unless $sync_pid;
 
 for my $case (
 	[ 'cache_invalidate', q{SELECT cache_invalidate('k:1')} ],
