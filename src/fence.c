@@ -35,7 +35,10 @@
  * A commit whose steps lie further apart than cachext.fence_timeout (a
  * synchronous replication wait, say) loses its Redis fences before the
  * lift: loads that read the old row may then store it in Redis until the
- * lift unlinks it.  L1 fences never expire.
+ * lift unlinks it.  L1 fences never expire.  The lift decrements only the
+ * fences Redis confirmed placing: a placing that timed out may still run
+ * once Redis answers, and its fences then stand (refusing stores of those
+ * keys, never serving anything old) until cachext.fence_timeout.
  *
  * Memory.  The fence, its copies of the full keys and the patterns live in
  * TopTransactionContext, which outlives the commit and abort callbacks;
@@ -69,6 +72,8 @@ typedef struct Fence
 	char	  **keys;			/* full keys (namespace + key) */
 	int		   *key_lens;
 	List	   *patterns;		/* user patterns, as recorded */
+	int			redis_placed;	/* keys[0 .. redis_placed) fenced in Redis */
+	bool		patterns_placed;	/* the pattern fence placed in Redis */
 	bool		l1_all;			/* every L1 partition fenced */
 	int			l1_fenced;		/* keys[0 .. l1_fenced) fenced one by one */
 } Fence;
@@ -105,13 +110,58 @@ queue_from(int from)
 }
 
 /*
- * Places (place) or lifts the Redis side of the fence; what Redis does not
- * take is queued.  Returns nothing: the queue covers every failure.
+ * Pre-commit's Redis part: places the fences (invalidating the keys), and
+ * unlinks the patterns' keys; what Redis does not take is queued.
  */
 static void
-redis_step(bool place)
+place_in_redis(void)
 {
 	int64		removed = 0;
+	ListCell   *lc;
+
+	if (!l2_is_configured())
+		return;
+	if (!l2_is_usable())
+	{
+		queue_from(0);
+		return;
+	}
+	fence->redis_placed = l2_fence_keys(fence->nkeys,
+										(const char *const *) fence->keys,
+										fence->key_lens, L2_FENCE_PLACE,
+										cachext_fence_timeout_ms, &removed);
+	l2_stats_count(L2_INVALIDATIONS, removed);
+	if (fence->redis_placed < fence->nkeys)
+	{
+		queue_from(fence->redis_placed);
+		return;
+	}
+	if (fence->patterns == NIL)
+		return;
+	fence->patterns_placed = l2_fence_patterns(L2_FENCE_PLACE,
+											   cachext_fence_timeout_ms);
+	if (!fence->patterns_placed)
+	{
+		queue_from(fence->nkeys);
+		return;
+	}
+	foreach(lc, fence->patterns)
+		(void) layers_invalidate_matching_in_l2(L2_QUEUE_PATTERN, lfirst(lc),
+												strlen(lfirst(lc)));
+}
+
+/*
+ * The lift's Redis part: invalidates every key again, lifting the fences
+ * pre-commit placed (and only those: a fence whose placing timed out may
+ * have been placed anyway, and then expires after cachext.fence_timeout),
+ * then lifts the pattern fence, or queues the patterns if it was not
+ * placed.  What Redis does not take is queued.
+ */
+static void
+lift_in_redis(void)
+{
+	int64		removed = 0;
+	int			placed = fence->redis_placed;
 	int			done;
 	ListCell   *lc;
 
@@ -122,27 +172,26 @@ redis_step(bool place)
 		queue_from(0);
 		return;
 	}
-	done = l2_fence_keys(fence->nkeys, (const char *const *) fence->keys,
-						 fence->key_lens, place, cachext_fence_timeout_ms,
-						 &removed);
+	done = l2_fence_keys(placed, (const char *const *) fence->keys,
+						 fence->key_lens, L2_FENCE_LIFT,
+						 cachext_fence_timeout_ms, &removed);
+	if (done == placed)
+		done += l2_fence_keys(fence->nkeys - placed,
+							  (const char *const *) fence->keys + placed,
+							  fence->key_lens + placed, L2_FENCE_NONE,
+							  cachext_fence_timeout_ms, &removed);
 	l2_stats_count(L2_INVALIDATIONS, removed);
 	if (done < fence->nkeys)
 	{
 		queue_from(done);
 		return;
 	}
-	if (fence->patterns == NIL)
+	if (fence->patterns_placed &&
+		l2_fence_patterns(L2_FENCE_LIFT, cachext_fence_timeout_ms))
 		return;
-	if (!l2_fence_patterns(place, cachext_fence_timeout_ms))
-	{
-		queue_from(fence->nkeys);
-		return;
-	}
-	if (place)
-		foreach(lc, fence->patterns)
-			(void) layers_invalidate_matching_in_l2(L2_QUEUE_PATTERN,
-													lfirst(lc),
-													strlen(lfirst(lc)));
+	foreach(lc, fence->patterns)
+		layers_queue_invalidation(L2_QUEUE_PATTERN, lfirst(lc),
+								  strlen(lfirst(lc)));
 }
 
 /* At backend exit (FATAL between the steps), lifts what is still placed. */
@@ -185,7 +234,8 @@ fence_place(List *keys, List *patterns)
 										 &fence->key_lens[i]);
 		i++;
 	}
-	fence->patterns = list_copy_deep(patterns);
+	foreach(lc, patterns)
+		fence->patterns = lappend(fence->patterns, pstrdup(lfirst(lc)));
 	work = AllocSetContextCreate(TopTransactionContext, "cachext fence",
 								 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(work);
@@ -199,7 +249,7 @@ fence_place(List *keys, List *patterns)
 		for (; fence->l1_fenced < fence->nkeys; fence->l1_fenced++)
 			l1_fence_key(fence->keys[fence->l1_fenced],
 						 fence->key_lens[fence->l1_fenced], 1);
-	redis_step(true);
+	place_in_redis();
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
@@ -240,7 +290,7 @@ fence_lift(bool committed)
 	MemoryContextSwitchTo(work);
 	PG_TRY();
 	{
-		redis_step(false);
+		lift_in_redis();
 	}
 	PG_CATCH();
 	{

@@ -970,17 +970,20 @@ l2_set_under_lease(const char *key, int key_len, const char *value,
 	return true;
 }
 
+/* ARGV of the fence scripts for each L2FenceStep. */
+static const char *const fence_step_arg[] = {"place", "lift", "none"};
+
 /*
- * Places (place) or lifts the fences of nkeys cache keys, in one script per
- * L2_FENCE_BATCH keys, one round trip each: each key is unlinked and its
- * write sequence bumped; placing increments its fence (expiring after
- * fence_ttl_ms), lifting decrements it and deletes it at zero.  Returns
- * how many keys, from the first, Redis took (fewer after a failure);
- * *removed counts the cache entries Redis held.
+ * Invalidates nkeys cache keys and places or lifts their fences (step), in
+ * one script per L2_FENCE_BATCH keys, one round trip each: each key is
+ * unlinked and its write sequence bumped; placing increments its fence
+ * (expiring after fence_ttl_ms), lifting decrements it and deletes it at
+ * zero.  Returns how many keys, from the first, Redis took (fewer after a
+ * failure); *removed counts the cache entries Redis held.
  */
 int
 l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
-			  bool place, int64 fence_ttl_ms, int64 *removed)
+			  L2FenceStep step, int64 fence_ttl_ms, int64 *removed)
 {
 	char	   *ttl = psprintf(INT64_FORMAT, fence_ttl_ms);
 	int			done = 0;
@@ -1000,10 +1003,11 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 					   "removed = removed + redis.call('UNLINK', KEYS[i]) "
 					   "redis.call('INCR', KEYS[i + 1]) "
 					   "redis.call('PEXPIRE', KEYS[i + 1], ARGV[1]) "
-					   "if ARGV[2] == '1' then "
+					   "if ARGV[2] == 'place' then "
 					   "redis.call('INCR', KEYS[i + 2]) "
 					   "redis.call('PEXPIRE', KEYS[i + 2], ARGV[3]) "
-					   "elseif redis.call('DECR', KEYS[i + 2]) <= 0 then "
+					   "elseif ARGV[2] == 'lift' and "
+					   "redis.call('DECR', KEYS[i + 2]) <= 0 then "
 					   "redis.call('DEL', KEYS[i + 2]) end "
 					   "end "
 					   "return removed");
@@ -1020,7 +1024,7 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 			set_arg(&cmd, arg++, own, len);
 		}
 		set_arg_string(&cmd, arg++, L2_SEQ_TTL_MS);
-		set_arg_string(&cmd, arg++, place ? "1" : "0");
+		set_arg_string(&cmd, arg++, fence_step_arg[step]);
 		set_arg_string(&cmd, arg++, ttl);
 		Assert(arg == cmd.argc);
 		if (!connect_and_run(1, &cmd, &reply))
@@ -1034,29 +1038,30 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 }
 
 /*
- * Places (place) or lifts the fence of committing pattern invalidations:
- * while any is placed no store under a lease succeeds.  Lifting bumps the
- * epoch, so that no lease read while it stood can store afterwards.
+ * Places or lifts the fence of committing pattern invalidations (step):
+ * while any is placed no store under a lease succeeds.  Lifting, or
+ * L2_FENCE_NONE, bumps the epoch, so that no lease read before can store.
  */
 bool
-l2_fence_patterns(bool place, int64 fence_ttl_ms)
+l2_fence_patterns(L2FenceStep step, int64 fence_ttl_ms)
 {
 	RedisCommand cmd = command(7);
 	redisReply *reply;
 
 	set_arg_string(&cmd, 0, "EVAL");
 	set_arg_string(&cmd, 1,
-				   "if ARGV[1] == '1' then "
+				   "if ARGV[1] == 'place' then "
 				   "redis.call('INCR', KEYS[2]) "
 				   "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
 				   "else redis.call('INCR', KEYS[1]) "
-				   "if redis.call('DECR', KEYS[2]) <= 0 then "
+				   "if ARGV[1] == 'lift' and "
+				   "redis.call('DECR', KEYS[2]) <= 0 then "
 				   "redis.call('DEL', KEYS[2]) end end "
 				   "return 1");
 	set_arg_string(&cmd, 2, "2");
 	set_arg(&cmd, 3, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
 	set_arg(&cmd, 4, L2_PATTERN_FENCE_KEY, sizeof(L2_PATTERN_FENCE_KEY) - 1);
-	set_arg_string(&cmd, 5, place ? "1" : "0");
+	set_arg_string(&cmd, 5, fence_step_arg[step]);
 	set_arg_string(&cmd, 6, psprintf(INT64_FORMAT, fence_ttl_ms));
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;

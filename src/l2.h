@@ -76,10 +76,18 @@ extern bool l2_set_under_lease(const char *key, int key_len, const char *value,
 /* Cache keys whose fences one script places or lifts (fence.c). */
 #define L2_FENCE_BATCH		1000
 
+/* What l2_fence_keys and l2_fence_patterns do besides invalidating. */
+typedef enum L2FenceStep
+{
+	L2_FENCE_PLACE,				/* place a fence */
+	L2_FENCE_LIFT,				/* lift one this transaction placed */
+	L2_FENCE_NONE				/* only invalidate */
+} L2FenceStep;
+
 extern int	l2_fence_keys(int nkeys, const char *const *keys,
-						  const int *key_lens, bool place,
+						  const int *key_lens, L2FenceStep step,
 						  int64 fence_ttl_ms, int64 *removed);
-extern bool l2_fence_patterns(bool place, int64 fence_ttl_ms);
+extern bool l2_fence_patterns(L2FenceStep step, int64 fence_ttl_ms);
 extern bool l2_lock(const char *key, int key_len, const char *token,
 					int64 ttl_ms, bool *acquired);
 extern bool l2_unlock(const char *key, int key_len, const char *token);

@@ -41,6 +41,7 @@ cachext.redis_retry_interval = 100ms
 cachext.l1_max_entries = 250000
 cachext.l1_memory = 128MB
 cachext.events = off
+cachext.fence_timeout = 5s
 max_wal_size = 1GB
 });
 $node->start;
@@ -146,6 +147,16 @@ is(old_in_cache(1, 10_000, 2), '0',
 	'once Redis is back, no old value is served');
 is(redis_cli('fence', 'GET', 'cache:w:7'), '',
 	'Redis does not hold the old value');
+# The pre-commit script that timed out ran once Redis resumed: its fences
+# expire after cachext.fence_timeout.
+my $fences_gone = 0;
+for (1 .. 300)
+{
+	$fences_gone = redis_cli('fence', '--scan', '--pattern', '*fence*') eq '';
+	last if $fences_gone;
+	usleep(100_000);
+}
+ok($fences_gone, 'fences placed by a timed-out pre-commit expire');
 
 # 3. A failure after the fence (serialization failure at COMMIT).
 $node->safe_psql('postgres',
