@@ -30,7 +30,8 @@
  *    queue the invalidations instead (never dropped), and the L1 fences
  *    are lifted whatever happened.  An abort lifts the fences without
  *    removing L1 entries: the rows did not change; the Redis copies
- *    unlinked at step 1 only cost misses.
+ *    unlinked at step 1 only cost misses, and Redis fences an abort
+ *    cannot lift expire.
  *
  * A commit whose steps lie further apart than cachext.fence_timeout (a
  * synchronous replication wait, say) loses its Redis fences before the
@@ -151,47 +152,54 @@ place_in_redis(void)
 }
 
 /*
- * The lift's Redis part: invalidates every key again, lifting the fences
- * pre-commit placed (and only those: a fence whose placing timed out may
- * have been placed anyway, and then expires after cachext.fence_timeout),
- * then lifts the pattern fence, or queues the patterns if it was not
- * placed.  What Redis does not take is queued.
+ * The lift's Redis part.  After a commit: invalidates every key again,
+ * lifting the fences pre-commit placed (and only those: a fence whose
+ * placing timed out may have been placed anyway, and then expires after
+ * cachext.fence_timeout), then lifts the pattern fence, or queues the
+ * patterns if it was not placed; what Redis does not take is queued.
+ * After an abort: lifts what was placed, nothing more; what Redis does not
+ * take expires.
  */
 static void
-lift_in_redis(void)
+lift_in_redis(bool committed)
 {
 	int64		removed = 0;
 	int			placed = fence->redis_placed;
+	int			upto = committed ? fence->nkeys : placed;
 	int			done;
 	ListCell   *lc;
 
-	if (!l2_is_configured())
+	if (!l2_is_configured() ||
+		(upto == 0 && !fence->patterns_placed && !committed))
 		return;
 	if (!l2_is_usable())
 	{
-		queue_from(0);
+		if (committed)
+			queue_from(0);
 		return;
 	}
 	done = l2_fence_keys(placed, (const char *const *) fence->keys,
 						 fence->key_lens, L2_FENCE_LIFT,
 						 cachext_fence_timeout_ms, &removed);
-	if (done == placed)
-		done += l2_fence_keys(fence->nkeys - placed,
+	if (done == placed && upto > placed)
+		done += l2_fence_keys(upto - placed,
 							  (const char *const *) fence->keys + placed,
 							  fence->key_lens + placed, L2_FENCE_NONE,
 							  cachext_fence_timeout_ms, &removed);
 	l2_stats_count(L2_INVALIDATIONS, removed);
-	if (done < fence->nkeys)
+	if (done < upto)
 	{
-		queue_from(done);
+		if (committed)
+			queue_from(done);
 		return;
 	}
 	if (fence->patterns_placed &&
 		l2_fence_patterns(L2_FENCE_LIFT, cachext_fence_timeout_ms))
 		return;
-	foreach(lc, fence->patterns)
-		layers_queue_invalidation(L2_QUEUE_PATTERN, lfirst(lc),
-								  strlen(lfirst(lc)));
+	if (committed)
+		foreach(lc, fence->patterns)
+			layers_queue_invalidation(L2_QUEUE_PATTERN, lfirst(lc),
+									  strlen(lfirst(lc)));
 }
 
 /* At backend exit (FATAL between the steps), lifts what is still placed. */
@@ -213,7 +221,6 @@ fence_place(List *keys, List *patterns)
 	MemoryContext old;
 	MemoryContext work;
 	ListCell   *lc;
-	int			i = 0;
 
 	Assert(fence == NULL);
 	if (keys == NIL && patterns == NIL)
@@ -225,14 +232,15 @@ fence_place(List *keys, List *patterns)
 	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	fence = palloc0(sizeof(Fence));
-	fence->nkeys = list_length(keys);
-	fence->keys = palloc(Max(fence->nkeys, 1) * sizeof(char *));
-	fence->key_lens = palloc(Max(fence->nkeys, 1) * sizeof(int));
+	fence->keys = palloc(Max(list_length(keys), 1) * sizeof(char *));
+	fence->key_lens = palloc(Max(list_length(keys), 1) * sizeof(int));
+	/* nkeys counts the keys built, should building fail part way */
 	foreach(lc, keys)
 	{
-		fence->keys[i] = layers_full_key(lfirst(lc), strlen(lfirst(lc)), NULL,
-										 &fence->key_lens[i]);
-		i++;
+		fence->keys[fence->nkeys] = layers_full_key(lfirst(lc),
+													strlen(lfirst(lc)), NULL,
+													&fence->key_lens[fence->nkeys]);
+		fence->nkeys++;
 	}
 	foreach(lc, patterns)
 		fence->patterns = lappend(fence->patterns, pstrdup(lfirst(lc)));
@@ -290,12 +298,12 @@ fence_lift(bool committed)
 	MemoryContextSwitchTo(work);
 	PG_TRY();
 	{
-		lift_in_redis();
+		lift_in_redis(committed);
 	}
 	PG_CATCH();
 	{
 		swallow_error(work, holdoff);
-		if (l2_is_configured())
+		if (committed && l2_is_configured())
 			queue_from(0);
 	}
 	PG_END_TRY();
