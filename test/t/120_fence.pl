@@ -14,6 +14,7 @@
 #    in L1 or in Redis.
 # 5. A listener reacting to an event of the write (cachext.events = async,
 #    then on) never reads the old value.
+# 6. The same fence for TRUNCATE's patterns.
 use strict;
 use warnings;
 
@@ -194,17 +195,34 @@ is(redis_cli('fence', 'GET', 'cache:w:10'), '2', 'and stored in Redis again');
 is(redis_cli('fence', '--scan', '--pattern', '*fence*'), '',
 	'no fence is left in Redis');
 
-# 4. The writer held between its commit record and visibility.
+# 4. The writer held between its commit record and visibility: commits
+# wait for a synchronous standby that is not there until release_writer.
+sub hold_writer
+{
+	my ($sql) = @_;
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET synchronous_standby_names = 'nobody'; SELECT pg_reload_conf()");
+	# The checkpointer publishes the setting to committing backends; it has
+	# when a CHECKPOINT requested after the reload returns.
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	my $writer = start_psql($node, $sql, 'held');
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'held' AND wait_event = 'SyncRep'})
+	  or die 'the writer did not wait for its standby';
+	return $writer;
+}
+
+sub release_writer
+{
+	my ($writer) = @_;
+	$node->safe_psql('postgres',
+		'ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()');
+	my ($out, $err) = finish_psql($writer);
+	return $err;
+}
+
 $node->safe_psql('postgres', q{SELECT cache_invalidate('w:5')});
-$node->safe_psql('postgres',
-	"ALTER SYSTEM SET synchronous_standby_names = 'nobody'; SELECT pg_reload_conf()");
-# The checkpointer publishes the setting to committing backends; it has
-# when a CHECKPOINT requested after the reload returns.
-$node->safe_psql('postgres', 'CHECKPOINT');
-my $writer = start_psql($node, 'UPDATE w SET v = 105 WHERE id = 5', 'held');
-$node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'held' AND wait_event = 'SyncRep'})
-  or die 'the writer did not wait for its standby';
+my $writer = hold_writer('UPDATE w SET v = 105 WHERE id = 5');
 is( $node->safe_psql(
 		'postgres',
 		q{SELECT cache_get_or_set('w:5', 'SELECT v FROM w WHERE id = 5')}),
@@ -213,10 +231,7 @@ is( $node->safe_psql(
 is($node->safe_psql('postgres', q{SELECT cache_get('w:5') IS NULL}),
 	't', 'and does not store it in L1');
 is(redis_cli('fence', 'GET', 'cache:w:5'), '', 'nor in Redis');
-$node->safe_psql('postgres',
-	'ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()');
-my ($wout, $held_err) = finish_psql($writer);
-unlike($held_err, qr/ERROR/, 'the held writer committed');
+unlike(release_writer($writer), qr/ERROR/, 'the held writer committed');
 is( $node->safe_psql(
 		'postgres',
 		q{SELECT cache_get_or_set('w:5', 'SELECT v FROM w WHERE id = 5'), cache_get('w:5')}),
@@ -251,5 +266,20 @@ for my $mode ('async', 'on')
 	$l{in} .= "\\q\n";
 	$l{h}->finish;
 }
+
+# 6. TRUNCATE fences its patterns: while the TRUNCATE is held between its
+# commit record and visibility, no load of a key its template names is
+# stored; after it, no key is left in either layer, nor any fence.
+fill(1, 100);
+$writer = hold_writer('TRUNCATE w');
+is( $node->safe_psql(
+		'postgres', q{SELECT cache_get_or_set('w:7', 'SELECT 7'), cache_get('w:7') IS NULL}),
+	'7|t',
+	'a load during a TRUNCATE\'s commit is not stored in L1');
+is(redis_cli('fence', 'GET', 'cache:w:7'), '', 'nor in Redis');
+unlike(release_writer($writer), qr/ERROR/, 'the held TRUNCATE committed');
+is(old_in_cache(1, 100, -1), '0', 'no key of the table is left in the cache');
+is(redis_cli('fence', '--scan', '--pattern', 'cache:w:*'), '',
+	'none in Redis, and no fence is left');
 
 done_testing();
