@@ -33,7 +33,7 @@ my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
 my $redis = redis_start('fence', $redis_port);
 
 my $node = PostgreSQL::Test::Cluster->new('fence');
-$node->init;
+$node->init(allows_streaming => 1);
 $node->append_conf(
 	'postgresql.conf', qq{
 shared_preload_libraries = 'cachext'
@@ -203,7 +203,7 @@ sub hold_writer
 	$node->safe_psql('postgres',
 		"ALTER SYSTEM SET synchronous_standby_names = 'nobody'; SELECT pg_reload_conf()");
 	# The checkpointer publishes the setting to committing backends; it has
-	# when a CHECKPOINT requested after the reload returns.
+	# once a CHECKPOINT requested after the reload returns.
 	$node->safe_psql('postgres', 'CHECKPOINT');
 	my $writer = start_psql($node, $sql, 'held');
 	$node->poll_query_until('postgres',
