@@ -9,9 +9,9 @@
  * 1. fence_place, at pre-commit: L1 fences the keys (l1.c: lookups miss,
  *    stores under a lease are refused), one lease slot per key, or every
  *    partition for patterns and for more than FENCE_ALL_L1_ABOVE keys.
- *    Then Redis: each key is unlinked, its write sequence bumped and its
- *    fence "<key>\0fence" incremented with a TTL of cachext.fence_timeout,
- *    in one script per L2_FENCE_BATCH keys; patterns place the pattern
+ *    Then Redis: the keys are unlinked and each key's fence "<key>\0fence"
+ *    incremented with a TTL of cachext.fence_timeout, in one script per
+ *    L2_FENCE_BATCH keys; patterns place the pattern
  *    fence and are unlinked with SCAN here, before the commit record, so
  *    the SCAN never runs after it.  While the fences stand, no store under
  *    a lease succeeds in Redis (l2_set_under_lease refuses), so a load that

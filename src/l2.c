@@ -975,11 +975,14 @@ static const char *const fence_step_arg[] = {"place", "lift", "none"};
 
 /*
  * Invalidates nkeys cache keys and places or lifts their fences (step), in
- * one script per L2_FENCE_BATCH keys, one round trip each: each key is
- * unlinked and its write sequence bumped; placing increments its fence
- * (expiring after fence_ttl_ms), lifting decrements it and deletes it at
- * zero.  Returns how many keys, from the first, Redis took (fewer after a
- * failure); *removed counts the cache entries Redis held.
+ * one script per L2_FENCE_BATCH keys, one round trip each, with as few
+ * Redis calls per key as it can: the keys are unlinked in one call; placing
+ * increments each key's fence (expiring after fence_ttl_ms); lifting, or
+ * L2_FENCE_NONE, bumps each key's write sequence (killing the leases read
+ * before), and lifting decrements the fence, deleting it at zero.  Placing
+ * leaves the sequences: while the fence stands no lease stores, and the
+ * lift bumps them.  Returns how many keys, from the first, Redis took
+ * (fewer after a failure); *removed counts the cache entries Redis held.
  */
 int
 l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
@@ -998,17 +1001,20 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 
 		set_arg_string(&cmd, arg++, "EVAL");
 		set_arg_string(&cmd, arg++,
-					   "local removed = 0 "
+					   "local cache_keys = {} "
+					   "for i = 1, #KEYS, 3 do cache_keys[#cache_keys + 1] = KEYS[i] end "
+					   "local removed = redis.call('UNLINK', unpack(cache_keys)) "
 					   "for i = 1, #KEYS, 3 do "
-					   "removed = removed + redis.call('UNLINK', KEYS[i]) "
-					   "redis.call('INCR', KEYS[i + 1]) "
-					   "redis.call('PEXPIRE', KEYS[i + 1], ARGV[1]) "
 					   "if ARGV[2] == 'place' then "
 					   "redis.call('INCR', KEYS[i + 2]) "
 					   "redis.call('PEXPIRE', KEYS[i + 2], ARGV[3]) "
-					   "elseif ARGV[2] == 'lift' and "
+					   "else "
+					   "if redis.call('INCR', KEYS[i + 1]) == 1 then "
+					   "redis.call('PEXPIRE', KEYS[i + 1], ARGV[1]) end "
+					   "if ARGV[2] == 'lift' and "
 					   "redis.call('DECR', KEYS[i + 2]) <= 0 then "
 					   "redis.call('DEL', KEYS[i + 2]) end "
+					   "end "
 					   "end "
 					   "return removed");
 		set_arg_string(&cmd, arg++, psprintf("%d", 3 * n));

@@ -74,7 +74,7 @@ extern bool l2_set_under_lease(const char *key, int key_len, const char *value,
 							   int value_len, int64 ttl_ms,
 							   const L2Lease *lease, bool *stored);
 /* Cache keys whose fences one script places or lifts (fence.c). */
-#define L2_FENCE_BATCH		1000
+#define L2_FENCE_BATCH		500
 
 /* What l2_fence_keys and l2_fence_patterns do besides invalidating. */
 typedef enum L2FenceStep
