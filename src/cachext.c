@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * cachext.c
- *	  Module start-up: the settings, the shared-memory hooks and the
- *	  registration of the sync worker.
+ *	  Module start-up: the settings, the shared-memory hooks, the
+ *	  registration of the sync worker and of the transaction callbacks
+ *	  (xact.c).
  *
  * cachext must be in shared_preload_libraries: its store lives in shared
  * memory sized at postmaster start.  Loaded any other way (CREATE EXTENSION
