@@ -3,10 +3,12 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION cachext UPDATE TO '0.2.0'" to load this file. \quit
 
--- cache_stats gains incrs, adds_refused and tag_invalidations: an OUT
--- column change needs the function and its view created again.
+-- cache_stats gains stale_served, early_refreshes, incrs, adds_refused and
+-- tag_invalidations: an OUT column change needs the function and the view
+-- dropped and created again.
 DROP VIEW cache_stats;
 DROP FUNCTION cache_stats();
+
 -- The counters behind the cache_stats view.
 CREATE FUNCTION cache_stats(
     OUT layer text,
@@ -34,6 +36,8 @@ CREATE FUNCTION cache_stats(
     OUT queue_length bigint,
     OUT sync_evictions bigint,
     OUT sync_resets bigint,
+    OUT stale_served bigint,
+    OUT early_refreshes bigint,
     OUT incrs bigint,
     OUT adds_refused bigint,
     OUT tag_invalidations bigint)
@@ -52,12 +56,14 @@ COMMENT ON FUNCTION cache_stats() IS
 -- invalidations that could not reach Redis.  sync_evictions counts L1
 -- entries the sync worker evicted on Redis' invalidation messages, and
 -- sync_resets the times it emptied L1 (its stream started or was lost, or
--- Redis was flushed).  incrs, adds_refused and tag_invalidations count
--- cache_incr calls, cache_add calls that found the key, and tags
--- invalidated, instance-wide: in the l1 row.
+-- Redis was flushed).  stale_served and early_refreshes (l1's row) count
+-- cache_get_or_set's stale values returned (cachext.stale_ttl) and its
+-- reloads before the expiry (cachext.early_refresh).  incrs, adds_refused
+-- and tag_invalidations count cache_incr calls, cache_add calls that found
+-- the key, and tags invalidated, instance-wide: in the l1 row.
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1; in the l1 row, cache_incr calls, refused cache_add calls and tag invalidations';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1; for l1 also cache_get_or_set''s loads, stale values served and early refreshes, cache_incr calls, refused cache_add calls and tag invalidations';
 
 GRANT SELECT ON cache_stats TO PUBLIC;
 

@@ -500,25 +500,9 @@ l2_read_lease(const char *key, int key_len, L2Lease *lease)
 }
 
 /*
- * Stores value only if neither the key's write sequence nor the epoch moved
- * since the lease was read (l2_lease.c's script).  *stored says whether it
- * stored.
- */
-bool
-l2_set_under_lease(const char *key, int key_len, const char *value,
-				   int value_len, int64 ttl_ms, const L2Lease *lease,
-				   bool *stored)
-{
-	L2Write		write = {key, key_len, value, value_len, ttl_ms};
-
-	write.lease = lease;
-	return l2_write(&write, stored);
-}
-
-/*
  * Writes one key as write says (l2_lease_write_command's script): under a
- * lease or not, conditionally or not, with tags or not.  *stored says
- * whether it wrote.
+ * lease (refused while the key or the patterns are fenced) or not,
+ * conditionally or not, with tags or not.  *stored says whether it wrote.
  */
 bool
 l2_write(const L2Write *write, bool *stored)
@@ -688,7 +672,9 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 			/*
 			 * Two UNLINKs in one round trip: cache entries, which are
 			 * counted, and cachext's own keys (write sequences and load
-			 * locks, which contain a NUL), which are not.
+			 * locks, which contain a NUL), which are not.  Fences stay:
+			 * they belong to transactions still committing; so do tags'
+			 * member sets, which name keys outside the pattern.
 			 */
 			RedisCommand unlink[2] = {redis_command(keys->elements + 1),
 			redis_command(keys->elements + 1)};
@@ -700,14 +686,13 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 				redis_command_arg_string(&unlink[c], 0, "UNLINK");
 			for (size_t i = 0; i < keys->elements; i++)
 			{
-				int			c = memchr(keys->element[i]->str, '\0',
-									   keys->element[i]->len) != NULL;
+				RedisReply *k = keys->element[i];
+				int			c = memchr(k->str, '\0', k->len) != NULL;
 
-				if (l2_lease_is_tag_key(keys->element[i]->str,
-										keys->element[i]->len))
-					continue;	/* a tag's members outlive a pattern */
-				redis_command_arg(&unlink[c], n[c]++, keys->element[i]->str,
-								  keys->element[i]->len);
+				if (c == 1 && (l2_lease_is_fence_key(k->str, k->len) ||
+							   l2_lease_is_tag_key(k->str, k->len)))
+					continue;
+				redis_command_arg(&unlink[c], n[c]++, k->str, k->len);
 			}
 			unlink[0].argc = n[0];
 			unlink[1].argc = n[1];
@@ -725,6 +710,54 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 		}
 		redis_reply_free(page);
 	} while (strcmp(cursor, "0") != 0);
+	return true;
+}
+
+/*
+ * Invalidates nkeys cache keys and places or lifts their fences (step; see
+ * l2_lease_fence_command), one script and round trip per L2_FENCE_BATCH
+ * keys.  Returns how many keys, from the first, Redis took (fewer after a
+ * failure); *removed counts the cache entries Redis held.
+ */
+int
+l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
+			  L2FenceStep step, int64 fence_ttl_ms, int64 *removed)
+{
+	int			done = 0;
+
+	*removed = 0;
+	while (done < nkeys)
+	{
+		int			n = Min(nkeys - done, L2_FENCE_BATCH);
+		RedisReply *reply;
+
+		if (!connect_and_run_one(l2_lease_fence_command(n, keys + done,
+														key_lens + done, step,
+														fence_ttl_ms),
+								 &reply))
+			break;
+		if (reply->type == REPLY_INTEGER)
+			*removed += reply->integer;
+		redis_reply_free(reply);
+		done += n;
+	}
+	return done;
+}
+
+/*
+ * Places or lifts the fence of committing pattern invalidations (step; see
+ * l2_lease_pattern_fence_command).
+ */
+bool
+l2_fence_patterns(L2FenceStep step, int64 fence_ttl_ms)
+{
+	RedisReply *reply;
+
+	if (!connect_and_run_one(l2_lease_pattern_fence_command(step,
+															fence_ttl_ms),
+							 &reply))
+		return false;
+	redis_reply_free(reply);
 	return true;
 }
 

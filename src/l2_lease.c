@@ -10,7 +10,11 @@
  * idle.  "<key>\0load" is the key's load lock.  "\0cachext:epoch" counts
  * every pattern invalidation, tag invalidation and clear, of any prefix.
  * "<namespace><tag>\0tag" is a tag's member set (see
- * l2_lease_write_command).
+ * l2_lease_write_command).  "<key>\0fence" counts the committing
+ * transactions that fence the key, and "\0cachext:fence" those that fence
+ * patterns, of any prefix (fence.c): while either exists, no store under a
+ * lease succeeds.  They expire after cachext.fence_timeout, should their
+ * transactions never lift them.
  *
  * Scripts.  A store under a lease compares the sequence and the epoch and
  * sets the value in one EVAL, so no invalidation can slip between the
@@ -40,6 +44,11 @@
 #define L2_TAG_GRACE_MS		60000
 #define L2_SEQ_TTL_MS		"3600000"
 #define L2_EPOCH_KEY		"\0cachext:epoch"
+#define L2_FENCE_SUFFIX		"\0fence"
+#define L2_PATTERN_FENCE_KEY "\0cachext:fence"
+
+/* ARGV of the fence scripts for each L2FenceStep. */
+static const char *const fence_step_arg[] = {"place", "lift", "none"};
 
 /* key followed by suffix, palloc'd; *len is its length. */
 static char *
@@ -54,11 +63,34 @@ own_key(const char *key, int key_len, const char *suffix, int suffix_len,
 	return own;
 }
 
+/* Does the Redis key (as SCAN returns it) end with suffix after a name? */
+static bool
+ends_with(const char *key, size_t len, const char *suffix, size_t suffix_len)
+{
+	return len > suffix_len &&
+		memcmp(key + len - suffix_len, suffix, suffix_len) == 0;
+}
+
 /* The key's write sequence, "<key>\0seq". */
 static char *
 seq_key(const char *key, int key_len, int *len)
 {
 	return own_key(key, key_len, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1, len);
+}
+
+/* The key's fence, "<key>\0fence". */
+static char *
+fence_key(const char *key, int key_len, int *len)
+{
+	return own_key(key, key_len, L2_FENCE_SUFFIX, sizeof(L2_FENCE_SUFFIX) - 1,
+				   len);
+}
+
+/* Is this Redis key (as SCAN returns it) the fence of a cache key? */
+bool
+l2_lease_is_fence_key(const char *key, size_t len)
+{
+	return ends_with(key, len, L2_FENCE_SUFFIX, sizeof(L2_FENCE_SUFFIX) - 1);
 }
 
 /* The key's load lock, "<key>\0load". */
@@ -84,10 +116,7 @@ tag_key(const char *tag, int tag_len, int *len)
 bool
 l2_lease_is_tag_key(const char *key, size_t len)
 {
-	size_t		suffix_len = sizeof(L2_TAG_SUFFIX) - 1;
-
-	return len >= suffix_len &&
-		memcmp(key + len - suffix_len, L2_TAG_SUFFIX, suffix_len) == 0;
+	return ends_with(key, len, L2_TAG_SUFFIX, sizeof(L2_TAG_SUFFIX) - 1);
 }
 
 /*
@@ -164,14 +193,16 @@ unix_ms_now(void)
 
 /*
  * The script of l2_lease_write_command.  KEYS: the key, its write
- * sequence, the epoch, then the tags' member sets.  ARGV: value, TTL in ms
- * (-1: none), condition ("", "NX", "XX"), "1" to check the lease, the
- * lease's sequence and epoch, the members' score, the score below which
- * members are trimmed, the write sequence's TTL.  Answers 1 when it
- * stored.
+ * sequence, the epoch, its fence, the pattern fence, then the tags' member
+ * sets.  ARGV: value, TTL in ms (-1: none), condition ("", "NX", "XX"), "1"
+ * to check the lease, the lease's sequence and epoch, the members' score,
+ * the score below which members are trimmed, the write sequence's TTL.
+ * Answers 1 when it stored.
  */
+#define L2_WRITE_KEYS_BEFORE_TAGS 5
 #define L2_WRITE_SCRIPT \
-	"if ARGV[4] == '1' and ((redis.call('GET', KEYS[2]) or '') ~= ARGV[5] or " \
+	"if ARGV[4] == '1' and (redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 or " \
+	"(redis.call('GET', KEYS[2]) or '') ~= ARGV[5] or " \
 	"(redis.call('GET', KEYS[3]) or '') ~= ARGV[6]) then return 0 end " \
 	"local set = {'SET', KEYS[1], ARGV[1]} " \
 	"if ARGV[3] ~= '' then table.insert(set, ARGV[3]) end " \
@@ -180,7 +211,7 @@ unix_ms_now(void)
 	"if not redis.call(unpack(set)) then return 0 end " \
 	"redis.call('INCR', KEYS[2]) " \
 	"redis.call('PEXPIRE', KEYS[2], ARGV[9]) " \
-	"for i = 4, #KEYS do " \
+	"for i = " CppAsString2(L2_WRITE_KEYS_BEFORE_TAGS) " + 1, #KEYS do " \
 	"redis.call('ZADD', KEYS[i], ARGV[7], KEYS[1]) " \
 	"redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[8]) " \
 	"local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')[2] " \
@@ -191,7 +222,8 @@ unix_ms_now(void)
 
 /*
  * The script that writes one key as write says: under a lease or not (a
- * lease whose sequence or epoch moved stores nothing, and no invalidation
+ * lease whose sequence or epoch moved, or whose key or the patterns are
+ * fenced by a committing transaction, stores nothing, and no invalidation
  * can slip between the check and the SET), only if absent (NX) or present
  * (XX) or always, bumping the key's sequence and recording the key in its
  * tags' member sets.  A member set is a sorted set of full keys scored by
@@ -202,10 +234,12 @@ unix_ms_now(void)
 RedisCommand
 l2_lease_write_command(const L2Write *write)
 {
-	int			nkeys = 3 + write->ntags;
+	int			nkeys = L2_WRITE_KEYS_BEFORE_TAGS + write->ntags;
 	RedisCommand cmd = redis_command(3 + nkeys + 9);
 	int			seq_len;
 	char	   *seq = seq_key(write->key, write->key_len, &seq_len);
+	int			fence_len;
+	char	   *fence = fence_key(write->key, write->key_len, &fence_len);
 	int64		now_ms = unix_ms_now();
 	int			a = 0;
 
@@ -215,6 +249,9 @@ l2_lease_write_command(const L2Write *write)
 	redis_command_arg(&cmd, a++, write->key, write->key_len);
 	redis_command_arg(&cmd, a++, seq, seq_len);
 	redis_command_arg(&cmd, a++, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	redis_command_arg(&cmd, a++, fence, fence_len);
+	redis_command_arg(&cmd, a++, L2_PATTERN_FENCE_KEY,
+					  sizeof(L2_PATTERN_FENCE_KEY) - 1);
 	for (int i = 0; i < write->ntags; i++)
 	{
 		int			len;
@@ -376,5 +413,89 @@ l2_lease_unlock_command(const char *key, int key_len, const char *token)
 	redis_command_arg_string(&cmd, 2, "1");
 	redis_command_arg(&cmd, 3, lock, lock_len);
 	redis_command_arg_string(&cmd, 4, token);
+	return cmd;
+}
+
+/*
+ * The script that invalidates nkeys cache keys and places or lifts their
+ * fences (step), with as few Redis calls per key as it can: the keys are
+ * unlinked in one call; placing increments each key's fence (expiring
+ * after fence_ttl_ms); lifting, or L2_FENCE_NONE, bumps each key's write
+ * sequence (killing the leases read before), and lifting decrements the
+ * fence, deleting it at zero.  Placing leaves the sequences: while the
+ * fence stands no lease stores, and the lift bumps them.  It answers how
+ * many cache entries Redis held.
+ */
+RedisCommand
+l2_lease_fence_command(int nkeys, const char *const *keys, const int *key_lens,
+					   L2FenceStep step, int64 fence_ttl_ms)
+{
+	RedisCommand cmd = redis_command(3 * nkeys + 6);
+	int			arg = 0;
+
+	redis_command_arg_string(&cmd, arg++, "EVAL");
+	redis_command_arg_string(&cmd, arg++,
+							 "local cache_keys = {} "
+							 "for i = 1, #KEYS, 3 do cache_keys[#cache_keys + 1] = KEYS[i] end "
+							 "local removed = redis.call('UNLINK', unpack(cache_keys)) "
+							 "for i = 1, #KEYS, 3 do "
+							 "if ARGV[2] == 'place' then "
+							 "redis.call('INCR', KEYS[i + 2]) "
+							 "redis.call('PEXPIRE', KEYS[i + 2], ARGV[3]) "
+							 "else "
+							 "if redis.call('INCR', KEYS[i + 1]) == 1 then "
+							 "redis.call('PEXPIRE', KEYS[i + 1], ARGV[1]) end "
+							 "if ARGV[2] == 'lift' and "
+							 "redis.call('DECR', KEYS[i + 2]) <= 0 then "
+							 "redis.call('DEL', KEYS[i + 2]) end "
+							 "end "
+							 "end "
+							 "return removed");
+	redis_command_arg_string(&cmd, arg++, psprintf("%d", 3 * nkeys));
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			len;
+		char	   *own;
+
+		redis_command_arg(&cmd, arg++, keys[i], key_lens[i]);
+		own = seq_key(keys[i], key_lens[i], &len);
+		redis_command_arg(&cmd, arg++, own, len);
+		own = fence_key(keys[i], key_lens[i], &len);
+		redis_command_arg(&cmd, arg++, own, len);
+	}
+	redis_command_arg_string(&cmd, arg++, L2_SEQ_TTL_MS);
+	redis_command_arg_string(&cmd, arg++, fence_step_arg[step]);
+	redis_command_arg_string(&cmd, arg++,
+							 psprintf(INT64_FORMAT, fence_ttl_ms));
+	Assert(arg == cmd.argc);
+	return cmd;
+}
+
+/*
+ * The script that places or lifts the fence of committing pattern
+ * invalidations (step).  Lifting, or L2_FENCE_NONE, bumps the epoch, so
+ * that no lease read before can store.
+ */
+RedisCommand
+l2_lease_pattern_fence_command(L2FenceStep step, int64 fence_ttl_ms)
+{
+	RedisCommand cmd = redis_command(7);
+
+	redis_command_arg_string(&cmd, 0, "EVAL");
+	redis_command_arg_string(&cmd, 1,
+							 "if ARGV[1] == 'place' then "
+							 "redis.call('INCR', KEYS[2]) "
+							 "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
+							 "else redis.call('INCR', KEYS[1]) "
+							 "if ARGV[1] == 'lift' and "
+							 "redis.call('DECR', KEYS[2]) <= 0 then "
+							 "redis.call('DEL', KEYS[2]) end end "
+							 "return 1");
+	redis_command_arg_string(&cmd, 2, "2");
+	redis_command_arg(&cmd, 3, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	redis_command_arg(&cmd, 4, L2_PATTERN_FENCE_KEY,
+					  sizeof(L2_PATTERN_FENCE_KEY) - 1);
+	redis_command_arg_string(&cmd, 5, fence_step_arg[step]);
+	redis_command_arg_string(&cmd, 6, psprintf(INT64_FORMAT, fence_ttl_ms));
 	return cmd;
 }

@@ -275,7 +275,8 @@ cache_set(PG_FUNCTION_ARGS)
 	require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	layers_set_tagged(key, key_len, value_argument(fcinfo, 1),
-					  ttl_argument(fcinfo, 2), NULL, tags_argument(fcinfo, 3));
+					  ttl_argument(fcinfo, 2), 0, NULL,
+					  tags_argument(fcinfo, 3));
 	PG_RETURN_VOID();
 }
 
@@ -678,7 +679,7 @@ cache_clear(PG_FUNCTION_ARGS)
  * whose SQL declares fewer (columns are only ever added at the end).
  */
 #define CACHE_STATS_COLS_V0_1	25
-#define CACHE_STATS_COLS		28
+#define CACHE_STATS_COLS		30
 
 /* One row of cache_stats, filled column by column in declaration order. */
 typedef struct StatsRow
@@ -767,6 +768,8 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_datum(&row, Float8GetDatum(loads.load_time_us / 1000.0), false);
 	while (row.i < CACHE_STATS_COLS_V0_1)	/* L2's columns, errors to sync_resets */
 		put_null(&row);
+	put_count(&row, loads.stale_served);
+	put_count(&row, loads.early_refreshes);
 	/* instance-wide operations: shown once, in l1's row */
 	put_count(&row, ops[OP_INCRS]);
 	put_count(&row, ops[OP_ADDS_REFUSED]);
@@ -805,7 +808,9 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_count(&row, l2_queue_length());
 	put_count(&row, l2.counters[L2_SYNC_EVICTIONS]);
 	put_count(&row, l2.counters[L2_SYNC_RESETS]);
-	put_null(&row);				/* incrs: in l1's row */
+	put_null(&row);				/* stale_served: in l1's row */
+	put_null(&row);				/* early_refreshes */
+	put_null(&row);				/* incrs */
 	put_null(&row);				/* adds_refused */
 	put_null(&row);				/* tag_invalidations */
 	Assert(row.i == CACHE_STATS_COLS);
