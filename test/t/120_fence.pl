@@ -15,6 +15,7 @@
 # 5. A listener reacting to an event of the write (cachext.events = async,
 #    then on) never reads the old value.
 # 6. The same fence for TRUNCATE's patterns.
+# 7. The same fence for the tags of tag: templates.
 use strict;
 use warnings;
 
@@ -281,5 +282,33 @@ unlike(release_writer($writer), qr/ERROR/, 'the held TRUNCATE committed');
 is(old_in_cache(1, 100, -1), '0', 'no key of the table is left in the cache');
 is(redis_cli('fence', '--scan', '--pattern', 'cache:w:*'), '',
 	'none in Redis, and no fence is left');
+
+# 7. A tag: template fences its tags as TRUNCATE fences its patterns: while
+# an UPDATE is held between its commit record and visibility, a key stored
+# with the tag is not served and a load joining the tag is not stored;
+# after it, the tag's keys are gone from both layers.
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE g (id int PRIMARY KEY, grp int NOT NULL, v int NOT NULL);
+INSERT INTO g VALUES (1, 1, 0);
+SELECT cache_watch_table('g', 'G', ARRAY['tag:grp:{grp}']);
+SELECT cache_set('g:1', '0', NULL, ARRAY['grp:1']);
+});
+$writer = hold_writer('UPDATE g SET v = 1 WHERE id = 1');
+is($node->safe_psql('postgres', q{SELECT cache_get('g:1') IS NULL}),
+	't', 'a key stored with the tag is not served during the commit');
+is( $node->safe_psql(
+		'postgres',
+		q{SELECT cache_get_or_set_tagged('g:2', 'SELECT v FROM g WHERE id = 1', NULL, ARRAY['grp:1']), cache_get('g:2') IS NULL}
+	),
+	'0|t',
+	'a load of the old row with the tag is not stored in L1');
+is(redis_cli('fence', 'GET', 'cache:g:2'), '', 'nor in Redis');
+unlike(release_writer($writer), qr/ERROR/, 'the held UPDATE committed');
+is( $node->safe_psql(
+		'postgres', q{SELECT cache_get('g:1') IS NULL, cache_get('g:2') IS NULL}),
+	't|t',
+	'after the commit, no key of the tag is cached');
+is(redis_cli('fence', 'GET', 'cache:g:1'), '', 'nor in Redis');
 
 done_testing();
