@@ -85,7 +85,9 @@ CREATE FUNCTION cache_stats(
     OUT queue_overflows bigint,
     OUT queue_length bigint,
     OUT sync_evictions bigint,
-    OUT sync_resets bigint)
+    OUT sync_resets bigint,
+    OUT sync_kept bigint,
+    OUT coherence text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -99,12 +101,15 @@ COMMENT ON FUNCTION cache_stats() IS
 -- redis_up is the outcome of the latest exchange with Redis (NULL before
 -- the first); the invalidation_* and queue_* columns describe the queue of
 -- invalidations that could not reach Redis.  sync_evictions counts L1
--- entries the sync worker evicted on Redis' invalidation messages, and
+-- entries the sync worker evicted on Redis' invalidation messages,
 -- sync_resets the times it emptied L1 (its stream started or was lost, or
--- Redis was flushed).
+-- Redis was flushed), and sync_kept the own writes it kept because Redis
+-- still held them.  coherence says how L1 follows Redis now: tracking
+-- (Redis' invalidation stream), ttl-bound (Redis refuses client tracking:
+-- L1 copies expire within cachext.l1_max_ttl) or none (no stream now).
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, the sync worker''s evictions and resets of L1 and own writes kept, and how L1 is kept coherent (tracking, ttl-bound, none)';
 
 -- Zeroes the counters; an admin function.
 CREATE FUNCTION cache_stats_reset()

@@ -1129,6 +1129,27 @@ l2_call(redisContext **conn, int argc, const char **argv, redisReply **reply,
 	return exchange(conn, 1, &cmd, reply, reason) == EXCHANGE_OK;
 }
 
+/*
+ * GETs each key, binary-safe, in one round trip on a connection from
+ * l2_open, waiting up to cachext.redis_timeout; on failure returns false
+ * with *reason, and the caller should l2_close the connection.  Each of
+ * replies[0 .. nkeys - 1] (possibly an error reply) is the caller's to free.
+ */
+bool
+l2_call_get_each(redisContext **conn, int nkeys, const char *const *keys,
+				 const size_t *key_lens, redisReply **replies, char **reason)
+{
+	RedisCommand *commands = palloc(nkeys * sizeof(RedisCommand));
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		commands[i] = command(2);
+		set_arg_string(&commands[i], 0, "GET");
+		set_arg(&commands[i], 1, keys[i], key_lens[i]);
+	}
+	return exchange(conn, nkeys, commands, replies, reason) == EXCHANGE_OK;
+}
+
 /* Closes a connection from l2_open; *conn becomes NULL. */
 void
 l2_close(redisContext **conn)

@@ -84,6 +84,9 @@ extern bool l2_unlock(const char *key, int key_len, const char *token);
 extern redisContext *l2_open(const char *url, char **reason);
 extern bool l2_call(redisContext **conn, int argc, const char **argv,
 					redisReply **reply, char **reason);
+extern bool l2_call_get_each(redisContext **conn, int nkeys,
+							 const char *const *keys, const size_t *key_lens,
+							 redisReply **replies, char **reason);
 extern void l2_close(redisContext **conn);
 
 #endif							/* CACHEXT_L2_H */

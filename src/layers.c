@@ -8,13 +8,16 @@
  * invalidations announce themselves through events.c.
  *
  * Reads look in L1, then (on a miss, when cachext.redis_url is set) in
- * Redis; an L2 hit is promoted into L1 with the TTL Redis has left, under a
+ * Redis; an L2 hit is promoted into L1 with the TTL Redis has left (at most
+ * cachext.l1_max_ttl, as for every L1 copy of a Redis value), under a
  * lease taken before the GET was sent: an invalidation of the key that
  * reaches L1 while the GET is in flight (a local write, or the sync
  * worker relaying Redis' invalidation message) wins over the older value
  * the GET returns.  Redis documents this race for client-side caching.
  * Writes go to both layers; a value larger than cachext.l1_max_value_size
- * goes to Redis alone.  Invalidations apply to both layers, and one that
+ * goes to Redis alone.  L1 marks a write as this instance's own with a
+ * hash of the JSON text sent to Redis, so that the sync worker keeps it
+ * when Redis echoes the write (see "Own writes" in l1.c).  Invalidations apply to both layers, and one that
  * cannot reach Redis is queued (l2_queue.c) rather than dropped; so is a
  * write Redis did not take, since Redis may then hold an older value.
  * Redis' failures never raise an ERROR here: l2.c has counted and logged
@@ -219,8 +222,37 @@ expiry_after(TimestampTz now, int64 ttl_ms, TimestampTz *expires_at)
 }
 
 /*
+ * With Redis configured, an L1 entry is a copy of a Redis value: it expires
+ * within cachext.l1_max_ttl (0: no bound) of being stored, however long
+ * Redis keeps the value.  That bounds how long L1 can serve a value Redis
+ * no longer holds when no invalidation message reaches it: Redis refuses
+ * client tracking, or the sync worker's stream is down.
+ */
+static TimestampTz
+bounded_l1_expiry(TimestampTz now, TimestampTz expires_at)
+{
+	TimestampTz bound;
+
+	if (cachext_l1_max_ttl_ms == 0 ||
+		!expiry_after(now, cachext_l1_max_ttl_ms, &bound))
+		return expires_at;
+	return Min(expires_at, bound);
+}
+
+/*
+ * A hash of JSON text written to Redis: L1 remembers it for this
+ * instance's own writes, and the sync worker compares it with what Redis
+ * holds (see "Own writes" in l1.c).
+ */
+uint64
+layers_text_hash(const char *text, size_t len)
+{
+	return hash_bytes_extended((const unsigned char *) text, len, 0);
+}
+
+/*
  * Copies an L2 hit into L1, expiring when Redis would (pttl_ms, or never
- * for L2_NO_EXPIRY), unless the key's lease, taken before the read was
+ * for L2_NO_EXPIRY) or at cachext.l1_max_ttl's bound, unless the key's lease, taken before the read was
  * sent, has moved since; true if L1 took it.  Values L1 refuses stay in
  * Redis alone.
  */
@@ -237,7 +269,8 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 	if (pttl_ms != L2_NO_EXPIRY && !expiry_after(now, pttl_ms, &expires_at))
 		return false;
 	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
-					expires_at, now, lease) == L1_STORED;
+					bounded_l1_expiry(now, expires_at), now, lease,
+					NULL) == L1_STORED;
 }
 
 /*
@@ -385,6 +418,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	bool		in_l1 = false;
 	char	   *json = NULL;
 	size_t		json_len = 0;
+	uint64		own_text_hash = 0;
 
 	if (ttl_ms != LAYERS_NO_TTL && !expiry_after(now, ttl_ms, &expires_at))
 		ereport(ERROR,
@@ -406,6 +440,8 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		json_len = strlen(json);
 		if (json_len > L2_MAX_VALUE_LENGTH)
 			report_too_large_for_redis(json_len);
+		own_text_hash = layers_text_hash(json, json_len);
+		expires_at = bounded_l1_expiry(now, expires_at);
 	}
 
 	over_limit = value_len > (Size) cachext_l1_max_value_size_kb * 1024;
@@ -415,7 +451,8 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	{
 		L1StoreResult result = l1_store(full, len, strlen(cachext_redis_prefix),
 										value, expires_at, now,
-										lease ? &lease->l1 : NULL);
+										lease ? &lease->l1 : NULL,
+										with_l2 ? &own_text_hash : NULL);
 
 		if (result == L1_LEASE_LOST)
 			return false;

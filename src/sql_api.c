@@ -396,7 +396,7 @@ cache_clear(PG_FUNCTION_ARGS)
  * whose SQL declares fewer (columns are only ever added at the end).
  */
 #define CACHE_STATS_COLS_V0_1	25
-#define CACHE_STATS_COLS		25
+#define CACHE_STATS_COLS		27
 
 /* One row of cache_stats, filled column by column in declaration order. */
 typedef struct StatsRow
@@ -435,6 +435,22 @@ put_hit_rate(StatsRow *row, int64 hits, int64 misses)
 	else
 		put_datum(row, Float8GetDatum((double) hits / (double) (hits + misses)),
 				  false);
+}
+
+/* cache_stats' coherence column: how the sync worker keeps L1 coherent. */
+static const char *
+coherence_name(L2Coherence coherence)
+{
+	switch (coherence)
+	{
+		case L2_COHERENCE_TRACKING:
+			return "tracking";
+		case L2_COHERENCE_TTL_BOUND:
+			return "ttl-bound";
+		case L2_COHERENCE_NONE:
+			break;
+	}
+	return "none";
 }
 
 /*
@@ -481,7 +497,7 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_count(&row, loads.loads);
 	put_count(&row, loads.load_failures);
 	put_datum(&row, Float8GetDatum(loads.load_time_us / 1000.0), false);
-	while (row.i < CACHE_STATS_COLS_V0_1)	/* L2's columns, errors to sync_resets */
+	while (row.i < CACHE_STATS_COLS)	/* L2's columns, errors onwards */
 		put_null(&row);
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
@@ -517,6 +533,8 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_count(&row, l2_queue_length());
 	put_count(&row, l2.counters[L2_SYNC_EVICTIONS]);
 	put_count(&row, l2.counters[L2_SYNC_RESETS]);
+	put_count(&row, l2.counters[L2_SYNC_KEPT]);
+	put_datum(&row, CStringGetTextDatum(coherence_name(l2.coherence)), false);
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	return (Datum) 0;

@@ -10,12 +10,33 @@
  * connection turns on CLIENT TRACKING ... REDIRECT <id> BCAST, with no
  * PREFIX, so that every change of any key (write, delete, expiry,
  * eviction) is announced on the stream.  An L1 key and its Redis key are
- * the same bytes, so each key announced is removed from L1 as it is, with
- * l1_remove (which moves the key's lease even when L1 does not hold it, so
- * a promotion whose GET was in flight stores nothing).  A message without
- * keys means Redis was flushed (FLUSHALL, FLUSHDB): L1 is emptied.  This
- * instance's own writes come back too and evict what the writer had just
- * stored; that costs one Redis read, and keeps the rule simple.
+ * the same bytes, so each key announced is removed from L1 as it is (which
+ * moves the key's lease even when L1 does not hold it, so a promotion whose
+ * GET was in flight stores nothing).  A message without keys means Redis
+ * was flushed (FLUSHALL, FLUSHDB): L1 is emptied.
+ *
+ * Own writes.  This instance's own writes are announced too, and evicting
+ * them would cost every write a later Redis read (and lose the value if
+ * Redis hangs).  Counting expected echoes is unsound: Redis batches a
+ * broadcast per event-loop pass, keys deduplicated, so an own write and a
+ * foreign one may come back as one key.  Instead L1 marks an own write with
+ * a hash of the text it sent to Redis (see "Own writes" in l1.c); the keys
+ * of a message that L1 holds as own writes are read back in one pipelined
+ * GET on the tracking connection, and each is kept only if Redis' text
+ * hashes the same: then L1 equals what Redis held after the announced
+ * change, and a later change is announced by a later message.  A miss, an
+ * error reply or any other text removes the key; a GET that fails loses
+ * the stream (which empties L1).
+ *
+ * Refusal.  A server may refuse the stream: NOPERM for an ACL user without
+ * +client or +subscribe, an old server without CLIENT TRACKING, a proxy.
+ * Any error reply while starting the stream, except those saying Redis is
+ * busy for now (LOADING, BUSY, ...), is such a refusal.  L1 is then kept
+ * coherent by expiry alone: every L1 copy of a Redis value expires within
+ * cachext.l1_max_ttl (layers.c applies that bound in every mode).  The
+ * worker says so once (a WARNING when the refusal begins, and cache_stats'
+ * coherence column), keeps replaying the queue every heartbeat interval,
+ * and asks for the stream again every TRACKING_RETRY_INTERVAL_MS.
  *
  * Loss.  Redis documents the rule for a lost stream: the local cache may
  * have missed invalidations, so it must be emptied.  L1 is emptied when the
@@ -26,8 +47,8 @@
  * cachext.redis_retry_interval; one LOG line says the stream was lost and
  * one that it is back, whatever the number of attempts in between.
  *
- * Queue.  While the stream is up, every pass of the loop (at least one a
- * second, the heartbeat) also replays the invalidations queued for Redis
+ * Queue.  While the stream is up, or refused by a Redis that answers,
+ * every pass of the loop (at least one a second, the heartbeat) also replays the invalidations queued for Redis
  * (layers_replay_queue), so that they reach Redis, and this instance's L1,
  * within a second of Redis answering again even when no backend uses the
  * cache.  That replay goes through the L2 module's per-process connection,
@@ -56,6 +77,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "cachext.h"
 #include "l1.h"
 #include "l2.h"
 #include "l2_stats.h"
@@ -65,6 +87,9 @@
 
 /* How often the tracking connection is asked whether it is still there. */
 #define HEARTBEAT_INTERVAL_MS	1000
+
+/* How often a worker whose stream Redis refused asks for it again. */
+#define TRACKING_RETRY_INTERVAL_MS	(60 * 1000)
 
 /* How long the postmaster waits before restarting a worker that failed. */
 #define RESTART_INTERVAL_S		5
@@ -76,6 +101,24 @@ static redisContext *stream = NULL;		/* subscribed to the channel */
 static redisContext *tracker = NULL;	/* CLIENT TRACKING, redirecting */
 static char *followed_url = NULL;	/* in TopMemoryContext; NULL: none */
 static bool reported_down = false;	/* the loss has been logged */
+static bool refused = false;	/* Redis refused the stream (and it was
+								 * logged); no stream since */
+
+/*
+ * Error replies by which Redis says it is busy for now rather than that it
+ * refuses the stream: the worker retries as after a lost connection.
+ */
+static const char *const transient_errors[] = {
+	"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"
+};
+
+/* How a command went. */
+typedef enum CallResult
+{
+	CALL_OK,					/* the expected reply */
+	CALL_FAILED,				/* no answer, or an unexpected one */
+	CALL_REFUSED				/* an error reply that is not transient */
+} CallResult;
 
 /*
  * Registers the worker from _PG_init.  It starts at a consistent state, so
@@ -115,6 +158,8 @@ lose_stream(const char *reason)
 	l2_close(&stream);
 	l2_close(&tracker);
 	reset_l1();
+	l2_stats_set_coherence(L2_COHERENCE_NONE);
+	refused = false;
 	if (!reported_down)
 		ereport(LOG,
 				(errmsg("cachext sync worker lost Redis' invalidation stream"),
@@ -124,40 +169,76 @@ lose_stream(const char *reason)
 	reported_down = true;
 }
 
+/* Does an error reply say Redis is busy for now? */
+static bool
+is_transient(const char *error)
+{
+	for (int i = 0; i < lengthof(transient_errors); i++)
+		if (strncmp(error, transient_errors[i],
+					strlen(transient_errors[i])) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Runs one command on *conn; true if Redis answered with a reply of the
+ * Runs one command on *conn; CALL_OK if Redis answered with a reply of the
  * expected type, else sets *reason.  The reply is freed unless wanted.
  */
-static bool
+static CallResult
 call(redisContext **conn, int argc, const char **argv, int expected_type,
 	 redisReply **wanted, char **reason)
 {
 	redisReply *reply;
+	CallResult	result = CALL_OK;
 
 	if (!l2_call(conn, argc, argv, &reply, reason))
-		return false;
-	if (reply->type != expected_type)
+		return CALL_FAILED;
+	if (reply->type == REDIS_REPLY_ERROR)
 	{
-		*reason = reply->type == REDIS_REPLY_ERROR ?
-			psprintf("Redis answered %s: %s", argv[0], reply->str) :
-			psprintf("Redis answered %s with an unexpected reply.", argv[0]);
-		freeReplyObject(reply);
-		return false;
+		*reason = psprintf("Redis answered %s: %s", argv[0], reply->str);
+		result = is_transient(reply->str) ? CALL_FAILED : CALL_REFUSED;
 	}
-	if (wanted != NULL)
+	else if (reply->type != expected_type)
+	{
+		*reason = psprintf("Redis answered %s with an unexpected reply.",
+						   argv[0]);
+		result = CALL_FAILED;
+	}
+	if (result == CALL_OK && wanted != NULL)
 		*wanted = reply;
 	else
 		freeReplyObject(reply);
-	return true;
+	return result;
+}
+
+/*
+ * Redis refused the stream: L1 is kept coherent by cachext.l1_max_ttl
+ * alone from now on.  Says so once, when the refusal begins.
+ */
+static void
+refuse_stream(const char *reason)
+{
+	l2_stats_set_coherence(L2_COHERENCE_TTL_BOUND);
+	if (!refused)
+		ereport(WARNING,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cachext sync worker cannot follow Redis' invalidation stream: Redis refused client tracking"),
+				 errdetail("%s L1 copies of Redis values expire within cachext.l1_max_ttl (%d ms; 0 means no bound) instead of being evicted when Redis changes them.",
+						   reason, cachext_l1_max_ttl_ms),
+				 errhint("Allow the Redis user CLIENT and SUBSCRIBE (ACL +client +subscribe), or use a server with CLIENT TRACKING; the worker asks again every %d s.",
+						 TRACKING_RETRY_INTERVAL_MS / 1000)));
+	refused = true;
+	reported_down = false;
 }
 
 /*
  * Opens the stream to url: the subscribed connection, then tracking on the
  * other, redirected to it; then empties L1, since anything it holds may
- * have changed before tracking began.  False with *reason on failure,
- * both connections closed.
+ * have changed before tracking began.  On failure, both connections
+ * closed, returns CALL_REFUSED if Redis refused a command, else
+ * CALL_FAILED, with *reason.
  */
-static bool
+static CallResult
 start_stream(const char *url, char **reason)
 {
 	const char *client_id[] = {"CLIENT", "ID"};
@@ -165,39 +246,99 @@ start_stream(const char *url, char **reason)
 	const char *tracking[] = {"CLIENT", "TRACKING", "on", "REDIRECT", NULL,
 	"BCAST"};
 	redisReply *id;
+	CallResult	result = CALL_FAILED;
 
 	stream = l2_open(url, reason);
 	if (stream == NULL)
-		return false;
-	if (!call(&stream, 2, client_id, REDIS_REPLY_INTEGER, &id, reason))
+		return CALL_FAILED;
+	result = call(&stream, 2, client_id, REDIS_REPLY_INTEGER, &id, reason);
+	if (result != CALL_OK)
 		goto failed;
 	tracking[4] = psprintf("%lld", id->integer);
 	freeReplyObject(id);
-	if (!call(&stream, 2, subscribe, REDIS_REPLY_ARRAY, NULL, reason))
+	result = call(&stream, 2, subscribe, REDIS_REPLY_ARRAY, NULL, reason);
+	if (result != CALL_OK)
 		goto failed;
 	tracker = l2_open(url, reason);
 	if (tracker == NULL)
+	{
+		result = CALL_FAILED;
 		goto failed;
-	if (!call(&tracker, 6, tracking, REDIS_REPLY_STATUS, NULL, reason))
+	}
+	result = call(&tracker, 6, tracking, REDIS_REPLY_STATUS, NULL, reason);
+	if (result != CALL_OK)
 		goto failed;
 
 	reset_l1();
+	l2_stats_set_coherence(L2_COHERENCE_TRACKING);
 	ereport(LOG,
 			(errmsg("cachext sync worker follows Redis' invalidation stream"),
-			 errdetail("L1 was emptied; from now on every change in Redis evicts its key from L1.")));
+			 errdetail("L1 was emptied; from now on every change in Redis evicts its key from L1, unless Redis still holds this instance's own write.")));
 	reported_down = false;
-	return true;
+	refused = false;
+	return CALL_OK;
 
 failed:
 	l2_close(&stream);
 	l2_close(&tracker);
-	return false;
+	return result;
 }
 
 /*
- * Applies one message of the stream: evicts the keys it names, or empties
- * L1 when it names none (Redis was flushed).  Other replies (the
- * subscription's confirmation) are ignored.
+ * Settles the keys of a message that L1 held as own writes (own[] indexes
+ * keys): reads them back from Redis in one round trip on the tracking
+ * connection, keeps each whose text in Redis hashes as the written text
+ * did, and removes the others.  If Redis cannot answer, the stream is lost.
+ */
+static void
+revalidate_own_writes(const redisReply *keys, const int *own, int nown)
+{
+	const char **names = palloc(nown * sizeof(char *));
+	size_t	   *lens = palloc(nown * sizeof(size_t));
+	redisReply **replies = palloc(nown * sizeof(redisReply *));
+	char	   *reason;
+	TimestampTz now;
+	int64		kept = 0;
+	int64		evicted = 0;
+
+	for (int m = 0; m < nown; m++)
+	{
+		names[m] = keys->element[own[m]]->str;
+		lens[m] = keys->element[own[m]]->len;
+	}
+	if (!l2_call_get_each(&tracker, nown, names, lens, replies, &reason))
+	{
+		lose_stream(reason);
+		return;
+	}
+	now = ttl_clock_now();
+	for (int m = 0; m < nown; m++)
+	{
+		L1Change	change;
+
+		if (replies[m]->type == REDIS_REPLY_STRING)
+		{
+			uint64		redis_text_hash = layers_text_hash(replies[m]->str,
+														   replies[m]->len);
+
+			change = l1_remove_changed(names[m], (int) lens[m],
+									   &redis_text_hash, now);
+		}
+		else
+			change = l1_remove(names[m], (int) lens[m], now) ?
+				L1_CHANGE_REMOVED : L1_CHANGE_ABSENT;
+		kept += change == L1_CHANGE_OWN_WRITE;
+		evicted += change == L1_CHANGE_REMOVED;
+		freeReplyObject(replies[m]);
+	}
+	l2_stats_count(L2_SYNC_KEPT, kept);
+	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
+}
+
+/*
+ * Applies one message of the stream: evicts the keys it names, but for own
+ * writes Redis still holds, or empties L1 when it names none (Redis was
+ * flushed).  Other replies (the subscription's confirmation) are ignored.
  */
 static void
 apply_message(const redisReply *message)
@@ -205,6 +346,8 @@ apply_message(const redisReply *message)
 	const redisReply *keys;
 	TimestampTz now;
 	int64		evicted = 0;
+	int		   *own;
+	int			nown = 0;
 
 	if (message->type != REDIS_REPLY_ARRAY || message->elements != 3 ||
 		message->element[0]->type != REDIS_REPLY_STRING ||
@@ -219,11 +362,27 @@ apply_message(const redisReply *message)
 	if (keys->type != REDIS_REPLY_ARRAY)
 		return;
 	now = ttl_clock_now();
+	own = palloc(keys->elements * sizeof(int));
 	for (size_t i = 0; i < keys->elements; i++)
-		if (keys->element[i]->type == REDIS_REPLY_STRING &&
-			l1_remove(keys->element[i]->str, (int) keys->element[i]->len, now))
-			evicted++;
+	{
+		if (keys->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		switch (l1_remove_changed(keys->element[i]->str,
+								  (int) keys->element[i]->len, NULL, now))
+		{
+			case L1_CHANGE_REMOVED:
+				evicted++;
+				break;
+			case L1_CHANGE_OWN_WRITE:
+				own[nown++] = (int) i;
+				break;
+			case L1_CHANGE_ABSENT:
+				break;
+		}
+	}
 	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
+	if (nown > 0)
+		revalidate_own_writes(keys, own, nown);
 }
 
 /* Reads what the stream socket holds and applies every complete message. */
@@ -250,6 +409,8 @@ read_stream(void)
 			return;
 		apply_message(message);
 		freeReplyObject(message);
+		if (stream == NULL)		/* lost while applying it */
+			return;
 	}
 }
 
@@ -260,7 +421,7 @@ heartbeat(void)
 	const char *ping[] = {"PING"};
 	char	   *reason;
 
-	if (!call(&tracker, 1, ping, REDIS_REPLY_STATUS, NULL, &reason))
+	if (call(&tracker, 1, ping, REDIS_REPLY_STATUS, NULL, &reason) != CALL_OK)
 		lose_stream(reason);
 }
 
@@ -278,7 +439,9 @@ reload_configuration(void)
 		return false;
 	if (stream != NULL)
 		lose_stream("cachext.redis_url changed.");
+	l2_stats_set_coherence(L2_COHERENCE_NONE);
 	reported_down = false;
+	refused = false;
 	if (followed_url != NULL)
 		pfree(followed_url);
 	followed_url = l2_is_configured() ?
@@ -312,6 +475,7 @@ cachext_sync_main(Datum arg)
 										 ALLOCSET_DEFAULT_SIZES);
 	if (l2_is_configured())
 		followed_url = MemoryContextStrdup(TopMemoryContext, cachext_redis_url);
+	l2_stats_set_coherence(L2_COHERENCE_NONE);	/* a predecessor's stream is gone */
 
 	for (;;)
 	{
@@ -330,15 +494,23 @@ cachext_sync_main(Datum arg)
 		{
 			char	   *reason;
 
-			if (start_stream(followed_url, &reason))
-				next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-															 HEARTBEAT_INTERVAL_MS);
-			else
+			switch (start_stream(followed_url, &reason))
 			{
-				if (!reported_down)
-					lose_stream(reason);
-				next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														   cachext_redis_retry_interval_ms);
+				case CALL_OK:
+					next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																 HEARTBEAT_INTERVAL_MS);
+					break;
+				case CALL_REFUSED:
+					refuse_stream(reason);
+					next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   TRACKING_RETRY_INTERVAL_MS);
+					break;
+				case CALL_FAILED:
+					if (!reported_down)
+						lose_stream(reason);
+					next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   cachext_redis_retry_interval_ms);
+					break;
 			}
 		}
 		if (stream != NULL && GetCurrentTimestamp() >= next_heartbeat)
@@ -351,7 +523,7 @@ cachext_sync_main(Datum arg)
 														   cachext_redis_retry_interval_ms);
 		}
 
-		if (stream != NULL)
+		if (stream != NULL || refused)
 			layers_replay_queue();
 
 		if (stream != NULL)
@@ -363,6 +535,8 @@ cachext_sync_main(Datum arg)
 		{
 			events |= WL_TIMEOUT;
 			timeout = ms_until(next_attempt);
+			if (refused)		/* Redis answers: replay the queue meanwhile */
+				timeout = Min(timeout, HEARTBEAT_INTERVAL_MS);
 		}
 		rc = WaitLatchOrSocket(MyLatch, events,
 							   stream != NULL ? stream->fd : PGINVALID_SOCKET,
