@@ -195,7 +195,7 @@ call(redisContext **conn, int argc, const char **argv, int expected_type,
 		return CALL_FAILED;
 	if (reply->type == REDIS_REPLY_ERROR)
 	{
-		*reason = psprintf("Redis answered %s: %s", argv[0], reply->str);
+		*reason = psprintf("Redis answered %s: %s.", argv[0], reply->str);
 		result = is_transient(reply->str) ? CALL_FAILED : CALL_REFUSED;
 	}
 	else if (reply->type != expected_type)
@@ -223,7 +223,7 @@ refuse_stream(const char *reason)
 		ereport(WARNING,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("cachext sync worker cannot follow Redis' invalidation stream: Redis refused client tracking"),
-				 errdetail("%s L1 copies of Redis values expire within cachext.l1_max_ttl (%d ms; 0 means no bound) instead of being evicted when Redis changes them.",
+				 errdetail("%s L1 copies of Redis values now expire within cachext.l1_max_ttl (%d ms; 0 means no bound) instead of being evicted when Redis changes them.",
 						   reason, cachext_l1_max_ttl_ms),
 				 errhint("Allow the Redis user CLIENT and SUBSCRIBE (ACL +client +subscribe), or use a server with CLIENT TRACKING; the worker asks again every %d s.",
 						 TRACKING_RETRY_INTERVAL_MS / 1000)));
