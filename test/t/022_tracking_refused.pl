@@ -9,6 +9,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextCoherence;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -22,25 +23,10 @@ redis_cli('shared', 'ACL', 'SETUSER', 'notrack', 'on', '>secret', '~*', '&*',
 
 my $refusal = 'Redis refused client tracking';
 
-sub new_instance
-{
-	my ($name, $user) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf(
-		'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://${user}127.0.0.1:$redis_port'
-cachext.redis_retry_interval = 100ms
-cachext.l1_max_ttl = 2s
-});
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
-	return $node;
-}
-
-my $refused = new_instance('refused', 'notrack:secret@');
-my $tracking = new_instance('tracking', '');
+my $refused = coherent_instance('refused',
+	"redis://notrack:secret\@127.0.0.1:$redis_port", 'cachext.l1_max_ttl = 2s');
+my $tracking = coherent_instance('tracking', "redis://127.0.0.1:$redis_port",
+	'cachext.l1_max_ttl = 2s');
 
 sub coherence
 {
