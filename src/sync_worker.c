@@ -48,10 +48,10 @@
  * one that it is back, whatever the number of attempts in between.
  *
  * Queue.  While the stream is up, or refused by a Redis that answers,
- * every pass of the loop (at least one a second, the heartbeat) also replays the invalidations queued for Redis
- * (layers_replay_queue), so that they reach Redis, and this instance's L1,
- * within a second of Redis answering again even when no backend uses the
- * cache.  That replay goes through the L2 module's per-process connection,
+ * every pass of the loop (at least one a second, the heartbeat) also
+ * replays the invalidations queued for Redis (layers_replay_queue), so that
+ * they reach Redis, and this instance's L1, within a second of Redis
+ * answering again even when no backend uses the cache.  That replay goes through the L2 module's per-process connection,
  * breaker and counters, as a backend's would.
  *
  * Waiting.  The loop waits with WaitLatchOrSocket on the stream socket,
@@ -221,7 +221,7 @@ refuse_stream(const char *reason)
 	l2_stats_set_coherence(L2_COHERENCE_TTL_BOUND);
 	if (!refused)
 		ereport(WARNING,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cachext sync worker cannot follow Redis' invalidation stream: Redis refused client tracking"),
 				 errdetail("%s L1 copies of Redis values now expire within cachext.l1_max_ttl (%d ms; 0 means no bound) instead of being evicted when Redis changes them.",
 						   reason, cachext_l1_max_ttl_ms),
