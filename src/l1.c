@@ -34,11 +34,11 @@
  * with Redis configured) remembers a hash of the exact text it wrote to
  * Redis; an entry copied from Redis (a promotion) does not.  When Redis
  * announces that such a key changed, the sync worker leaves the entry in
- * place (l1_remove_unless_own_write), reads the key from Redis, and keeps
- * the entry only if Redis' text still hashes the same (l1_keep_own_write):
- * L1 then equals what Redis held after the announced change, and any later
- * change is announced again.  Anything else removes the entry, as for any
- * other announced key.
+ * place (l1_remove_changed without a hash), reads the key from Redis, and
+ * keeps the entry only if Redis' text still hashes the same
+ * (l1_remove_changed with that hash): L1 then equals what Redis held after
+ * the announced change, and any later change is announced again.  Anything
+ * else removes the entry, as for any other announced key.
  *
  * Locking.  Each partition is guarded by its own LWLock from the "cachext"
  * named tranche; everything in an L1Partition and in its arrays, counters

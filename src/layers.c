@@ -17,9 +17,10 @@
  * Writes go to both layers; a value larger than cachext.l1_max_value_size
  * goes to Redis alone.  L1 marks a write as this instance's own with a
  * hash of the JSON text sent to Redis, so that the sync worker keeps it
- * when Redis echoes the write (see "Own writes" in l1.c).  Invalidations apply to both layers, and one that
- * cannot reach Redis is queued (l2_queue.c) rather than dropped; so is a
- * write Redis did not take, since Redis may then hold an older value.
+ * when Redis echoes the write (see "Own writes" in l1.c).  Invalidations
+ * apply to both layers, and one that cannot reach Redis is queued
+ * (l2_queue.c) rather than dropped; so is a write Redis did not take,
+ * since Redis may then hold an older value.
  * Redis' failures never raise an ERROR here: l2.c has counted and logged
  * them, and the caller gets L1's answer.  That matters for the invalidation
  * handler, which invalidates at commit with interrupts held: there a Redis
@@ -252,9 +253,9 @@ layers_text_hash(const char *text, size_t len)
 
 /*
  * Copies an L2 hit into L1, expiring when Redis would (pttl_ms, or never
- * for L2_NO_EXPIRY) or at cachext.l1_max_ttl's bound, unless the key's lease, taken before the read was
- * sent, has moved since; true if L1 took it.  Values L1 refuses stay in
- * Redis alone.
+ * for L2_NO_EXPIRY) or at cachext.l1_max_ttl's bound, unless the key's
+ * lease, taken before the read was sent, has moved since; true if L1 took
+ * it.  Values L1 refuses stay in Redis alone.
  */
 static bool
 promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,

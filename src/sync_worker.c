@@ -51,8 +51,9 @@
  * every pass of the loop (at least one a second, the heartbeat) also
  * replays the invalidations queued for Redis (layers_replay_queue), so that
  * they reach Redis, and this instance's L1, within a second of Redis
- * answering again even when no backend uses the cache.  That replay goes through the L2 module's per-process connection,
- * breaker and counters, as a backend's would.
+ * answering again even when no backend uses the cache.  That replay goes
+ * through the L2 module's per-process connection, breaker and counters, as
+ * a backend's would.
  *
  * Waiting.  The loop waits with WaitLatchOrSocket on the stream socket,
  * with a timeout for the next heartbeat or reconnection attempt; SIGTERM
