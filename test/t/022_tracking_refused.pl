@@ -93,6 +93,20 @@ $tracking->safe_psql('postgres', q{SELECT cache_get('net')});
 $left = l1_seconds_left($tracking, 'net');
 ok($left > 590, "tracking, l1_max_ttl = 0: the copy keeps Redis' TTL ($left s)");
 
+# ---- A server without CLIENT (as a proxy or an old server answers: an
+# unknown command) is refused tracking too.
+my $old_port = PostgreSQL::Test::Cluster::get_free_port();
+redis_start('old', $old_port, '--rename-command', 'CLIENT', '');
+my $old = coherent_instance('old', "redis://127.0.0.1:$old_port", '');
+ok( $old->poll_query_until(
+		'postgres', q{SELECT coherence = 'ttl-bound' FROM cache_stats WHERE layer = 'l2'}),
+	'without CLIENT: cache_stats says ttl-bound');
+ok($old->log_contains("$refusal.*\n.*unknown command"),
+	'without CLIENT: the log says why (unknown command)');
+redis_cli('old', 'SET', 'cache:o', '"o"');
+is($old->safe_psql('postgres', q{SELECT cache_get('o')}), '"o"',
+	'without CLIENT: L2 still works');
+
 # ---- The refusal was logged once, whatever was read and written since.
 my $log = slurp_file($refused->logfile);
 my $count = () = $log =~ /\Q$refusal\E/g;
