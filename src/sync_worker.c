@@ -59,7 +59,7 @@
  * with a timeout for the next heartbeat or reconnection attempt; SIGTERM
  * is core's die, SIGHUP re-reads the configuration (a changed
  * cachext.redis_url restarts the stream; an empty one stops it).  Redis
- * commands wait interruptibly inside l2.c.  Per-pass allocations go in a
+ * commands wait interruptibly inside redis_conn.c.  Per-pass allocations go in a
  * memory context reset every pass; the URL followed lives in
  * TopMemoryContext.  The worker needs no database, so it also runs on a
  * hot standby.
@@ -83,6 +83,7 @@
 #include "l2.h"
 #include "l2_stats.h"
 #include "layers.h"
+#include "redis_route.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
 
@@ -98,8 +99,8 @@
 #define INVALIDATION_CHANNEL	"__redis__:invalidate"
 
 /* The two connections of the stream; both NULL or both open. */
-static redisContext *stream = NULL;		/* subscribed to the channel */
-static redisContext *tracker = NULL;	/* CLIENT TRACKING, redirecting */
+static RedisConn *stream = NULL;	/* subscribed to the channel */
+static RedisConn *tracker = NULL;	/* CLIENT TRACKING, redirecting */
 static char *followed_url = NULL;	/* in TopMemoryContext; NULL: none */
 static bool reported_down = false;	/* the loss has been logged */
 static bool refused = false;	/* Redis refused the stream (and it was
@@ -156,8 +157,8 @@ reset_l1(void)
 static void
 lose_stream(const char *reason)
 {
-	l2_close(&stream);
-	l2_close(&tracker);
+	redis_conn_close(&stream);
+	redis_conn_close(&tracker);
 	reset_l1();
 	l2_stats_set_coherence(L2_COHERENCE_NONE);
 	refused = false;
@@ -182,19 +183,23 @@ is_transient(const char *error)
 }
 
 /*
- * Runs one command on *conn; CALL_OK if Redis answered with a reply of the
- * expected type, else sets *reason.  The reply is freed unless wanted.
+ * Runs one command of NUL-terminated arguments on *conn; CALL_OK if Redis
+ * answered with a reply of the expected type, else sets *reason.  The
+ * reply is freed unless wanted.
  */
 static CallResult
-call(redisContext **conn, int argc, const char **argv, int expected_type,
-	 redisReply **wanted, char **reason)
+call(RedisConn **conn, int argc, const char **argv, RedisReplyType expected_type,
+	 RedisReply **wanted, char **reason)
 {
-	redisReply *reply;
+	RedisCommand cmd = redis_command(argc);
+	RedisReply *reply;
 	CallResult	result = CALL_OK;
 
-	if (!l2_call(conn, argc, argv, &reply, reason))
+	for (int i = 0; i < argc; i++)
+		redis_command_arg_string(&cmd, i, argv[i]);
+	if (redis_conn_exchange(conn, 1, &cmd, &reply, reason) != REDIS_CONN_OK)
 		return CALL_FAILED;
-	if (reply->type == REDIS_REPLY_ERROR)
+	if (reply->type == REPLY_ERROR)
 	{
 		*reason = psprintf("Redis answered %s: %s.", argv[0], reply->str);
 		result = is_transient(reply->str) ? CALL_FAILED : CALL_REFUSED;
@@ -208,7 +213,7 @@ call(redisContext **conn, int argc, const char **argv, int expected_type,
 	if (result == CALL_OK && wanted != NULL)
 		*wanted = reply;
 	else
-		freeReplyObject(reply);
+		redis_reply_free(reply);
 	return result;
 }
 
@@ -233,6 +238,29 @@ refuse_stream(const char *reason)
 }
 
 /*
+ * Opens a connection of the worker's own to the node url's data lives on;
+ * NULL with *reason (naming the server, never the password) on failure.
+ */
+static RedisConn *
+open_connection(const char *url, char **reason)
+{
+	RedisTarget target;
+	const char *problem;
+	RedisConnResult result;
+	RedisConn  *conn;
+
+	if (!redis_route_parse(url, &target, &problem))
+	{
+		*reason = pstrdup(problem);
+		return NULL;
+	}
+	conn = redis_route_connect(&target, &result, reason);
+	if (conn == NULL)
+		*reason = psprintf("Redis at %s: %s", target.display, *reason);
+	return conn;
+}
+
+/*
  * Opens the stream to url: the subscribed connection, then tracking on the
  * other, redirected to it; then empties L1, since anything it holds may
  * have changed before tracking began.  On failure, both connections
@@ -246,27 +274,27 @@ start_stream(const char *url, char **reason)
 	const char *subscribe[] = {"SUBSCRIBE", INVALIDATION_CHANNEL};
 	const char *tracking[] = {"CLIENT", "TRACKING", "on", "REDIRECT", NULL,
 	"BCAST"};
-	redisReply *id;
+	RedisReply *id;
 	CallResult	result = CALL_FAILED;
 
-	stream = l2_open(url, reason);
+	stream = open_connection(url, reason);
 	if (stream == NULL)
 		return CALL_FAILED;
-	result = call(&stream, 2, client_id, REDIS_REPLY_INTEGER, &id, reason);
+	result = call(&stream, 2, client_id, REPLY_INTEGER, &id, reason);
 	if (result != CALL_OK)
 		goto failed;
 	tracking[4] = psprintf("%lld", id->integer);
-	freeReplyObject(id);
-	result = call(&stream, 2, subscribe, REDIS_REPLY_ARRAY, NULL, reason);
+	redis_reply_free(id);
+	result = call(&stream, 2, subscribe, REPLY_ARRAY, NULL, reason);
 	if (result != CALL_OK)
 		goto failed;
-	tracker = l2_open(url, reason);
+	tracker = open_connection(url, reason);
 	if (tracker == NULL)
 	{
 		result = CALL_FAILED;
 		goto failed;
 	}
-	result = call(&tracker, 6, tracking, REDIS_REPLY_STATUS, NULL, reason);
+	result = call(&tracker, 6, tracking, REPLY_STATUS, NULL, reason);
 	if (result != CALL_OK)
 		goto failed;
 
@@ -280,8 +308,8 @@ start_stream(const char *url, char **reason)
 	return CALL_OK;
 
 failed:
-	l2_close(&stream);
-	l2_close(&tracker);
+	redis_conn_close(&stream);
+	redis_conn_close(&tracker);
 	return result;
 }
 
@@ -292,11 +320,10 @@ failed:
  * did, and removes the others.  If Redis cannot answer, the stream is lost.
  */
 static void
-revalidate_own_writes(const redisReply *keys, const int *own, int nown)
+revalidate_own_writes(const RedisReply *keys, const int *own, int nown)
 {
-	const char **names = palloc(nown * sizeof(char *));
-	size_t	   *lens = palloc(nown * sizeof(size_t));
-	redisReply **replies = palloc(nown * sizeof(redisReply *));
+	RedisCommand *gets = palloc(nown * sizeof(RedisCommand));
+	RedisReply **replies = palloc(nown * sizeof(RedisReply *));
 	char	   *reason;
 	TimestampTz now;
 	int64		kept = 0;
@@ -304,10 +331,13 @@ revalidate_own_writes(const redisReply *keys, const int *own, int nown)
 
 	for (int m = 0; m < nown; m++)
 	{
-		names[m] = keys->element[own[m]]->str;
-		lens[m] = keys->element[own[m]]->len;
+		gets[m] = redis_command(2);
+		redis_command_arg_string(&gets[m], 0, "GET");
+		redis_command_arg(&gets[m], 1, keys->element[own[m]]->str,
+						  keys->element[own[m]]->len);
 	}
-	if (!l2_call_get_each(&tracker, nown, names, lens, replies, &reason))
+	if (redis_conn_exchange(&tracker, nown, gets, replies, &reason) !=
+		REDIS_CONN_OK)
 	{
 		lose_stream(reason);
 		return;
@@ -315,23 +345,24 @@ revalidate_own_writes(const redisReply *keys, const int *own, int nown)
 	now = ttl_clock_now();
 	for (int m = 0; m < nown; m++)
 	{
+		const RedisReply *key = keys->element[own[m]];
 		L1Change	change;
 
-		if (replies[m]->type == REDIS_REPLY_STRING)
+		if (replies[m]->type == REPLY_STRING)
 		{
 			uint64		redis_text_hash = layers_text_hash(replies[m]->str,
 														   replies[m]->len);
 
-			change = l1_remove_changed(names[m], (int) lens[m],
+			change = l1_remove_changed(key->str, (int) key->len,
 									   &redis_text_hash, now);
 		}
 		else
-			change = l1_remove(names[m], (int) lens[m], now) ?
+			change = l1_remove(key->str, (int) key->len, now) ?
 				L1_CHANGE_REMOVED : L1_CHANGE_ABSENT;
 		kept += change == L1_CHANGE_OWN_WRITE;
 		evicted += change == L1_CHANGE_REMOVED;
-		freeReplyObject(replies[m]);
 	}
+	redis_replies_free(replies, nown);
 	l2_stats_count(L2_SYNC_KEPT, kept);
 	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
 }
@@ -342,31 +373,31 @@ revalidate_own_writes(const redisReply *keys, const int *own, int nown)
  * flushed).  Other replies (the subscription's confirmation) are ignored.
  */
 static void
-apply_message(const redisReply *message)
+apply_message(const RedisReply *message)
 {
-	const redisReply *keys;
+	const RedisReply *keys;
 	TimestampTz now;
 	int64		evicted = 0;
 	int		   *own;
 	int			nown = 0;
 
-	if (message->type != REDIS_REPLY_ARRAY || message->elements != 3 ||
-		message->element[0]->type != REDIS_REPLY_STRING ||
+	if (message->type != REPLY_ARRAY || message->elements != 3 ||
+		message->element[0]->type != REPLY_STRING ||
 		strcmp(message->element[0]->str, "message") != 0)
 		return;
 	keys = message->element[2];
-	if (keys->type == REDIS_REPLY_NIL)
+	if (keys->type == REPLY_NIL)
 	{
 		reset_l1();
 		return;
 	}
-	if (keys->type != REDIS_REPLY_ARRAY)
+	if (keys->type != REPLY_ARRAY)
 		return;
 	now = ttl_clock_now();
 	own = palloc(keys->elements * sizeof(int));
 	for (size_t i = 0; i < keys->elements; i++)
 	{
-		if (keys->element[i]->type != REDIS_REPLY_STRING)
+		if (keys->element[i]->type != REPLY_STRING)
 			continue;
 		switch (l1_remove_changed(keys->element[i]->str,
 								  (int) keys->element[i]->len, NULL, now))
@@ -390,26 +421,26 @@ apply_message(const redisReply *message)
 static void
 read_stream(void)
 {
-	if (redisBufferRead(stream) != REDIS_OK)
+	char	   *reason;
+
+	if (!redis_conn_read_available(stream, &reason))
 	{
-		lose_stream(stream->errstr[0] ? stream->errstr :
-					"The stream connection failed.");
+		lose_stream(reason);
 		return;
 	}
 	for (;;)
 	{
-		void	   *message = NULL;
+		RedisReply *message;
 
-		if (redisGetReply(stream, &message) != REDIS_OK)
+		if (!redis_conn_next_reply(stream, &message, &reason))
 		{
-			lose_stream(stream->errstr[0] ? stream->errstr :
-						"The stream connection failed.");
+			lose_stream(reason);
 			return;
 		}
 		if (message == NULL)
 			return;
 		apply_message(message);
-		freeReplyObject(message);
+		redis_reply_free(message);
 		if (stream == NULL)		/* lost while applying it */
 			return;
 	}
@@ -422,7 +453,7 @@ heartbeat(void)
 	const char *ping[] = {"PING"};
 	char	   *reason;
 
-	if (call(&tracker, 1, ping, REDIS_REPLY_STATUS, NULL, &reason) != CALL_OK)
+	if (call(&tracker, 1, ping, REPLY_STATUS, NULL, &reason) != CALL_OK)
 		lose_stream(reason);
 }
 
@@ -500,6 +531,8 @@ cachext_sync_main(Datum arg)
 				case CALL_OK:
 					next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 																 HEARTBEAT_INTERVAL_MS);
+					/* what came with the subscription's answer is read already */
+					read_stream();
 					break;
 				case CALL_REFUSED:
 					refuse_stream(reason);
@@ -540,7 +573,7 @@ cachext_sync_main(Datum arg)
 				timeout = Min(timeout, HEARTBEAT_INTERVAL_MS);
 		}
 		rc = WaitLatchOrSocket(MyLatch, events,
-							   stream != NULL ? stream->fd : PGINVALID_SOCKET,
+							   stream != NULL ? redis_conn_socket(stream) : PGINVALID_SOCKET,
 							   timeout, PG_WAIT_EXTENSION);
 		if (rc & WL_LATCH_SET)
 			ResetLatch(MyLatch);
