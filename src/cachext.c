@@ -37,6 +37,7 @@ int			cachext_l1_memory_kb = 64 * 1024;
 int			cachext_l1_partitions = 16;
 int			cachext_l1_max_value_size_kb = 1024;
 int			cachext_l1_max_ttl_ms = 60 * 1000;
+int			cachext_l1_eviction = CACHEXT_EVICTION_SIEVE;
 int			cachext_default_ttl_s = 3600;
 int			cachext_max_key_length = 1024;
 int			cachext_lock_timeout_ms = 5000;
@@ -44,6 +45,8 @@ char	   *cachext_notify_channel = NULL;
 int			cachext_events = CACHEXT_EVENTS_ON;
 int			cachext_events_queue_size_kb = 256;
 char	   *cachext_redis_prefix = NULL;
+int			cachext_stale_ttl_ms = 0;
+bool		cachext_early_refresh = false;
 bool		cachext_preloaded = false;
 
 #ifdef CACHEXT_HAS_SHMEM_REQUEST_HOOK
@@ -137,6 +140,13 @@ static const struct config_enum_entry events_options[] = {
 	{NULL, 0, false}
 };
 
+/* cachext.l1_eviction's values. */
+static const struct config_enum_entry eviction_options[] = {
+	{"lru", CACHEXT_EVICTION_LRU, false},
+	{"sieve", CACHEXT_EVICTION_SIEVE, false},
+	{NULL, 0, false}
+};
+
 static void
 define_settings(void)
 {
@@ -176,6 +186,28 @@ define_settings(void)
 							60 * 1000, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomEnumVariable("cachext.l1_eviction",
+							 "Which entry L1 evicts when it is full: lru or sieve.",
+							 "lru: the least recently used; a hit moves the entry, under the partition lock held exclusively. "
+							 "sieve: SIEVE (NSDI'24); a hit sets a bit, under the lock held shared.",
+							 &cachext_l1_eviction,
+							 CACHEXT_EVICTION_SIEVE, eviction_options,
+							 PGC_POSTMASTER, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.stale_ttl",
+							"How long past its expiry an L1 entry is kept for cache_get_or_set to serve while it reloads or when its reload fails; 0 turns it off.",
+							"Applies to entries stored while it is set; the session calling cache_get_or_set serves stale values only as old as its own setting.",
+							&cachext_stale_ttl_ms,
+							0, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("cachext.early_refresh",
+							 "Lets cache_get_or_set reload an entry shortly before it expires (XFetch), one caller at a time.",
+							 NULL,
+							 &cachext_early_refresh,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.default_ttl",
 							"Time to live of entries stored without an explicit TTL; 0 means no expiry.",
 							NULL,

@@ -27,6 +27,11 @@
  * wait is bounded by cachext.redis_timeout (and the breaker), not by a
  * cancel.
  *
+ * Stale copies live in L1 only: an entry is kept in L1 for
+ * cachext.stale_ttl past its expiry (see "Stale copies" in l1.c), while
+ * Redis gets the plain TTL, so other clients and plain reads see the key
+ * expire on time; layers_get_entry() is the one read that returns them.
+ *
  * Values travel to Redis as JSON text exactly as jsonb prints it, so other
  * Redis clients can read and write them.  Text that is not valid JSON reads
  * as a miss and counts as an L2 error.
@@ -210,6 +215,9 @@ parse_json_text(const L2Value *value)
 	return result;
 }
 
+static void read_from_l2(char **full, const int *full_lens, const int *missing,
+						 int nmissing, Jsonb **values);
+
 /*
  * Sets *expires_at to ttl_ms milliseconds after now; false when that is
  * beyond the timestamps PostgreSQL represents.
@@ -252,6 +260,21 @@ layers_text_hash(const char *text, size_t len)
 }
 
 /*
+ * When L1 drops the stale copy of an entry expiring at expires_at: after
+ * this session's cachext.stale_ttl (at expires_at if that overflows).
+ */
+static TimestampTz
+keep_until_after(TimestampTz expires_at)
+{
+	TimestampTz keep_until;
+
+	if (expires_at == L1_NO_EXPIRY ||
+		!expiry_after(expires_at, cachext_stale_ttl_ms, &keep_until))
+		return expires_at;
+	return keep_until;
+}
+
+/*
  * Copies an L2 hit into L1, expiring when Redis would (pttl_ms, or never
  * for L2_NO_EXPIRY) or at cachext.l1_max_ttl's bound, unless the key's
  * lease, taken before the read was sent, has moved since; true if L1 took
@@ -269,8 +292,9 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 		return false;
 	if (pttl_ms != L2_NO_EXPIRY && !expiry_after(now, pttl_ms, &expires_at))
 		return false;
+	expires_at = bounded_l1_expiry(now, expires_at);
 	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
-					bounded_l1_expiry(now, expires_at), now, lease,
+					expires_at, keep_until_after(expires_at), 0, now, lease,
 					NULL) == L1_STORED;
 }
 
@@ -288,12 +312,6 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 	int		   *full_lens = palloc(nkeys * sizeof(int));
 	int		   *missing = palloc(nkeys * sizeof(int));
 	int			nmissing = 0;
-	const char **missing_keys;
-	int		   *missing_lens;
-	L2Value    *found;
-	L1Lease    *leases;
-	int64		hits = 0;
-	int64		promotions = 0;
 
 	for (int i = 0; i < nkeys; i++)
 	{
@@ -302,6 +320,26 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 		if (values[i] == NULL)
 			missing[nmissing++] = i;
 	}
+	read_from_l2(full, full_lens, missing, nmissing, values);
+}
+
+/*
+ * Reads the nmissing keys full[missing[...]] that L1 missed from Redis
+ * into values[] (left as they are for a miss), in one round trip (MGET
+ * with a PTTL per key), promoting what Redis had under leases taken before
+ * the round trip.
+ */
+static void
+read_from_l2(char **full, const int *full_lens, const int *missing,
+			 int nmissing, Jsonb **values)
+{
+	const char **missing_keys;
+	int		   *missing_lens;
+	L2Value    *found;
+	L1Lease    *leases;
+	int64		hits = 0;
+	int64		promotions = 0;
+
 	if (nmissing == 0 || !l2_readable())
 		return;
 
@@ -321,12 +359,14 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 	for (int m = 0; m < nmissing; m++)
 	{
 		int			i = missing[m];
+		Jsonb	   *value;
 
 		if (!found[m].found)
 			continue;
-		values[i] = parse_json_text(&found[m]);
-		if (values[i] == NULL)
+		value = parse_json_text(&found[m]);
+		if (value == NULL)
 			continue;
+		values[i] = value;
 		hits++;
 		if (promote(full[i], full_lens[i], values[i], found[m].pttl_ms,
 					&leases[m]))
@@ -345,6 +385,35 @@ layers_get(const char *key, int key_len)
 
 	layers_get_multi(1, &key, &key_len, &value);
 	return value;
+}
+
+/*
+ * The read of cache_get_or_set: as layers_get, but an L1 entry expired for
+ * less than stale_us (and still kept, see "Stale copies" in l1.c) is
+ * returned when Redis has no fresh value, with meta->stale set.  meta
+ * tells the entry's expiry and load duration when L1 had it; for a value
+ * from Redis it says no expiry and no load duration.
+ */
+Jsonb *
+layers_get_entry(const char *key, int key_len, int64 stale_us,
+				 L1EntryMeta *meta)
+{
+	int			len;
+	char	   *full = full_key(key, key_len, NULL, &len);
+	Jsonb	   *value = l1_lookup_entry(full, len, ttl_clock_now(), stale_us,
+										meta);
+	Jsonb	   *fresh = NULL;
+	int			missing = 0;
+
+	if (value != NULL && !meta->stale)
+		return value;
+	read_from_l2(&full, &len, &missing, 1, &fresh);
+	if (fresh == NULL)
+		return value;
+	meta->stale = false;
+	meta->expires_at = L1_NO_EXPIRY;
+	meta->load_us = 0;
+	return fresh;
 }
 
 /*
@@ -398,15 +467,17 @@ report_too_large_for_redis(size_t json_len)
 /*
  * Stores value under key for ttl_ms milliseconds (LAYERS_NO_TTL: until
  * evicted or invalidated), in L1 and in Redis; returns whether some layer
- * took it.  A value L1 cannot hold goes to Redis alone when Redis is
- * configured.  With a lease (from layers_take_lease), stores nothing if the
- * key was written or invalidated since, in either layer: the newer write or
- * invalidation wins, L1 checking its sequence under its lock and Redis its
- * own in the script that stores.
+ * took it.  load_us is how long loading the value took (0: not loaded), and
+ * L1 keeps its stale copy for cachext.stale_ttl past the expiry.  A value
+ * L1 cannot hold goes to Redis alone when Redis is configured.  With a lease
+ * (from layers_take_lease), stores nothing if the key was written or
+ * invalidated since, in either layer: the newer write or invalidation wins,
+ * L1 checking its sequence under its lock and Redis its own in the script
+ * that stores.
  */
 bool
 layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
-		   const LayersLease *lease)
+		   int64 load_us, const LayersLease *lease)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
@@ -451,8 +522,9 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	if (!over_limit)
 	{
 		L1StoreResult result = l1_store(full, len, strlen(cachext_redis_prefix),
-										value, expires_at, now,
-										lease ? &lease->l1 : NULL,
+										value, expires_at,
+										keep_until_after(expires_at), load_us,
+										now, lease ? &lease->l1 : NULL,
 										with_l2 ? &own_text_hash : NULL);
 
 		if (result == L1_LEASE_LOST)

@@ -25,6 +25,8 @@ extern uint64 layers_text_hash(const char *text, size_t len);
 extern Jsonb *layers_get(const char *key, int key_len);
 extern void layers_get_multi(int nkeys, const char *const *keys,
 							 const int *key_lens, Jsonb **values);
+extern Jsonb *layers_get_entry(const char *key, int key_len, int64 stale_us,
+							   L1EntryMeta *meta);
 /*
  * A lease on a key in both layers (see "Leases" in l1.c): a load that began
  * before a write or invalidation of the key, in either layer, stores nothing.
@@ -39,7 +41,7 @@ typedef struct LayersLease
 extern void layers_take_lease(const char *key, int key_len,
 							  LayersLease *lease);
 extern bool layers_set(const char *key, int key_len, const Jsonb *value,
-					   int64 ttl_ms, const LayersLease *lease);
+					   int64 ttl_ms, int64 load_us, const LayersLease *lease);
 extern bool layers_invalidate(const char *key, int key_len, bool announce);
 extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len,
 									   bool announce);
