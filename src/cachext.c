@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * cachext.c
- *	  Module start-up: the settings, the shared-memory hooks and the
- *	  registration of the sync worker.
+ *	  Module start-up: the settings, the shared-memory hooks, the
+ *	  registration of the sync worker and of the transaction callbacks
+ *	  (xact.c).
  *
  * cachext must be in shared_preload_libraries: its store lives in shared
  * memory sized at postmaster start.  Loaded any other way (CREATE EXTENSION
@@ -29,6 +30,7 @@
 #include "redis_route.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
+#include "xact.h"
 
 PG_MODULE_MAGIC;
 
@@ -44,6 +46,7 @@ int			cachext_lock_timeout_ms = 5000;
 char	   *cachext_notify_channel = NULL;
 int			cachext_events = CACHEXT_EVENTS_ON;
 int			cachext_events_queue_size_kb = 256;
+int			cachext_fence_timeout_ms = 60000;
 char	   *cachext_redis_prefix = NULL;
 int			cachext_stale_ttl_ms = 0;
 bool		cachext_early_refresh = false;
@@ -258,6 +261,13 @@ define_settings(void)
 							   "cache:",
 							   PGC_SUSET, 0,
 							   check_redis_prefix, NULL, NULL);
+	DefineCustomIntVariable("cachext.fence_timeout",
+							"Longest time a committing transaction's fences stand in Redis.",
+							"They are lifted when the commit's invalidation ends; this bounds them should it never run.",
+							&cachext_fence_timeout_ms,
+							60000, 1000, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	l2_define_settings();
 	redis_conn_define_settings();
 	redis_route_define_settings();
@@ -286,5 +296,6 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = cachext_shmem_startup;
 	sync_worker_register();
+	xact_register_callbacks();
 	cachext_preloaded = true;
 }

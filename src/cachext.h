@@ -31,6 +31,7 @@ extern int	cachext_events_queue_size_kb;	/* per database, async events */
 extern char *cachext_redis_prefix;		/* also the L1 namespace */
 extern int	cachext_stale_ttl_ms;		/* cache_get_or_set's stale window */
 extern bool cachext_early_refresh;		/* cache_get_or_set's XFetch */
+extern int	cachext_fence_timeout_ms;	/* Redis fences of a commit expire */
 
 /* cachext.l1_eviction: which entry L1 evicts to make room. */
 typedef enum CachextEviction

@@ -60,6 +60,14 @@
  * the announced change, and any later change is announced again.  Anything
  * else removes the entry, as for any other announced key.
  *
+ * Fences.  A committing transaction fences the keys it invalidates before
+ * its commit becomes visible and lifts the fence after invalidating them
+ * (fence.c): while a key is fenced, lookups of it miss and stores under a
+ * lease are refused, so nothing read before the commit is served or stored.
+ * Fences are counters per lease slot (fences[]), and per partition
+ * (partition_fences) for pattern invalidations and large transactions:
+ * keys sharing a fenced slot or partition only miss meanwhile.
+ *
  * Locking.  Each partition is guarded by its own LWLock from the "cachext"
  * named tranche; everything in an L1Partition and in its arrays, counters
  * included, is read and written only with that lock held (exclusively for
@@ -159,6 +167,10 @@ typedef struct L1Partition
 	/* leases: see "Leases" above */
 	uint64		epoch;
 	uint64		lease_seq[L1_LEASE_SLOTS];
+
+	/* fences: see "Fences" above */
+	uint32		partition_fences;
+	uint32		fences[L1_LEASE_SLOTS];
 
 	/* counters since start or the last cache_stats_reset() */
 	pg_atomic_uint64 hits;		/* atomic: sieve counts hits under a shared lock */
@@ -685,10 +697,25 @@ make_room(L1PartitionView *view, int32 nchunks, TimestampTz now)
 	}
 }
 
+/* The lease slot of a key's hash; its fence counter has the same index. */
+static int
+lease_slot_index(uint32 hash)
+{
+	return (hash >> 16) & (L1_LEASE_SLOTS - 1);
+}
+
 static uint64 *
 lease_slot(L1PartitionView *view, uint32 hash)
 {
-	return &view->header->lease_seq[(hash >> 16) & (L1_LEASE_SLOTS - 1)];
+	return &view->header->lease_seq[lease_slot_index(hash)];
+}
+
+/* Is the key of this hash fenced?  Caller holds the partition's lock. */
+static bool
+is_fenced(L1PartitionView *view, uint32 hash)
+{
+	return view->header->partition_fences > 0 ||
+		view->header->fences[lease_slot_index(hash)] > 0;
 }
 
 /*
@@ -744,7 +771,7 @@ l1_lookup_entry(const char *key, int key_len, TimestampTz now,
 	for (;;)
 	{
 		LWLockAcquire(view->lock, mode);
-		i = find_entry(view, hash, key, key_len);
+		i = is_fenced(view, hash) ? L1_NONE : find_entry(view, hash, key, key_len);
 		if (i == L1_NONE || !is_expired(&view->entries[i], now))
 			break;
 		if (!is_past_keeping(&view->entries[i], now))
@@ -804,9 +831,9 @@ l1_lookup(const char *key, int key_len, TimestampTz now)
  * needed.  expires_at is L1_NO_EXPIRY for an entry that never expires;
  * keep_until (>= expires_at) is when its stale copy goes; load_us is how
  * long loading it took (0: not loaded).  With a lease, stores nothing if
- * the key was written or invalidated since the lease was taken.
- * own_text_hash marks this instance's own write (see "Own writes"); NULL
- * for a value copied from Redis or kept in L1 alone.
+ * the key was written or invalidated since the lease was taken, or is
+ * fenced.  own_text_hash marks this instance's own write (see "Own
+ * writes"); NULL for a value copied from Redis or kept in L1 alone.
  */
 L1StoreResult
 l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
@@ -828,7 +855,8 @@ l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 
 	LWLockAcquire(view->lock, LW_EXCLUSIVE);
 	if (lease != NULL &&
-		(lease->epoch != h->epoch || lease->seq != *lease_slot(view, hash)))
+		(lease->epoch != h->epoch || lease->seq != *lease_slot(view, hash) ||
+		 is_fenced(view, hash)))
 	{
 		LWLockRelease(view->lock);
 		return L1_LEASE_LOST;
@@ -946,6 +974,43 @@ l1_remove_changed(const char *key, int key_len, const uint64 *redis_text_hash,
 		result = L1_CHANGE_REMOVED;
 	LWLockRelease(view->lock);
 	return result;
+}
+
+/*
+ * Fences key (delta 1) or lifts one fence of it (delta -1): see "Fences".
+ * Lifting bumps the key's lease slot, so that no lease taken while it was
+ * fenced can store afterwards.
+ */
+void
+l1_fence_key(const char *key, int key_len, int delta)
+{
+	uint32		hash = hash_key(key, key_len);
+	L1PartitionView *view = partition_for(hash);
+
+	LWLockAcquire(view->lock, LW_EXCLUSIVE);
+	view->header->fences[lease_slot_index(hash)] += delta;
+	if (delta < 0)
+		(*lease_slot(view, hash))++;
+	LWLockRelease(view->lock);
+}
+
+/*
+ * Fences every partition (delta 1), or lifts one such fence (delta -1),
+ * bumping the epochs as it does.
+ */
+void
+l1_fence_all(int delta)
+{
+	for (int p = 0; p < npartitions; p++)
+	{
+		L1PartitionView *view = &partitions[p];
+
+		LWLockAcquire(view->lock, LW_EXCLUSIVE);
+		view->header->partition_fences += delta;
+		if (delta < 0)
+			view->header->epoch++;
+		LWLockRelease(view->lock);
+	}
 }
 
 /*

@@ -106,6 +106,8 @@ extern int64 l1_remove_matching(const char *namespace, int namespace_len,
 								const char *pattern, int pattern_len,
 								TimestampTz now);
 extern int64 l1_clear(void);
+extern void l1_fence_key(const char *key, int key_len, int delta);
+extern void l1_fence_all(int delta);
 
 extern void l1_read_stats(L1Stats *stats);
 extern void l1_reset_stats(void);

@@ -22,10 +22,14 @@
  * (l2_queue.c) rather than dropped; so is a write Redis did not take,
  * since Redis may then hold an older value.
  * Redis' failures never raise an ERROR here: l2.c has counted and logged
- * them, and the caller gets L1's answer.  That matters for the invalidation
- * handler, which invalidates at commit with interrupts held: there a Redis
- * wait is bounded by cachext.redis_timeout (and the breaker), not by a
- * cancel.
+ * them, and the caller gets L1's answer.
+ *
+ * Invalidation order.  An invalidation reaches Redis first, then L1: a
+ * reader that promotes the Redis copy in between took its L1 lease before
+ * the L1 removal, which bumps the lease and so refuses the promotion (or
+ * removes it, if it came first).  The other order would let the old copy
+ * back into L1 until the sync stream, if any, removed it again.  A
+ * committing transaction's invalidations go through fence.c instead.
  *
  * Stale copies live in L1 only: an entry is kept in L1 for
  * cachext.stale_ttl past its expiry (see "Stale copies" in l1.c), while
@@ -67,8 +71,8 @@
  * Writes namespace + key into buffer when it fits (buffer may be NULL),
  * else into palloc'd memory; returns the full key and sets *full_len.
  */
-static char *
-full_key(const char *key, int key_len, char *buffer, int *full_len)
+char *
+layers_full_key(const char *key, int key_len, char *buffer, int *full_len)
 {
 	int			prefix_len = strlen(cachext_redis_prefix);
 	char	   *result = buffer;
@@ -87,7 +91,7 @@ layers_key_hash(const char *key, int key_len)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
-	char	   *full = full_key(key, key_len, buffer, &len);
+	char	   *full = layers_full_key(key, key_len, buffer, &len);
 
 	return hash_bytes((const unsigned char *) full, len);
 }
@@ -134,8 +138,8 @@ forget_replayed(L2QueueKind kind, const char *namespace, int namespace_len,
  * Queues an invalidation of this namespace (a key, a pattern, or all of it)
  * for when Redis can take it.
  */
-static void
-queue_invalidation(L2QueueKind kind, const char *item, int item_len)
+void
+layers_queue_invalidation(L2QueueKind kind, const char *item, int item_len)
 {
 	l2_queue_add(kind, cachext_redis_prefix, strlen(cachext_redis_prefix),
 				 item, item_len);
@@ -315,7 +319,7 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 
 	for (int i = 0; i < nkeys; i++)
 	{
-		full[i] = full_key(keys[i], key_lens[i], NULL, &full_lens[i]);
+		full[i] = layers_full_key(keys[i], key_lens[i], NULL, &full_lens[i]);
 		values[i] = l1_lookup(full[i], full_lens[i], now);
 		if (values[i] == NULL)
 			missing[nmissing++] = i;
@@ -399,7 +403,7 @@ layers_get_entry(const char *key, int key_len, int64 stale_us,
 				 L1EntryMeta *meta)
 {
 	int			len;
-	char	   *full = full_key(key, key_len, NULL, &len);
+	char	   *full = layers_full_key(key, key_len, NULL, &len);
 	Jsonb	   *value = l1_lookup_entry(full, len, ttl_clock_now(), stale_us,
 										meta);
 	Jsonb	   *fresh = NULL;
@@ -426,7 +430,7 @@ layers_take_lease(const char *key, int key_len, LayersLease *lease)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
-	char	   *full = full_key(key, key_len, buffer, &len);
+	char	   *full = layers_full_key(key, key_len, buffer, &len);
 
 	l1_take_lease(full, len, &lease->l1);
 	lease->in_l2 = l2_writable() && l2_read_lease(full, len, &lease->l2);
@@ -481,7 +485,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
-	char	   *full = full_key(key, key_len, buffer, &len);
+	char	   *full = layers_full_key(key, key_len, buffer, &len);
 	TimestampTz now = ttl_clock_now();
 	TimestampTz expires_at = L1_NO_EXPIRY;
 	Size		value_len = VARSIZE(value);
@@ -548,7 +552,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		 * the key from both layers.
 		 */
 		if (in_l1)
-			queue_invalidation(L2_QUEUE_KEY, key, key_len);
+			layers_queue_invalidation(L2_QUEUE_KEY, key, key_len);
 		return in_l1;
 	}
 	if (l2_writable())
@@ -571,7 +575,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		}
 	}
 	/* Redis did not take the value, so what it holds for key is stale. */
-	queue_invalidation(L2_QUEUE_KEY, key, key_len);
+	layers_queue_invalidation(L2_QUEUE_KEY, key, key_len);
 	return in_l1;
 }
 
@@ -584,29 +588,32 @@ layers_invalidate(const char *key, int key_len, bool announce)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
-	char	   *full = full_key(key, key_len, buffer, &len);
-	bool		in_l1 = l1_remove(full, len, ttl_clock_now());
+	char	   *full = layers_full_key(key, key_len, buffer, &len);
+	bool		in_l1;
 	bool		in_l2 = false;
 
+	/* Redis first, then L1: see "Invalidation order" */
 	if (l2_is_configured())
 	{
 		if (l2_writable() && l2_unlink(full, len, &in_l2))
 			l2_stats_count(L2_INVALIDATIONS, in_l2 ? 1 : 0);
 		else
-			queue_invalidation(L2_QUEUE_KEY, key, key_len);
+			layers_queue_invalidation(L2_QUEUE_KEY, key, key_len);
 	}
+	in_l1 = l1_remove(full, len, ttl_clock_now());
 	if (announce)
 		events_notify_key(key, key_len);
 	return in_l1 || in_l2;
 }
 
 /*
- * Removes the keys of this namespace that match match_pattern from Redis
- * (SCAN + UNLINK), queueing the invalidation if Redis cannot be reached;
- * returns how many Redis removed.
+ * Removes the keys of this namespace that match pattern from Redis (SCAN +
+ * UNLINK), queueing the invalidation if Redis cannot be reached; returns
+ * how many Redis removed.
  */
-static int64
-l2_invalidate_matching(L2QueueKind kind, const char *pattern, int pattern_len)
+int64
+layers_invalidate_matching_in_l2(L2QueueKind kind, const char *pattern,
+								 int pattern_len)
 {
 	int			match_len;
 	char	   *match;
@@ -621,7 +628,7 @@ l2_invalidate_matching(L2QueueKind kind, const char *pattern, int pattern_len)
 		return removed;
 	}
 	l2_stats_count(L2_INVALIDATIONS, removed);
-	queue_invalidation(kind, pattern,
+	layers_queue_invalidation(kind, pattern,
 					   kind == L2_QUEUE_PATTERN ? pattern_len : 0);
 	return removed;
 }
@@ -635,12 +642,14 @@ l2_invalidate_matching(L2QueueKind kind, const char *pattern, int pattern_len)
 int64
 layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 {
+	/* Redis first, then L1: see "Invalidation order" */
+	int64		removed_l2 = layers_invalidate_matching_in_l2(L2_QUEUE_PATTERN,
+															  pattern,
+															  pattern_len);
 	int64		removed = l1_remove_matching(cachext_redis_prefix,
 											 strlen(cachext_redis_prefix),
 											 pattern, pattern_len,
 											 ttl_clock_now());
-	int64		removed_l2 = l2_invalidate_matching(L2_QUEUE_PATTERN, pattern,
-													pattern_len);
 
 	if (announce)
 		events_notify_pattern(pattern, pattern_len);
@@ -654,8 +663,10 @@ layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 int64
 layers_clear(void)
 {
+	/* Redis first, then L1: see "Invalidation order" */
+	int64		dropped_l2 = layers_invalidate_matching_in_l2(L2_QUEUE_NAMESPACE,
+															  "*", 1);
 	int64		dropped = l1_clear();
-	int64		dropped_l2 = l2_invalidate_matching(L2_QUEUE_NAMESPACE, "*", 1);
 
 	events_notify_clear();
 	return Max(dropped, dropped_l2);
@@ -671,7 +682,7 @@ layers_lock_load(const char *key, int key_len, const char *token,
 				 int64 ttl_ms)
 {
 	int			len;
-	char	   *full = full_key(key, key_len, NULL, &len);
+	char	   *full = layers_full_key(key, key_len, NULL, &len);
 	bool		acquired;
 
 	if (!l2_is_usable() || !l2_lock(full, len, token, ttl_ms, &acquired))
@@ -684,7 +695,7 @@ void
 layers_unlock_load(const char *key, int key_len, const char *token)
 {
 	int			len;
-	char	   *full = full_key(key, key_len, NULL, &len);
+	char	   *full = layers_full_key(key, key_len, NULL, &len);
 
 	if (l2_is_usable())
 		(void) l2_unlock(full, len, token);

@@ -16,10 +16,13 @@
 
 #include "l1.h"
 #include "l2.h"
+#include "l2_queue.h"
 
 /* ttl_ms of an entry that never expires */
 #define LAYERS_NO_TTL	(-1)
 
+extern char *layers_full_key(const char *key, int key_len, char *buffer,
+							 int *full_len);
 extern uint32 layers_key_hash(const char *key, int key_len);
 extern uint64 layers_text_hash(const char *text, size_t len);
 extern Jsonb *layers_get(const char *key, int key_len);
@@ -46,6 +49,11 @@ extern bool layers_invalidate(const char *key, int key_len, bool announce);
 extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len,
 									   bool announce);
 extern int64 layers_clear(void);
+extern void layers_queue_invalidation(L2QueueKind kind, const char *item,
+									  int item_len);
+extern int64 layers_invalidate_matching_in_l2(L2QueueKind kind,
+											  const char *pattern,
+											  int pattern_len);
 extern void layers_replay_queue(void);
 
 /* What layers_lock_load() got. */
