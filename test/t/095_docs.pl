@@ -1,8 +1,9 @@
 # The manual keeps up with the code: every SQL function of the default
 # version's install script has its entry in docs/reference.md, every
 # cachext.* setting the C code defines has its row in reference.md's
-# settings table and in the README's, and every relative link between the
-# README, SECURITY.md and docs/*.md reaches an existing file and heading.
+# settings table and in the README's, every relative link between the
+# README, SECURITY.md and docs/*.md reaches an existing file and heading,
+# and every benchmark run the docs quote has its results in the tree.
 # No server is started.
 use strict;
 use warnings;
@@ -94,5 +95,16 @@ for my $page (@pages)
 		  or diag("headings of $target: " . join(' ', sort keys %{ anchors(slurp($target)) }));
 	}
 }
+
+# Benchmark runs: every run directory a page quotes is in the tree
+# (committed on purpose, see docs/performance.md).
+my %runs;
+for my $page (@pages)
+{
+	my $text = slurp($page);
+	$runs{$1} = 1 while $text =~ /\b(20\d{6}-\d{6}[\w-]*)/g;
+}
+ok(-d "$root/bench/results/$_", "bench/results/$_, which the docs quote, is in the tree")
+  for sort keys %runs;
 
 done_testing();
