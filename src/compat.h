@@ -33,6 +33,14 @@
 #define CreateSessionWaitEventSet(nevents) CreateWaitEventSet(TopMemoryContext, (nevents))
 #endif
 
+/*
+ * ExceptionalCondition, which a failed Assert calls, lost its errorType
+ * argument in 16 (only test/fuzz/server_stubs.c defines it).
+ */
+#if PG_VERSION_NUM < 160000
+#define CACHEXT_EXCEPTIONAL_CONDITION_HAS_ERROR_TYPE 1
+#endif
+
 /* pg_md5_hash gained an error-string argument in 15. */
 #include "common/md5.h"
 static inline bool
