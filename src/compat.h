@@ -2,8 +2,10 @@
  * compat.h
  *	  Every PG_VERSION_NUM difference cachext cares about, in one place.
  *
- * cachext builds against PostgreSQL 13 to 17.  Code elsewhere uses the
- * names defined here and never tests PG_VERSION_NUM itself.
+ * cachext is tested against PostgreSQL 15 to 18 (docs/testing.md says
+ * when and how); the shims for 13 and 14 are kept but were never built.
+ * Code elsewhere uses the names defined here and never tests
+ * PG_VERSION_NUM itself.
  *-------------------------------------------------------------------------
  */
 #ifndef CACHEXT_COMPAT_H
