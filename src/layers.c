@@ -249,11 +249,13 @@ keep_until_after(TimestampTz expires_at)
  * Copies an L2 hit into L1, expiring when Redis would (pttl_ms, or never
  * for L2_NO_EXPIRY), unless the key's lease, taken before the read was
  * sent, has moved since; true if L1 took it.  Values L1 refuses stay in
- * Redis alone.
+ * Redis alone.  The TTL Redis had left is counted from sent_at, when the
+ * read was sent, not from now: a backend descheduled between the answer
+ * and this store must not keep the copy longer than Redis keeps the key.
  */
 static bool
 promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
-		const L1Lease *lease)
+		TimestampTz sent_at, const L1Lease *lease)
 {
 	TimestampTz now = ttl_clock_now();
 	TimestampTz expires_at = L1_NO_EXPIRY;
@@ -261,7 +263,8 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 	if (VARSIZE(value) > (Size) cachext_l1_max_value_size_kb * 1024 ||
 		pttl_ms == 0)
 		return false;
-	if (pttl_ms != L2_NO_EXPIRY && !expiry_after(now, pttl_ms, &expires_at))
+	if (pttl_ms != L2_NO_EXPIRY &&
+		(!expiry_after(sent_at, pttl_ms, &expires_at) || expires_at <= now))
 		return false;
 	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
 					expires_at, keep_until_after(expires_at), 0, now,
@@ -307,6 +310,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 	int		   *missing_lens;
 	L2Value    *found;
 	L1Lease    *leases;
+	TimestampTz sent_at;
 	int64		hits = 0;
 	int64		promotions = 0;
 
@@ -323,6 +327,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 		missing_lens[m] = full_lens[missing[m]];
 		l1_take_lease(missing_keys[m], missing_lens[m], &leases[m]);
 	}
+	sent_at = ttl_clock_now();
 	if (!l2_get_multi(nmissing, missing_keys, missing_lens, found))
 		return;
 
@@ -339,7 +344,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 		values[i] = value;
 		hits++;
 		if (promote(full[i], full_lens[i], values[i], found[m].pttl_ms,
-					&leases[m]))
+					sent_at, &leases[m]))
 			promotions++;
 	}
 	l2_stats_count(L2_HITS, hits);
