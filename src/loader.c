@@ -26,7 +26,21 @@
  * invalidation already ran, so such transactions store nothing.  A
  * transaction that has already written (it has an XID) stores nothing
  * either: its reads may include its own uncommitted rows; nor does a load
- * whose factory wrote inside a transaction block.
+ * whose factory wrote (took an XID), in a transaction block or not: its
+ * value is only true if the write commits, and a deferred constraint or a
+ * later ROLLBACK can still undo it.
+ *
+ * Hot standby.  A standby never stores a load, in L1 or in Redis: its
+ * snapshot may be older than a commit the primary has already invalidated,
+ * and no lease can see that (the lease is read after the primary's bump).
+ * Its callers get the factory's value uncached, each running the factory
+ * (no single flight: there is nothing to share); Redis hits still promote.
+ *
+ * Errors.  Once a backend has claimed a flight, everything up to the end of
+ * the load (the Redis load lock, the poll loop, the lease, the factory, the
+ * store) runs inside one PG_TRY that frees the flight on error, so no
+ * ERROR or cancel at any wait point leaves the key's later misses waiting
+ * cachext.lock_timeout for a flight nobody runs.
  *
  * Locking.  LoaderShared.lock (the "cachext loads" tranche) guards every
  * LoadFlight's in_use, hash, owner_pid and generation.  It is never held
@@ -36,6 +50,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -297,17 +312,28 @@ run_factory(const char *query, Datum *params, bool *param_nulls, int nparams)
 }
 
 /*
+ * True when a load's value may be stored: not on a hot standby, not in a
+ * transaction that has written or whose snapshot predates the lease; asked
+ * again after the factory, not when the factory wrote.  An XID is the only
+ * sign of a write (nextval() can take one too, so this is conservative).
+ */
+static bool
+may_store_load(void)
+{
+	return !TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
+		!IsolationUsesXactSnapshot() &&
+		!RecoveryInProgress();
+}
+
+/*
  * Runs the factory as this key's loader and stores its value under the
- * lease, unless this transaction has written.  The flight, if any, is
- * freed on every path, after the store so that waiters find the value.
+ * lease when may_store_load() allows it.  The caller frees the flight.
  */
 static Jsonb *
 load(const char *key, int key_len, const char *query, Datum *params,
-	 bool *param_nulls, int nparams, int64 ttl_ms, LoadFlight *flight)
+	 bool *param_nulls, int nparams, int64 ttl_ms)
 {
 	LayersLease lease;
-	volatile bool may_store = !TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
-		!IsolationUsesXactSnapshot();
 	TimestampTz started = GetCurrentTimestamp();
 	Jsonb	   *value;
 
@@ -315,23 +341,12 @@ load(const char *key, int key_len, const char *query, Datum *params,
 	PG_TRY();
 	{
 		value = run_factory(query, params, param_nulls, nparams);
-		/*
-		 * Inside a transaction block, a factory that wrote may have read
-		 * rows a later ROLLBACK undoes.  An XID is the only sign of a write
-		 * (nextval() can take one too, so this is conservative); outside a
-		 * block the statement's writes commit with it.
-		 */
-		if (IsTransactionBlock() &&
-			TransactionIdIsValid(GetTopTransactionIdIfAny()))
-			may_store = false;
-		if (may_store)
+		if (may_store_load())
 			layers_set(key, key_len, value, ttl_ms, &lease);
 	}
 	PG_CATCH();
 	{
 		pg_atomic_fetch_add_u64(&loader->load_failures, 1);
-		if (flight != NULL)
-			end_flight(flight);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -339,8 +354,6 @@ load(const char *key, int key_len, const char *query, Datum *params,
 	pg_atomic_fetch_add_u64(&loader->loads, 1);
 	pg_atomic_fetch_add_u64(&loader->load_time_us,
 							GetCurrentTimestamp() - started);
-	if (flight != NULL)
-		end_flight(flight);
 	return value;
 }
 
@@ -355,7 +368,7 @@ load(const char *key, int key_len, const char *query, Datum *params,
 static Jsonb *
 load_across_instances(const char *key, int key_len, const char *query,
 					  Datum *params, bool *param_nulls, int nparams,
-					  int64 ttl_ms, LoadFlight *flight, TimestampTz deadline)
+					  int64 ttl_ms, TimestampTz deadline)
 {
 	char	   *token = psprintf("%d:" INT64_FORMAT ":%ld", MyProcPid,
 								 GetCurrentTimestamp(), random());
@@ -371,11 +384,11 @@ load_across_instances(const char *key, int key_len, const char *query,
 		{
 			if (lock != LAYERS_LOCK_TAKEN)
 				return load(key, key_len, query, params, param_nulls, nparams,
-							ttl_ms, flight);
+							ttl_ms);
 			PG_TRY();
 			{
 				value = load(key, key_len, query, params, param_nulls,
-							 nparams, ttl_ms, flight);
+							 nparams, ttl_ms);
 			}
 			PG_CATCH();
 			{
@@ -395,12 +408,37 @@ load_across_instances(const char *key, int key_len, const char *query,
 		CHECK_FOR_INTERRUPTS();
 		value = layers_get(key, key_len);
 		if (value != NULL)
-		{
-			if (flight != NULL)
-				end_flight(flight);
 			return value;
-		}
 	}
+}
+
+/*
+ * Loads key as the owner of flight (NULL when every slot was taken: the
+ * load is then unshared), freeing the flight however the load ends: an
+ * ERROR or cancel at any wait point included.
+ */
+static Jsonb *
+load_in_flight(LoadFlight *flight, const char *key, int key_len,
+			   const char *query, Datum *params, bool *param_nulls,
+			   int nparams, int64 ttl_ms, TimestampTz deadline)
+{
+	Jsonb	   *value;
+
+	PG_TRY();
+	{
+		value = load_across_instances(key, key_len, query, params,
+									  param_nulls, nparams, ttl_ms, deadline);
+	}
+	PG_CATCH();
+	{
+		if (flight != NULL)
+			end_flight(flight);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (flight != NULL)
+		end_flight(flight);
+	return value;
 }
 
 /*
@@ -431,15 +469,18 @@ loader_get_or_set(const char *key, int key_len, const char *query,
 
 		if (value != NULL)
 			return value;
+		/* a load that will not be stored has nothing to share: no flight */
+		if (!may_store_load())
+			return load(key, key_len, query, params, param_nulls, nparams,
+						ttl_ms);
 
 		flight = claim_flight(hash, &busy, &busy_generation);
 		if (busy == NULL)
-			return load_across_instances(key, key_len, query, params,
-										 param_nulls, nparams, ttl_ms, flight,
-										 deadline);
+			return load_in_flight(flight, key, key_len, query, params,
+								  param_nulls, nparams, ttl_ms, deadline);
 		if (!wait_for_flight(busy, busy_generation, deadline))
 			return load(key, key_len, query, params, param_nulls, nparams,
-						ttl_ms, NULL);
+						ttl_ms);
 	}
 }
 
