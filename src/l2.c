@@ -862,46 +862,81 @@ l2_unlink(const char *key, int key_len, bool *existed)
 	return true;
 }
 
-/* A string reply as a palloc'd string; "" for nil. */
+/*
+ * A counter's first value when a lease finds it missing: random, so that a
+ * counter removed (evicted, deleted) after the lease read and created again
+ * by a later INCR cannot come back to the value the lease holds.  62 bits
+ * leave INCR room below the int64 limit.
+ */
 static char *
-reply_text(const redisReply *reply)
+random_counter_start(void)
 {
-	return reply->type == REDIS_REPLY_STRING ?
-		pnstrdup(reply->str, reply->len) : pstrdup("");
+	uint64		random_bits;
+
+	if (!pg_strong_random(&random_bits, sizeof(random_bits)))
+		random_bits = ((uint64) random() << 31) ^ (uint64) random() ^
+			(uint64) GetCurrentTimestamp();
+	return psprintf(UINT64_FORMAT, (random_bits >> 2) | (UINT64CONST(1) << 61));
 }
 
 /*
  * Reads the Redis side of key's lease: its write sequence and the epoch of
- * pattern invalidations ("" where Redis has none).
+ * pattern invalidations.  A counter Redis does not hold is created first
+ * with a random value (the sequence with its idle expiry), so a lease
+ * always holds two values that exist in Redis; see LEASE_STILL_VALID.
  */
 bool
 l2_read_lease(const char *key, int key_len, L2Lease *lease)
 {
-	RedisCommand cmd = command(3);
+	RedisCommand cmd = command(7);
 	redisReply *reply;
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
 
-	set_arg_string(&cmd, 0, "MGET");
-	set_arg(&cmd, 1, seq, seq_len);
-	set_arg(&cmd, 2, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	set_arg_string(&cmd, 0, "EVAL");
+	set_arg_string(&cmd, 1,
+				   "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', " L2_SEQ_TTL_MS ") "
+				   "redis.call('SET', KEYS[2], ARGV[2], 'NX') "
+				   "return redis.call('MGET', KEYS[1], KEYS[2])");
+	set_arg_string(&cmd, 2, "2");
+	set_arg(&cmd, 3, seq, seq_len);
+	set_arg(&cmd, 4, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	set_arg_string(&cmd, 5, random_counter_start());
+	set_arg_string(&cmd, 6, random_counter_start());
 	if (!connect_and_run(1, &cmd, &reply))
 		return false;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+		reply->element[0]->type != REDIS_REPLY_STRING ||
+		reply->element[1]->type != REDIS_REPLY_STRING)
 	{
 		freeReplyObject(reply);
 		return false;
 	}
-	lease->seq = reply_text(reply->element[0]);
-	lease->epoch = reply_text(reply->element[1]);
+	lease->seq = pnstrdup(reply->element[0]->str, reply->element[0]->len);
+	lease->epoch = pnstrdup(reply->element[1]->str, reply->element[1]->len);
 	freeReplyObject(reply);
 	return true;
 }
 
 /*
- * Stores value only if neither the key's write sequence nor the epoch moved
- * since the lease was read: the check and the SET run as one script, so no
- * invalidation can slip between them.  *stored says whether it stored.
+ * The one place a lease is checked (Lua, in the storing script, with the
+ * key's write sequence as KEYS[2], the epoch as KEYS[3] and the lease's
+ * values as ARGV[2] and ARGV[3]): both counters must exist and still hold
+ * the values the lease read.  A missing counter never validates a lease:
+ * l2_read_lease created both, so missing means something (an eviction, a
+ * DEL, a pattern invalidation's UNLINK) removed it since, and a counter
+ * created again would not tell what happened meanwhile.
+ */
+#define LEASE_STILL_VALID \
+	"local seq = redis.call('GET', KEYS[2]) " \
+	"local epoch = redis.call('GET', KEYS[3]) " \
+	"local lease_valid = seq and epoch and " \
+	"seq == ARGV[2] and epoch == ARGV[3] "
+
+/*
+ * Stores value only if the lease is still valid (LEASE_STILL_VALID): the
+ * check and the SET run as one script, so no invalidation can slip between
+ * them.  *stored says whether it stored.
  */
 bool
 l2_set_under_lease(const char *key, int key_len, const char *value,
@@ -915,8 +950,8 @@ l2_set_under_lease(const char *key, int key_len, const char *value,
 
 	set_arg_string(&cmd, 0, "EVAL");
 	set_arg_string(&cmd, 1,
-				   "if (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] or "
-				   "(redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then return 0 end "
+				   LEASE_STILL_VALID
+				   "if not lease_valid then return 0 end "
 				   "if tonumber(ARGV[4]) >= 0 then "
 				   "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4]) "
 				   "else redis.call('SET', KEYS[1], ARGV[1]) end "

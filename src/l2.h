@@ -37,7 +37,7 @@ typedef struct L2Value
 	int64		pttl_ms;		/* remaining TTL, or L2_NO_EXPIRY */
 } L2Value;
 
-/* The Redis side of a lease: "" where Redis had no counter. */
+/* The Redis side of a lease: the counters' values when it was read. */
 typedef struct L2Lease
 {
 	char	   *seq;			/* the key's write sequence */

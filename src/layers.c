@@ -23,6 +23,12 @@
  * wait is bounded by cachext.redis_timeout (and the breaker), not by a
  * cancel.
  *
+ * Invalidation order.  An invalidation reaches Redis first, then L1: a
+ * reader that promotes the Redis copy in between took its L1 lease before
+ * the L1 removal, which bumps the lease and so refuses the promotion (or
+ * removes it, if it came first).  The other order would let the old copy
+ * back into L1 until the sync stream, if any, removed it again.
+ *
  * Values travel to Redis as JSON text exactly as jsonb prints it, so other
  * Redis clients can read and write them.  Text that is not valid JSON reads
  * as a miss and counts as an L2 error.
@@ -475,9 +481,10 @@ layers_invalidate(const char *key, int key_len, bool announce)
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
 	char	   *full = full_key(key, key_len, buffer, &len);
-	bool		in_l1 = l1_remove(full, len, ttl_clock_now());
+	bool		in_l1;
 	bool		in_l2 = false;
 
+	/* Redis first, then L1: see "Invalidation order" above */
 	if (l2_is_configured())
 	{
 		if (l2_writable() && l2_unlink(full, len, &in_l2))
@@ -485,6 +492,7 @@ layers_invalidate(const char *key, int key_len, bool announce)
 		else
 			queue_invalidation(L2_QUEUE_KEY, key, key_len);
 	}
+	in_l1 = l1_remove(full, len, ttl_clock_now());
 	if (announce)
 		events_notify_key(key, key_len);
 	return in_l1 || in_l2;
@@ -525,12 +533,12 @@ l2_invalidate_matching(L2QueueKind kind, const char *pattern, int pattern_len)
 int64
 layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 {
+	int64		removed_l2 = l2_invalidate_matching(L2_QUEUE_PATTERN, pattern,
+													pattern_len);
 	int64		removed = l1_remove_matching(cachext_redis_prefix,
 											 strlen(cachext_redis_prefix),
 											 pattern, pattern_len,
 											 ttl_clock_now());
-	int64		removed_l2 = l2_invalidate_matching(L2_QUEUE_PATTERN, pattern,
-													pattern_len);
 
 	if (announce)
 		events_notify_pattern(pattern, pattern_len);
@@ -544,8 +552,8 @@ layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 int64
 layers_clear(void)
 {
-	int64		dropped = l1_clear();
 	int64		dropped_l2 = l2_invalidate_matching(L2_QUEUE_NAMESPACE, "*", 1);
+	int64		dropped = l1_clear();
 
 	events_notify_clear();
 	return Max(dropped, dropped_l2);
