@@ -23,7 +23,9 @@
 #include "event_queue.h"
 #include "l1.h"
 #include "l2.h"
+#include "l2_queue.h"
 #include "loader.h"
+#include "redis_conn.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
 
@@ -57,6 +59,7 @@ cachext_shmem_request(void)
 		prev_shmem_request_hook();
 	l1_shmem_request();
 	l2_shmem_request();
+	l2_queue_shmem_request();
 	loader_shmem_request();
 	ttl_clock_shmem_request();
 	event_queue_shmem_request();
@@ -70,6 +73,7 @@ cachext_shmem_startup(void)
 		prev_shmem_startup_hook();
 	l1_shmem_startup();
 	l2_shmem_startup();
+	l2_queue_shmem_startup();
 	loader_shmem_startup();
 	ttl_clock_shmem_startup();
 	event_queue_shmem_startup();
@@ -213,6 +217,7 @@ define_settings(void)
 							   PGC_SUSET, 0,
 							   check_redis_prefix, NULL, NULL);
 	l2_define_settings();
+	redis_conn_define_settings();
 	MarkGUCPrefixReserved("cachext");
 }
 
@@ -230,6 +235,7 @@ _PG_init(void)
 #else
 	l1_shmem_request();
 	l2_shmem_request();
+	l2_queue_shmem_request();
 	loader_shmem_request();
 	ttl_clock_shmem_request();
 	event_queue_shmem_request();

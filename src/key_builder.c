@@ -3,10 +3,10 @@
  *	  Builds cache keys from a prefix and argument values, deterministically,
  *	  so that a service in another language can build the same keys.
  *
- * The rule (documented in the README) is keys_build()'s (keys.c), which
+ * The rule (documented in docs/reference.md) is keys_build()'s (keys.c), which
  * stays free of the server so the fuzzer can check it; this file adds that
  * a key longer than KEY_BUILDER_MAX_CHARS characters becomes
- * prefix ":" md5(key) in lower-case hex, as the design's decorator does.
+ * prefix ":" md5(key) in lower-case hex.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * l2.h
- *	  Redis (L2): one connection per backend, binary-safe commands, and the
- *	  per-backend circuit breaker.
+ *	  Redis (L2): the commands cachext sends, over one connection per
+ *	  backend, and the per-backend circuit breaker.
  *
  * Keys handed to these functions are full keys (namespace included) and
  * values are JSON text; l2.c knows nothing about jsonb or L1.  Every call
@@ -16,7 +16,7 @@
 
 #include "postgres.h"
 
-#include <hiredis/hiredis.h>
+#include "l2_lease.h"
 
 /* PTTL's answer for a key without expiry */
 #define L2_NO_EXPIRY	(-1)
@@ -37,21 +37,12 @@ typedef struct L2Value
 	int64		pttl_ms;		/* remaining TTL, or L2_NO_EXPIRY */
 } L2Value;
 
-/* The Redis side of a lease: the counters' values when it was read. */
-typedef struct L2Lease
-{
-	char	   *seq;			/* the key's write sequence */
-	char	   *epoch;			/* the epoch of pattern invalidations */
-} L2Lease;
-
-/* Settings (cachext.redis_*), defined from cachext.c's define_settings. */
+/* Settings (cachext.redis_url, cachext.redis_retry_interval). */
 extern char *cachext_redis_url;
-extern int	cachext_redis_connect_timeout_ms;
-extern int	cachext_redis_timeout_ms;
 extern int	cachext_redis_retry_interval_ms;
 extern void l2_define_settings(void);
 
-/* Shared memory of L2 (counters and the invalidation queue). */
+/* Shared memory of L2 (its counters). */
 extern void l2_shmem_request(void);
 extern void l2_shmem_startup(void);
 
@@ -76,14 +67,5 @@ extern bool l2_set_under_lease(const char *key, int key_len, const char *value,
 extern bool l2_lock(const char *key, int key_len, const char *token,
 					int64 ttl_ms, bool *acquired);
 extern bool l2_unlock(const char *key, int key_len, const char *token);
-
-/*
- * Connections of a process's own (the sync worker), outside the backend's
- * connection, breaker and counters.  Each call waits interruptibly.
- */
-extern redisContext *l2_open(const char *url, char **reason);
-extern bool l2_call(redisContext **conn, int argc, const char **argv,
-					redisReply **reply, char **reason);
-extern void l2_close(redisContext **conn);
 
 #endif							/* CACHEXT_L2_H */

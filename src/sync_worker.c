@@ -37,7 +37,7 @@
  * with a timeout for the next heartbeat or reconnection attempt; SIGTERM
  * is core's die, SIGHUP re-reads the configuration (a changed
  * cachext.redis_url restarts the stream; an empty one stops it).  Redis
- * commands wait interruptibly inside l2.c.  Per-pass allocations go in a
+ * commands wait interruptibly inside redis_conn.c.  Per-pass allocations go in a
  * memory context reset every pass; the URL followed lives in
  * TopMemoryContext.  The worker needs no database, so it also runs on a
  * hot standby.
@@ -60,6 +60,7 @@
 #include "l2.h"
 #include "l2_stats.h"
 #include "layers.h"
+#include "redis_route.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
 
@@ -72,8 +73,8 @@
 #define INVALIDATION_CHANNEL	"__redis__:invalidate"
 
 /* The two connections of the stream; both NULL or both open. */
-static redisContext *stream = NULL;		/* subscribed to the channel */
-static redisContext *tracker = NULL;	/* CLIENT TRACKING, redirecting */
+static RedisConn *stream = NULL;	/* subscribed to the channel */
+static RedisConn *tracker = NULL;	/* CLIENT TRACKING, redirecting */
 static char *followed_url = NULL;	/* in TopMemoryContext; NULL: none */
 static bool reported_down = false;	/* the loss has been logged */
 
@@ -112,8 +113,8 @@ reset_l1(void)
 static void
 lose_stream(const char *reason)
 {
-	l2_close(&stream);
-	l2_close(&tracker);
+	redis_conn_close(&stream);
+	redis_conn_close(&tracker);
 	reset_l1();
 	if (!reported_down)
 		ereport(LOG,
@@ -125,30 +126,57 @@ lose_stream(const char *reason)
 }
 
 /*
- * Runs one command on *conn; true if Redis answered with a reply of the
- * expected type, else sets *reason.  The reply is freed unless wanted.
+ * Runs one command of NUL-terminated arguments on *conn; true if Redis
+ * answered with a reply of the expected type, else sets *reason.  The
+ * reply is freed unless wanted.
  */
 static bool
-call(redisContext **conn, int argc, const char **argv, int expected_type,
-	 redisReply **wanted, char **reason)
+call(RedisConn **conn, int argc, const char **argv, RedisReplyType expected_type,
+	 RedisReply **wanted, char **reason)
 {
-	redisReply *reply;
+	RedisCommand cmd = redis_command(argc);
+	RedisReply *reply;
 
-	if (!l2_call(conn, argc, argv, &reply, reason))
+	for (int i = 0; i < argc; i++)
+		redis_command_arg_string(&cmd, i, argv[i]);
+	if (redis_conn_exchange(conn, 1, &cmd, &reply, reason) != REDIS_CONN_OK)
 		return false;
 	if (reply->type != expected_type)
 	{
-		*reason = reply->type == REDIS_REPLY_ERROR ?
+		*reason = reply->type == REPLY_ERROR ?
 			psprintf("Redis answered %s: %s", argv[0], reply->str) :
 			psprintf("Redis answered %s with an unexpected reply.", argv[0]);
-		freeReplyObject(reply);
+		redis_reply_free(reply);
 		return false;
 	}
 	if (wanted != NULL)
 		*wanted = reply;
 	else
-		freeReplyObject(reply);
+		redis_reply_free(reply);
 	return true;
+}
+
+/*
+ * Opens a connection of the worker's own to the node url's data lives on;
+ * NULL with *reason (naming the server, never the password) on failure.
+ */
+static RedisConn *
+open_connection(const char *url, char **reason)
+{
+	RedisTarget target;
+	const char *problem;
+	RedisConnResult result;
+	RedisConn  *conn;
+
+	if (!redis_route_parse(url, &target, &problem))
+	{
+		*reason = pstrdup(problem);
+		return NULL;
+	}
+	conn = redis_route_connect(&target, &result, reason);
+	if (conn == NULL)
+		*reason = psprintf("Redis at %s: %s", target.display, *reason);
+	return conn;
 }
 
 /*
@@ -164,21 +192,21 @@ start_stream(const char *url, char **reason)
 	const char *subscribe[] = {"SUBSCRIBE", INVALIDATION_CHANNEL};
 	const char *tracking[] = {"CLIENT", "TRACKING", "on", "REDIRECT", NULL,
 	"BCAST"};
-	redisReply *id;
+	RedisReply *id;
 
-	stream = l2_open(url, reason);
+	stream = open_connection(url, reason);
 	if (stream == NULL)
 		return false;
-	if (!call(&stream, 2, client_id, REDIS_REPLY_INTEGER, &id, reason))
+	if (!call(&stream, 2, client_id, REPLY_INTEGER, &id, reason))
 		goto failed;
 	tracking[4] = psprintf("%lld", id->integer);
-	freeReplyObject(id);
-	if (!call(&stream, 2, subscribe, REDIS_REPLY_ARRAY, NULL, reason))
+	redis_reply_free(id);
+	if (!call(&stream, 2, subscribe, REPLY_ARRAY, NULL, reason))
 		goto failed;
-	tracker = l2_open(url, reason);
+	tracker = open_connection(url, reason);
 	if (tracker == NULL)
 		goto failed;
-	if (!call(&tracker, 6, tracking, REDIS_REPLY_STATUS, NULL, reason))
+	if (!call(&tracker, 6, tracking, REPLY_STATUS, NULL, reason))
 		goto failed;
 
 	reset_l1();
@@ -189,8 +217,8 @@ start_stream(const char *url, char **reason)
 	return true;
 
 failed:
-	l2_close(&stream);
-	l2_close(&tracker);
+	redis_conn_close(&stream);
+	redis_conn_close(&tracker);
 	return false;
 }
 
@@ -200,27 +228,27 @@ failed:
  * subscription's confirmation) are ignored.
  */
 static void
-apply_message(const redisReply *message)
+apply_message(const RedisReply *message)
 {
-	const redisReply *keys;
+	const RedisReply *keys;
 	TimestampTz now;
 	int64		evicted = 0;
 
-	if (message->type != REDIS_REPLY_ARRAY || message->elements != 3 ||
-		message->element[0]->type != REDIS_REPLY_STRING ||
+	if (message->type != REPLY_ARRAY || message->elements != 3 ||
+		message->element[0]->type != REPLY_STRING ||
 		strcmp(message->element[0]->str, "message") != 0)
 		return;
 	keys = message->element[2];
-	if (keys->type == REDIS_REPLY_NIL)
+	if (keys->type == REPLY_NIL)
 	{
 		reset_l1();
 		return;
 	}
-	if (keys->type != REDIS_REPLY_ARRAY)
+	if (keys->type != REPLY_ARRAY)
 		return;
 	now = ttl_clock_now();
 	for (size_t i = 0; i < keys->elements; i++)
-		if (keys->element[i]->type == REDIS_REPLY_STRING &&
+		if (keys->element[i]->type == REPLY_STRING &&
 			l1_remove(keys->element[i]->str, (int) keys->element[i]->len, now))
 			evicted++;
 	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
@@ -230,26 +258,26 @@ apply_message(const redisReply *message)
 static void
 read_stream(void)
 {
-	if (redisBufferRead(stream) != REDIS_OK)
+	char	   *reason;
+
+	if (!redis_conn_read_available(stream, &reason))
 	{
-		lose_stream(stream->errstr[0] ? stream->errstr :
-					"The stream connection failed.");
+		lose_stream(reason);
 		return;
 	}
 	for (;;)
 	{
-		void	   *message = NULL;
+		RedisReply *message;
 
-		if (redisGetReply(stream, &message) != REDIS_OK)
+		if (!redis_conn_next_reply(stream, &message, &reason))
 		{
-			lose_stream(stream->errstr[0] ? stream->errstr :
-						"The stream connection failed.");
+			lose_stream(reason);
 			return;
 		}
 		if (message == NULL)
 			return;
 		apply_message(message);
-		freeReplyObject(message);
+		redis_reply_free(message);
 	}
 }
 
@@ -260,7 +288,7 @@ heartbeat(void)
 	const char *ping[] = {"PING"};
 	char	   *reason;
 
-	if (!call(&tracker, 1, ping, REDIS_REPLY_STATUS, NULL, &reason))
+	if (!call(&tracker, 1, ping, REPLY_STATUS, NULL, &reason))
 		lose_stream(reason);
 }
 
@@ -331,8 +359,12 @@ cachext_sync_main(Datum arg)
 			char	   *reason;
 
 			if (start_stream(followed_url, &reason))
+			{
 				next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 															 HEARTBEAT_INTERVAL_MS);
+				/* what came with the subscription's answer is read already */
+				read_stream();
+			}
 			else
 			{
 				if (!reported_down)
@@ -365,7 +397,7 @@ cachext_sync_main(Datum arg)
 			timeout = ms_until(next_attempt);
 		}
 		rc = WaitLatchOrSocket(MyLatch, events,
-							   stream != NULL ? stream->fd : PGINVALID_SOCKET,
+							   stream != NULL ? redis_conn_socket(stream) : PGINVALID_SOCKET,
 							   timeout, PG_WAIT_EXTENSION);
 		if (rc & WL_LATCH_SET)
 			ResetLatch(MyLatch);

@@ -4,7 +4,7 @@
 # flushes it, and fills its memory (maxmemory with noeviction, so writes get
 # OOM errors).  No transaction fails, no server logs an ERROR, each fault
 # shows in the l2 row of cache_stats, and once the workload stops and the
-# documented window (README, "After a fault") has passed, every entry in
+# documented window (docs/operations.md, "After a fault") has passed, every entry in
 # either instance's L1 holds exactly the value Redis holds for its key.
 use strict;
 use warnings;

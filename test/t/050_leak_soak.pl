@@ -58,7 +58,10 @@ BEGIN
 	END LOOP;
 END $$});
 
-my $session = $node->background_psql('postgres');
+# The session lives for the whole soak (a few minutes, longer on a loaded
+# machine), beyond the default timeout of one psql session.
+my $session = $node->background_psql('postgres',
+	timeout => 5 * $PostgreSQL::Test::Utils::timeout_default);
 # WARNINGs about Redis would fill the log and the pipe in the Redis-down phase
 $session->query_safe(
 	'SET client_min_messages = error; SET log_min_messages = error');

@@ -92,7 +92,7 @@ typedef struct BuildCase
 	const char *key;
 } BuildCase;
 
-/* The README's examples of cache_key(), and the escaping's corners. */
+/* docs/reference.md's examples of cache_key(), and the escaping's corners. */
 static const BuildCase build_cases[] = {
 	{"user", 1, {"42"}, "user:42"},
 	{"search", 3, {"a:b", NULL, "3"}, "search:a\\:b:\\N:3"},

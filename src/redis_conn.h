@@ -1,0 +1,88 @@
+/*-------------------------------------------------------------------------
+ * redis_conn.h
+ *	  One connection to one Redis server: connect (TCP or unix socket),
+ *	  AUTH and SELECT, pipelined exchanges of binary-safe commands, all
+ *	  waited for interruptibly.
+ *
+ * The only module that speaks the protocol (through hiredis' formatter and
+ * reply reader); the rest of cachext sees RedisCommand and RedisReply.
+ * Nothing here counts, logs or opens a breaker: a failure is returned with
+ * a reason (a sentence naming no secret) for the caller to act on.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CACHEXT_REDIS_CONN_H
+#define CACHEXT_REDIS_CONN_H
+
+#include "postgres.h"
+
+#include "redis_url.h"
+
+/* One connection; opaque outside redis_conn.c. */
+typedef struct RedisConn RedisConn;
+
+/* One command: argv with lengths, so keys and values are binary-safe. */
+typedef struct RedisCommand
+{
+	int			argc;
+	const char **argv;
+	size_t	   *argvlen;
+} RedisCommand;
+
+typedef enum RedisReplyType
+{
+	REPLY_STRING,
+	REPLY_ARRAY,
+	REPLY_INTEGER,
+	REPLY_NIL,
+	REPLY_STATUS,
+	REPLY_ERROR
+} RedisReplyType;
+
+/* One reply, malloc'd by the reader: free it with redis_reply_free. */
+typedef struct RedisReply
+{
+	RedisReplyType type;
+	long long	integer;		/* REPLY_INTEGER */
+	size_t		len;			/* REPLY_STRING, _STATUS, _ERROR */
+	char	   *str;			/* the same, NUL-terminated */
+	size_t		elements;		/* REPLY_ARRAY */
+	struct RedisReply **element;
+} RedisReply;
+
+typedef enum RedisConnResult
+{
+	REDIS_CONN_OK,
+	REDIS_CONN_TIMEOUT,
+	REDIS_CONN_FAILED
+} RedisConnResult;
+
+/* Settings (cachext.redis_connect_timeout, cachext.redis_timeout). */
+extern int	cachext_redis_connect_timeout_ms;
+extern int	cachext_redis_timeout_ms;
+extern void redis_conn_define_settings(void);
+
+/* Commands, built in the current memory context. */
+extern RedisCommand redis_command(int argc);
+extern void redis_command_arg(RedisCommand *cmd, int i, const char *arg,
+							  size_t len);
+extern void redis_command_arg_string(RedisCommand *cmd, int i,
+									 const char *arg);
+
+extern RedisConn *redis_conn_open(const RedisTarget *target,
+								  RedisConnResult *result, char **reason);
+extern RedisConnResult redis_conn_exchange(RedisConn **conn, int ncommands,
+										   const RedisCommand *commands,
+										   RedisReply **replies,
+										   char **reason);
+extern void redis_conn_close(RedisConn **conn);
+
+/* Following a stream of pushed replies (the sync worker's subscription). */
+extern pgsocket redis_conn_socket(const RedisConn *conn);
+extern bool redis_conn_read_available(RedisConn *conn, char **reason);
+extern bool redis_conn_next_reply(RedisConn *conn, RedisReply **reply,
+								  char **reason);
+
+extern void redis_reply_free(RedisReply *reply);
+extern void redis_replies_free(RedisReply **replies, int n);
+
+#endif							/* CACHEXT_REDIS_CONN_H */
