@@ -49,8 +49,11 @@ DECLARE
     started timestamptz;
     slowest interval := '0';
 BEGIN
-    WHILE EXISTS (SELECT FROM pg_stat_activity
-                   WHERE application_name = 'hostile' AND state = 'active') LOOP
+    LOOP
+        -- pg_stat_activity afresh on each pass, not this transaction's snapshot
+        PERFORM pg_stat_clear_snapshot();
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+                               WHERE application_name = 'hostile' AND state = 'active');
         started := clock_timestamp();
         IF cache_get('reader') IS DISTINCT FROM '"fast"' THEN
             RAISE EXCEPTION 'the reader lost its key';
