@@ -17,7 +17,7 @@ OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 DATA = $(wildcard sql/cachext--*.sql)
 
 PG_CPPFLAGS = -I$(srcdir)/src
-SHLIB_LINK = -lhiredis
+SHLIB_LINK = -lhiredis -lssl -lcrypto
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 TESTS = $(wildcard test/sql/*.sql)
@@ -67,13 +67,16 @@ endif
 # installcheck runs them first.
 UNIT_CFLAGS = -Wall -Wextra -Werror -g -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -I$(srcdir)/src
-UNIT_TESTS = test/unit/test_keys test/unit/test_redis_url
+UNIT_TESTS = test/unit/test_keys test/unit/test_redis_url test/unit/test_redis_slot
 
 test/unit/test_keys: test/unit/test_keys.c src/keys.c src/keys.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_keys.c src/keys.c
 
 test/unit/test_redis_url: test/unit/test_redis_url.c src/redis_url.c src/redis_url.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_redis_url.c src/redis_url.c
+
+test/unit/test_redis_slot: test/unit/test_redis_slot.c src/redis_slot.c src/redis_slot.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_redis_slot.c src/redis_slot.c
 
 .PHONY: unitcheck
 unitcheck: $(UNIT_TESTS)

@@ -117,6 +117,38 @@ EOF
   done
 }
 
+# 2b. L2 hits over TLS (rediss://) vs over plain TCP, the same reads of the same values
+# from two Redis servers of the same build, variants interleaved.
+scenario_l2_tls() {
+  local variants=(plain tls) state variant c plain tls
+  if [ -z "$HAS_L2" ] || [ -z "$TLS_RPORT" ] ||
+    [ -z "$(sql -c "SELECT 1 FROM pg_settings WHERE name = 'cachext.redis_tls_ca_file'")" ]; then
+    skip l2_tls "no L2, no TLS Redis, or no TLS in this build"
+    return
+  fi
+  profile l1_tiny "cachext.l1_max_entries = 8" "cachext.l1_partitions = 1"
+  for state in on tls; do
+    l2_switch "$state"
+    sql -c "SELECT count(cache_set('l2user:' || i, $USER_VALUE, NULL)) FROM generate_series(1, $NKEYS) AS i" >/dev/null
+  done
+  for variant in "${variants[@]}"; do
+    script l2_tls "$variant" <<EOF
+\set id random(1, $NKEYS)
+SELECT cache_get('l2user:' || :id);
+EOF
+  done
+  VARIANT_L2[l2_tls-plain]=on
+  VARIANT_L2[l2_tls-tls]=tls
+  sql -c 'SELECT cache_stats_reset()' >/dev/null
+  compare l2_tls "${variants[@]}"
+  record l2_tls tx "${variants[@]}"
+  for c in $CLIENTS; do
+    plain=$(median l2_tls plain "$c") tls=$(median l2_tls tls "$c")
+    say "l2_tls c=$c: cache_get via L2 over TLS $tls tps, over TCP $plain tps: $(ratio "$tls" "$plain")x"
+    target "l2_tls c=$c TLS/TCP" "$(ratio "$tls" "$plain")" '>=' 0.70
+  done
+}
+
 # 3. Writes with a TTL, L1 only and L1+L2, vs an upsert into an UNLOGGED table.
 scenario_writes() {
   local variants=(l1_set table_upsert) c l1 l1l2 table

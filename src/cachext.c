@@ -26,6 +26,7 @@
 #include "l2_queue.h"
 #include "loader.h"
 #include "redis_conn.h"
+#include "redis_route.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
 
@@ -218,6 +219,7 @@ define_settings(void)
 							   check_redis_prefix, NULL, NULL);
 	l2_define_settings();
 	redis_conn_define_settings();
+	redis_route_define_settings();
 	MarkGUCPrefixReserved("cachext");
 }
 

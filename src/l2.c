@@ -9,14 +9,17 @@
  * connection outlives every transaction.  The node is found by
  * redis_route.c and spoken to by redis_conn.c.  A failure frees the
  * connection; the next use after cachext.redis_retry_interval opens a new
- * one (finding the node again).  A change of cachext.redis_url (SIGHUP) is
- * noticed at the next use and reconnects at once.  The socket is closed at
+ * one (finding the node again).  A change of cachext.redis_url, or of a
+ * setting that says how to connect (TLS files and verification, Sentinel
+ * credentials), is noticed at the next use and reconnects at once.  The socket is closed at
  * backend exit by an on_proc_exit callback.
  *
- * Failures.  A connect error, a timeout, a broken connection or an error
- * reply about the server's state (anything but WRONGTYPE) opens this
- * backend's breaker: L2 is skipped for cachext.redis_retry_interval, and
- * one WARNING per failure -- so at most one per retry interval -- says so.
+ * Failures.  A connect error (a TLS certificate that does not verify
+ * included), a timeout, a broken connection or an error reply about the
+ * server's state (anything but WRONGTYPE) opens this backend's breaker: L2
+ * is skipped for cachext.redis_retry_interval, and one WARNING per failure
+ * -- so at most one per retry interval -- says so, unless it repeats the
+ * reason this backend logged last, before Redis answered again.
  * Neither the password nor any key ever appears in a message.
  *
  * Leases.  The keys and scripts of leases and load locks are built by
@@ -47,9 +50,18 @@ int			cachext_redis_retry_interval_ms = 1000;
 static RedisConn *redis = NULL;
 static MemoryContext target_context = NULL;
 static char *connected_url = NULL;	/* the cachext.redis_url of target */
+static uint64 connected_generation = 0; /* redis_conn_settings_generation
+										 * of target */
 static RedisTarget target;
 static TimestampTz breaker_open_until = 0;
 static bool exit_callback_registered = false;
+
+/*
+ * The reason of the last failure this backend logged, in TopMemoryContext,
+ * until Redis answers again: a failure that repeats it (the same refused
+ * certificate or password, retry after retry) is logged at DEBUG1 only.
+ */
+static char *logged_reason = NULL;
 
 /*
  * Rejects a malformed cachext.redis_url when it is set, not when it is
@@ -92,7 +104,8 @@ l2_define_settings(void)
 {
 	DefineCustomStringVariable("cachext.redis_url",
 							   "Redis server used as the shared cache (L2); empty means L1 only.",
-							   "redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].",
+							   "redis://[[user]:password@]host[:port][/db], rediss://... (TLS), "
+							   "redis-sentinel://[[user]:password@]host[:port][,...]/service[/db] or unix:///path[?db=N].",
 							   &cachext_redis_url,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
@@ -135,18 +148,28 @@ disconnect_at_exit(int code, Datum arg)
 
 /*
  * Records a failure: drops the connection, opens the breaker, counts it
- * and says so (one WARNING per failure, and failures are at least a retry
- * interval apart since the breaker stops any attempt in between).
+ * and says so: one WARNING per failure (failures are at least a retry
+ * interval apart since the breaker stops any attempt in between), and only
+ * the first of a run of failures with the same reason.
  */
 static void
 fail(bool timed_out, const char *reason)
 {
+	bool		repeated = logged_reason != NULL &&
+		strcmp(logged_reason, reason) == 0;
+
+	if (!repeated)
+	{
+		if (logged_reason != NULL)
+			pfree(logged_reason);
+		logged_reason = MemoryContextStrdup(TopMemoryContext, reason);
+	}
 	disconnect();
 	breaker_open_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													 cachext_redis_retry_interval_ms);
 	l2_stats_count(timed_out ? L2_TIMEOUTS : L2_ERRORS, 1);
 	l2_stats_set_redis_state(L2_REDIS_DOWN);
-	ereport(WARNING,
+	ereport(repeated ? DEBUG1 : WARNING,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("cachext could not use Redis at %s", target.display),
 			 errdetail("%s", reason),
@@ -217,13 +240,26 @@ connect_to_redis(void)
 }
 
 /*
+ * Does this backend's target follow the settings: the same
+ * cachext.redis_url, and no change since of how to connect (TLS, Sentinel
+ * credentials)?  Otherwise it is dropped and the breaker reset, at once.
+ */
+static bool
+following_settings(void)
+{
+	return connected_url != NULL &&
+		strcmp(connected_url, cachext_redis_url) == 0 &&
+		connected_generation == redis_conn_settings_generation();
+}
+
+/*
  * Makes sure this backend has a connection it may use: follows changes of
  * cachext.redis_url, honours the breaker, and connects when needed.
  */
 static bool
 ensure_connected(void)
 {
-	if (connected_url == NULL || strcmp(connected_url, cachext_redis_url) != 0)
+	if (!following_settings())
 	{
 		MemoryContext old_context;
 		const char *problem;
@@ -237,6 +273,7 @@ ensure_connected(void)
 		MemoryContextReset(target_context);
 		old_context = MemoryContextSwitchTo(target_context);
 		connected_url = pstrdup(cachext_redis_url);
+		connected_generation = redis_conn_settings_generation();
 		/* check_redis_url accepted it, so this parse succeeds */
 		if (!redis_route_parse(connected_url, &target, &problem))
 			elog(ERROR, "cachext.redis_url was accepted but does not parse");
@@ -276,8 +313,7 @@ l2_is_usable(void)
 		return false;
 	if (redis != NULL)
 		return true;
-	return connected_url == NULL ||
-		strcmp(connected_url, cachext_redis_url) != 0 ||
+	return !following_settings() ||
 		GetCurrentTimestamp() >= breaker_open_until;
 }
 
@@ -293,6 +329,11 @@ connect_and_run(int ncommands, const RedisCommand *commands,
 	if (!check_error_replies(replies, ncommands))
 		return false;
 	l2_stats_set_redis_state(L2_REDIS_UP);
+	if (logged_reason != NULL)
+	{
+		pfree(logged_reason);
+		logged_reason = NULL;
+	}
 	return true;
 }
 

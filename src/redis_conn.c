@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * redis_conn.c
  *	  One connection to one Redis server: a non-blocking socket of our own
- *	  (TCP or unix), AUTH and SELECT, and pipelined exchanges of commands.
+ *	  (TCP, unix, or TLS over TCP), AUTH and SELECT, and pipelined exchanges
+ *	  of commands.
  *
  * Protocol.  hiredis does what it does well, and nothing else: it formats
  * commands (redisFormatCommandArgv) and parses replies (a redisReader
@@ -10,11 +11,24 @@
  * waits serve every transport.  This is the only file that includes
  * hiredis.
  *
- * Memory.  A RedisConn and its reader are malloc'd by hiredis or palloc'd
- * in TopMemoryContext (it outlives transactions); replies are malloc'd by
- * the reader and freed with redis_reply_free on every path, including
- * before an error propagates.  Formatted commands live in the caller's
- * memory context for the length of one exchange.
+ * TLS.  For rediss://, OpenSSL runs on the same socket: a context built
+ * per connection from the cachext.redis_tls_* settings in force (so a
+ * reload applies to the next connection), SNI and, under verify = full,
+ * the host name or IP address the certificate must carry; the handshake
+ * and every SSL_read/SSL_write map WANT_READ/WANT_WRITE onto the same
+ * waits.  OpenSSL's error queue is per thread and shared with PostgreSQL's
+ * own TLS, so it is emptied before each call and after a failure.  A
+ * certificate that does not verify fails the connect like any fault, with
+ * OpenSSL's reason.  A change of a TLS setting (or of the Sentinel
+ * credentials) bumps redis_conn_settings_generation, and the users of
+ * connections reconnect when it moved.
+ *
+ * Memory.  A RedisConn is palloc'd in TopMemoryContext (it outlives
+ * transactions); its reader and SSL object are malloc'd by hiredis and
+ * OpenSSL; replies are malloc'd by the reader and freed with
+ * redis_reply_free on every path, including before an error propagates.
+ * Formatted commands live in the caller's memory context for the length
+ * of one exchange.
  *
  * Descriptors.  Each socket is counted with AcquireExternalFD before it is
  * made and ReleaseExternalFD once it is closed.
@@ -41,8 +55,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -59,6 +77,17 @@
 
 int			cachext_redis_connect_timeout_ms = 200;
 int			cachext_redis_timeout_ms = 100;
+char	   *cachext_redis_tls_ca_file = NULL;
+char	   *cachext_redis_tls_cert_file = NULL;
+char	   *cachext_redis_tls_key_file = NULL;
+int			cachext_redis_tls_verify = REDIS_TLS_VERIFY_FULL;
+
+static const struct config_enum_entry tls_verify_options[] = {
+	{"full", REDIS_TLS_VERIFY_FULL, false},
+	{"ca", REDIS_TLS_VERIFY_CA, false},
+	{"none", REDIS_TLS_VERIFY_NONE, false},
+	{NULL, 0, false}
+};
 
 /* Bytes read from the socket at a time. */
 #define READ_CHUNK_BYTES	(16 * 1024)
@@ -66,6 +95,7 @@ int			cachext_redis_timeout_ms = 100;
 struct RedisConn
 {
 	pgsocket	fd;
+	SSL		   *ssl;			/* NULL unless rediss:// */
 	redisReader *reader;		/* malloc'd by hiredis */
 };
 
@@ -91,12 +121,107 @@ static pgsocket socket_wait_fd = PGINVALID_SOCKET;
 static uint32 socket_wait_events = 0;
 
 /*
+ * Counts changes of the settings that say how to connect (TLS here,
+ * Sentinel credentials in redis_route.c): a process compares it with the
+ * value it connected under, and reconnects when it moved, as it does for a
+ * new cachext.redis_url.  Per process, bumped by assign hooks when a value
+ * really changes (a reload assigns every setting again).
+ */
+static uint64 settings_generation = 0;
+
+/* Bumps the generation if a string setting's value changes. */
+void
+redis_conn_setting_changed(const char *old_value, const char *new_value)
+{
+	if (strcmp(old_value ? old_value : "", new_value ? new_value : "") != 0)
+		settings_generation++;
+}
+
+/* The current generation of the connection settings. */
+uint64
+redis_conn_settings_generation(void)
+{
+	return settings_generation;
+}
+
+static void
+assign_tls_ca_file(const char *newval, void *extra)
+{
+	redis_conn_setting_changed(cachext_redis_tls_ca_file, newval);
+}
+
+static void
+assign_tls_cert_file(const char *newval, void *extra)
+{
+	redis_conn_setting_changed(cachext_redis_tls_cert_file, newval);
+}
+
+static void
+assign_tls_key_file(const char *newval, void *extra)
+{
+	redis_conn_setting_changed(cachext_redis_tls_key_file, newval);
+}
+
+static void
+assign_tls_verify(int newval, void *extra)
+{
+	if (newval != cachext_redis_tls_verify)
+		settings_generation++;
+}
+
+/*
+ * A TLS file setting must name a readable file (or be empty), checked when
+ * it is set or reloaded, so that a typo is reported at once rather than as
+ * a Redis fault at the next connection.
+ */
+static bool
+check_tls_file(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (access(*newval, R_OK) != 0)
+	{
+		GUC_check_errdetail("File \"%s\" cannot be read: %m.", *newval);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Defines the connection's settings; called from cachext.c's
  * define_settings so that every setting is registered in _PG_init.
  */
 void
 redis_conn_define_settings(void)
 {
+	DefineCustomStringVariable("cachext.redis_tls_ca_file",
+							   "Certificate authorities that a rediss:// server's certificate is verified against.",
+							   "Empty means the system's store.",
+							   &cachext_redis_tls_ca_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_tls_file, assign_tls_ca_file, NULL);
+	DefineCustomStringVariable("cachext.redis_tls_cert_file",
+							   "Client certificate shown to a rediss:// server (mutual TLS).",
+							   "Empty means none; needs cachext.redis_tls_key_file.",
+							   &cachext_redis_tls_cert_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_tls_file, assign_tls_cert_file, NULL);
+	DefineCustomStringVariable("cachext.redis_tls_key_file",
+							   "Private key of cachext.redis_tls_cert_file.",
+							   NULL,
+							   &cachext_redis_tls_key_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_tls_file, assign_tls_key_file, NULL);
+	DefineCustomEnumVariable("cachext.redis_tls_verify",
+							 "What is verified of a rediss:// server: full (certificate and host name), ca (certificate) or none.",
+							 NULL,
+							 &cachext_redis_tls_verify,
+							 REDIS_TLS_VERIFY_FULL, tls_verify_options,
+							 PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							 NULL, assign_tls_verify, NULL);
 	DefineCustomIntVariable("cachext.redis_connect_timeout",
 							"Longest wait for a connection to Redis.",
 							NULL,
@@ -338,6 +463,8 @@ redis_conn_close(RedisConn **conn)
 	*conn = NULL;
 	if (c->fd == socket_wait_fd)
 		forget_socket_wait_set();
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
 	if (c->reader != NULL)
 		redisReaderFree(c->reader);
 	if (c->fd != PGINVALID_SOCKET)
@@ -348,12 +475,62 @@ redis_conn_close(RedisConn **conn)
 	pfree(c);
 }
 
+/*
+ * What an SSL call's failure asks for: a wait, or nothing more (with
+ * *reason).  OpenSSL's error queue is per thread and shared with
+ * PostgreSQL's own TLS, so it is emptied here.
+ */
+static IoResult
+tls_result(RedisConn *conn, int rc, const char *doing, char **reason)
+{
+	int			error = SSL_get_error(conn->ssl, rc);
+	unsigned long queued = ERR_get_error();
+
+	ERR_clear_error();
+	if (error == SSL_ERROR_WANT_READ)
+		return IO_WANT_READ;
+	if (error == SSL_ERROR_WANT_WRITE)
+		return IO_WANT_WRITE;
+	if (error == SSL_ERROR_ZERO_RETURN ||
+		(error == SSL_ERROR_SYSCALL && queued == 0 && errno == 0))
+		*reason = psprintf("Redis closed the connection while %s.", doing);
+	else if (queued != 0)
+		*reason = psprintf("TLS failed while %s: %s.", doing,
+						   ERR_reason_error_string(queued) ?
+						   ERR_reason_error_string(queued) : "unknown error");
+	else
+		*reason = psprintf("TLS failed while %s: %m.", doing);
+	return IO_FAILED;
+}
+
+/* One SSL_write (writing) or SSL_read of buf; *moved says how much. */
+static IoResult
+tls_transfer(RedisConn *conn, bool writing, const char *buf, size_t len,
+			 size_t *moved, char **reason)
+{
+	int			rc;
+
+	ERR_clear_error();
+	errno = 0;
+	rc = writing ? SSL_write(conn->ssl, buf, (int) Min(len, INT_MAX)) :
+		SSL_read(conn->ssl, (char *) buf, (int) Min(len, INT_MAX));
+	if (rc > 0)
+	{
+		*moved = rc;
+		return IO_DONE;
+	}
+	return tls_result(conn, rc, writing ? "writing" : "reading", reason);
+}
+
 /* Writes what it can of buf; *written says how much. */
 static IoResult
 write_some(RedisConn *conn, const char *buf, size_t len, size_t *written,
 		   char **reason)
 {
 	ssize_t		n;
+
+	if (conn->ssl != NULL)
+		return tls_transfer(conn, true, buf, len, written, reason);
 
 	do
 		n = send(conn->fd, buf, len, MSG_NOSIGNAL);
@@ -376,6 +553,9 @@ read_some(RedisConn *conn, char *buf, size_t len, size_t *nread,
 {
 	ssize_t		n;
 
+	if (conn->ssl != NULL)
+		return tls_transfer(conn, false, buf, len, nread, reason);
+
 	do
 		n = recv(conn->fd, buf, len, 0);
 	while (n < 0 && errno == EINTR);
@@ -396,24 +576,27 @@ read_some(RedisConn *conn, char *buf, size_t len, size_t *nread,
 }
 
 /*
- * Moves what the socket holds now into the reader, without waiting;
- * *fed says whether any byte came.  Returns IO_WANT_READ (or
- * IO_WANT_WRITE) once nothing more can be read now, IO_FAILED with
- * *reason on failure.
+ * Moves what the socket holds into the reader, without waiting: until it
+ * would block when all is true (so that nothing stays buffered inside
+ * OpenSSL while the caller waits on the socket), else while reads fill
+ * the buffer (an exchange parses before it reads more, which saves the
+ * read that would find nothing).  Returns IO_DONE if bytes came and
+ * reading stopped before the socket ran dry, IO_WANT_READ (or
+ * IO_WANT_WRITE) once it did, IO_FAILED with *reason on failure.  What
+ * came before a failure is returned first: the failure repeats next time.
  */
 static IoResult
-read_into_reader(RedisConn *conn, bool *fed, char **reason)
+read_into_reader(RedisConn *conn, bool all, char **reason)
 {
 	char		buf[READ_CHUNK_BYTES];
+	bool		fed = false;
 
-	*fed = false;
 	for (;;)
 	{
 		size_t		nread = 0;
 		IoResult	result = read_some(conn, buf, sizeof(buf), &nread, reason);
 
-		/* what came before a failure is read first; it repeats next time */
-		if (result == IO_FAILED && *fed)
+		if (result == IO_FAILED && fed)
 			return IO_WANT_READ;
 		if (result != IO_DONE)
 			return result;
@@ -422,8 +605,17 @@ read_into_reader(RedisConn *conn, bool *fed, char **reason)
 			*reason = pstrdup(conn->reader->errstr);
 			return IO_FAILED;
 		}
-		*fed = true;
+		fed = true;
+		if (!all && nread < sizeof(buf))
+			return IO_DONE;
 	}
+}
+
+/* Does OpenSSL hold bytes of ours that a wait on the socket would miss? */
+static bool
+has_buffered_input(RedisConn *conn)
+{
+	return conn->ssl != NULL && SSL_has_pending(conn->ssl);
 }
 
 /*
@@ -453,9 +645,7 @@ redis_conn_next_reply(RedisConn *conn, RedisReply **reply, char **reason)
 bool
 redis_conn_read_available(RedisConn *conn, char **reason)
 {
-	bool		fed;
-
-	return read_into_reader(conn, &fed, reason) != IO_FAILED;
+	return read_into_reader(conn, true, reason) != IO_FAILED;
 }
 
 /* The connection's socket, to wait on. */
@@ -506,6 +696,7 @@ redis_conn_exchange(RedisConn **conn, int ncommands,
 	PG_TRY();
 	{
 		size_t		sent = 0;
+		IoResult	wanted = IO_WANT_READ;
 
 		while (sent < (size_t) out.len && result == REDIS_CONN_OK)
 		{
@@ -520,20 +711,25 @@ redis_conn_exchange(RedisConn **conn, int ncommands,
 			else if (!wait_for_io(c, io, deadline))
 				result = REDIS_CONN_TIMEOUT;
 		}
+		/*
+		 * Wait, then read: a reply is rarely there the moment the commands
+		 * are sent, and a read that finds nothing is a system call lost.
+		 */
 		while (result == REDIS_CONN_OK && nreplies < ncommands)
 		{
 			RedisReply *reply;
 			IoResult	io;
-			bool		fed;
 
 			if (!redis_conn_next_reply(c, &reply, reason))
 				result = REDIS_CONN_FAILED;
 			else if (reply != NULL)
 				replies[nreplies++] = reply;
-			else if ((io = read_into_reader(c, &fed, reason)) == IO_FAILED)
-				result = REDIS_CONN_FAILED;
-			else if (!fed && !wait_for_io(c, io, deadline))
+			else if (!has_buffered_input(c) && !wait_for_io(c, wanted, deadline))
 				result = REDIS_CONN_TIMEOUT;
+			else if ((io = read_into_reader(c, false, reason)) == IO_FAILED)
+				result = REDIS_CONN_FAILED;
+			else
+				wanted = io == IO_WANT_WRITE ? IO_WANT_WRITE : IO_WANT_READ;
 		}
 	}
 	PG_CATCH();
@@ -551,6 +747,21 @@ redis_conn_exchange(RedisConn **conn, int ncommands,
 		redis_replies_free(replies, nreplies);
 	pfree(out.data);
 	return result;
+}
+
+/*
+ * Runs one command of NUL-terminated arguments (names, numbers, names of
+ * channels) on *conn; the reply, possibly an error reply, is the caller's.
+ */
+RedisConnResult
+redis_conn_call(RedisConn **conn, int argc, const char *const *argv,
+				RedisReply **reply, char **reason)
+{
+	RedisCommand cmd = redis_command(argc);
+
+	for (int i = 0; i < argc; i++)
+		redis_command_arg_string(&cmd, i, argv[i]);
+	return redis_conn_exchange(conn, 1, &cmd, reply, reason);
 }
 
 /*
@@ -643,6 +854,117 @@ socket_connected(pgsocket fd, char **reason)
 }
 
 /*
+ * A TLS context for one connection, from the current cachext.redis_tls_*
+ * settings (so a reload applies to the next connection); NULL with
+ * *reason if a file cannot be used.
+ */
+static SSL_CTX *
+tls_context(char **reason)
+{
+	SSL_CTX    *ctx = SSL_CTX_new(TLS_client_method());
+	const char *problem = NULL;
+
+	if (ctx == NULL)
+		problem = "creating a TLS context";
+	else if (cachext_redis_tls_verify != REDIS_TLS_VERIFY_NONE &&
+			 (cachext_redis_tls_ca_file[0] != '\0' ?
+			  SSL_CTX_load_verify_locations(ctx, cachext_redis_tls_ca_file, NULL) :
+			  SSL_CTX_set_default_verify_paths(ctx)) != 1)
+		problem = "loading cachext.redis_tls_ca_file";
+	else if (cachext_redis_tls_cert_file[0] != '\0' &&
+			 SSL_CTX_use_certificate_chain_file(ctx, cachext_redis_tls_cert_file) != 1)
+		problem = "loading cachext.redis_tls_cert_file";
+	else if (cachext_redis_tls_key_file[0] != '\0' &&
+			 SSL_CTX_use_PrivateKey_file(ctx, cachext_redis_tls_key_file,
+										 SSL_FILETYPE_PEM) != 1)
+		problem = "loading cachext.redis_tls_key_file";
+	if (problem != NULL)
+	{
+		unsigned long queued = ERR_get_error();
+
+		ERR_clear_error();
+		*reason = psprintf("TLS failed while %s: %s.", problem,
+						   queued && ERR_reason_error_string(queued) ?
+						   ERR_reason_error_string(queued) : "unknown error");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, cachext_redis_tls_verify == REDIS_TLS_VERIFY_NONE ?
+					   SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+					 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return ctx;
+}
+
+/*
+ * Sets up TLS on a connected socket: SNI and, under verify = full, the
+ * name (or address) the certificate must carry.  False with *reason.
+ */
+static bool
+tls_start(RedisConn *conn, const RedisTarget *t, char **reason)
+{
+	SSL_CTX    *ctx = tls_context(reason);
+	unsigned char address[sizeof(struct in6_addr)];
+	bool		is_address = inet_pton(AF_INET, t->host, address) == 1 ||
+		inet_pton(AF_INET6, t->host, address) == 1;
+	bool		ok;
+
+	if (ctx == NULL)
+		return false;
+	conn->ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx);			/* the SSL holds its own reference */
+	ok = conn->ssl != NULL && SSL_set_fd(conn->ssl, conn->fd) == 1 &&
+		(is_address || SSL_set_tlsext_host_name(conn->ssl, t->host) == 1);
+	if (ok && cachext_redis_tls_verify == REDIS_TLS_VERIFY_FULL)
+		ok = is_address ?
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(conn->ssl), t->host) == 1 :
+			SSL_set1_host(conn->ssl, t->host) == 1;
+	ERR_clear_error();
+	if (!ok)
+		*reason = pstrdup("TLS could not be set up for this connection.");
+	return ok;
+}
+
+/*
+ * Runs the TLS handshake until the deadline.  A certificate that does not
+ * verify is named in *reason as OpenSSL words it ("certificate has
+ * expired", "hostname mismatch", ...).
+ */
+static bool
+tls_handshake(RedisConn *conn, TimestampTz deadline, RedisConnResult *result,
+			  char **reason)
+{
+	for (;;)
+	{
+		int			rc;
+		IoResult	io;
+
+		ERR_clear_error();
+		errno = 0;
+		rc = SSL_connect(conn->ssl);
+		if (rc == 1)
+			return true;
+		io = tls_result(conn, rc, "connecting", reason);
+		if (io == IO_FAILED)
+		{
+			long		verified = SSL_get_verify_result(conn->ssl);
+
+			if (verified != X509_V_OK)
+				*reason = psprintf("The server's TLS certificate was not accepted: %s.",
+								   X509_verify_cert_error_string(verified));
+			return false;
+		}
+		if (!wait_for_io(conn, io, deadline))
+		{
+			*result = REDIS_CONN_TIMEOUT;
+			*reason = psprintf("The connection took longer than cachext.redis_connect_timeout (%d ms).",
+							   cachext_redis_connect_timeout_ms);
+			return false;
+		}
+	}
+}
+
+/*
  * Sends AUTH and SELECT on *conn as t asks; false with *reason (and
  * *result) if Redis did not answer or refused.
  */
@@ -692,8 +1014,9 @@ authenticate_and_select(RedisConn **conn, const RedisTarget *t,
 }
 
 /*
- * Opens a connection to t: a non-blocking connect waited for up to
- * cachext.redis_connect_timeout, then AUTH and SELECT.  Returns NULL with
+ * Opens a connection to t: a non-blocking connect and, for rediss://, the
+ * TLS handshake, waited for up to cachext.redis_connect_timeout; then AUTH
+ * and SELECT.  Returns NULL with
  * *result and *reason on failure, having counted and logged nothing.
  */
 RedisConn *
@@ -735,7 +1058,9 @@ redis_conn_open(const RedisTarget *t, RedisConnResult *result, char **reason)
 			*reason = psprintf("The connection took longer than cachext.redis_connect_timeout (%d ms).",
 							   cachext_redis_connect_timeout_ms);
 		}
-		else if (socket_connected(conn->fd, reason))
+		else if (socket_connected(conn->fd, reason) &&
+				 (!t->tls || (tls_start(conn, t, reason) &&
+							  tls_handshake(conn, deadline, result, reason))))
 			connected = true;
 	}
 	PG_CATCH();

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * redis_conn.h
- *	  One connection to one Redis server: connect (TCP or unix socket),
+ *	  One connection to one Redis server: connect (TCP, unix socket, TLS),
  *	  AUTH and SELECT, pipelined exchanges of binary-safe commands, all
  *	  waited for interruptibly.
  *
@@ -56,10 +56,25 @@ typedef enum RedisConnResult
 	REDIS_CONN_FAILED
 } RedisConnResult;
 
-/* Settings (cachext.redis_connect_timeout, cachext.redis_timeout). */
+/* What cachext.redis_tls_verify checks of a rediss:// server. */
+typedef enum RedisTlsVerify
+{
+	REDIS_TLS_VERIFY_FULL,		/* the certificate and the host name */
+	REDIS_TLS_VERIFY_CA,		/* the certificate only */
+	REDIS_TLS_VERIFY_NONE		/* nothing: encryption without identity */
+} RedisTlsVerify;
+
+/* Settings (cachext.redis_connect_timeout, _timeout, _tls_*). */
 extern int	cachext_redis_connect_timeout_ms;
 extern int	cachext_redis_timeout_ms;
+extern char *cachext_redis_tls_ca_file;
+extern char *cachext_redis_tls_cert_file;
+extern char *cachext_redis_tls_key_file;
+extern int	cachext_redis_tls_verify;
 extern void redis_conn_define_settings(void);
+extern void redis_conn_setting_changed(const char *old_value,
+									   const char *new_value);
+extern uint64 redis_conn_settings_generation(void);
 
 /* Commands, built in the current memory context. */
 extern RedisCommand redis_command(int argc);
@@ -74,6 +89,9 @@ extern RedisConnResult redis_conn_exchange(RedisConn **conn, int ncommands,
 										   const RedisCommand *commands,
 										   RedisReply **replies,
 										   char **reason);
+extern RedisConnResult redis_conn_call(RedisConn **conn, int argc,
+									   const char *const *argv,
+									   RedisReply **reply, char **reason);
 extern void redis_conn_close(RedisConn **conn);
 
 /* Following a stream of pushed replies (the sync worker's subscription). */

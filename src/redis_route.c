@@ -1,16 +1,74 @@
 /*-------------------------------------------------------------------------
  * redis_route.c
- *	  Which Redis node serves cachext's data: the one node cachext.redis_url
- *	  names.
+ *	  Which Redis node serves cachext's data: the one node a redis://,
+ *	  rediss:// or unix:// URL names, or the master that Sentinels name for
+ *	  a redis-sentinel:// service.
  *
  * Every connection (a backend's, the sync worker's) is opened here, so a
  * new way of finding the node changes this file and nothing above it.
- * Nothing is cached between calls: each connect finds the node afresh.
+ *
+ * Sentinel.  A connect asks the listed Sentinels in turn, each within
+ * cachext.redis_connect_timeout and cachext.redis_timeout and as
+ * cachext.redis_sentinel_user / cachext.redis_sentinel_password when set,
+ * for SENTINEL get-master-addr-by-name; connects to the address named with
+ * the URL's credentials and database; and confirms with ROLE that the node
+ * is a master.  A Sentinel that has not seen a failover yet, or a node
+ * demoted since, is passed over for the next Sentinel.  Nothing is cached
+ * between connects: every reconnect (after a failure and the breaker's
+ * retry interval) finds the current master.  The sync worker also keeps a
+ * subscription to +switch-master on one Sentinel (redis_route_watch), so
+ * that it re-points as soon as a failover is announced.
+ *
+ * Memory.  Strings of a resolved master live in the caller's memory
+ * context; the settings' strings belong to the GUC machinery.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "utils/guc.h"
+
 #include "redis_route.h"
+
+/* The channel Sentinels announce a new master on. */
+#define SWITCH_MASTER_CHANNEL	"+switch-master"
+
+char	   *cachext_redis_sentinel_user = NULL;
+char	   *cachext_redis_sentinel_password = NULL;
+
+static void
+assign_sentinel_user(const char *newval, void *extra)
+{
+	redis_conn_setting_changed(cachext_redis_sentinel_user, newval);
+}
+
+static void
+assign_sentinel_password(const char *newval, void *extra)
+{
+	redis_conn_setting_changed(cachext_redis_sentinel_password, newval);
+}
+
+/*
+ * Defines the Sentinel settings; called from cachext.c's define_settings
+ * so that every setting is registered in _PG_init.
+ */
+void
+redis_route_define_settings(void)
+{
+	DefineCustomStringVariable("cachext.redis_sentinel_user",
+							   "User name cachext authenticates as to Sentinels (redis-sentinel:// URLs).",
+							   "Empty means AUTH with the password alone.",
+							   &cachext_redis_sentinel_user,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, assign_sentinel_user, NULL);
+	DefineCustomStringVariable("cachext.redis_sentinel_password",
+							   "Password cachext authenticates with to Sentinels (redis-sentinel:// URLs).",
+							   "Empty means no AUTH; the URL's credentials are the data nodes'.",
+							   &cachext_redis_sentinel_password,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, assign_sentinel_password, NULL);
+}
 
 /*
  * Parses url (see redis_url.c) into target, its strings allocated in the
@@ -25,6 +83,133 @@ redis_route_parse(const char *url, RedisTarget *target, const char **problem)
 						   problem);
 }
 
+/* Sentinel i of target, as a node to connect to with Sentinel credentials. */
+static RedisTarget
+sentinel_node(const RedisTarget *target, int i)
+{
+	RedisTarget node;
+	const char *host = target->sentinels[i].host;
+
+	memset(&node, 0, sizeof(node));
+	node.host = target->sentinels[i].host;
+	node.port = target->sentinels[i].port;
+	if (cachext_redis_sentinel_password[0] != '\0')
+	{
+		node.password = cachext_redis_sentinel_password;
+		if (cachext_redis_sentinel_user[0] != '\0')
+			node.user = cachext_redis_sentinel_user;
+	}
+	node.display = psprintf(strchr(host, ':') ? "Sentinel [%s]:%d" :
+							"Sentinel %s:%d", host, node.port);
+	return node;
+}
+
+/*
+ * Asks Sentinel i where target's master is: *master is target with that
+ * host and port.  False with *reason.
+ */
+static bool
+ask_sentinel(const RedisTarget *target, int i, RedisTarget *master,
+			 char **reason)
+{
+	RedisTarget sentinel = sentinel_node(target, i);
+	const char *ask[] = {"SENTINEL", "get-master-addr-by-name", target->service};
+	RedisConnResult result;
+	RedisConn  *conn = redis_conn_open(&sentinel, &result, reason);
+	RedisReply *reply;
+	bool		ok;
+
+	if (conn == NULL || redis_conn_call(&conn, lengthof(ask), ask, &reply,
+										 reason) != REDIS_CONN_OK)
+	{
+		redis_conn_close(&conn);
+		*reason = psprintf("%s: %s", sentinel.display, *reason);
+		return false;
+	}
+	redis_conn_close(&conn);
+	ok = reply->type == REPLY_ARRAY && reply->elements == 2 &&
+		reply->element[0]->type == REPLY_STRING &&
+		reply->element[1]->type == REPLY_STRING;
+	if (ok)
+	{
+		*master = *target;
+		master->service = NULL;
+		master->nsentinels = 0;
+		master->host = pstrdup(reply->element[0]->str);
+		master->port = atoi(reply->element[1]->str);
+		master->display = psprintf(strchr(master->host, ':') ?
+								   "[%s]:%d/%d (master of %s)" :
+								   "%s:%d/%d (master of %s)",
+								   master->host, master->port, master->db,
+								   target->service);
+	}
+	else if (reply->type == REPLY_ERROR)
+		*reason = psprintf("%s answered: %s", sentinel.display, reply->str);
+	else
+		*reason = psprintf("%s knows no master named \"%s\".",
+						   sentinel.display, target->service);
+	redis_reply_free(reply);
+	return ok;
+}
+
+/* Does ROLE say *conn's node is a master?  False with *reason. */
+static bool
+is_master(RedisConn **conn, const RedisTarget *node, char **reason)
+{
+	const char *role[] = {"ROLE"};
+	RedisReply *reply;
+	bool		ok;
+
+	if (redis_conn_call(conn, lengthof(role), role, &reply,
+						reason) != REDIS_CONN_OK)
+	{
+		*reason = psprintf("%s: %s", node->display, *reason);
+		return false;
+	}
+	ok = reply->type == REPLY_ARRAY && reply->elements >= 1 &&
+		reply->element[0]->type == REPLY_STRING &&
+		strcmp(reply->element[0]->str, "master") == 0;
+	if (!ok)
+		*reason = psprintf("%s is not a master (ROLE says otherwise).",
+						   node->display);
+	redis_reply_free(reply);
+	return ok;
+}
+
+/*
+ * The master Sentinels name for target's service, connected; NULL with
+ * *result and *reason when no Sentinel names a master that confirms it.
+ */
+static RedisConn *
+connect_to_master(const RedisTarget *target, RedisConnResult *result,
+				  char **reason)
+{
+	for (int i = 0; i < target->nsentinels; i++)
+	{
+		RedisTarget master;
+		RedisConn  *conn;
+
+		if (!ask_sentinel(target, i, &master, reason))
+			continue;
+		conn = redis_conn_open(&master, result, reason);
+		if (conn == NULL)
+		{
+			*reason = psprintf("%s: %s", master.display, *reason);
+			continue;
+		}
+		if (is_master(&conn, &master, reason))
+		{
+			*result = REDIS_CONN_OK;
+			return conn;
+		}
+		redis_conn_close(&conn);
+	}
+	*result = REDIS_CONN_FAILED;
+	*reason = psprintf("No Sentinel named a master that could be used; the last problem: %s",
+					   *reason);
+	return NULL;
+}
+
 /*
  * Opens a connection to the node that serves target's data; NULL with
  * *result and *reason when it cannot, having counted and logged nothing.
@@ -33,5 +218,66 @@ RedisConn *
 redis_route_connect(const RedisTarget *target, RedisConnResult *result,
 					char **reason)
 {
+	if (target->service != NULL)
+		return connect_to_master(target, result, reason);
 	return redis_conn_open(target, result, reason);
+}
+
+/*
+ * For a redis-sentinel:// target, a connection to the first Sentinel that
+ * answers, subscribed to +switch-master; NULL with *reason if none does.
+ * Other targets have nothing to watch: NULL with *reason NULL.
+ */
+RedisConn *
+redis_route_watch(const RedisTarget *target, char **reason)
+{
+	const char *subscribe[] = {"SUBSCRIBE", SWITCH_MASTER_CHANNEL};
+
+	*reason = NULL;
+	for (int i = 0; i < target->nsentinels; i++)
+	{
+		RedisTarget sentinel = sentinel_node(target, i);
+		RedisConnResult result;
+		RedisConn  *conn = redis_conn_open(&sentinel, &result, reason);
+		RedisReply *reply;
+
+		if (conn == NULL || redis_conn_call(&conn, lengthof(subscribe), subscribe,
+											 &reply, reason) != REDIS_CONN_OK)
+		{
+			redis_conn_close(&conn);
+			*reason = psprintf("%s: %s", sentinel.display, *reason);
+			continue;
+		}
+		if (reply->type == REPLY_ARRAY)
+		{
+			redis_reply_free(reply);
+			return conn;
+		}
+		*reason = psprintf("%s refused SUBSCRIBE %s.", sentinel.display,
+						   SWITCH_MASTER_CHANNEL);
+		redis_reply_free(reply);
+		redis_conn_close(&conn);
+	}
+	return NULL;
+}
+
+/*
+ * Is message, read from redis_route_watch's connection, the announcement
+ * of a new master for service?  ("message", "+switch-master",
+ * "<service> <old ip> <old port> <new ip> <new port>")
+ */
+bool
+redis_route_master_switched(const char *service, const RedisReply *message)
+{
+	size_t		service_len = strlen(service);
+	const RedisReply *payload;
+
+	if (message->type != REPLY_ARRAY || message->elements != 3 ||
+		message->element[0]->type != REPLY_STRING ||
+		strcmp(message->element[0]->str, "message") != 0)
+		return false;
+	payload = message->element[2];
+	return payload->type == REPLY_STRING && payload->len > service_len &&
+		strncmp(payload->str, service, service_len) == 0 &&
+		payload->str[service_len] == ' ';
 }

@@ -1,8 +1,11 @@
 /*-------------------------------------------------------------------------
  * redis_url.c
  *	  Parses cachext.redis_url into a RedisTarget:
- *	  redis://[[user]:password@]host[:port][/db] or
- *	  unix://[[user]:password@]/path[?db=N].
+ *	  redis://[[user]:password@]host[:port][/db],
+ *	  rediss://[[user]:password@]host[:port][/db] (the same over TLS),
+ *	  redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
+ *	  (the master Sentinels name for service; the credentials are the data
+ *	  nodes') or unix://[[user]:password@]/path[?db=N].
  *
  * The user name and password may hold any byte but NUL written as %XX
  * (RFC 3986 percent-encoding), so a password with "@", ":" or "/" can be
@@ -135,67 +138,150 @@ parse_userinfo(const char *s, size_t len, RedisTarget *t, Storage *storage,
 						 &t->password, problem);
 }
 
-/* Parses what follows "redis://". */
+/*
+ * Parses "host[:port]" in [s, end) (an IPv6 address in brackets) into
+ * *host and *port, which keeps its default when no port is given.
+ */
 static bool
-parse_tcp(const char *rest, RedisTarget *t, Storage *storage,
-		  const char **problem)
+parse_host_port(const char *s, const char *end, char **host, int *port,
+				Storage *storage, const char **problem)
 {
-	const char *at = strrchr(rest, '@');
-	const char *slash;
-	const char *end;
 	const char *host_end;
 
-	if (at != NULL)
+	if (s < end && s[0] == '[')
 	{
-		if (!parse_userinfo(rest, at - rest, t, storage, problem))
-			return false;
-		rest = at + 1;
-	}
-	slash = strchr(rest, '/');
-	end = slash ? slash : rest + strlen(rest);
-	if (rest[0] == '[')
-	{
-		host_end = memchr(rest, ']', end - rest);
+		host_end = memchr(s, ']', end - s);
 		if (host_end == NULL)
 		{
 			*problem = "An IPv6 address opened with \"[\" is never closed.";
 			return false;
 		}
-		t->host = store_copy(storage, rest + 1, host_end - rest - 1);
+		*host = store_copy(storage, s + 1, host_end - s - 1);
 		host_end++;
 	}
 	else
 	{
-		host_end = memchr(rest, ':', end - rest);
+		host_end = memchr(s, ':', end - s);
 		if (host_end == NULL)
 			host_end = end;
-		t->host = store_copy(storage, rest, host_end - rest);
+		*host = store_copy(storage, s, host_end - s);
 	}
-	if (t->host[0] == '\0')
+	if ((*host)[0] == '\0')
 	{
 		*problem = "The URL names no host.";
 		return false;
 	}
-	if (host_end < end)
+	if (host_end < end &&
+		(*host_end != ':' ||
+		 !parse_number(host_end + 1, end - host_end - 1, 65535, port) ||
+		 *port == 0))
 	{
-		if (*host_end != ':' ||
-			!parse_number(host_end + 1, end - host_end - 1, 65535, &t->port) ||
-			t->port == 0)
-		{
-			*problem = "The port must be a number between 1 and 65535.";
-			return false;
-		}
+		*problem = "The port must be a number between 1 and 65535.";
+		return false;
 	}
+	return true;
+}
+
+/* Reads the database number after "/", if any; false with *problem. */
+static bool
+parse_db(const char *slash, RedisTarget *t, const char **problem)
+{
 	if (slash != NULL && slash[1] != '\0' &&
 		!parse_number(slash + 1, strlen(slash + 1), INT_MAX, &t->db))
 	{
 		*problem = "The database after \"/\" must be a non-negative number.";
 		return false;
 	}
+	return true;
+}
+
+/* Takes the credentials before the last "@", if any; *rest moves past them. */
+static bool
+parse_credentials(const char **rest, RedisTarget *t, Storage *storage,
+				  const char **problem)
+{
+	const char *at = strrchr(*rest, '@');
+
+	if (at == NULL)
+		return true;
+	if (!parse_userinfo(*rest, at - *rest, t, storage, problem))
+		return false;
+	*rest = at + 1;
+	return true;
+}
+
+/* Parses what follows "redis://" or "rediss://". */
+static bool
+parse_tcp(const char *rest, RedisTarget *t, Storage *storage,
+		  const char **problem)
+{
+	const char *slash;
+
+	if (!parse_credentials(&rest, t, storage, problem))
+		return false;
+	slash = strchr(rest, '/');
+	if (!parse_host_port(rest, slash ? slash : rest + strlen(rest), &t->host,
+						 &t->port, storage, problem) ||
+		!parse_db(slash, t, problem))
+		return false;
 	t->display = storage->next;
 	storage->next += sprintf(t->display,
 							 strchr(t->host, ':') ? "[%s]:%d/%d" : "%s:%d/%d",
 							 t->host, t->port, t->db) + 1;
+	return true;
+}
+
+/*
+ * Parses what follows "redis-sentinel://": the Sentinels, comma-separated,
+ * "/", the service name, and optionally "/" and the database.
+ */
+static bool
+parse_sentinel(const char *rest, RedisTarget *t, Storage *storage,
+			   const char **problem)
+{
+	const char *slash;
+	const char *service_end;
+
+	if (!parse_credentials(&rest, t, storage, problem))
+		return false;
+	slash = strchr(rest, '/');
+	if (slash == NULL)
+	{
+		*problem = "A redis-sentinel:// URL must name the service after the Sentinels and \"/\".";
+		return false;
+	}
+	for (const char *item = rest; item <= slash;)
+	{
+		const char *comma = memchr(item, ',', slash - item);
+		const char *item_end = comma ? comma : slash;
+		RedisAddress *sentinel = &t->sentinels[t->nsentinels];
+
+		if (t->nsentinels == REDIS_URL_MAX_SENTINELS)
+		{
+			*problem = "At most 16 Sentinels can be listed.";
+			return false;
+		}
+		sentinel->port = REDIS_SENTINEL_DEFAULT_PORT;
+		if (!parse_host_port(item, item_end, &sentinel->host, &sentinel->port,
+							 storage, problem))
+			return false;
+		t->nsentinels++;
+		item = item_end + 1;
+	}
+	service_end = strchr(slash + 1, '/');
+	if (service_end == NULL)
+		service_end = slash + strlen(slash);
+	if (service_end == slash + 1)
+	{
+		*problem = "A redis-sentinel:// URL must name the service after the Sentinels and \"/\".";
+		return false;
+	}
+	t->service = store_copy(storage, slash + 1, service_end - slash - 1);
+	if (!parse_db(*service_end ? service_end : NULL, t, problem))
+		return false;
+	t->display = storage->next;
+	storage->next += sprintf(t->display, "service %s via Sentinel (db %d)",
+							 t->service, t->db) + 1;
 	return true;
 }
 
@@ -250,8 +336,15 @@ redis_url_parse(const char *url, RedisTarget *t, char *storage,
 	t->port = 6379;
 	if (strncmp(url, "redis://", 8) == 0)
 		return parse_tcp(url + 8, t, &s, problem);
+	if (strncmp(url, "rediss://", 9) == 0)
+	{
+		t->tls = true;
+		return parse_tcp(url + 9, t, &s, problem);
+	}
+	if (strncmp(url, "redis-sentinel://", 17) == 0)
+		return parse_sentinel(url + 17, t, &s, problem);
 	if (strncmp(url, "unix://", 7) == 0)
 		return parse_unix(url + 7, t, &s, problem);
-	*problem = "The URL must start with redis:// or unix://.";
+	*problem = "The URL must start with redis://, rediss://, redis-sentinel:// or unix://.";
 	return false;
 }

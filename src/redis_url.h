@@ -13,24 +13,42 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Where and as whom to connect, parsed from cachext.redis_url. */
+/* Sentinels a redis-sentinel:// URL may list, and their default port. */
+#define REDIS_URL_MAX_SENTINELS		16
+#define REDIS_SENTINEL_DEFAULT_PORT	26379
+
+typedef struct RedisAddress
+{
+	char	   *host;
+	int			port;
+} RedisAddress;
+
+/*
+ * Where and as whom to connect, parsed from cachext.redis_url.  Exactly one
+ * of host (TCP), socket_path (unix) and service (Sentinel) is set.
+ */
 typedef struct RedisTarget
 {
 	char	   *host;			/* NULL for a unix socket */
 	int			port;
 	char	   *socket_path;	/* NULL for TCP */
+	bool		tls;			/* rediss://: TLS over TCP */
 	char	   *user;			/* NULL: AUTH with the password alone */
 	char	   *password;		/* NULL: no AUTH */
 	int			db;
 	char	   *display;		/* for messages: no secrets */
+	char	   *service;		/* redis-sentinel://: the master's name */
+	int			nsentinels;
+	RedisAddress sentinels[REDIS_URL_MAX_SENTINELS];
 } RedisTarget;
 
 /*
- * Bytes of storage redis_url_parse needs for a URL of url_len bytes: every
- * part is at most as long as the URL, the display text at most 24 bytes
- * longer than the host or socket path, plus the parts' terminating NULs.
+ * Bytes of storage redis_url_parse needs for a URL of url_len bytes: the
+ * parts together are at most as long as the URL, plus their terminating
+ * NULs (at most REDIS_URL_MAX_SENTINELS + 3), plus the display text, at
+ * most 40 bytes longer than the host, socket path or service.
  */
-#define REDIS_URL_STORAGE_SIZE(url_len) (2 * (url_len) + 32)
+#define REDIS_URL_STORAGE_SIZE(url_len) (2 * (url_len) + 64)
 
 extern bool redis_url_parse(const char *url, RedisTarget *t, char *storage,
 							const char **problem);

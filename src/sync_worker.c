@@ -33,13 +33,19 @@
  * cache.  That replay goes through the L2 module's per-process connection,
  * breaker and counters, as a backend's would.
  *
- * Waiting.  The loop waits with WaitLatchOrSocket on the stream socket,
- * with a timeout for the next heartbeat or reconnection attempt; SIGTERM
- * is core's die, SIGHUP re-reads the configuration (a changed
- * cachext.redis_url restarts the stream; an empty one stops it).  Redis
- * commands wait interruptibly inside redis_conn.c.  Per-pass allocations go in a
- * memory context reset every pass; the URL followed lives in
- * TopMemoryContext.  The worker needs no database, so it also runs on a
+ * Sentinel.  Behind a redis-sentinel:// URL the worker also subscribes to
+ * +switch-master on a Sentinel (before it looks the master up, so no
+ * announcement falls in between); an announcement for our service loses
+ * the stream -- emptying L1, since the new master's changes were never
+ * tracked -- and starts it again at once on the new master.
+ *
+ * Waiting.  The loop waits on the latch, the stream socket and the watched
+ * Sentinel's, with a timeout for the next heartbeat or reconnection
+ * attempt; SIGTERM is core's die, SIGHUP re-reads the configuration (a
+ * changed cachext.redis_url, or TLS or Sentinel setting, restarts the
+ * stream; an empty URL stops it).  Redis commands wait interruptibly
+ * inside redis_conn.c.  Per-pass allocations go in a memory context reset
+ * every pass; the URL followed lives in TopMemoryContext.  The worker needs no database, so it also runs on a
  * hot standby.
  *-------------------------------------------------------------------------
  */
@@ -56,6 +62,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "l1.h"
 #include "l2.h"
 #include "l2_stats.h"
@@ -75,7 +82,12 @@
 /* The two connections of the stream; both NULL or both open. */
 static RedisConn *stream = NULL;	/* subscribed to the channel */
 static RedisConn *tracker = NULL;	/* CLIENT TRACKING, redirecting */
+static RedisConn *watch = NULL;		/* redis-sentinel:// only: subscribed to
+									 * +switch-master on a Sentinel */
+static char *watched_service = NULL;	/* its service, in TopMemoryContext */
 static char *followed_url = NULL;	/* in TopMemoryContext; NULL: none */
+static uint64 followed_generation = 0;	/* redis_conn_settings_generation
+										 * the stream was started under */
 static bool reported_down = false;	/* the loss has been logged */
 
 /*
@@ -115,6 +127,7 @@ lose_stream(const char *reason)
 {
 	redis_conn_close(&stream);
 	redis_conn_close(&tracker);
+	redis_conn_close(&watch);
 	reset_l1();
 	if (!reported_down)
 		ereport(LOG,
@@ -134,12 +147,9 @@ static bool
 call(RedisConn **conn, int argc, const char **argv, RedisReplyType expected_type,
 	 RedisReply **wanted, char **reason)
 {
-	RedisCommand cmd = redis_command(argc);
 	RedisReply *reply;
 
-	for (int i = 0; i < argc; i++)
-		redis_command_arg_string(&cmd, i, argv[i]);
-	if (redis_conn_exchange(conn, 1, &cmd, &reply, reason) != REDIS_CONN_OK)
+	if (redis_conn_call(conn, argc, argv, &reply, reason) != REDIS_CONN_OK)
 		return false;
 	if (reply->type != expected_type)
 	{
@@ -193,7 +203,27 @@ start_stream(const char *url, char **reason)
 	const char *tracking[] = {"CLIENT", "TRACKING", "on", "REDIRECT", NULL,
 	"BCAST"};
 	RedisReply *id;
+	RedisTarget target;
+	const char *problem;
 
+	/*
+	 * Behind Sentinels, the announcements of a new master are followed
+	 * before the master is looked up, so that none can fall in between.
+	 */
+	if (!redis_route_parse(url, &target, &problem))
+	{
+		*reason = pstrdup(problem);
+		return false;
+	}
+	if (target.service != NULL)
+	{
+		watch = redis_route_watch(&target, reason);
+		if (watch == NULL)
+			return false;
+		if (watched_service != NULL)
+			pfree(watched_service);
+		watched_service = MemoryContextStrdup(TopMemoryContext, target.service);
+	}
 	stream = open_connection(url, reason);
 	if (stream == NULL)
 		return false;
@@ -219,6 +249,7 @@ start_stream(const char *url, char **reason)
 failed:
 	redis_conn_close(&stream);
 	redis_conn_close(&tracker);
+	redis_conn_close(&watch);
 	return false;
 }
 
@@ -281,6 +312,86 @@ read_stream(void)
 	}
 }
 
+/*
+ * Reads what the Sentinel watched holds: an announcement of a new master
+ * for our service loses the stream, which is then started again at once
+ * on the new master.  True if that happened.
+ */
+static bool
+read_watch(void)
+{
+	char	   *reason;
+
+	if (!redis_conn_read_available(watch, &reason))
+	{
+		lose_stream(reason);
+		return true;
+	}
+	for (;;)
+	{
+		RedisReply *message;
+		bool		switched;
+
+		if (!redis_conn_next_reply(watch, &message, &reason))
+		{
+			lose_stream(reason);
+			return true;
+		}
+		if (message == NULL)
+			return false;
+		switched = redis_route_master_switched(watched_service, message);
+		redis_reply_free(message);
+		if (switched)
+		{
+			/* a failover is not an outage: say so, and follow at once */
+			ereport(LOG,
+					(errmsg("cachext sync worker follows a new Redis master"),
+					 errdetail("Sentinel announced a new master for service \"%s\"; L1 is emptied.",
+							   watched_service)));
+			lose_stream("Sentinel announced a new master.");
+			reported_down = false;
+			return true;
+		}
+	}
+}
+
+/*
+ * Waits for the latch, the stream's socket and the watched Sentinel's, up
+ * to timeout ms (-1: no timeout).  A set of the pass' own, freed before
+ * returning, since the sockets change from pass to pass.
+ */
+static void
+wait_for_events(long timeout, bool *stream_readable, bool *watch_readable)
+{
+	WaitEventSet *set = CreateSessionWaitEventSet(4);
+	WaitEvent	occurred[4];
+	int			n;
+
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	if (stream != NULL)
+		AddWaitEventToSet(set, WL_SOCKET_READABLE, redis_conn_socket(stream),
+						  NULL, &stream);
+	if (watch != NULL)
+		AddWaitEventToSet(set, WL_SOCKET_READABLE, redis_conn_socket(watch),
+						  NULL, &watch);
+	n = WaitEventSetWait(set, timeout, occurred, lengthof(occurred),
+						 PG_WAIT_EXTENSION);
+	FreeWaitEventSet(set);
+	*stream_readable = false;
+	*watch_readable = false;
+	for (int i = 0; i < n; i++)
+	{
+		if (occurred[i].events & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		if (occurred[i].events & WL_SOCKET_READABLE)
+		{
+			*stream_readable |= occurred[i].user_data == (void *) &stream;
+			*watch_readable |= occurred[i].user_data == (void *) &watch;
+		}
+	}
+}
+
 /* Asks the tracking connection for a PONG; without tracking, no stream. */
 static void
 heartbeat(void)
@@ -301,11 +412,13 @@ reload_configuration(void)
 {
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
-	if (followed_url == NULL ? !l2_is_configured() :
-		strcmp(followed_url, cachext_redis_url) == 0)
+	if ((followed_url == NULL ? !l2_is_configured() :
+		 strcmp(followed_url, cachext_redis_url) == 0) &&
+		followed_generation == redis_conn_settings_generation())
 		return false;
+	followed_generation = redis_conn_settings_generation();
 	if (stream != NULL)
-		lose_stream("cachext.redis_url changed.");
+		lose_stream("cachext.redis_url or a setting of the connection changed.");
 	reported_down = false;
 	if (followed_url != NULL)
 		pfree(followed_url);
@@ -340,12 +453,13 @@ cachext_sync_main(Datum arg)
 										 ALLOCSET_DEFAULT_SIZES);
 	if (l2_is_configured())
 		followed_url = MemoryContextStrdup(TopMemoryContext, cachext_redis_url);
+	followed_generation = redis_conn_settings_generation();
 
 	for (;;)
 	{
-		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
 		long		timeout = -1;
-		int			rc;
+		bool		stream_readable;
+		bool		watch_readable;
 
 		MemoryContextReset(pass_context);
 		MemoryContextSwitchTo(pass_context);
@@ -362,8 +476,10 @@ cachext_sync_main(Datum arg)
 			{
 				next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 															 HEARTBEAT_INTERVAL_MS);
-				/* what came with the subscription's answer is read already */
+				/* what came with the subscriptions' answers is read already */
 				read_stream();
+				if (watch != NULL && read_watch())
+					next_attempt = 0;
 			}
 			else
 			{
@@ -387,21 +503,13 @@ cachext_sync_main(Datum arg)
 			layers_replay_queue();
 
 		if (stream != NULL)
-		{
-			events |= WL_SOCKET_READABLE | WL_TIMEOUT;
 			timeout = ms_until(next_heartbeat);
-		}
 		else if (followed_url != NULL)
-		{
-			events |= WL_TIMEOUT;
 			timeout = ms_until(next_attempt);
-		}
-		rc = WaitLatchOrSocket(MyLatch, events,
-							   stream != NULL ? redis_conn_socket(stream) : PGINVALID_SOCKET,
-							   timeout, PG_WAIT_EXTENSION);
-		if (rc & WL_LATCH_SET)
-			ResetLatch(MyLatch);
-		if ((rc & WL_SOCKET_READABLE) && stream != NULL)
+		wait_for_events(timeout, &stream_readable, &watch_readable);
+		if (watch_readable && watch != NULL && read_watch())
+			next_attempt = 0;
+		else if (stream_readable && stream != NULL)
 		{
 			read_stream();
 			if (stream == NULL)

@@ -72,7 +72,9 @@ append_encoded(char *out, const char *s)
 static void
 render(const RedisTarget *t, char *out)
 {
-	out += sprintf(out, t->socket_path ? "unix://" : "redis://");
+	out += sprintf(out, t->socket_path ? "unix://" :
+				   t->service ? "redis-sentinel://" :
+				   t->tls ? "rediss://" : "redis://");
 	if (t->password != NULL)
 	{
 		if (t->user != NULL)
@@ -83,6 +85,15 @@ render(const RedisTarget *t, char *out)
 	}
 	if (t->socket_path != NULL)
 		sprintf(out, "%s?db=%d", t->socket_path, t->db);
+	else if (t->service != NULL)
+	{
+		for (int i = 0; i < t->nsentinels; i++)
+			out += sprintf(out, strchr(t->sentinels[i].host, ':') != NULL ||
+						   t->sentinels[i].host[0] == '[' ? "%s[%s]:%d" : "%s%s:%d",
+						   i > 0 ? "," : "", t->sentinels[i].host,
+						   t->sentinels[i].port);
+		sprintf(out, "/%s/%d", t->service, t->db);
+	}
 	else if (strchr(t->host, ':') != NULL || t->host[0] == '[')
 		sprintf(out, "[%s]:%d/%d", t->host, t->port, t->db);
 	else
@@ -98,18 +109,41 @@ same(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* Do two targets list the same Sentinels? */
+static int
+same_sentinels(const RedisTarget *a, const RedisTarget *b)
+{
+	if (a->nsentinels != b->nsentinels)
+		return 0;
+	for (int i = 0; i < a->nsentinels; i++)
+		if (!same(a->sentinels[i].host, b->sentinels[i].host) ||
+			a->sentinels[i].port != b->sentinels[i].port)
+			return 0;
+	return 1;
+}
+
 static void
 check_accepted(const RedisTarget *t, const char *url)
 {
-	const char *place = t->host ? t->host : t->socket_path;
+	const char *place = t->host ? t->host :
+		t->socket_path ? t->socket_path : t->service;
 	size_t		len;
 	char	   *again;
 	char	   *storage;
 	RedisTarget u;
 	const char *problem;
 
-	if ((t->host == NULL) == (t->socket_path == NULL))
-		fail("not exactly one of host and socket path", url);
+	if ((t->host != NULL) + (t->socket_path != NULL) + (t->service != NULL) != 1)
+		fail("not exactly one of host, socket path and service", url);
+	if ((t->service != NULL) != (t->nsentinels > 0) ||
+		t->nsentinels > REDIS_URL_MAX_SENTINELS)
+		fail("a service without Sentinels, or Sentinels without a service", url);
+	for (int i = 0; i < t->nsentinels; i++)
+		if (t->sentinels[i].host[0] == '\0' || t->sentinels[i].port < 1 ||
+			t->sentinels[i].port > 65535)
+			fail("a Sentinel without a host or with a port out of range", url);
+	if (t->service != NULL && t->service[0] == '\0')
+		fail("an empty service", url);
 	if (t->host != NULL && t->host[0] == '\0')
 		fail("empty host accepted", url);
 	if (t->socket_path != NULL && t->socket_path[0] != '/')
@@ -118,12 +152,14 @@ check_accepted(const RedisTarget *t, const char *url)
 		fail("port or db out of range", url);
 	if (t->user != NULL && t->password == NULL)
 		fail("a user without a password", url);
+	if (t->tls && t->socket_path != NULL)
+		fail("TLS over a unix socket", url);
 	if (t->display == NULL)
 		fail("no display text", url);
 	if (strstr(place, MARKER) == NULL && strstr(t->display, MARKER) != NULL)
 		fail("the display text quotes a credential", url);
 
-	len = strlen(place) + (t->user ? 3 * strlen(t->user) : 0) +
+	len = strlen(url) + 10 * REDIS_URL_MAX_SENTINELS + strlen(place) + (t->user ? 3 * strlen(t->user) : 0) +
 		(t->password ? 3 * strlen(t->password) : 0) + 64;
 	again = malloc(len);
 	render(t, again);
@@ -135,7 +171,8 @@ check_accepted(const RedisTarget *t, const char *url)
 	}
 	if (!same(t->host, u.host) || t->port != u.port ||
 		!same(t->socket_path, u.socket_path) || !same(t->user, u.user) ||
-		!same(t->password, u.password) || t->db != u.db ||
+		!same(t->password, u.password) || t->db != u.db || t->tls != u.tls ||
+		!same(t->service, u.service) || !same_sentinels(t, &u) ||
 		!same(t->display, u.display))
 	{
 		fprintf(stderr, "re-rendered as \"%s\"\n", again);

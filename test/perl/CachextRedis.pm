@@ -13,10 +13,11 @@ use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(redis_start redis_kill redis_cli redis_dir %redis);
+our @EXPORT =
+  qw(redis_start redis_start_tls redis_start_sentinel redis_kill redis_cli redis_dir %redis);
 
 my $redis_dir = PostgreSQL::Test::Utils::tempdir_short;
-our %redis;    # name => { port, pid, extra, auth }
+our %redis;    # name => { port, pid, extra, auth, tls }
 
 END
 {
@@ -46,12 +47,58 @@ sub redis_start
 	}
 	my $pid = slurp_file("$dir/redis.pid");
 	chomp $pid;
-	$redis{$name} = { port => $port, pid => $pid, extra => \@extra };
+	$redis{$name} = { %{ $redis{$name} // {} },
+		port => $port, pid => $pid, extra => \@extra };
 	for (1 .. 100)
 	{
 		last if redis_cli($name, 'PING') =~ /PONG|NOAUTH/;
 		usleep(50_000);
 	}
+	return $redis{$name};
+}
+
+# Starts redis-server speaking TLS only on $port, with $tls->{cert},
+# $tls->{key} and $tls->{ca} (the CA it verifies client certificates
+# against); redis_cli then talks TLS to it as $tls->{client_cert}.
+sub redis_start_tls
+{
+	my ($name, $port, $tls, @extra) = @_;
+	$redis{$name}{tls} = [
+		'--tls', '--cacert', $tls->{ca},
+		'--cert', $tls->{client_cert}, '--key', $tls->{client_key} ];
+	return redis_start(
+		$name, $port, '--port', '0', '--tls-port', $port,
+		'--tls-cert-file', $tls->{cert}, '--tls-key-file', $tls->{key},
+		'--tls-ca-cert-file', $tls->{ca}, @extra);
+}
+
+# Starts redis-sentinel on $port, monitoring $service at 127.0.0.1:$master_port
+# with a quorum of 2, judging a master down after a second; @conf are more
+# lines of its configuration file (auth-pass, requirepass).
+sub redis_start_sentinel
+{
+	my ($name, $port, $service, $master_port, @conf) = @_;
+	my $dir = "$redis_dir/$name";
+	mkdir $dir;
+	open my $fh, '>', "$dir/sentinel.conf" or die "sentinel.conf: $!";
+	print $fh join "\n", "sentinel monitor $service 127.0.0.1 $master_port 2",
+	  "sentinel down-after-milliseconds $service 1000",
+	  "sentinel failover-timeout $service 10000", @conf, '';
+	close $fh;
+	unlink "$dir/redis.pid";
+	system('redis-server', "$dir/sentinel.conf", '--sentinel', '--port', $port,
+		'--bind', '127.0.0.1', '--daemonize', 'yes',
+		'--pidfile', "$dir/redis.pid", '--logfile', "$dir/redis.log",
+		'--dir', $dir) == 0
+	  or die "redis-sentinel did not start";
+	for (1 .. 100)
+	{
+		last if -s "$dir/redis.pid";
+		usleep(50_000);
+	}
+	my $pid = slurp_file("$dir/redis.pid");
+	chomp $pid;
+	$redis{$name} = { %{ $redis{$name} // {} }, port => $port, pid => $pid };
 	return $redis{$name};
 }
 
@@ -67,7 +114,7 @@ sub redis_kill
 sub redis_cli
 {
 	my ($name, @command) = @_;
-	my @auth = @{ $redis{$name}{auth} // [] };
+	my @auth = (@{ $redis{$name}{tls} // [] }, @{ $redis{$name}{auth} // [] });
 	my ($out, $err) = ('', '');
 	IPC::Run::run [ 'redis-cli', '-p', $redis{$name}{port}, @auth, @command ],
 	  '>', \$out, '2>', \$err;

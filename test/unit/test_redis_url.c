@@ -46,6 +46,11 @@ static const UrlCase accepted_cases[] = {
 	{"redis://:%ff@h", "h", 6379, NULL, NULL, "\xff", 0, "h:6379/0"},
 	/* ... but nothing else is */
 	{"redis://h%41/0", "h%41", 6379, NULL, NULL, NULL, 0, "h%41:6379/0"},
+	/* rediss:// is the same over TLS */
+	{"rediss://cache.internal", "cache.internal", 6379, NULL, NULL, NULL, 0,
+	"cache.internal:6379/0"},
+	{"rediss://alice:p%40w@[::1]:6390/5", "::1", 6390, NULL, "alice", "p@w", 5,
+	"[::1]:6390/5"},
 	{"unix:///run/redis.sock", NULL, 6379, "/run/redis.sock", NULL, NULL, 0,
 	"unix:/run/redis.sock (db 0)"},
 	{"unix:///run/redis.sock?db=4", NULL, 6379, "/run/redis.sock", NULL, NULL, 4,
@@ -62,8 +67,18 @@ typedef struct RejectedCase
 } RejectedCase;
 
 static const RejectedCase rejected_cases[] = {
-	{"http://h", "must start with redis:// or unix://"},
-	{"", "must start with redis:// or unix://"},
+	{"http://h", "must start with redis://, rediss://, redis-sentinel:// or unix://"},
+	{"", "must start with redis://, rediss://, redis-sentinel:// or unix://"},
+	{"redis:/h", "must start with redis://, rediss://, redis-sentinel:// or unix://"},
+	{"rediss://", "names no host"},
+	{"rediss://h:0", "port must be"},
+	{"redis-sentinel://h:26379", "must name the service"},
+	{"redis-sentinel://h:26379/", "must name the service"},
+	{"redis-sentinel:///mymaster", "names no host"},
+	{"redis-sentinel://a,,b/mymaster", "names no host"},
+	{"redis-sentinel://a:0/mymaster", "port must be"},
+	{"redis-sentinel://a/mymaster/x", "database after"},
+	{"redis-sentinel://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q/s", "At most 16 Sentinels"},
 	{"redis://", "names no host"},
 	{"redis://[]:1", "names no host"},
 	{"redis://:pw@", "names no host"},
@@ -88,6 +103,28 @@ static const RejectedCase rejected_cases[] = {
 	{"unix://:a%0@/s", "two hexadecimal digits"},
 };
 
+/* A redis-sentinel:// URL's parts beyond UrlCase's. */
+typedef struct SentinelCase
+{
+	const char *url;
+	const char *service;
+	int			db;
+	int			nsentinels;
+	const char *last_host;		/* the last Sentinel listed */
+	int			last_port;
+	const char *password;
+	const char *display;
+} SentinelCase;
+
+static const SentinelCase sentinel_cases[] = {
+	{"redis-sentinel://s1/mymaster", "mymaster", 0, 1, "s1", 26379, NULL,
+	"service mymaster via Sentinel (db 0)"},
+	{"redis-sentinel://:p%40w@s1:5000,[::1]:5001,s3/cache/2", "cache", 2, 3,
+	"s3", 26379, "p@w", "service cache via Sentinel (db 2)"},
+	{"redis-sentinel://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p/s/", "s", 0, 16, "p",
+	26379, NULL, "service s via Sentinel (db 0)"},
+};
+
 /* Does an optional string part equal what the case expects? */
 static int
 same(const char *got, const char *expected)
@@ -109,6 +146,17 @@ parse(const char *url, RedisTarget *t, char **storage)
 	return NULL;
 }
 
+/* Says what went wrong with an accepted case, frees its storage. */
+static int
+reported(const char *url, const char *problem, int ok, char *storage)
+{
+	if (!ok)
+		printf("not ok: redis_url \"%s\": %s\n", url,
+			   problem ? problem : "accepted, with other parts than expected");
+	free(storage);
+	return ok;
+}
+
 static int
 check_accepted(const UrlCase *c)
 {
@@ -118,13 +166,26 @@ check_accepted(const UrlCase *c)
 	int			ok = problem == NULL && same(t.host, c->host) &&
 		t.port == c->port && same(t.socket_path, c->socket_path) &&
 		same(t.user, c->user) && same(t.password, c->password) &&
-		t.db == c->db && same(t.display, c->display);
+		t.db == c->db && same(t.display, c->display) &&
+		t.tls == (strncmp(c->url, "rediss://", 9) == 0);
 
-	if (!ok)
-		printf("not ok: redis_url \"%s\": %s\n", c->url,
-			   problem ? problem : "accepted, with other parts than expected");
-	free(storage);
-	return ok;
+	return reported(c->url, problem, ok, storage);
+}
+
+static int
+check_sentinel(const SentinelCase *c)
+{
+	RedisTarget t;
+	char	   *storage;
+	const char *problem = parse(c->url, &t, &storage);
+	int			ok = problem == NULL && t.host == NULL &&
+		t.socket_path == NULL && !t.tls && same(t.service, c->service) &&
+		t.db == c->db && t.nsentinels == c->nsentinels &&
+		same(t.sentinels[t.nsentinels - 1].host, c->last_host) &&
+		t.sentinels[t.nsentinels - 1].port == c->last_port &&
+		same(t.password, c->password) && same(t.display, c->display);
+
+	return reported(c->url, problem, ok, storage);
 }
 
 static int
@@ -151,6 +212,13 @@ main(void)
 	for (size_t i = 0; i < sizeof(accepted_cases) / sizeof(accepted_cases[0]); i++)
 	{
 		if (check_accepted(&accepted_cases[i]))
+			passed++;
+		else
+			failed++;
+	}
+	for (size_t i = 0; i < sizeof(sentinel_cases) / sizeof(sentinel_cases[0]); i++)
+	{
+		if (check_sentinel(&sentinel_cases[i]))
 			passed++;
 		else
 			failed++;
