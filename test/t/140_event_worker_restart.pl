@@ -5,10 +5,12 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use CachextSessions;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use Time::HiRes qw(time usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('worker_restart');
@@ -27,15 +29,7 @@ INSERT INTO items (id) SELECT generate_series(1, 10);
 SELECT cache_watch_table('items', 'ITEM', ARRAY['item:{id}']);
 });
 
-# A psql session LISTENing on cache_events, fed through stdin.
-my %listener = (in => "LISTEN cache_events;\n", out => '', err => '');
-$listener{h} = IPC::Run::start(
-	[ 'psql', '-XAtq', '-d', $node->connstr('postgres') . ' application_name=listener' ],
-	'<', \$listener{in}, '>', \$listener{out}, '2>', \$listener{err});
-$listener{h}->pump while length $listener{in};
-$node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'listener' AND state = 'idle' AND query LIKE 'LISTEN%'}
-) or die 'the listener did not start';
+my $listener = start_listener($node, 'postgres');
 
 # The event worker's PID, once a commit has started it ('' if none runs).
 sub worker_pid
@@ -74,9 +68,8 @@ my $elapsed = time - $start;
 cmp_ok($elapsed, '<', 30, "within ${elapsed}s");
 isnt(worker_pid(), $pid, 'by a new worker process');
 
-$listener{in} .= "SELECT 'listener done';\n\\q\n";
-$listener{h}->finish;
-like($listener{out}, qr/"ITEM_UPDATED".*item:2/, 'the listener got the event of the second UPDATE');
+ok((grep { $_->[1] =~ /"ITEM_UPDATED".*item:2/ } stop_listener($listener)),
+	'the listener got the event of the second UPDATE');
 ok($node->log_contains('terminating background worker "cachext events'),
 	'the worker was terminated');
 
