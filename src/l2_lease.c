@@ -8,14 +8,18 @@
  * is the key's write sequence, the Redis side of a lease: every write and
  * invalidation of the key increments it, and it expires after an hour
  * idle.  "<key>\0load" is the key's load lock.  "\0cachext:epoch" counts
- * every pattern invalidation and clear, of any prefix.
+ * every pattern invalidation and clear, of any prefix.  "<key>\0fence"
+ * counts the committing transactions that fence the key, and
+ * "\0cachext:fence" those that fence patterns, of any prefix (fence.c):
+ * while either exists, no store under a lease succeeds.  They expire after
+ * cachext.fence_timeout, should their transactions never lift them.
  *
  * Scripts.  A lease read creates a missing sequence or epoch with a random
  * value; a store under a lease compares the sequence and the epoch and
  * sets the value in one EVAL, so no invalidation can slip between the
  * check and the SET, and a counter missing at the store never validates
- * the lease (LEASE_STILL_VALID); an unlock deletes the lock only if it still holds our
- * token, so a lock that expired and was taken by someone else is never
+ * the lease (LEASE_STILL_VALID); an unlock deletes the lock only if it
+ * still holds our token, so a lock that expired and was taken by someone else is never
  * released by us.
  *
  * This file builds commands in the caller's memory context and never
@@ -33,6 +37,11 @@
 #define L2_LOCK_SUFFIX		"\0load"
 #define L2_SEQ_TTL_MS		"3600000"
 #define L2_EPOCH_KEY		"\0cachext:epoch"
+#define L2_FENCE_SUFFIX		"\0fence"
+#define L2_PATTERN_FENCE_KEY "\0cachext:fence"
+
+/* ARGV of the fence scripts for each L2FenceStep. */
+static const char *const fence_step_arg[] = {"place", "lift", "none"};
 
 /* key followed by suffix, palloc'd; *len is its length. */
 static char *
@@ -52,6 +61,24 @@ static char *
 seq_key(const char *key, int key_len, int *len)
 {
 	return own_key(key, key_len, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1, len);
+}
+
+/* The key's fence, "<key>\0fence". */
+static char *
+fence_key(const char *key, int key_len, int *len)
+{
+	return own_key(key, key_len, L2_FENCE_SUFFIX, sizeof(L2_FENCE_SUFFIX) - 1,
+				   len);
+}
+
+/* Is this Redis key (as SCAN returns it) the fence of a cache key? */
+bool
+l2_lease_is_fence_key(const char *key, size_t len)
+{
+	size_t		suffix_len = sizeof(L2_FENCE_SUFFIX) - 1;
+
+	return len > suffix_len &&
+		memcmp(key + len - suffix_len, L2_FENCE_SUFFIX, suffix_len) == 0;
 }
 
 /* The key's load lock, "<key>\0load". */
@@ -156,7 +183,8 @@ l2_lease_take(const RedisReply *reply, L2Lease *lease)
  * the values the lease read.  A missing counter never validates a lease:
  * the lease read created both, so missing means something (an eviction, a
  * DEL, a pattern invalidation's UNLINK) removed it since, and a counter
- * created again would not tell what happened meanwhile.
+ * created again would not tell what happened meanwhile.  The fences are
+ * checked beside it, in the same script.
  */
 #define LEASE_STILL_VALID \
 	"local seq = redis.call('GET', KEYS[2]) " \
@@ -166,18 +194,23 @@ l2_lease_take(const RedisReply *reply, L2Lease *lease)
 
 /*
  * The script that stores value only if the lease is still valid
- * (LEASE_STILL_VALID), and bumps the sequence; it answers 1 when it stored.
+ * (LEASE_STILL_VALID) and neither the key nor the patterns are fenced by a
+ * committing transaction, and bumps the sequence; it answers 1 when it
+ * stored.
  */
 RedisCommand
 l2_lease_store_command(const char *key, int key_len, const char *value,
 					   int value_len, int64 ttl_ms, const L2Lease *lease)
 {
-	RedisCommand cmd = redis_command(10);
+	RedisCommand cmd = redis_command(12);
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
+	int			fence_len;
+	char	   *fence = fence_key(key, key_len, &fence_len);
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
+							 "if redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 then return 0 end "
 							 LEASE_STILL_VALID
 							 "if not lease_valid then return 0 end "
 							 "if tonumber(ARGV[4]) >= 0 then "
@@ -186,14 +219,17 @@ l2_lease_store_command(const char *key, int key_len, const char *value,
 							 "redis.call('INCR', KEYS[2]) "
 							 "redis.call('PEXPIRE', KEYS[2], " L2_SEQ_TTL_MS ") "
 							 "return 1");
-	redis_command_arg_string(&cmd, 2, "3");
+	redis_command_arg_string(&cmd, 2, "5");
 	redis_command_arg(&cmd, 3, key, key_len);
 	redis_command_arg(&cmd, 4, seq, seq_len);
 	redis_command_arg(&cmd, 5, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
-	redis_command_arg(&cmd, 6, value, value_len);
-	redis_command_arg_string(&cmd, 7, lease->seq);
-	redis_command_arg_string(&cmd, 8, lease->epoch);
-	redis_command_arg_string(&cmd, 9,
+	redis_command_arg(&cmd, 6, fence, fence_len);
+	redis_command_arg(&cmd, 7, L2_PATTERN_FENCE_KEY,
+					  sizeof(L2_PATTERN_FENCE_KEY) - 1);
+	redis_command_arg(&cmd, 8, value, value_len);
+	redis_command_arg_string(&cmd, 9, lease->seq);
+	redis_command_arg_string(&cmd, 10, lease->epoch);
+	redis_command_arg_string(&cmd, 11,
 							 psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
 	return cmd;
 }
@@ -234,5 +270,89 @@ l2_lease_unlock_command(const char *key, int key_len, const char *token)
 	redis_command_arg_string(&cmd, 2, "1");
 	redis_command_arg(&cmd, 3, lock, lock_len);
 	redis_command_arg_string(&cmd, 4, token);
+	return cmd;
+}
+
+/*
+ * The script that invalidates nkeys cache keys and places or lifts their
+ * fences (step), with as few Redis calls per key as it can: the keys are
+ * unlinked in one call; placing increments each key's fence (expiring
+ * after fence_ttl_ms); lifting, or L2_FENCE_NONE, bumps each key's write
+ * sequence (killing the leases read before), and lifting decrements the
+ * fence, deleting it at zero.  Placing leaves the sequences: while the
+ * fence stands no lease stores, and the lift bumps them.  It answers how
+ * many cache entries Redis held.
+ */
+RedisCommand
+l2_lease_fence_command(int nkeys, const char *const *keys, const int *key_lens,
+					   L2FenceStep step, int64 fence_ttl_ms)
+{
+	RedisCommand cmd = redis_command(3 * nkeys + 6);
+	int			arg = 0;
+
+	redis_command_arg_string(&cmd, arg++, "EVAL");
+	redis_command_arg_string(&cmd, arg++,
+							 "local cache_keys = {} "
+							 "for i = 1, #KEYS, 3 do cache_keys[#cache_keys + 1] = KEYS[i] end "
+							 "local removed = redis.call('UNLINK', unpack(cache_keys)) "
+							 "for i = 1, #KEYS, 3 do "
+							 "if ARGV[2] == 'place' then "
+							 "redis.call('INCR', KEYS[i + 2]) "
+							 "redis.call('PEXPIRE', KEYS[i + 2], ARGV[3]) "
+							 "else "
+							 "if redis.call('INCR', KEYS[i + 1]) == 1 then "
+							 "redis.call('PEXPIRE', KEYS[i + 1], ARGV[1]) end "
+							 "if ARGV[2] == 'lift' and "
+							 "redis.call('DECR', KEYS[i + 2]) <= 0 then "
+							 "redis.call('DEL', KEYS[i + 2]) end "
+							 "end "
+							 "end "
+							 "return removed");
+	redis_command_arg_string(&cmd, arg++, psprintf("%d", 3 * nkeys));
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			len;
+		char	   *own;
+
+		redis_command_arg(&cmd, arg++, keys[i], key_lens[i]);
+		own = seq_key(keys[i], key_lens[i], &len);
+		redis_command_arg(&cmd, arg++, own, len);
+		own = fence_key(keys[i], key_lens[i], &len);
+		redis_command_arg(&cmd, arg++, own, len);
+	}
+	redis_command_arg_string(&cmd, arg++, L2_SEQ_TTL_MS);
+	redis_command_arg_string(&cmd, arg++, fence_step_arg[step]);
+	redis_command_arg_string(&cmd, arg++,
+							 psprintf(INT64_FORMAT, fence_ttl_ms));
+	Assert(arg == cmd.argc);
+	return cmd;
+}
+
+/*
+ * The script that places or lifts the fence of committing pattern
+ * invalidations (step).  Lifting, or L2_FENCE_NONE, bumps the epoch, so
+ * that no lease read before can store.
+ */
+RedisCommand
+l2_lease_pattern_fence_command(L2FenceStep step, int64 fence_ttl_ms)
+{
+	RedisCommand cmd = redis_command(7);
+
+	redis_command_arg_string(&cmd, 0, "EVAL");
+	redis_command_arg_string(&cmd, 1,
+							 "if ARGV[1] == 'place' then "
+							 "redis.call('INCR', KEYS[2]) "
+							 "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
+							 "else redis.call('INCR', KEYS[1]) "
+							 "if ARGV[1] == 'lift' and "
+							 "redis.call('DECR', KEYS[2]) <= 0 then "
+							 "redis.call('DEL', KEYS[2]) end end "
+							 "return 1");
+	redis_command_arg_string(&cmd, 2, "2");
+	redis_command_arg(&cmd, 3, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	redis_command_arg(&cmd, 4, L2_PATTERN_FENCE_KEY,
+					  sizeof(L2_PATTERN_FENCE_KEY) - 1);
+	redis_command_arg_string(&cmd, 5, fence_step_arg[step]);
+	redis_command_arg_string(&cmd, 6, psprintf(INT64_FORMAT, fence_ttl_ms));
 	return cmd;
 }
