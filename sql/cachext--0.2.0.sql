@@ -87,7 +87,9 @@ CREATE FUNCTION cache_stats(
     OUT sync_evictions bigint,
     OUT sync_resets bigint,
     OUT stale_served bigint,
-    OUT early_refreshes bigint)
+    OUT early_refreshes bigint,
+    OUT sync_kept bigint,
+    OUT coherence text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -105,10 +107,14 @@ COMMENT ON FUNCTION cache_stats() IS
 -- sync_resets the times it emptied L1 (its stream started or was lost, or
 -- Redis was flushed).  stale_served and early_refreshes (l1's row) count
 -- cache_get_or_set's stale values returned (cachext.stale_ttl) and its
--- reloads before the expiry (cachext.early_refresh).
+-- reloads before the expiry (cachext.early_refresh).  sync_kept (l2's row)
+-- counts the own writes the sync worker kept because Redis still held
+-- them; coherence says how L1 follows Redis now: tracking (Redis'
+-- invalidation stream), ttl-bound (Redis refuses client tracking: L1
+-- copies expire within cachext.l1_max_ttl) or none (no stream now).
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1; for l1 also cache_get_or_set''s loads, stale values served and early refreshes';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, the sync worker''s evictions and resets of L1 and own writes kept, and how L1 is kept coherent (tracking, ttl-bound, none); for l1 also cache_get_or_set''s loads, stale values served and early refreshes';
 
 -- Zeroes the counters; an admin function.
 CREATE FUNCTION cache_stats_reset()
