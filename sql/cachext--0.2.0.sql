@@ -200,6 +200,10 @@ REVOKE ALL ON FUNCTION cache_invalidate_pattern(text) FROM PUBLIC;
 -- The design's @cached decorator: creates <schema>.<name>_cached(<same
 -- arguments>) whose body is a cache_get_or_set around the original, keyed by
 -- cache_key(key_prefix, arguments...).  Values round-trip through jsonb.
+-- The default key_prefix names the function with its schema and argument
+-- types, e.g. public.f(integer), so no two functions (overloads, or the
+-- same name in two schemas) share keys; it holds no OIDs, so it survives
+-- dump and restore.
 CREATE FUNCTION cache_function(
     fn regprocedure,
     ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
@@ -265,7 +269,11 @@ BEGIN
 
     target := format('%I.%I(%s)', p.pronamespace::regnamespace::text, p.proname, call_args);
     wrapper := format('%I.%I', p.pronamespace::regnamespace::text, p.proname || '_cached');
-    prefix := coalesce(key_prefix, p.proname);
+    arg_types := array_to_string(ARRAY(SELECT format_type(t, NULL)
+                                       FROM unnest(p.proargtypes::oid[]) t), ', ');
+    prefix := coalesce(key_prefix,
+        format('%s.%s(%s)', quote_ident((SELECT nspname FROM pg_namespace WHERE oid = p.pronamespace)),
+               quote_ident(p.proname), arg_types));
 
     -- the factory query returns one jsonb value; the wrapper turns it back
     elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
@@ -301,8 +309,6 @@ BEGIN
         wrapper, pg_get_function_arguments(fn),
         CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END, format_type(ret.oid, NULL),
         body);
-    arg_types := array_to_string(ARRAY(SELECT format_type(t, NULL)
-                                       FROM unnest(p.proargtypes::oid[]) t), ', ');
     EXECUTE format('COMMENT ON FUNCTION %s(%s) IS %L', wrapper, arg_types,
         format('Cached by cachext: %s with key prefix %s', fn::text, prefix));
     RETURN format('%s(%s)', wrapper, arg_types)::regprocedure;

@@ -80,6 +80,9 @@
  * it).  Eviction clears visited bits under the exclusive lock, so it never
  * races with a hit of the same partition.
  * No code holds two partition locks at once, so there is no lock order.
+ * Pattern removal never matches under a lock: it copies keys in bounded
+ * batches under the shared lock, matches them unlocked, and removes the
+ * matching ones under the exclusive lock (see MATCH_BATCH_SLOTS).
  * Only the returned value is allocated under a lock (an out-of-memory error
  * there is safe: aborting releases LWLocks).
  *-------------------------------------------------------------------------
@@ -1014,47 +1017,128 @@ l1_fence_all(int delta)
 }
 
 /*
+ * Pattern removal works through a partition in batches of at most
+ * MATCH_BATCH_SLOTS entry slots and MATCH_BATCH_BYTES of key bytes: the keys
+ * are copied under the shared lock, matched with no lock held (a glob's
+ * cost can grow with the product of pattern and key lengths), and the
+ * matching keys removed under the exclusive lock.  No lock is thus held
+ * longer than copying or removing one batch takes, whatever the pattern.
+ */
+#define MATCH_BATCH_SLOTS	256
+#define MATCH_BATCH_BYTES	(256 * 1024)
+
+/* Keys copied out of a partition for matching. */
+typedef struct MatchBatch
+{
+	int			nkeys;
+	uint32		hashes[MATCH_BATCH_SLOTS];
+	int			key_lens[MATCH_BATCH_SLOTS];
+	Size		offsets[MATCH_BATCH_SLOTS];
+	char	   *bytes;			/* MATCH_BATCH_BYTES + one longest key */
+} MatchBatch;
+
+/*
+ * Copies the keys in namespace of entry slots from *next on into batch,
+ * under the partition's shared lock; advances *next past the slots read.
+ */
+static void
+copy_batch(L1PartitionView *view, int namespace_len, int32 *next,
+		   MatchBatch *batch)
+{
+	Size		used = 0;
+	int32		i;
+
+	batch->nkeys = 0;
+	LWLockAcquire(view->lock, LW_SHARED);
+	for (i = *next; i < view->header->max_entries &&
+		 i - *next < MATCH_BATCH_SLOTS && used < MATCH_BATCH_BYTES; i++)
+	{
+		L1Entry    *e = &view->entries[i];
+
+		if (!e->in_use || e->key_len < (uint32) namespace_len)
+			continue;
+		batch->hashes[batch->nkeys] = e->hash;
+		batch->key_lens[batch->nkeys] = e->key_len;
+		batch->offsets[batch->nkeys] = used;
+		chunks_copy(view, e->first_chunk, 0, e->key_len, batch->bytes + used,
+					false);
+		used += e->key_len;
+		batch->nkeys++;
+	}
+	LWLockRelease(view->lock);
+	*next = i;
+}
+
+/*
  * Removes every entry whose full key is namespace followed by a string
  * matching a well-formed glob pattern, as SCAN MATCH sees Redis' flat key
  * space (whatever namespace the entry was stored under); returns how many
- * live ones it removed.
+ * live ones it removed.  Each partition's epoch is bumped before its first
+ * batch is read, so no load begun before can store a matching key behind
+ * the scan.
  */
 int64
 l1_remove_matching(const char *namespace, int namespace_len,
 				   const char *pattern, int pattern_len, TimestampTz now)
 {
-	char	   *key = palloc(CACHEXT_FULL_KEY_LIMIT);
+	MatchBatch *batch = palloc(sizeof(MatchBatch));
 	int64		removed = 0;
 
+	batch->bytes = palloc(MATCH_BATCH_BYTES + CACHEXT_FULL_KEY_LIMIT);
 	for (int p = 0; p < npartitions; p++)
 	{
 		L1PartitionView *view = &partitions[p];
+		int32		next = 0;
 
 		LWLockAcquire(view->lock, LW_EXCLUSIVE);
 		view->header->epoch++;
-		for (int32 i = 0; i < view->header->max_entries; i++)
-		{
-			L1Entry    *e = &view->entries[i];
-
-			if (!e->in_use || e->key_len < (uint32) namespace_len)
-				continue;
-			chunks_copy(view, e->first_chunk, 0, e->key_len, key, false);
-			if (memcmp(key, namespace, namespace_len) != 0 ||
-				!keys_glob_match(pattern, pattern_len, key + namespace_len,
-								 e->key_len - namespace_len))
-				continue;
-			if (is_expired(e, now))
-				view->header->expirations++;
-			else
-			{
-				view->header->invalidations++;
-				removed++;
-			}
-			remove_entry(view, i);
-		}
 		LWLockRelease(view->lock);
+		while (next < view->header->max_entries)
+		{
+			int			nmatching = 0;
+
+			copy_batch(view, namespace_len, &next, batch);
+			for (int k = 0; k < batch->nkeys; k++)
+			{
+				char	   *key = batch->bytes + batch->offsets[k];
+
+				if (memcmp(key, namespace, namespace_len) == 0 &&
+					keys_glob_match(pattern, pattern_len, key + namespace_len,
+									batch->key_lens[k] - namespace_len))
+				{
+					batch->hashes[nmatching] = batch->hashes[k];
+					batch->key_lens[nmatching] = batch->key_lens[k];
+					batch->offsets[nmatching] = batch->offsets[k];
+					nmatching++;
+				}
+			}
+			if (nmatching == 0)
+				continue;
+
+			/* a key written again meanwhile is removed all the same */
+			LWLockAcquire(view->lock, LW_EXCLUSIVE);
+			for (int k = 0; k < nmatching; k++)
+			{
+				int32		i = find_entry(view, batch->hashes[k],
+										   batch->bytes + batch->offsets[k],
+										   batch->key_lens[k]);
+
+				if (i == L1_NONE)
+					continue;
+				if (is_expired(&view->entries[i], now))
+					view->header->expirations++;
+				else
+				{
+					view->header->invalidations++;
+					removed++;
+				}
+				remove_entry(view, i);
+			}
+			LWLockRelease(view->lock);
+		}
 	}
-	pfree(key);
+	pfree(batch->bytes);
+	pfree(batch);
 	return removed;
 }
 

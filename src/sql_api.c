@@ -115,7 +115,8 @@ ttl_to_ms(const Interval *ttl)
 						   DatumGetCString(DirectFunctionCall1(interval_out,
 															   IntervalPGetDatum(ttl)))),
 				 errhint("Pass NULL for an entry that never expires, or call cache_invalidate() to remove one.")));
-	return (usecs + 999) / 1000;
+	/* rounded up, without the overflow of usecs + 999 near the int64 limit */
+	return usecs / 1000 + (usecs % 1000 != 0);
 }
 
 /*
