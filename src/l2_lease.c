@@ -16,10 +16,12 @@
  * lease succeeds.  They expire after cachext.fence_timeout, should their
  * transactions never lift them.
  *
- * Scripts.  A store under a lease compares the sequence and the epoch and
+ * Scripts.  A lease read creates a missing sequence or epoch with a random
+ * value; a store under a lease compares the sequence and the epoch and
  * sets the value in one EVAL, so no invalidation can slip between the
- * check and the SET; an unlock deletes the lock only if it still holds our
- * token, so a lock that expired and was taken by someone else is never
+ * check and the SET, and a counter missing at the store never validates
+ * the lease (LEASE_STILL_VALID); an unlock deletes the lock only if it
+ * still holds our token, so a lock that expired and was taken by someone else is never
  * released by us.
  *
  * This file builds commands in the caller's memory context and never
@@ -150,36 +152,59 @@ l2_lease_epoch_bump_command(void)
 	return cmd;
 }
 
-/* MGET of the key's write sequence and the epoch: the Redis side of a lease. */
+/*
+ * A counter's first value when a lease finds it missing: random, so that a
+ * counter removed (evicted, deleted) after the lease read and created again
+ * by a later INCR cannot come back to the value the lease holds.  62 bits
+ * leave INCR room below the int64 limit.
+ */
+static char *
+random_counter_start(void)
+{
+	uint64		random_bits;
+
+	if (!pg_strong_random(&random_bits, sizeof(random_bits)))
+		random_bits = ((uint64) random() << 31) ^ (uint64) random() ^
+			(uint64) GetCurrentTimestamp();
+	return psprintf(UINT64_FORMAT, (random_bits >> 2) | (UINT64CONST(1) << 61));
+}
+
+/*
+ * The script that reads the Redis side of a lease: the key's write
+ * sequence and the epoch, each created first with a random value when
+ * Redis does not hold it (the sequence with its idle expiry), so that a
+ * lease always holds two values that existed in Redis.
+ */
 RedisCommand
 l2_lease_read_command(const char *key, int key_len)
 {
-	RedisCommand cmd = redis_command(3);
+	RedisCommand cmd = redis_command(7);
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
 
-	redis_command_arg_string(&cmd, 0, "MGET");
-	redis_command_arg(&cmd, 1, seq, seq_len);
-	redis_command_arg(&cmd, 2, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	redis_command_arg_string(&cmd, 0, "EVAL");
+	redis_command_arg_string(&cmd, 1,
+							 "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', " L2_SEQ_TTL_MS ") "
+							 "redis.call('SET', KEYS[2], ARGV[2], 'NX') "
+							 "return redis.call('MGET', KEYS[1], KEYS[2])");
+	redis_command_arg_string(&cmd, 2, "2");
+	redis_command_arg(&cmd, 3, seq, seq_len);
+	redis_command_arg(&cmd, 4, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	redis_command_arg_string(&cmd, 5, random_counter_start());
+	redis_command_arg_string(&cmd, 6, random_counter_start());
 	return cmd;
-}
-
-/* A string reply as a palloc'd string; "" for nil. */
-static char *
-reply_text(const RedisReply *reply)
-{
-	return reply->type == REPLY_STRING ?
-		pnstrdup(reply->str, reply->len) : pstrdup("");
 }
 
 /* Reads the answer to l2_lease_read_command; false if it is not one. */
 bool
 l2_lease_take(const RedisReply *reply, L2Lease *lease)
 {
-	if (reply->type != REPLY_ARRAY || reply->elements != 2)
+	if (reply->type != REPLY_ARRAY || reply->elements != 2 ||
+		reply->element[0]->type != REPLY_STRING ||
+		reply->element[1]->type != REPLY_STRING)
 		return false;
-	lease->seq = reply_text(reply->element[0]);
-	lease->epoch = reply_text(reply->element[1]);
+	lease->seq = pnstrdup(reply->element[0]->str, reply->element[0]->len);
+	lease->epoch = pnstrdup(reply->element[1]->str, reply->element[1]->len);
 	return true;
 }
 
@@ -192,22 +217,40 @@ unix_ms_now(void)
 }
 
 /*
+ * The one place a lease is checked (Lua, in the storing script, with the
+ * key's write sequence as KEYS[2], the epoch as KEYS[3] and the lease's
+ * values as ARGV[2] and ARGV[3]): both counters must exist and still hold
+ * the values the lease read.  A missing counter never validates a lease:
+ * the lease read created both, so missing means something (an eviction, a
+ * DEL, a pattern invalidation's UNLINK) removed it since, and a counter
+ * created again would not tell what happened meanwhile.  The fences are
+ * checked beside it, in the same script.
+ */
+#define LEASE_STILL_VALID \
+	"local seq = redis.call('GET', KEYS[2]) " \
+	"local epoch = redis.call('GET', KEYS[3]) " \
+	"local lease_valid = seq and epoch and " \
+	"seq == ARGV[2] and epoch == ARGV[3] "
+
+/*
  * The script of l2_lease_write_command.  KEYS: the key, its write
  * sequence, the epoch, its fence, the pattern fence, then the tags' member
- * sets.  ARGV: value, TTL in ms (-1: none), condition ("", "NX", "XX"), "1"
- * to check the lease, the lease's sequence and epoch, the members' score,
- * the score below which members are trimmed, the write sequence's TTL.
- * Answers 1 when it stored.
+ * sets.  ARGV: value, the lease's sequence and epoch, TTL in ms (-1:
+ * none), condition ("", "NX", "XX"), "1" to check the lease, the members'
+ * score, the score below which members are trimmed, the write sequence's
+ * TTL.  Answers 1 when it stored.
  */
 #define L2_WRITE_KEYS_BEFORE_TAGS 5
 #define L2_WRITE_SCRIPT \
-	"if ARGV[4] == '1' and (redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 or " \
-	"(redis.call('GET', KEYS[2]) or '') ~= ARGV[5] or " \
-	"(redis.call('GET', KEYS[3]) or '') ~= ARGV[6]) then return 0 end " \
+	"if ARGV[6] == '1' then " \
+	"if redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 then return 0 end " \
+	LEASE_STILL_VALID \
+	"if not lease_valid then return 0 end " \
+	"end " \
 	"local set = {'SET', KEYS[1], ARGV[1]} " \
-	"if ARGV[3] ~= '' then table.insert(set, ARGV[3]) end " \
-	"if tonumber(ARGV[2]) >= 0 then table.insert(set, 'PX') " \
-	"table.insert(set, ARGV[2]) end " \
+	"if ARGV[5] ~= '' then table.insert(set, ARGV[5]) end " \
+	"if tonumber(ARGV[4]) >= 0 then table.insert(set, 'PX') " \
+	"table.insert(set, ARGV[4]) end " \
 	"if not redis.call(unpack(set)) then return 0 end " \
 	"redis.call('INCR', KEYS[2]) " \
 	"redis.call('PEXPIRE', KEYS[2], ARGV[9]) " \
@@ -222,14 +265,14 @@ unix_ms_now(void)
 
 /*
  * The script that writes one key as write says: under a lease or not (a
- * lease whose sequence or epoch moved, or whose key or the patterns are
- * fenced by a committing transaction, stores nothing, and no invalidation
- * can slip between the check and the SET), only if absent (NX) or present
- * (XX) or always, bumping the key's sequence and recording the key in its
- * tags' member sets.  A member set is a sorted set of full keys scored by
- * their expiry plus L2_TAG_GRACE_MS (+inf for none); each write trims the
- * expired members and makes the set expire with its last member, so sets
- * do not outgrow their keys.  It answers 1 when it stored.
+ * lease no longer valid (LEASE_STILL_VALID), or whose key or the patterns
+ * are fenced by a committing transaction, stores nothing, and no
+ * invalidation can slip between the check and the SET), only if absent
+ * (NX) or present (XX) or always, bumping the key's sequence and recording
+ * the key in its tags' member sets.  A member set is a sorted set of full
+ * keys scored by their expiry plus L2_TAG_GRACE_MS (+inf for none); each
+ * write trims the expired members and makes the set expire with its last
+ * member, so sets do not outgrow their keys.  It answers 1 when it stored.
  */
 RedisCommand
 l2_lease_write_command(const L2Write *write)
@@ -260,13 +303,13 @@ l2_lease_write_command(const L2Write *write)
 		redis_command_arg(&cmd, a++, members, len);
 	}
 	redis_command_arg(&cmd, a++, write->value, write->value_len);
+	redis_command_arg_string(&cmd, a++, write->lease ? write->lease->seq : "");
+	redis_command_arg_string(&cmd, a++, write->lease ? write->lease->epoch : "");
 	redis_command_arg_string(&cmd, a++,
 							 psprintf(INT64_FORMAT,
 									  write->ttl_ms >= 0 ? write->ttl_ms : -1));
 	redis_command_arg_string(&cmd, a++, write->condition ? write->condition : "");
 	redis_command_arg_string(&cmd, a++, write->lease ? "1" : "0");
-	redis_command_arg_string(&cmd, a++, write->lease ? write->lease->seq : "");
-	redis_command_arg_string(&cmd, a++, write->lease ? write->lease->epoch : "");
 	redis_command_arg_string(&cmd, a++, write->ttl_ms >= 0 ?
 							 psprintf(INT64_FORMAT,
 									  now_ms + write->ttl_ms + L2_TAG_GRACE_MS) :

@@ -8,15 +8,19 @@
  * invalidations announce themselves through events.c.
  *
  * Reads look in L1, then (on a miss, when cachext.redis_url is set) in
- * Redis; an L2 hit is promoted into L1 with the TTL Redis has left, under a
+ * Redis; an L2 hit is promoted into L1 with the TTL Redis has left (at most
+ * cachext.l1_max_ttl, as for every L1 copy of a Redis value), under a
  * lease taken before the GET was sent: an invalidation of the key that
  * reaches L1 while the GET is in flight (a local write, or the sync
  * worker relaying Redis' invalidation message) wins over the older value
  * the GET returns.  Redis documents this race for client-side caching.
  * Writes go to both layers; a value larger than cachext.l1_max_value_size
- * goes to Redis alone.  Invalidations apply to both layers, and one that
- * cannot reach Redis is queued (l2_queue.c) rather than dropped; so is a
- * write Redis did not take, since Redis may then hold an older value.
+ * goes to Redis alone.  L1 marks a write as this instance's own with a
+ * hash of the JSON text sent to Redis, so that the sync worker keeps it
+ * when Redis echoes the write (see "Own writes" in l1.c).  Invalidations
+ * apply to both layers, and one that cannot reach Redis is queued
+ * (l2_queue.c) rather than dropped; so is a write Redis did not take,
+ * since Redis may then hold an older value.
  * Redis' failures never raise an ERROR here: l2.c has counted and logged
  * them, and the caller gets L1's answer.
  *
@@ -182,10 +186,11 @@ layers_replay_queue(void)
 }
 
 /*
- * Parses JSON text read from Redis.  Invalid text (not JSON, not in the
- * database encoding, containing NUL) is a miss counted as an L2 error,
- * never an ERROR: only data errors of jsonb_in are caught, anything else
- * (a cancel, out of memory) propagates.
+ * Parses JSON text read from Redis, which holds UTF-8 for every client and
+ * every database.  Invalid text (not JSON, not UTF-8, containing NUL, or
+ * with a character this database's encoding lacks) is a miss counted as an
+ * L2 error, never an ERROR: only data errors of the conversion and of
+ * jsonb_in are caught, anything else (a cancel, out of memory) propagates.
  */
 static Jsonb *
 parse_json_text(const L2Value *value)
@@ -194,15 +199,17 @@ parse_json_text(const L2Value *value)
 	Jsonb	   *volatile result = NULL;
 
 	if (strlen(value->data) != (size_t) value->len ||
-		!pg_verifymbstr(value->data, value->len, true))
+		!pg_verify_mbstr(PG_UTF8, value->data, value->len, true))
 	{
 		l2_stats_count(L2_ERRORS, 1);
 		return NULL;
 	}
 	PG_TRY();
 	{
+		char	   *text = pg_any_to_server(value->data, value->len, PG_UTF8);
+
 		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-													CStringGetDatum(value->data)));
+													CStringGetDatum(text)));
 	}
 	PG_CATCH();
 	{
@@ -239,6 +246,35 @@ expiry_after(TimestampTz now, int64 ttl_ms, TimestampTz *expires_at)
 }
 
 /*
+ * With Redis configured, an L1 entry is a copy of a Redis value: it expires
+ * within cachext.l1_max_ttl (0: no bound) of being stored, however long
+ * Redis keeps the value.  That bounds how long L1 can serve a value Redis
+ * no longer holds when no invalidation message reaches it: Redis refuses
+ * client tracking, or the sync worker's stream is down.
+ */
+static TimestampTz
+bounded_l1_expiry(TimestampTz now, TimestampTz expires_at)
+{
+	TimestampTz bound;
+
+	if (cachext_l1_max_ttl_ms == 0 ||
+		!expiry_after(now, cachext_l1_max_ttl_ms, &bound))
+		return expires_at;
+	return Min(expires_at, bound);
+}
+
+/*
+ * A hash of JSON text written to Redis: L1 remembers it for this
+ * instance's own writes, and the sync worker compares it with what Redis
+ * holds (see "Own writes" in l1.c).
+ */
+uint64
+layers_text_hash(const char *text, size_t len)
+{
+	return hash_bytes_extended((const unsigned char *) text, len, 0);
+}
+
+/*
  * When L1 drops the stale copy of an entry expiring at expires_at: after
  * this session's cachext.stale_ttl (at expires_at if that overflows).
  */
@@ -255,13 +291,15 @@ keep_until_after(TimestampTz expires_at)
 
 /*
  * Copies an L2 hit into L1, expiring when Redis would (pttl_ms, or never
- * for L2_NO_EXPIRY), unless the key's lease, taken before the read was
- * sent, has moved since; true if L1 took it.  Values L1 refuses stay in
- * Redis alone.
+ * for L2_NO_EXPIRY) or at cachext.l1_max_ttl's bound, unless the key's
+ * lease, taken before the read was sent, has moved since; true if L1 took
+ * it.  Values L1 refuses stay in Redis alone.  The TTL Redis had left is counted from sent_at, when the
+ * read was sent, not from now: a backend descheduled between the answer
+ * and this store must not keep the copy longer than Redis keeps the key.
  */
 static bool
 promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
-		const L1Lease *lease)
+		TimestampTz sent_at, const L1Lease *lease)
 {
 	TimestampTz now = ttl_clock_now();
 	TimestampTz expires_at = L1_NO_EXPIRY;
@@ -269,11 +307,13 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 	if (VARSIZE(value) > (Size) cachext_l1_max_value_size_kb * 1024 ||
 		pttl_ms == 0)
 		return false;
-	if (pttl_ms != L2_NO_EXPIRY && !expiry_after(now, pttl_ms, &expires_at))
+	if (pttl_ms != L2_NO_EXPIRY &&
+		(!expiry_after(sent_at, pttl_ms, &expires_at) || expires_at <= now))
 		return false;
+	expires_at = bounded_l1_expiry(now, expires_at);
 	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
-					expires_at, keep_until_after(expires_at), 0, now,
-					lease) == L1_STORED;
+					expires_at, keep_until_after(expires_at), 0, now, lease,
+					NULL) == L1_STORED;
 }
 
 /*
@@ -315,6 +355,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 	int		   *missing_lens;
 	L2Value    *found;
 	L1Lease    *leases;
+	TimestampTz sent_at;
 	int64		hits = 0;
 	int64		promotions = 0;
 
@@ -331,6 +372,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 		missing_lens[m] = full_lens[missing[m]];
 		l1_take_lease(missing_keys[m], missing_lens[m], &leases[m]);
 	}
+	sent_at = ttl_clock_now();
 	if (!l2_get_multi(nmissing, missing_keys, missing_lens, found))
 		return;
 
@@ -347,7 +389,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 		values[i] = value;
 		hits++;
 		if (promote(full[i], full_lens[i], values[i], found[m].pttl_ms,
-					&leases[m]))
+					sent_at, &leases[m]))
 			promotions++;
 	}
 	l2_stats_count(L2_HITS, hits);
@@ -467,13 +509,17 @@ typedef struct PreparedValue
 	TimestampTz now;
 	TimestampTz expires_at;		/* L1's; L1_NO_EXPIRY for none */
 	bool		over_limit;		/* above cachext.l1_max_value_size */
-	char	   *json;			/* the JSON text, with Redis configured */
+	char	   *json;			/* the JSON text in UTF-8, with Redis
+								 * configured */
 	size_t		json_len;
+	uint64		own_text_hash;	/* layers_text_hash of json */
 } PreparedValue;
 
 /*
- * Checks that value can be stored for ttl_ms and prepares it: its expiry,
- * and its JSON text when Redis is configured.  Raises the errors of a
+ * Checks that value can be stored for ttl_ms and prepares it: its expiry
+ * (bounded by cachext.l1_max_ttl with Redis configured), and its JSON text
+ * and that text's hash (see "Own writes" in l1.c) when Redis is
+ * configured.  Raises the errors of a
  * value no layer could take, before any layer changes.
  */
 static void
@@ -486,6 +532,7 @@ prepare_value(const Jsonb *value, int64 ttl_ms, PreparedValue *p)
 	p->expires_at = expiry_for_ttl(p->now, ttl_ms);
 	p->json = NULL;
 	p->json_len = 0;
+	p->own_text_hash = 0;
 
 	/*
 	 * With Redis configured, a value must fit Redis: escapes can make the
@@ -498,9 +545,13 @@ prepare_value(const Jsonb *value, int64 ttl_ms, PreparedValue *p)
 	{
 		p->json = JsonbToCString(NULL, (JsonbContainer *) &value->root,
 								 value_len);
+		/* Redis holds UTF-8, whatever this database's encoding */
+		p->json = pg_server_to_any(p->json, strlen(p->json), PG_UTF8);
 		p->json_len = strlen(p->json);
 		if (p->json_len > L2_MAX_VALUE_LENGTH)
 			report_too_large_for_redis(p->json_len);
+		p->own_text_hash = layers_text_hash(p->json, p->json_len);
+		p->expires_at = bounded_l1_expiry(p->now, p->expires_at);
 	}
 	p->over_limit = value_len > (Size) cachext_l1_max_value_size_kb * 1024;
 	if (p->over_limit && !l2_is_configured())
@@ -509,7 +560,8 @@ prepare_value(const Jsonb *value, int64 ttl_ms, PreparedValue *p)
 
 /*
  * Stores a prepared value in L1 (with tags_len bytes of tags), unless it
- * is over cachext.l1_max_value_size.  A value L1 cannot hold is an error
+ * is over cachext.l1_max_value_size; with Redis configured, as this
+ * instance's own write.  A value L1 cannot hold is an error
  * when there is no Redis to hold it instead.
  */
 static L1StoreResult
@@ -524,7 +576,8 @@ store_in_l1(const char *full, int full_len, const PreparedValue *p,
 	result = l1_store_tagged(full, full_len, strlen(cachext_redis_prefix),
 							 p->value, tags, tags_len, p->expires_at,
 							 keep_until_after(p->expires_at), load_us, p->now,
-							 lease);
+							 lease,
+							 l2_is_configured() ? &p->own_text_hash : NULL);
 	if (result == L1_TOO_LARGE && !l2_is_configured())
 		report_too_large_for_l1(full_len, VARSIZE(p->value) + tags_len, false);
 	return result;
@@ -936,8 +989,8 @@ layers_incr(const char *key, int key_len, int64 by, int64 ttl_ms)
 			report_incr_overflow(key, key_len, by);
 		if (l1_store(full, len, strlen(cachext_redis_prefix),
 					 jsonb_of_integer(result), expires_at,
-					 keep_until_after(expires_at), 0, now,
-					 &lease) == L1_LEASE_LOST)
+					 keep_until_after(expires_at), 0, now, &lease,
+					 NULL) == L1_LEASE_LOST)
 			continue;
 		if (l2_is_configured())
 			layers_queue_invalidation(L2_QUEUE_KEY, key, key_len);

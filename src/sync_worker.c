@@ -10,12 +10,33 @@
  * connection turns on CLIENT TRACKING ... REDIRECT <id> BCAST, with no
  * PREFIX, so that every change of any key (write, delete, expiry,
  * eviction) is announced on the stream.  An L1 key and its Redis key are
- * the same bytes, so each key announced is removed from L1 as it is, with
- * l1_remove (which moves the key's lease even when L1 does not hold it, so
- * a promotion whose GET was in flight stores nothing).  A message without
- * keys means Redis was flushed (FLUSHALL, FLUSHDB): L1 is emptied.  This
- * instance's own writes come back too and evict what the writer had just
- * stored; that costs one Redis read, and keeps the rule simple.
+ * the same bytes, so each key announced is removed from L1 as it is (which
+ * moves the key's lease even when L1 does not hold it, so a promotion whose
+ * GET was in flight stores nothing).  A message without keys means Redis
+ * was flushed (FLUSHALL, FLUSHDB): L1 is emptied.
+ *
+ * Own writes.  This instance's own writes are announced too, and evicting
+ * them would cost every write a later Redis read (and lose the value if
+ * Redis hangs).  Counting expected echoes is unsound: Redis batches a
+ * broadcast per event-loop pass, keys deduplicated, so an own write and a
+ * foreign one may come back as one key.  Instead L1 marks an own write with
+ * a hash of the text it sent to Redis (see "Own writes" in l1.c); the keys
+ * of a message that L1 holds as own writes are read back in one pipelined
+ * GET on the tracking connection, and each is kept only if Redis' text
+ * hashes the same: then L1 equals what Redis held after the announced
+ * change, and a later change is announced by a later message.  A miss, an
+ * error reply or any other text removes the key; a GET that fails loses
+ * the stream (which empties L1).
+ *
+ * Refusal.  A server may refuse the stream: NOPERM for an ACL user without
+ * +client or +subscribe, an old server without CLIENT TRACKING, a proxy.
+ * Any error reply while starting the stream, except those saying Redis is
+ * busy for now (LOADING, BUSY, ...), is such a refusal.  L1 is then kept
+ * coherent by expiry alone: every L1 copy of a Redis value expires within
+ * cachext.l1_max_ttl (layers.c applies that bound in every mode).  The
+ * worker says so once (a WARNING when the refusal begins, and cache_stats'
+ * coherence column), keeps replaying the queue every heartbeat interval,
+ * and asks for the stream again every TRACKING_RETRY_INTERVAL_MS.
  *
  * Loss.  Redis documents the rule for a lost stream: the local cache may
  * have missed invalidations, so it must be emptied.  L1 is emptied when the
@@ -26,12 +47,13 @@
  * cachext.redis_retry_interval; one LOG line says the stream was lost and
  * one that it is back, whatever the number of attempts in between.
  *
- * Queue.  While the stream is up, every pass of the loop (at least one a
- * second, the heartbeat) also replays the invalidations queued for Redis
- * (layers_replay_queue), so that they reach Redis, and this instance's L1,
- * within a second of Redis answering again even when no backend uses the
- * cache.  That replay goes through the L2 module's per-process connection,
- * breaker and counters, as a backend's would.
+ * Queue.  While the stream is up, or refused by a Redis that answers,
+ * every pass of the loop (at least one a second, the heartbeat) also
+ * replays the invalidations queued for Redis (layers_replay_queue), so that
+ * they reach Redis, and this instance's L1, within a second of Redis
+ * answering again even when no backend uses the cache.  That replay goes
+ * through the L2 module's per-process connection, breaker and counters, as
+ * a backend's would.
  *
  * Sentinel.  Behind a redis-sentinel:// URL the worker also subscribes to
  * +switch-master on a Sentinel (before it looks the master up, so no
@@ -62,6 +84,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "cachext.h"
 #include "compat.h"
 #include "l1.h"
 #include "l2.h"
@@ -73,6 +96,9 @@
 
 /* How often the tracking connection is asked whether it is still there. */
 #define HEARTBEAT_INTERVAL_MS	1000
+
+/* How often a worker whose stream Redis refused asks for it again. */
+#define TRACKING_RETRY_INTERVAL_MS	(60 * 1000)
 
 /* How long the postmaster waits before restarting a worker that failed. */
 #define RESTART_INTERVAL_S		5
@@ -89,6 +115,24 @@ static char *followed_url = NULL;	/* in TopMemoryContext; NULL: none */
 static uint64 followed_generation = 0;	/* redis_conn_settings_generation
 										 * the stream was started under */
 static bool reported_down = false;	/* the loss has been logged */
+static bool refused = false;	/* Redis refused the stream (and it was
+								 * logged); no stream since */
+
+/*
+ * Error replies by which Redis says it is busy for now rather than that it
+ * refuses the stream: the worker retries as after a lost connection.
+ */
+static const char *const transient_errors[] = {
+	"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"
+};
+
+/* How a command went. */
+typedef enum CallResult
+{
+	CALL_OK,					/* the expected reply */
+	CALL_FAILED,				/* no answer, or an unexpected one */
+	CALL_REFUSED				/* an error reply that is not transient */
+} CallResult;
 
 /*
  * Registers the worker from _PG_init.  It starts at a consistent state, so
@@ -129,6 +173,8 @@ lose_stream(const char *reason)
 	redis_conn_close(&tracker);
 	redis_conn_close(&watch);
 	reset_l1();
+	l2_stats_set_coherence(L2_COHERENCE_NONE);
+	refused = false;
 	if (!reported_down)
 		ereport(LOG,
 				(errmsg("cachext sync worker lost Redis' invalidation stream"),
@@ -138,32 +184,67 @@ lose_stream(const char *reason)
 	reported_down = true;
 }
 
+/* Does an error reply say Redis is busy for now? */
+static bool
+is_transient(const char *error)
+{
+	for (int i = 0; i < lengthof(transient_errors); i++)
+		if (strncmp(error, transient_errors[i],
+					strlen(transient_errors[i])) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Runs one command of NUL-terminated arguments on *conn; true if Redis
+ * Runs one command of NUL-terminated arguments on *conn; CALL_OK if Redis
  * answered with a reply of the expected type, else sets *reason.  The
  * reply is freed unless wanted.
  */
-static bool
+static CallResult
 call(RedisConn **conn, int argc, const char **argv, RedisReplyType expected_type,
 	 RedisReply **wanted, char **reason)
 {
 	RedisReply *reply;
+	CallResult	result = CALL_OK;
 
 	if (redis_conn_call(conn, argc, argv, &reply, reason) != REDIS_CONN_OK)
-		return false;
-	if (reply->type != expected_type)
+		return CALL_FAILED;
+	if (reply->type == REPLY_ERROR)
 	{
-		*reason = reply->type == REPLY_ERROR ?
-			psprintf("Redis answered %s: %s", argv[0], reply->str) :
-			psprintf("Redis answered %s with an unexpected reply.", argv[0]);
-		redis_reply_free(reply);
-		return false;
+		*reason = psprintf("Redis answered %s: %s.", argv[0], reply->str);
+		result = is_transient(reply->str) ? CALL_FAILED : CALL_REFUSED;
 	}
-	if (wanted != NULL)
+	else if (reply->type != expected_type)
+	{
+		*reason = psprintf("Redis answered %s with an unexpected reply.",
+						   argv[0]);
+		result = CALL_FAILED;
+	}
+	if (result == CALL_OK && wanted != NULL)
 		*wanted = reply;
 	else
 		redis_reply_free(reply);
-	return true;
+	return result;
+}
+
+/*
+ * Redis refused the stream: L1 is kept coherent by cachext.l1_max_ttl
+ * alone from now on.  Says so once, when the refusal begins.
+ */
+static void
+refuse_stream(const char *reason)
+{
+	l2_stats_set_coherence(L2_COHERENCE_TTL_BOUND);
+	if (!refused)
+		ereport(WARNING,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cachext sync worker cannot follow Redis' invalidation stream: Redis refused client tracking"),
+				 errdetail("%s L1 copies of Redis values now expire within cachext.l1_max_ttl (%d ms; 0 means no bound) instead of being evicted when Redis changes them.",
+						   reason, cachext_l1_max_ttl_ms),
+				 errhint("Allow the Redis user CLIENT and SUBSCRIBE (ACL +client +subscribe), or use a server with CLIENT TRACKING; the worker asks again every %d s.",
+						 TRACKING_RETRY_INTERVAL_MS / 1000)));
+	refused = true;
+	reported_down = false;
 }
 
 /*
@@ -192,10 +273,11 @@ open_connection(const char *url, char **reason)
 /*
  * Opens the stream to url: the subscribed connection, then tracking on the
  * other, redirected to it; then empties L1, since anything it holds may
- * have changed before tracking began.  False with *reason on failure,
- * both connections closed.
+ * have changed before tracking began.  On failure, every connection
+ * closed, returns CALL_REFUSED if Redis refused a command, else
+ * CALL_FAILED, with *reason.
  */
-static bool
+static CallResult
 start_stream(const char *url, char **reason)
 {
 	const char *client_id[] = {"CLIENT", "ID"};
@@ -205,6 +287,7 @@ start_stream(const char *url, char **reason)
 	RedisReply *id;
 	RedisTarget target;
 	const char *problem;
+	CallResult	result = CALL_FAILED;
 
 	/*
 	 * Behind Sentinels, the announcements of a new master are followed
@@ -213,50 +296,112 @@ start_stream(const char *url, char **reason)
 	if (!redis_route_parse(url, &target, &problem))
 	{
 		*reason = pstrdup(problem);
-		return false;
+		return CALL_FAILED;
 	}
 	if (target.service != NULL)
 	{
 		watch = redis_route_watch(&target, reason);
 		if (watch == NULL)
-			return false;
+			return CALL_FAILED;
 		if (watched_service != NULL)
 			pfree(watched_service);
 		watched_service = MemoryContextStrdup(TopMemoryContext, target.service);
 	}
 	stream = open_connection(url, reason);
 	if (stream == NULL)
-		return false;
-	if (!call(&stream, 2, client_id, REPLY_INTEGER, &id, reason))
+		goto failed;
+	result = call(&stream, 2, client_id, REPLY_INTEGER, &id, reason);
+	if (result != CALL_OK)
 		goto failed;
 	tracking[4] = psprintf("%lld", id->integer);
 	redis_reply_free(id);
-	if (!call(&stream, 2, subscribe, REPLY_ARRAY, NULL, reason))
+	result = call(&stream, 2, subscribe, REPLY_ARRAY, NULL, reason);
+	if (result != CALL_OK)
 		goto failed;
 	tracker = open_connection(url, reason);
 	if (tracker == NULL)
+	{
+		result = CALL_FAILED;
 		goto failed;
-	if (!call(&tracker, 6, tracking, REPLY_STATUS, NULL, reason))
+	}
+	result = call(&tracker, 6, tracking, REPLY_STATUS, NULL, reason);
+	if (result != CALL_OK)
 		goto failed;
 
 	reset_l1();
+	l2_stats_set_coherence(L2_COHERENCE_TRACKING);
 	ereport(LOG,
 			(errmsg("cachext sync worker follows Redis' invalidation stream"),
-			 errdetail("L1 was emptied; from now on every change in Redis evicts its key from L1.")));
+			 errdetail("L1 was emptied; from now on every change in Redis evicts its key from L1, unless Redis still holds this instance's own write.")));
 	reported_down = false;
-	return true;
+	refused = false;
+	return CALL_OK;
 
 failed:
 	redis_conn_close(&stream);
 	redis_conn_close(&tracker);
 	redis_conn_close(&watch);
-	return false;
+	return result;
 }
 
 /*
- * Applies one message of the stream: evicts the keys it names, or empties
- * L1 when it names none (Redis was flushed).  Other replies (the
- * subscription's confirmation) are ignored.
+ * Settles the keys of a message that L1 held as own writes (own[] indexes
+ * keys): reads them back from Redis in one round trip on the tracking
+ * connection, keeps each whose text in Redis hashes as the written text
+ * did, and removes the others.  If Redis cannot answer, the stream is lost.
+ */
+static void
+revalidate_own_writes(const RedisReply *keys, const int *own, int nown)
+{
+	RedisCommand *gets = palloc(nown * sizeof(RedisCommand));
+	RedisReply **replies = palloc(nown * sizeof(RedisReply *));
+	char	   *reason;
+	TimestampTz now;
+	int64		kept = 0;
+	int64		evicted = 0;
+
+	for (int m = 0; m < nown; m++)
+	{
+		gets[m] = redis_command(2);
+		redis_command_arg_string(&gets[m], 0, "GET");
+		redis_command_arg(&gets[m], 1, keys->element[own[m]]->str,
+						  keys->element[own[m]]->len);
+	}
+	if (redis_conn_exchange(&tracker, nown, gets, replies, &reason) !=
+		REDIS_CONN_OK)
+	{
+		lose_stream(reason);
+		return;
+	}
+	now = ttl_clock_now();
+	for (int m = 0; m < nown; m++)
+	{
+		const RedisReply *key = keys->element[own[m]];
+		L1Change	change;
+
+		if (replies[m]->type == REPLY_STRING)
+		{
+			uint64		redis_text_hash = layers_text_hash(replies[m]->str,
+														   replies[m]->len);
+
+			change = l1_remove_changed(key->str, (int) key->len,
+									   &redis_text_hash, now);
+		}
+		else
+			change = l1_remove(key->str, (int) key->len, now) ?
+				L1_CHANGE_REMOVED : L1_CHANGE_ABSENT;
+		kept += change == L1_CHANGE_OWN_WRITE;
+		evicted += change == L1_CHANGE_REMOVED;
+	}
+	redis_replies_free(replies, nown);
+	l2_stats_count(L2_SYNC_KEPT, kept);
+	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
+}
+
+/*
+ * Applies one message of the stream: evicts the keys it names, but for own
+ * writes Redis still holds, or empties L1 when it names none (Redis was
+ * flushed).  Other replies (the subscription's confirmation) are ignored.
  */
 static void
 apply_message(const RedisReply *message)
@@ -264,6 +409,8 @@ apply_message(const RedisReply *message)
 	const RedisReply *keys;
 	TimestampTz now;
 	int64		evicted = 0;
+	int		   *own;
+	int			nown = 0;
 
 	if (message->type != REPLY_ARRAY || message->elements != 3 ||
 		message->element[0]->type != REPLY_STRING ||
@@ -278,11 +425,27 @@ apply_message(const RedisReply *message)
 	if (keys->type != REPLY_ARRAY)
 		return;
 	now = ttl_clock_now();
+	own = palloc(keys->elements * sizeof(int));
 	for (size_t i = 0; i < keys->elements; i++)
-		if (keys->element[i]->type == REPLY_STRING &&
-			l1_remove(keys->element[i]->str, (int) keys->element[i]->len, now))
-			evicted++;
+	{
+		if (keys->element[i]->type != REPLY_STRING)
+			continue;
+		switch (l1_remove_changed(keys->element[i]->str,
+								  (int) keys->element[i]->len, NULL, now))
+		{
+			case L1_CHANGE_REMOVED:
+				evicted++;
+				break;
+			case L1_CHANGE_OWN_WRITE:
+				own[nown++] = (int) i;
+				break;
+			case L1_CHANGE_ABSENT:
+				break;
+		}
+	}
 	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
+	if (nown > 0)
+		revalidate_own_writes(keys, own, nown);
 }
 
 /* Reads what the stream socket holds and applies every complete message. */
@@ -309,6 +472,8 @@ read_stream(void)
 			return;
 		apply_message(message);
 		redis_reply_free(message);
+		if (stream == NULL)		/* lost while applying it */
+			return;
 	}
 }
 
@@ -399,7 +564,7 @@ heartbeat(void)
 	const char *ping[] = {"PING"};
 	char	   *reason;
 
-	if (!call(&tracker, 1, ping, REPLY_STATUS, NULL, &reason))
+	if (call(&tracker, 1, ping, REPLY_STATUS, NULL, &reason) != CALL_OK)
 		lose_stream(reason);
 }
 
@@ -419,7 +584,9 @@ reload_configuration(void)
 	followed_generation = redis_conn_settings_generation();
 	if (stream != NULL)
 		lose_stream("cachext.redis_url or a setting of the connection changed.");
+	l2_stats_set_coherence(L2_COHERENCE_NONE);
 	reported_down = false;
+	refused = false;
 	if (followed_url != NULL)
 		pfree(followed_url);
 	followed_url = l2_is_configured() ?
@@ -454,6 +621,7 @@ cachext_sync_main(Datum arg)
 	if (l2_is_configured())
 		followed_url = MemoryContextStrdup(TopMemoryContext, cachext_redis_url);
 	followed_generation = redis_conn_settings_generation();
+	l2_stats_set_coherence(L2_COHERENCE_NONE);	/* a predecessor's stream is gone */
 
 	for (;;)
 	{
@@ -472,21 +640,27 @@ cachext_sync_main(Datum arg)
 		{
 			char	   *reason;
 
-			if (start_stream(followed_url, &reason))
+			switch (start_stream(followed_url, &reason))
 			{
-				next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-															 HEARTBEAT_INTERVAL_MS);
-				/* what came with the subscriptions' answers is read already */
-				read_stream();
-				if (watch != NULL && read_watch())
-					next_attempt = 0;
-			}
-			else
-			{
-				if (!reported_down)
-					lose_stream(reason);
-				next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														   cachext_redis_retry_interval_ms);
+				case CALL_OK:
+					next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																 HEARTBEAT_INTERVAL_MS);
+					/* what came with the subscriptions' answers is read already */
+					read_stream();
+					if (watch != NULL && read_watch())
+						next_attempt = 0;
+					break;
+				case CALL_REFUSED:
+					refuse_stream(reason);
+					next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   TRACKING_RETRY_INTERVAL_MS);
+					break;
+				case CALL_FAILED:
+					if (!reported_down)
+						lose_stream(reason);
+					next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   cachext_redis_retry_interval_ms);
+					break;
 			}
 		}
 		if (stream != NULL && GetCurrentTimestamp() >= next_heartbeat)
@@ -499,11 +673,13 @@ cachext_sync_main(Datum arg)
 														   cachext_redis_retry_interval_ms);
 		}
 
-		if (stream != NULL)
+		if (stream != NULL || refused)
 			layers_replay_queue();
 
 		if (stream != NULL)
 			timeout = ms_until(next_heartbeat);
+		else if (refused)		/* Redis answers: replay the queue meanwhile */
+			timeout = Min(ms_until(next_attempt), HEARTBEAT_INTERVAL_MS);
 		else if (followed_url != NULL)
 			timeout = ms_until(next_attempt);
 		wait_for_events(timeout, &stream_readable, &watch_readable);

@@ -563,7 +563,7 @@ op_store(ModelKey *m, bool with_lease)
 	}
 	result = l1_store_tagged(m->key, m->key_len, NAMESPACE_LEN, (Jsonb *) value,
 							 blob, tags_len, expires_at, keep_until, 0, now,
-							 lease);
+							 lease, NULL);
 	if (l1_entry_footprint(m->key_len, len + tags_len) / L1_CHUNK_SIZE >
 		(Size) view->header->nchunks)
 	{

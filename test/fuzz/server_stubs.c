@@ -14,12 +14,14 @@
 
 #include <stdio.h>
 
+#include "mb/pg_wchar.h"
 #include "nodes/pg_list.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "server_stubs.h"
 
 #define STUB_MAX_LOCKS 1024
@@ -31,13 +33,27 @@ MemoryContext TopMemoryContext = NULL;
 LWLockPadded *MainLWLockArray = main_locks;
 
 static LWLock *held = NULL;
+
+/* The store records each value's encoding: one database, UTF8. */
+int
+GetDatabaseEncoding(void)
+{
+	return PG_UTF8;
+}
+
 static void *shmem_block = NULL;
 
+#ifdef CACHEXT_EXCEPTIONAL_CONDITION_HAS_ERROR_TYPE
 void
 ExceptionalCondition(const char *conditionName, const char *errorType,
 					 const char *fileName, int lineNumber)
+#else
+void
+ExceptionalCondition(const char *conditionName,
+					 const char *fileName, int lineNumber)
+#endif
 {
-	fprintf(stderr, "%s(\"%s\") at %s:%d\n", errorType, conditionName,
+	fprintf(stderr, "TRAP: failed Assert(\"%s\") at %s:%d\n", conditionName,
 			fileName, lineNumber);
 	abort();
 }
