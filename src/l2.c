@@ -47,7 +47,7 @@ int			cachext_redis_retry_interval_ms = 1000;
  * This backend's connection.  connected_url and target's strings live in
  * target_context, a child of TopMemoryContext reset when the URL changes.
  */
-static RedisConn *redis = NULL;
+static RedisRoute *redis = NULL;
 static MemoryContext target_context = NULL;
 static char *connected_url = NULL;	/* the cachext.redis_url of target */
 static uint64 connected_generation = 0; /* redis_conn_settings_generation
@@ -136,7 +136,7 @@ l2_shmem_startup(void)
 static void
 disconnect(void)
 {
-	redis_conn_close(&redis);
+	redis_route_close(&redis);
 }
 
 /* on_proc_exit callback: a backend leaving closes its socket politely. */
@@ -186,8 +186,8 @@ static bool
 run(int ncommands, const RedisCommand *commands, RedisReply **replies)
 {
 	char	   *reason = NULL;
-	RedisConnResult result = redis_conn_exchange(&redis, ncommands, commands,
-												 replies, &reason);
+	RedisConnResult result = redis_route_exchange(redis, ncommands, commands,
+												  replies, &reason);
 
 	if (result != REDIS_CONN_OK)
 	{
@@ -230,7 +230,7 @@ connect_to_redis(void)
 	RedisConnResult result;
 	char	   *reason;
 
-	redis = redis_route_connect(&target, &result, &reason);
+	redis = redis_route_open(&target, &result, &reason);
 	if (redis == NULL)
 	{
 		fail(result == REDIS_CONN_TIMEOUT, reason);
@@ -278,6 +278,7 @@ ensure_connected(void)
 		if (!redis_route_parse(connected_url, &target, &problem))
 			elog(ERROR, "cachext.redis_url was accepted but does not parse");
 		MemoryContextSwitchTo(old_context);
+		l2_lease_set_cluster(target.cluster);
 	}
 	if (redis != NULL)
 		return true;
@@ -501,26 +502,23 @@ l2_set_under_lease(const char *key, int key_len, const char *value,
 }
 
 /*
- * Unlinks every key matching a SCAN MATCH pattern, one SCAN page (COUNT
- * 1000) and one UNLINK at a time; never KEYS, which blocks Redis.  The
- * epoch is bumped first, so loads begun before fail.  A failure part way
- * leaves the rest; the caller queues the pattern again.
+ * Unlinks every key matching a SCAN MATCH pattern on one master, one SCAN
+ * page (COUNT 1000) and one UNLINK at a time; never KEYS, which blocks
+ * Redis.  Adds to *removed the cache entries it unlinked.
  */
-bool
-l2_unlink_matching(const char *match, int match_len, int64 *removed)
+static bool
+unlink_matching_on(int master, const char *match, int match_len,
+				   int64 *removed)
 {
 	char	   *cursor = pstrdup("0");
-	RedisReply *bumped;
 
-	*removed = 0;
-	if (!connect_and_run_one(l2_lease_epoch_bump_command(), &bumped))
-		return false;
-	redis_reply_free(bumped);
 	do
 	{
 		RedisCommand scan = redis_command(6);
 		RedisReply *page;
 		RedisReply *keys;
+		char	   *reason;
+		RedisConnResult result;
 
 		redis_command_arg_string(&scan, 0, "SCAN");
 		redis_command_arg_string(&scan, 1, cursor);
@@ -528,7 +526,14 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 		redis_command_arg(&scan, 3, match, match_len);
 		redis_command_arg_string(&scan, 4, "COUNT");
 		redis_command_arg_string(&scan, 5, "1000");
-		if (!connect_and_run(1, &scan, &page))
+		result = redis_route_exchange_on(redis, master, 1, &scan, &page,
+										 &reason);
+		if (result != REDIS_CONN_OK)
+		{
+			fail(result == REDIS_CONN_TIMEOUT, reason);
+			return false;
+		}
+		if (!check_error_replies(&page, 1))
 			return false;
 		if (page->type != REPLY_ARRAY || page->elements != 2 ||
 			page->element[0]->type != REPLY_STRING ||
@@ -579,6 +584,32 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 		}
 		redis_reply_free(page);
 	} while (strcmp(cursor, "0") != 0);
+	return true;
+}
+
+/*
+ * Unlinks every key matching a SCAN MATCH pattern, on every master (one
+ * node, or each master of a cluster).  The epoch is bumped first, so
+ * loads begun before fail.  A failure part way leaves the rest; the caller
+ * queues the pattern again.
+ */
+bool
+l2_unlink_matching(const char *match, int match_len, int64 *removed)
+{
+	int			nbumps;
+	RedisCommand *bumps = l2_lease_epoch_bump_commands(&nbumps);
+	RedisReply **bumped = palloc(nbumps * sizeof(RedisReply *));
+	int			masters[REDIS_ROUTE_MAX_MASTERS];
+	int			nmasters;
+
+	*removed = 0;
+	if (!connect_and_run(nbumps, bumps, bumped))
+		return false;
+	redis_replies_free(bumped, nbumps);
+	nmasters = redis_route_masters(redis, masters);
+	for (int i = 0; i < nmasters; i++)
+		if (!unlink_matching_on(masters[i], match, match_len, removed))
+			return false;
 	return true;
 }
 

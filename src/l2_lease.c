@@ -10,6 +10,16 @@
  * idle.  "<key>\0load" is the key's load lock.  "\0cachext:epoch" counts
  * every pattern invalidation and clear, of any prefix.
  *
+ * Cluster.  Behind a redis-cluster:// URL every key an EVAL touches must be
+ * in one hash slot, and a cluster has no single place for the epoch.  So
+ * there (l2_lease_set_cluster) each own key starts with "{<tag>}", the tag
+ * of the cache key's slot (redis_slot_tag), which puts it in the cache
+ * key's slot while the cache key itself stays as it is, readable by any
+ * client: "{<tag>}<key>\0seq", "{<tag>}<key>\0load".  The epoch is one
+ * per slot, "{<tag>}\0cachext:epoch", and a pattern invalidation or clear
+ * bumps all 16384 of them (a pipeline per master).  A single node keeps
+ * the names above, so instances of an earlier version sharing it agree.
+ *
  * Scripts.  A store under a lease compares the sequence and the epoch and
  * sets the value in one EVAL, so no invalidation can slip between the
  * check and the SET; an unlock deletes the lock only if it still holds our
@@ -17,25 +27,74 @@
  * released by us.
  *
  * This file builds commands in the caller's memory context and never
- * talks to Redis itself (l2.c runs what it builds), so it has no state and
- * no locking.
+ * talks to Redis itself (l2.c runs what it builds); its one state is this
+ * process' naming mode, set by l2.c whenever it reads cachext.redis_url, so
+ * there is no locking.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "l2_lease.h"
+#include "redis_slot.h"
 
 #define L2_SEQ_SUFFIX		"\0seq"
 #define L2_LOCK_SUFFIX		"\0load"
 #define L2_SEQ_TTL_MS		"3600000"
 #define L2_EPOCH_KEY		"\0cachext:epoch"
 
-/* key followed by suffix, palloc'd; *len is its length. */
+/* Are own keys named for a cluster (in their cache key's slot)? */
+static bool cluster_keys = false;
+
+/* Names own keys for a cluster (true) or a single node, from now on. */
+void
+l2_lease_set_cluster(bool cluster)
+{
+	cluster_keys = cluster;
+}
+
+/* "{<tag of slot>}" followed by suffix, palloc'd; *len is its length. */
+static char *
+slot_key(int slot, const char *key, int key_len, const char *suffix,
+		 int suffix_len, int *len)
+{
+	const char *tag = redis_slot_tag(slot);
+	int			tag_len = strlen(tag);
+	char	   *own = palloc(tag_len + 2 + key_len + suffix_len);
+
+	own[0] = '{';
+	memcpy(own + 1, tag, tag_len);
+	own[tag_len + 1] = '}';
+	memcpy(own + tag_len + 2, key, key_len);
+	memcpy(own + tag_len + 2 + key_len, suffix, suffix_len);
+	*len = tag_len + 2 + key_len + suffix_len;
+	return own;
+}
+
+/* The epoch a lease on key compares: the one, or its slot's in a cluster. */
+static const char *
+epoch_key(const char *key, int key_len, int *len)
+{
+	if (cluster_keys)
+		return slot_key(redis_slot_of_key(key, key_len), "", 0, L2_EPOCH_KEY,
+						sizeof(L2_EPOCH_KEY) - 1, len);
+	*len = sizeof(L2_EPOCH_KEY) - 1;
+	return L2_EPOCH_KEY;
+}
+
+/*
+ * key followed by suffix (in a cluster, after its slot's tag), palloc'd;
+ * *len is its length.
+ */
 static char *
 own_key(const char *key, int key_len, const char *suffix, int suffix_len,
 		int *len)
 {
-	char	   *own = palloc(key_len + suffix_len);
+	char	   *own;
+
+	if (cluster_keys)
+		return slot_key(redis_slot_of_key(key, key_len), key, key_len,
+						suffix, suffix_len, len);
+	own = palloc(key_len + suffix_len);
 
 	memcpy(own, key, key_len);
 	memcpy(own + key_len, suffix, suffix_len);
@@ -78,15 +137,29 @@ l2_lease_bump_commands(RedisCommand *commands, const char *key, int key_len)
 	redis_command_arg_string(&commands[1], 2, L2_SEQ_TTL_MS);
 }
 
-/* INCR of the epoch, so that loads begun before a pattern invalidation fail. */
-RedisCommand
-l2_lease_epoch_bump_command(void)
+/*
+ * INCRs of the epoch (in a cluster, of every slot's), so that loads begun
+ * before a pattern invalidation fail; *ncommands says how many.
+ */
+RedisCommand *
+l2_lease_epoch_bump_commands(int *ncommands)
 {
-	RedisCommand cmd = redis_command(2);
+	int			n = cluster_keys ? REDIS_CLUSTER_SLOTS : 1;
+	RedisCommand *commands = palloc(n * sizeof(RedisCommand));
 
-	redis_command_arg_string(&cmd, 0, "INCR");
-	redis_command_arg(&cmd, 1, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
-	return cmd;
+	for (int i = 0; i < n; i++)
+	{
+		int			len;
+		const char *epoch = cluster_keys ?
+			slot_key(i, "", 0, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1, &len) :
+			epoch_key(NULL, 0, &len);
+
+		commands[i] = redis_command(2);
+		redis_command_arg_string(&commands[i], 0, "INCR");
+		redis_command_arg(&commands[i], 1, epoch, len);
+	}
+	*ncommands = n;
+	return commands;
 }
 
 /* MGET of the key's write sequence and the epoch: the Redis side of a lease. */
@@ -96,10 +169,12 @@ l2_lease_read_command(const char *key, int key_len)
 	RedisCommand cmd = redis_command(3);
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
+	int			epoch_len;
+	const char *epoch = epoch_key(key, key_len, &epoch_len);
 
 	redis_command_arg_string(&cmd, 0, "MGET");
 	redis_command_arg(&cmd, 1, seq, seq_len);
-	redis_command_arg(&cmd, 2, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	redis_command_arg(&cmd, 2, epoch, epoch_len);
 	return cmd;
 }
 
@@ -134,6 +209,8 @@ l2_lease_store_command(const char *key, int key_len, const char *value,
 	RedisCommand cmd = redis_command(10);
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
+	int			epoch_len;
+	const char *epoch = epoch_key(key, key_len, &epoch_len);
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
@@ -148,7 +225,7 @@ l2_lease_store_command(const char *key, int key_len, const char *value,
 	redis_command_arg_string(&cmd, 2, "3");
 	redis_command_arg(&cmd, 3, key, key_len);
 	redis_command_arg(&cmd, 4, seq, seq_len);
-	redis_command_arg(&cmd, 5, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	redis_command_arg(&cmd, 5, epoch, epoch_len);
 	redis_command_arg(&cmd, 6, value, value_len);
 	redis_command_arg_string(&cmd, 7, lease->seq);
 	redis_command_arg_string(&cmd, 8, lease->epoch);

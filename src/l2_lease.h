@@ -25,7 +25,8 @@ typedef struct L2Lease
 
 extern void l2_lease_bump_commands(RedisCommand *commands, const char *key,
 								   int key_len);
-extern RedisCommand l2_lease_epoch_bump_command(void);
+extern void l2_lease_set_cluster(bool cluster);
+extern RedisCommand *l2_lease_epoch_bump_commands(int *ncommands);
 extern RedisCommand l2_lease_read_command(const char *key, int key_len);
 extern bool l2_lease_take(const RedisReply *reply, L2Lease *lease);
 extern RedisCommand l2_lease_store_command(const char *key, int key_len,
