@@ -6,8 +6,9 @@
  * Connection.  Each backend opens its own connection lazily, on its first
  * use of L2, and keeps it across transactions; its state lives in static
  * variables whose strings are in a child of TopMemoryContext, because the
- * connection outlives every transaction.  The node is found by
- * redis_route.c and spoken to by redis_conn.c.  A failure frees the
+ * connection outlives every transaction.  The node (or, for a Redis
+ * Cluster, the node of each key) is found by redis_route.c and spoken to by
+ * redis_conn.c.  A failure frees the
  * connection; the next use after cachext.redis_retry_interval opens a new
  * one (finding the node again).  A change of cachext.redis_url, or of a
  * setting that says how to connect (TLS files and verification, Sentinel
@@ -105,7 +106,8 @@ l2_define_settings(void)
 	DefineCustomStringVariable("cachext.redis_url",
 							   "Redis server used as the shared cache (L2); empty means L1 only.",
 							   "redis://[[user]:password@]host[:port][/db], rediss://... (TLS), "
-							   "redis-sentinel://[[user]:password@]host[:port][,...]/service[/db] or unix:///path[?db=N].",
+							   "redis-sentinel://[[user]:password@]host[:port][,...]/service[/db], "
+							   "redis-cluster://[[user]:password@]host[:port][,...] or unix:///path[?db=N].",
 							   &cachext_redis_url,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,

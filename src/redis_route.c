@@ -9,7 +9,9 @@
  * new way of finding the node changes this file and nothing above it.  A
  * RedisRoute is what the L2 module runs commands on: one connection, or a
  * cluster; redis_route_masters and redis_route_exchange_on reach each
- * master in turn (SCAN), which for one node is that node.
+ * master in turn (SCAN), which for one node is that node.  The sync worker
+ * follows each node redis_route_masters_of names, connecting to each with
+ * redis_route_connect.
  *
  * Sentinel.  A connect asks the listed Sentinels in turn, each within
  * cachext.redis_connect_timeout and cachext.redis_timeout and as
@@ -236,14 +238,7 @@ RedisConn *
 redis_route_connect(const RedisTarget *target, RedisConnResult *result,
 					char **reason)
 {
-	if (target->cluster)
-	{
-		/* a cluster has no one node: the sync worker's per-node streams are not built yet */
-		*result = REDIS_CONN_FAILED;
-		*reason = pstrdup("A redis-cluster:// URL names no single node to follow: "
-						  "the sync worker does not follow a cluster's invalidations yet.");
-		return NULL;
-	}
+	Assert(!target->cluster);
 	if (target->service != NULL)
 		return connect_to_master(target, result, reason);
 	return redis_conn_open(target, result, reason);
@@ -333,6 +328,47 @@ redis_route_close(RedisRoute **route)
 	redis_cluster_close(&(*route)->cluster);
 	pfree(*route);
 	*route = NULL;
+}
+
+/*
+ * The nodes that hold target's data, each a target redis_route_connect
+ * opens: target itself, or a cluster's masters now (learned from its
+ * seeds), in the caller's memory context.  False with *reason when a
+ * cluster cannot be asked.
+ */
+bool
+redis_route_masters_of(const RedisTarget *target, RedisTarget **masters,
+					   int *nmasters, char **reason)
+{
+	RedisConnResult result;
+	RedisCluster *cluster;
+	int		   *nodes;
+
+	if (!target->cluster)
+	{
+		*masters = palloc(sizeof(RedisTarget));
+		**masters = *target;
+		*nmasters = 1;
+		return true;
+	}
+	cluster = redis_cluster_open(target, &result, reason);
+	if (cluster == NULL)
+		return false;
+	nodes = palloc(REDIS_ROUTE_MAX_MASTERS * sizeof(int));
+	*nmasters = redis_cluster_masters(cluster, nodes, REDIS_ROUTE_MAX_MASTERS);
+	*masters = palloc(*nmasters * sizeof(RedisTarget));
+	for (int i = 0; i < *nmasters; i++)
+	{
+		RedisTarget *master = &(*masters)[i];
+
+		*master = *redis_cluster_node(cluster, nodes[i]);
+		master->host = pstrdup(master->host);
+		master->display = pstrdup(master->display);
+		master->user = target->user;
+		master->password = target->password;
+	}
+	redis_cluster_close(&cluster);
+	return true;
 }
 
 /*

@@ -41,6 +41,11 @@ extern RedisConnResult redis_route_exchange_on(RedisRoute *route, int master,
 											   char **reason);
 extern void redis_route_close(RedisRoute **route);
 
+/* The nodes whose changes the sync worker follows. */
+extern bool redis_route_masters_of(const RedisTarget *target,
+								   RedisTarget **masters, int *nmasters,
+								   char **reason);
+
 /* One connection to the node of a single-node or Sentinel target. */
 extern RedisConn *redis_route_connect(const RedisTarget *target,
 									  RedisConnResult *result,

@@ -3,46 +3,27 @@
 # owning their slot; values a cluster client (Python's RedisCluster) wrote
 # are read; cache_get_multi reads keys of many slots; cache_get_or_set's
 # lease and load lock live in the key's slot; pattern invalidation reaches
-# every master; a MOVED (a slot moved by hand) is followed.
+# every master; a MOVED (a slot moved by hand) is followed; the sync worker
+# follows every master's invalidations, so a write on the owning master by
+# another client evicts the key from L1.
 use strict;
 use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextLoad;
 use CachextRedis;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
 
 my @masters = qw(m1 m2 m3);
 my %port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() } @masters;
-for my $name (@masters)
-{
-	redis_start($name, $port{$name}, '--cluster-enabled', 'yes',
-		'--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '3000');
-}
-my $addresses = join ' ', map { "127.0.0.1:$port{$_}" } @masters;
-my ($out, $err) = ('', '');
-IPC::Run::run [ 'redis-cli', '--cluster', 'create', split(/ /, $addresses),
-	'--cluster-yes' ], '>', \$out, '2>', \$err
-  or die "redis-cli --cluster create failed: $out $err";
-
-# Polls $check every 100 ms for up to $seconds; true once it returns true.
-sub wait_for
-{
-	my ($seconds, $check) = @_;
-	for (1 .. $seconds * 10)
-	{
-		return 1 if $check->();
-		usleep(100_000);
-	}
-	return 0;
-}
-
-ok( wait_for(120,
-		sub { !grep { redis_cli($_, 'CLUSTER', 'INFO') !~ /cluster_state:ok/ } @masters }),
+redis_start_cluster_node($_, $port{$_}) for @masters;
+redis_cluster_command('create', (map { "127.0.0.1:$port{$_}" } @masters),
+	'--cluster-yes');
+ok(wait_for(120, sub { redis_cluster_ok(@masters) }),
 	'the three masters form a cluster');
 
 my $seeds = join ',', map { "127.0.0.1:$port{$_}" } @masters[ 0 .. 1 ];
@@ -60,6 +41,12 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION cachext');
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+ok( poll_node($node,
+		q{SELECT sync_resets >= 1 FROM cache_stats WHERE layer = 'l2'}),
+	'the sync worker follows the cluster');
+like(slurp_file($node->logfile), qr/every change in Redis \(3 nodes\)/,
+	'it follows the three masters');
 
 # The master whose node answers EXISTS for key (the others answer MOVED).
 sub owners
@@ -92,6 +79,7 @@ r = RedisCluster(host='127.0.0.1', port=$port{m3})
 for i in range(1, 81):
     r.set('cache:py%d' % i, '{"py": %d}' % i)
 };
+my ($out, $err) = ('', '');
 IPC::Run::run [ 'python3', '-c', $py ], '>', \$out, '2>', \$err
   or die "python3 RedisCluster failed: $err";
 is( sql(q{SELECT count(*) FROM generate_series(1, 40) i
@@ -119,6 +107,17 @@ is(sql(q{SELECT cache_invalidate_pattern('k*')}), '60',
 is( (grep { redis_cli($_, '--scan', '--pattern', 'cache:k*') ne '' } @masters),
 	0, 'no master keeps a matching key');
 is(sql(q{SELECT cache_get('py5')}), '{"py": 5}', 'other keys stay');
+
+# ---- Coherence: a write by another client on the owning master evicts L1.
+for my $i (1 .. 3)
+{
+	sql("SELECT cache_get('py$i')");
+	redis_cli('m1', '-c', 'SET', "cache:py$i", qq({"py": -$i}));
+}
+ok( poll_node($node,
+		q{SELECT count(*) = 3 FROM generate_series(1, 3) i
+		  WHERE cache_get('py' || i) = jsonb_build_object('py', -i)}),
+	'writes on each owning master evict L1 within the coherence bound');
 
 # ---- A slot moved by hand: cachext follows MOVED.
 my $slot = redis_cli('m1', 'CLUSTER', 'KEYSLOT', 'cache:moving');
