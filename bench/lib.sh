@@ -73,6 +73,11 @@ ratio() {
   awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a + 0 == 0 || b + 0 == 0) print "n/a"; else printf "%.2f\n", a / b }'
 }
 
+# latency_ms CLIENTS TPS: the mean latency of one transaction at that concurrency.
+latency_ms() {
+  awk -v c="$1" -v t="${2:-0}" 'BEGIN { if (t + 0 > 0) printf "%.3f\n", 1000 * c / t; else print "n/a" }'
+}
+
 # Appends the median rows of a scenario to results.csv (unit: what tps counts).
 record() {
   local scenario=$1 unit=$2 clients variant

@@ -8,9 +8,9 @@
 # Uses from bench/run: sql, profile, MAIN, l2_switch, HAS_L2, PGMEMCACHE, RPORT, SMOKE.
 
 if [ -n "$SMOKE" ]; then
-  NKEYS=100 NWRITE=1000 NBIG=5 SCALE_SIZES="100 1000 10000"
+  NKEYS=100 NWRITE=1000 NBIG=5 SCALE_SIZES="100 1000 10000" NBULK=1000
 else
-  NKEYS=1000 NWRITE=10000 NBIG=50 SCALE_SIZES="1000 100000 1000000"
+  NKEYS=1000 NWRITE=10000 NBIG=50 SCALE_SIZES="1000 100000 1000000" NBULK=100000
 fi
 
 # The value the hit scenarios read: a ~100-byte user record.
@@ -398,5 +398,53 @@ EOF
     say "scaling c=$c:$ratios"
     target "scaling c=$c hit/floor at largest vs smallest" "$(ratio "$last" "$first")" '>=' 0.90
     target "scaling c=$c 1k-hot-key hit/floor at largest vs smallest" "$(ratio "$hot_last" "$hot_first")" '>=' 0.90
+  done
+}
+
+# 9. A bulk UPDATE of every row of a watched table (NBULK rows, each row's key
+# cached, Redis configured) vs the same UPDATE of an unwatched copy, timed by the
+# client, one statement per round, variants interleaved; recorded as 1/seconds in
+# the "tps" column.  Then a one-row UPDATE's latency, watched vs unwatched, with
+# Redis configured, at each client count.
+scenario_bulk_update() {
+  local c round table t0 t1 watched unwatched
+  if [ -z "$HAS_L2" ]; then skip bulk_update "no L2"; return; fi
+  profile "${MAIN[@]}"
+  l2_switch on
+  sql <<EOF >/dev/null
+DROP TABLE IF EXISTS bench_bulk_watched, bench_bulk_unwatched;
+CREATE TABLE bench_bulk_watched (id int PRIMARY KEY, n int NOT NULL DEFAULT 0, note text);
+INSERT INTO bench_bulk_watched (id, note) SELECT i, 'row ' || i FROM generate_series(1, $NBULK) AS i;
+CREATE TABLE bench_bulk_unwatched AS SELECT * FROM bench_bulk_watched;
+ALTER TABLE bench_bulk_unwatched ADD PRIMARY KEY (id);
+VACUUM ANALYZE bench_bulk_watched, bench_bulk_unwatched;
+SELECT cache_watch_table('bench_bulk_watched', 'BULK', ARRAY['bulk:{id}']);
+EOF
+  for round in $(seq "$ROUNDS"); do
+    for table in watched unwatched; do
+      sql -c "SELECT count(cache_set('bulk:' || i, '{\"cached\": true}', NULL)) FROM generate_series(1, $NBULK) AS i" >/dev/null
+      sql -c "VACUUM bench_bulk_$table" >/dev/null
+      t0=$(date +%s.%N)
+      sql -c "UPDATE bench_bulk_$table SET n = n + 1" >/dev/null
+      t1=$(date +%s.%N)
+      echo "bulk_update,$table,1,$round,$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", 1 / (b - a) }')" >>"$OUT/raw.csv"
+    done
+  done
+  watched=$(median bulk_update watched 1) unwatched=$(median bulk_update unwatched 1)
+  CLIENTS=1 record bulk_update statements/s watched unwatched
+  say "bulk_update: UPDATE of $NBULK rows watched $(ratio 1 "$watched") s, unwatched $(ratio 1 "$unwatched") s: watched takes $(ratio "$unwatched" "$watched")x the time"
+  target "bulk_update watched/unwatched time" "$(ratio "$unwatched" "$watched")" '<=' 2
+
+  for table in watched unwatched; do
+    script bulk_row "$table" <<EOF
+\set id random(1, $NBULK)
+UPDATE bench_bulk_$table SET n = n + 1 WHERE id = :id;
+EOF
+  done
+  compare bulk_row watched unwatched
+  record bulk_row tx watched unwatched
+  for c in $CLIENTS; do
+    watched=$(median bulk_row watched "$c") unwatched=$(median bulk_row unwatched "$c")
+    say "bulk_row c=$c: one-row UPDATE latency watched $(latency_ms "$c" "$watched") ms, unwatched $(latency_ms "$c" "$unwatched") ms: watched takes $(ratio "$unwatched" "$watched")x the time"
   done
 }

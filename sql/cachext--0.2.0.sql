@@ -85,7 +85,9 @@ CREATE FUNCTION cache_stats(
     OUT queue_overflows bigint,
     OUT queue_length bigint,
     OUT sync_evictions bigint,
-    OUT sync_resets bigint)
+    OUT sync_resets bigint,
+    OUT stale_served bigint,
+    OUT early_refreshes bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -101,10 +103,12 @@ COMMENT ON FUNCTION cache_stats() IS
 -- invalidations that could not reach Redis.  sync_evictions counts L1
 -- entries the sync worker evicted on Redis' invalidation messages, and
 -- sync_resets the times it emptied L1 (its stream started or was lost, or
--- Redis was flushed).
+-- Redis was flushed).  stale_served and early_refreshes (l1's row) count
+-- cache_get_or_set's stale values returned (cachext.stale_ttl) and its
+-- reloads before the expiry (cachext.early_refresh).
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1; for l1 also cache_get_or_set''s loads, stale values served and early refreshes';
 
 -- Zeroes the counters; an admin function.
 CREATE FUNCTION cache_stats_reset()

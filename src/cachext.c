@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * cachext.c
- *	  Module start-up: the settings, the shared-memory hooks and the
- *	  registration of the sync worker.
+ *	  Module start-up: the settings, the shared-memory hooks, the
+ *	  registration of the sync worker and of the transaction callbacks
+ *	  (xact.c).
  *
  * cachext must be in shared_preload_libraries: its store lives in shared
  * memory sized at postmaster start.  Loaded any other way (CREATE EXTENSION
@@ -29,6 +30,7 @@
 #include "redis_route.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
+#include "xact.h"
 
 PG_MODULE_MAGIC;
 
@@ -36,13 +38,17 @@ int			cachext_l1_max_entries = 1000;
 int			cachext_l1_memory_kb = 64 * 1024;
 int			cachext_l1_partitions = 16;
 int			cachext_l1_max_value_size_kb = 1024;
+int			cachext_l1_eviction = CACHEXT_EVICTION_SIEVE;
 int			cachext_default_ttl_s = 3600;
 int			cachext_max_key_length = 1024;
 int			cachext_lock_timeout_ms = 5000;
 char	   *cachext_notify_channel = NULL;
 int			cachext_events = CACHEXT_EVENTS_ON;
 int			cachext_events_queue_size_kb = 256;
+int			cachext_fence_timeout_ms = 60000;
 char	   *cachext_redis_prefix = NULL;
+int			cachext_stale_ttl_ms = 0;
+bool		cachext_early_refresh = false;
 bool		cachext_preloaded = false;
 
 #ifdef CACHEXT_HAS_SHMEM_REQUEST_HOOK
@@ -136,6 +142,13 @@ static const struct config_enum_entry events_options[] = {
 	{NULL, 0, false}
 };
 
+/* cachext.l1_eviction's values. */
+static const struct config_enum_entry eviction_options[] = {
+	{"lru", CACHEXT_EVICTION_LRU, false},
+	{"sieve", CACHEXT_EVICTION_SIEVE, false},
+	{NULL, 0, false}
+};
+
 static void
 define_settings(void)
 {
@@ -167,6 +180,28 @@ define_settings(void)
 							1024, 1, 1024 * 1024,
 							PGC_POSTMASTER, GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	DefineCustomEnumVariable("cachext.l1_eviction",
+							 "Which entry L1 evicts when it is full: lru or sieve.",
+							 "lru: the least recently used; a hit moves the entry, under the partition lock held exclusively. "
+							 "sieve: SIEVE (NSDI'24); a hit sets a bit, under the lock held shared.",
+							 &cachext_l1_eviction,
+							 CACHEXT_EVICTION_SIEVE, eviction_options,
+							 PGC_POSTMASTER, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.stale_ttl",
+							"How long past its expiry an L1 entry is kept for cache_get_or_set to serve while it reloads or when its reload fails; 0 turns it off.",
+							"Applies to entries stored while it is set; the session calling cache_get_or_set serves stale values only as old as its own setting.",
+							&cachext_stale_ttl_ms,
+							0, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("cachext.early_refresh",
+							 "Lets cache_get_or_set reload an entry shortly before it expires (XFetch), one caller at a time.",
+							 NULL,
+							 &cachext_early_refresh,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.default_ttl",
 							"Time to live of entries stored without an explicit TTL; 0 means no expiry.",
 							NULL,
@@ -217,6 +252,13 @@ define_settings(void)
 							   "cache:",
 							   PGC_SUSET, 0,
 							   check_redis_prefix, NULL, NULL);
+	DefineCustomIntVariable("cachext.fence_timeout",
+							"Longest time a committing transaction's fences stand in Redis.",
+							"They are lifted when the commit's invalidation ends; this bounds them should it never run.",
+							&cachext_fence_timeout_ms,
+							60000, 1000, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	l2_define_settings();
 	redis_conn_define_settings();
 	redis_route_define_settings();
@@ -245,5 +287,6 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = cachext_shmem_startup;
 	sync_worker_register();
+	xact_register_callbacks();
 	cachext_preloaded = true;
 }

@@ -16,6 +16,7 @@ extern int	cachext_l1_max_entries;
 extern int	cachext_l1_memory_kb;
 extern int	cachext_l1_partitions;
 extern int	cachext_l1_max_value_size_kb;
+extern int	cachext_l1_eviction;		/* a CachextEviction */
 
 /* Per-call behaviour */
 extern int	cachext_default_ttl_s;		/* seconds; 0 means no expiry */
@@ -25,6 +26,16 @@ extern char *cachext_notify_channel;
 extern int	cachext_events;				/* a CachextEvents */
 extern int	cachext_events_queue_size_kb;	/* per database, async events */
 extern char *cachext_redis_prefix;		/* also the L1 namespace */
+extern int	cachext_stale_ttl_ms;		/* cache_get_or_set's stale window */
+extern bool cachext_early_refresh;		/* cache_get_or_set's XFetch */
+extern int	cachext_fence_timeout_ms;	/* Redis fences of a commit expire */
+
+/* cachext.l1_eviction: which entry L1 evicts to make room. */
+typedef enum CachextEviction
+{
+	CACHEXT_EVICTION_LRU,		/* the least recently used */
+	CACHEXT_EVICTION_SIEVE		/* SIEVE's choice (see l1.c) */
+} CachextEviction;
 
 /* cachext.events: how cache events are sent. */
 typedef enum CachextEvents

@@ -47,4 +47,12 @@ cachext_md5_hex(const void *data, size_t len, char *hex)
 #endif
 }
 
+/* A uniform draw in [0, 1): pg_prng from 15 on, random() before. */
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#define cachext_random_fraction() pg_prng_double(&pg_global_prng_state)
+#else
+#define cachext_random_fraction() ((double) random() / ((double) MAX_RANDOM_VALUE + 1))
+#endif
+
 #endif							/* CACHEXT_COMPAT_H */

@@ -8,16 +8,16 @@
  * Writer side.  events.c passes each payload to event_queue_add(), which
  * keeps it in a transaction-local list, tagged with the subtransaction
  * level that sent it, and drops repeats of a (channel, payload) pair the
- * transaction already sent, as NOTIFY does.  Aborting a subtransaction
- * drops what it sent; committing one hands its events to its parent.  At
- * pre-commit, event_queue_pre_commit() copies the events not yet copied
- * into the ring of its database's slot as one record marked pending; at
- * commit the transaction's records are marked committed and the worker's
- * latch is set; at abort (also on FATAL: abort callbacks run) they are
- * marked aborted.  Pre-commit may run more than once per transaction
- * (triggers.c queues its events from its own pre-commit callback, whose
- * order relative to ours is not fixed), each time copying the new events
- * as a further record.
+ * transaction already sent, as NOTIFY does.  xact.c calls the steps at
+ * transaction end.  Aborting a subtransaction drops (and frees) what it
+ * sent; committing one hands its events to its parent.  At pre-commit,
+ * after triggers.c has queued its events, event_queue_pre_commit() copies
+ * the events not yet copied into the ring of its database's slot as one
+ * record marked pending; at commit, after the transaction's invalidations
+ * are done, the records are marked committed and the worker's latch is
+ * set; at abort (also on FATAL: abort callbacks run) they are marked
+ * aborted.  Pre-commit copies only the events not copied yet, so running
+ * it again would add a further record.
  *
  * Fallback.  When no slot is free, the ring has no room, or no worker can
  * be started (max_worker_processes), the transaction sends all its events
@@ -153,7 +153,6 @@ typedef struct TransactionEvents
 } TransactionEvents;
 
 static TransactionEvents *current = NULL;
-static bool callbacks_registered = false;
 
 static inline LWLock *
 table_lock(void)
@@ -270,10 +269,6 @@ holds_event(QueuedEvent *event)
 	return false;
 }
 
-static void transaction_callback(XactEvent event, void *arg);
-static void subtransaction_callback(SubXactEvent event, SubTransactionId mySubid,
-									SubTransactionId parentSubid, void *arg);
-
 /*
  * Queues one event of the current transaction for the worker; a repeat of
  * an event the transaction still holds is dropped, as NOTIFY drops it.
@@ -286,12 +281,6 @@ event_queue_add(const char *channel, const char *payload)
 
 	if (IsParallelWorker())
 		elog(ERROR, "cannot send cache events from a parallel worker");
-	if (!callbacks_registered)
-	{
-		RegisterXactCallback(transaction_callback, NULL);
-		RegisterSubXactCallback(subtransaction_callback, NULL);
-		callbacks_registered = true;
-	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	if (current == NULL)
 	{
@@ -560,74 +549,78 @@ event_queue_pre_commit(void)
 		fall_back();
 }
 
-static void
-transaction_callback(XactEvent event, void *arg)
+/* Commit: the records become committed, the worker is woken. */
+void
+event_queue_commit(void)
 {
 	if (current == NULL)
 		return;
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			event_queue_pre_commit();
-			break;
-		case XACT_EVENT_COMMIT:
-			end_records(RECORD_COMMITTED);
-			current = NULL;
-			break;
-		case XACT_EVENT_PRE_PREPARE:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot prepare a transaction that has sent cache events"),
-					 errdetail("cachext.events is async and this transaction sent cache events."),
-					 errhint("Commit it directly instead of using two-phase commit.")));
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			end_records(RECORD_ABORTED);
-			current = NULL;
-			break;
-		case XACT_EVENT_PREPARE:
-			current = NULL;
-			break;
-		default:
-			break;
-	}
+	end_records(RECORD_COMMITTED);
+	current = NULL;
+}
+
+/* Abort: the records, if any, are skipped. */
+void
+event_queue_abort(void)
+{
+	if (current == NULL)
+		return;
+	end_records(RECORD_ABORTED);
+	current = NULL;
+}
+
+/* Pre-prepare: refused with events queued. */
+void
+event_queue_check_prepare(void)
+{
+	if (current != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot prepare a transaction that has sent cache events"),
+				 errdetail("cachext.events is async and this transaction sent cache events."),
+				 errhint("Commit it directly instead of using two-phase commit.")));
 }
 
 /*
- * An aborted subtransaction's events are dropped (they are the last ones
- * of the list); a committed one's become its parent's.
+ * An aborted subtransaction's events are dropped and freed (they are the
+ * last ones of the list).
  */
-static void
-subtransaction_callback(SubXactEvent event, SubTransactionId mySubid,
-						SubTransactionId parentSubid, void *arg)
+void
+event_queue_subxact_abort(void)
 {
 	int			level = GetCurrentTransactionNestLevel();
 
 	if (current == NULL)
 		return;
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	while (current->events != NIL &&
+		   ((QueuedEvent *) llast(current->events))->level >= level)
 	{
-		while (current->events != NIL &&
-			   ((QueuedEvent *) llast(current->events))->level >= level)
-		{
-			QueuedEvent *last = llast(current->events);
+		QueuedEvent *last = llast(current->events);
 
-			if (current->seen != NULL)
-				hash_search(current->seen, &last, HASH_REMOVE, NULL);
-			current->events = list_delete_last(current->events);
-		}
+		if (current->seen != NULL)
+			hash_search(current->seen, &last, HASH_REMOVE, NULL);
+		current->events = list_delete_last(current->events);
+		pfree(last->channel);
+		pfree(last->payload);
+		pfree(last);
 	}
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
-	{
-		for (int i = list_length(current->events) - 1; i >= 0; i--)
-		{
-			QueuedEvent *e = list_nth(current->events, i);
+}
 
-			if (e->level < level)
-				break;
-			e->level = level - 1;
-		}
+/* A committed subtransaction's events become its parent's. */
+void
+event_queue_subxact_commit(void)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (current == NULL)
+		return;
+	for (int i = list_length(current->events) - 1; i >= 0; i--)
+	{
+		QueuedEvent *e = list_nth(current->events, i);
+
+		if (e->level < level)
+			break;
+		e->level = level - 1;
 	}
 }
 

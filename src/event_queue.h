@@ -48,6 +48,11 @@ extern void event_queue_shmem_startup(void);
 /* writers */
 extern void event_queue_add(const char *channel, const char *payload);
 extern void event_queue_pre_commit(void);
+extern void event_queue_commit(void);
+extern void event_queue_abort(void);
+extern void event_queue_check_prepare(void);
+extern void event_queue_subxact_commit(void);
+extern void event_queue_subxact_abort(void);
 
 /* the worker */
 extern bool event_queue_attach(int slot, Oid dboid, uint32 generation);

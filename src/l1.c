@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * l1.c
- *	  The shared-memory LRU store (L1): partitions, hash index, LRU lists,
- *	  expiry heaps, the chunk allocator and the counters.
+ *	  The shared-memory store (L1): partitions, hash index, the eviction
+ *	  policy (LRU or SIEVE), expiry heaps, the chunk allocator and the
+ *	  counters.
  *
  * Layout.  The store is cachext.l1_partitions independent partitions.  A key
  * hashes to exactly one; each partition owns a share of the entry slots
@@ -19,8 +20,27 @@
  * cachext.l1_memory bounds.
  *
  * Making room.  When an insert needs an entry slot or chunks, expired entries
- * go first (earliest expiry first, off the heap), then the least recently
- * used entry; the former count as expirations, the latter as evictions.
+ * go first (earliest expiry first, off the heap), then the victim the
+ * eviction policy chooses; the former count as expirations, the latter as
+ * evictions.
+ *
+ * Eviction policy (cachext.l1_eviction, fixed at start-up).  Both keep the
+ * entries on one doubly linked list per partition, newest at the head.
+ * lru: a hit moves the entry to the head; the victim is the tail, the
+ * least recently used entry.  sieve (Zhang et al., NSDI'24): the list is in
+ * insertion order and never reordered; a hit only sets the entry's visited
+ * bit.  The victim is found by a hand that walks from the tail towards the
+ * head (wrapping to the tail), clearing visited bits, and stops at the
+ * first entry whose bit is clear; the hand stays where the victim was.
+ * The policy lives in the policy_* functions below and nowhere else.
+ *
+ * Stale copies.  An entry has a logical expiry (expires_at) and a time it
+ * is kept until (keep_until: expires_at plus the storing session's
+ * cachext.stale_ttl).  Between the two it is expired for everyone, except
+ * that l1_lookup_entry() returns it, marked stale, to cache_get_or_set;
+ * it is the first to go when room is made, and is counted as an
+ * expiration when it is removed.  Removing a key (invalidation) removes
+ * its stale copy too.
  *
  * Leases.  A load (cache_get_or_set) that began before an invalidation of
  * its key must not store what it read.  Each partition keeps a write
@@ -30,11 +50,25 @@
  * l1_store() with that lease stores only if neither moved.  Keys sharing a
  * slot can only cause a needless refusal, never a stale store.
  *
+ * Fences.  A committing transaction fences the keys it invalidates before
+ * its commit becomes visible and lifts the fence after invalidating them
+ * (fence.c): while a key is fenced, lookups of it miss and stores under a
+ * lease are refused, so nothing read before the commit is served or stored.
+ * Fences are counters per lease slot (fences[]), and per partition
+ * (partition_fences) for pattern invalidations and large transactions:
+ * keys sharing a fenced slot or partition only miss meanwhile.
+ *
  * Locking.  Each partition is guarded by its own LWLock from the "cachext"
  * named tranche; everything in an L1Partition and in its arrays, counters
  * included, is read and written only with that lock held (exclusively for
- * any change, shared for reading statistics and listing entries).  A lookup
- * takes the lock exclusively because a hit moves the entry in the LRU list.
+ * any change, shared for reading statistics and listing entries), with
+ * these exceptions, which are atomics: the partition's hits and misses, and
+ * an entry's hits, last_access and visited bit.  Under lru a lookup takes
+ * the lock exclusively because a hit moves the entry in the list.  Under
+ * sieve it takes it shared: a hit writes nothing but those atomics (a
+ * lookup that finds an entry past keep_until retries exclusively to remove
+ * it).  Eviction clears visited bits under the exclusive lock, so it never
+ * races with a hit of the same partition.
  * No code holds two partition locks at once, so there is no lock order.
  * Only the returned value is allocated under a lock (an out-of-memory error
  * there is safe: aborting releases LWLocks).
@@ -45,6 +79,7 @@
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "port/atomics.h"
 #include "port/pg_bitutils.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -65,16 +100,19 @@
 #define L1_TRANCHE_NAME "cachext"
 
 /*
- * One entry slot.  All fields are guarded by the owning partition's lock.
- * A free slot is on the partition's free list through bucket_next.
+ * One entry slot.  The plain fields are guarded by the owning partition's
+ * lock; the atomics are written by hits under a shared lock too (see
+ * "Locking" above).  A free slot is on the partition's free list through
+ * bucket_next.
  */
 typedef struct L1Entry
 {
 	uint32		hash;			/* hash of the full key */
 	bool		in_use;
 	int32		bucket_next;	/* next entry in the bucket, or next free slot */
-	int32		lru_newer;		/* towards the most recently used end */
-	int32		lru_older;		/* towards the least recently used end */
+	int32		lru_newer;		/* towards the head: most recently used (lru)
+								 * or inserted (sieve) */
+	int32		lru_older;		/* towards the tail */
 	int32		heap_pos;		/* index in the expiry heap, L1_NONE if none */
 	int32		first_chunk;	/* key bytes, then value bytes */
 	int32		nchunks;
@@ -83,14 +121,18 @@ typedef struct L1Entry
 	uint32		value_len;		/* the jsonb varlena, header included */
 	TimestampTz created_at;
 	TimestampTz expires_at;		/* L1_NO_EXPIRY for none */
-	TimestampTz last_access;
-	int64		hits;
+	TimestampTz keep_until;		/* stale copy kept until; >= expires_at */
+	int64		load_us;		/* the load's duration, 0 if not loaded */
+	pg_atomic_uint64 last_access;	/* a TimestampTz; only moves forward */
+	pg_atomic_uint64 hits;
+	pg_atomic_uint32 visited;	/* sieve: hit since the hand last passed */
 } L1Entry;
 
 /*
- * A partition's header in shared memory.  Every field is guarded by the
- * partition's LWLock.  Its arrays follow it in the same allocation; their
- * addresses are computed by each backend into an L1PartitionView.
+ * A partition's header in shared memory.  Every field but the atomics is
+ * guarded by the partition's LWLock.  Its arrays follow it in the same
+ * allocation; their addresses are computed by each backend into an
+ * L1PartitionView.
  */
 typedef struct L1Partition
 {
@@ -104,17 +146,23 @@ typedef struct L1Partition
 	int32		chunks_used;
 	int32		free_entry;		/* head of the free slot list */
 	int32		free_chunk;		/* head of the free chunk list */
-	int32		lru_newest;
-	int32		lru_oldest;
+	int32		lru_newest;		/* the list's head */
+	int32		lru_oldest;		/* the list's tail */
+	int32		sieve_hand;		/* sieve: next entry the hand looks at;
+								 * L1_NONE: start at the tail */
 	int32		heap_size;
 
 	/* leases: see "Leases" above */
 	uint64		epoch;
 	uint64		lease_seq[L1_LEASE_SLOTS];
 
+	/* fences: see "Fences" above */
+	uint32		partition_fences;
+	uint32		fences[L1_LEASE_SLOTS];
+
 	/* counters since start or the last cache_stats_reset() */
-	int64		hits;
-	int64		misses;
+	pg_atomic_uint64 hits;		/* atomic: sieve counts hits under a shared lock */
+	pg_atomic_uint64 misses;	/* atomic, likewise */
 	int64		sets;
 	int64		evictions;
 	int64		expirations;
@@ -232,12 +280,16 @@ reset_partition(L1PartitionView *view)
 	h->nentries = 0;
 	h->chunks_used = 0;
 	h->lru_newest = h->lru_oldest = L1_NONE;
+	h->sieve_hand = L1_NONE;
 	h->heap_size = 0;
 	for (int i = 0; i < h->nbuckets; i++)
 		view->buckets[i] = L1_NONE;
 	for (int i = 0; i < h->max_entries; i++)
 	{
 		view->entries[i].in_use = false;
+		pg_atomic_init_u64(&view->entries[i].last_access, 0);
+		pg_atomic_init_u64(&view->entries[i].hits, 0);
+		pg_atomic_init_u32(&view->entries[i].visited, 0);
 		view->entries[i].bucket_next = i + 1 < h->max_entries ? i + 1 : L1_NONE;
 	}
 	h->free_entry = h->max_entries > 0 ? 0 : L1_NONE;
@@ -274,6 +326,8 @@ l1_shmem_startup(void)
 			header->max_entries = share(cachext_l1_max_entries, i, n);
 			header->nchunks = share(total_chunks(), i, n);
 			header->nbuckets = buckets_for(header->max_entries);
+			pg_atomic_init_u64(&header->hits, 0);
+			pg_atomic_init_u64(&header->misses, 0);
 		}
 		view_partition(&partitions[i], header);
 		partitions[i].lock = &locks[i].lock;
@@ -396,9 +450,9 @@ find_entry(L1PartitionView *view, uint32 hash, const char *key, int key_len)
 	return L1_NONE;
 }
 
-/* LRU list: newest at the head. */
+/* The list of entries: newest at the head (see "Eviction policy" above). */
 static void
-lru_unlink(L1PartitionView *view, int32 i)
+list_unlink(L1PartitionView *view, int32 i)
 {
 	L1Entry    *e = &view->entries[i];
 	L1Partition *h = view->header;
@@ -414,7 +468,7 @@ lru_unlink(L1PartitionView *view, int32 i)
 }
 
 static void
-lru_push_newest(L1PartitionView *view, int32 i)
+list_push_head(L1PartitionView *view, int32 i)
 {
 	L1Entry    *e = &view->entries[i];
 	L1Partition *h = view->header;
@@ -426,6 +480,73 @@ lru_push_newest(L1PartitionView *view, int32 i)
 	h->lru_newest = i;
 	if (h->lru_oldest == L1_NONE)
 		h->lru_oldest = i;
+}
+
+/*
+ * The eviction policy's hooks.  policy_hit_lock_mode says how a lookup
+ * takes the partition lock; policy_on_hit runs with it held in that mode,
+ * the others with it held exclusively.
+ */
+static LWLockMode
+policy_hit_lock_mode(void)
+{
+	return cachext_l1_eviction == CACHEXT_EVICTION_SIEVE ? LW_SHARED :
+		LW_EXCLUSIVE;
+}
+
+static void
+policy_on_insert(L1PartitionView *view, int32 i)
+{
+	pg_atomic_write_u32(&view->entries[i].visited, 0);
+	list_push_head(view, i);
+}
+
+/* lru moves the entry to the head; sieve marks it visited (once). */
+static void
+policy_on_hit(L1PartitionView *view, int32 i)
+{
+	L1Entry    *e = &view->entries[i];
+
+	if (cachext_l1_eviction == CACHEXT_EVICTION_SIEVE)
+	{
+		/* read first: a hot entry's cache line is then only read */
+		if (pg_atomic_read_u32(&e->visited) == 0)
+			pg_atomic_write_u32(&e->visited, 1);
+		return;
+	}
+	list_unlink(view, i);
+	list_push_head(view, i);
+}
+
+/* An entry leaves the list; sieve's hand moves on past it. */
+static void
+policy_on_remove(L1PartitionView *view, int32 i)
+{
+	if (view->header->sieve_hand == i)
+		view->header->sieve_hand = view->entries[i].lru_newer;
+	list_unlink(view, i);
+}
+
+/* The entry to evict from a non-empty partition, which must remove it. */
+static int32
+policy_choose_victim(L1PartitionView *view)
+{
+	L1Partition *h = view->header;
+	int32		i;
+
+	Assert(h->lru_oldest != L1_NONE);
+	if (cachext_l1_eviction != CACHEXT_EVICTION_SIEVE)
+		return h->lru_oldest;
+	i = h->sieve_hand != L1_NONE ? h->sieve_hand : h->lru_oldest;
+	while (pg_atomic_read_u32(&view->entries[i].visited) != 0)
+	{
+		pg_atomic_write_u32(&view->entries[i].visited, 0);
+		i = view->entries[i].lru_newer != L1_NONE ?
+			view->entries[i].lru_newer : h->lru_oldest;
+	}
+	/* the hand stays on the victim, and moves on as it is removed */
+	h->sieve_hand = i;
+	return i;
 }
 
 /* Expiry heap: a binary min-heap of entry indexes on expires_at. */
@@ -509,7 +630,7 @@ remove_entry(L1PartitionView *view, int32 i)
 		link = &view->entries[*link].bucket_next;
 	*link = e->bucket_next;
 
-	lru_unlink(view, i);
+	policy_on_remove(view, i);
 	if (e->heap_pos != L1_NONE)
 		heap_remove(view, i);
 
@@ -531,9 +652,16 @@ is_expired(const L1Entry *e, TimestampTz now)
 	return e->expires_at != L1_NO_EXPIRY && e->expires_at <= now;
 }
 
+/* Past its stale window too: no lookup may return it any more. */
+static bool
+is_past_keeping(const L1Entry *e, TimestampTz now)
+{
+	return e->keep_until != L1_NO_EXPIRY && e->keep_until <= now;
+}
+
 /*
  * Frees entries until one slot and nchunks chunks are available: expired
- * entries first, earliest expiry first, then the least recently used.
+ * entries first, earliest expiry first, then the policy's victim.
  */
 static void
 make_room(L1PartitionView *view, int32 nchunks, TimestampTz now)
@@ -551,17 +679,31 @@ make_room(L1PartitionView *view, int32 nchunks, TimestampTz now)
 		}
 		else
 		{
-			Assert(h->lru_oldest != L1_NONE);
-			remove_entry(view, h->lru_oldest);
+			remove_entry(view, policy_choose_victim(view));
 			h->evictions++;
 		}
 	}
 }
 
+/* The lease slot of a key's hash; its fence counter has the same index. */
+static int
+lease_slot_index(uint32 hash)
+{
+	return (hash >> 16) & (L1_LEASE_SLOTS - 1);
+}
+
 static uint64 *
 lease_slot(L1PartitionView *view, uint32 hash)
 {
-	return &view->header->lease_seq[(hash >> 16) & (L1_LEASE_SLOTS - 1)];
+	return &view->header->lease_seq[lease_slot_index(hash)];
+}
+
+/* Is the key of this hash fenced?  Caller holds the partition's lock. */
+static bool
+is_fenced(L1PartitionView *view, uint32 hash)
+{
+	return view->header->partition_fences > 0 ||
+		view->header->fences[lease_slot_index(hash)] > 0;
 }
 
 /*
@@ -581,56 +723,109 @@ l1_take_lease(const char *key, int key_len, L1Lease *lease)
 	LWLockRelease(view->lock);
 }
 
+/* Moves an entry's last access forward to now (never back: hits race). */
+static void
+touch(L1Entry *e, TimestampTz now)
+{
+	uint64		seen = pg_atomic_read_u64(&e->last_access);
+
+	while ((int64) seen < now &&
+		   !pg_atomic_compare_exchange_u64(&e->last_access, &seen, (uint64) now))
+		;
+}
+
 /*
  * Returns a palloc'd copy of the key's value, or NULL on a miss.  An expired
- * entry is removed and counted, never returned.  A hit refreshes the entry's
- * LRU position, last access and hit count.
+ * entry is a miss; it is removed and counted once past its stale window.
+ * A hit counts, updates the entry's last access and hit count, and tells
+ * the eviction policy.
+ *
+ * With meta, an expired entry still within its stale window and expired
+ * for less than stale_us is returned too, as a miss with meta->stale set;
+ * meta also gets the entry's expiry and load duration.
  */
 Jsonb *
-l1_lookup(const char *key, int key_len, TimestampTz now)
+l1_lookup_entry(const char *key, int key_len, TimestampTz now,
+				int64 stale_us, L1EntryMeta *meta)
 {
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
 	L1Partition *h = view->header;
+	LWLockMode	mode = policy_hit_lock_mode();
 	Jsonb	   *result = NULL;
+	bool		stale = false;
 	int32		i;
 
-	LWLockAcquire(view->lock, LW_EXCLUSIVE);
-	i = find_entry(view, hash, key, key_len);
-	if (i != L1_NONE && is_expired(&view->entries[i], now))
+	for (;;)
 	{
-		remove_entry(view, i);
-		h->expirations++;
-		i = L1_NONE;
+		LWLockAcquire(view->lock, mode);
+		i = is_fenced(view, hash) ? L1_NONE : find_entry(view, hash, key, key_len);
+		if (i == L1_NONE || !is_expired(&view->entries[i], now))
+			break;
+		if (!is_past_keeping(&view->entries[i], now))
+		{
+			stale = meta != NULL && now - view->entries[i].expires_at < stale_us;
+			if (!stale)
+				i = L1_NONE;
+			break;
+		}
+		if (mode == LW_EXCLUSIVE)
+		{
+			remove_entry(view, i);
+			h->expirations++;
+			i = L1_NONE;
+			break;
+		}
+		/* removing needs the lock exclusively: look again with it */
+		LWLockRelease(view->lock);
+		mode = LW_EXCLUSIVE;
 	}
-	if (i == L1_NONE)
-		h->misses++;
+	if (i == L1_NONE || stale)
+		pg_atomic_fetch_add_u64(&h->misses, 1);
 	else
+	{
+		pg_atomic_fetch_add_u64(&h->hits, 1);
+		pg_atomic_fetch_add_u64(&view->entries[i].hits, 1);
+		touch(&view->entries[i], now);
+		policy_on_hit(view, i);
+	}
+	if (i != L1_NONE)
 	{
 		L1Entry    *e = &view->entries[i];
 
-		h->hits++;
-		e->hits++;
-		e->last_access = now;
-		lru_unlink(view, i);
-		lru_push_newest(view, i);
 		result = (Jsonb *) palloc(e->value_len);
 		chunks_copy(view, e->first_chunk, e->key_len, e->value_len,
 					(char *) result, false);
+		if (meta != NULL)
+		{
+			meta->stale = stale;
+			meta->expires_at = e->expires_at;
+			meta->load_us = e->load_us;
+		}
 	}
 	LWLockRelease(view->lock);
 	return result;
 }
 
+/* The key's live value (a palloc'd copy), or NULL; see l1_lookup_entry. */
+Jsonb *
+l1_lookup(const char *key, int key_len, TimestampTz now)
+{
+	return l1_lookup_entry(key, key_len, now, 0, NULL);
+}
+
 /*
  * Stores value under key, replacing any previous value, making room as
- * needed.  expires_at is L1_NO_EXPIRY for an entry that never expires.
- * With a lease, stores nothing if the key was written or invalidated since
- * the lease was taken.
+ * needed.  expires_at is L1_NO_EXPIRY for an entry that never expires;
+ * keep_until (>= expires_at) is when its stale copy goes; load_us is how
+ * long loading it took (0: not loaded).  With a lease, stores nothing if
+ * the key was written or invalidated since the lease was taken, or is
+ * fenced.
  */
 L1StoreResult
 l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
-		 TimestampTz expires_at, TimestampTz now, const L1Lease *lease)
+		 TimestampTz expires_at, TimestampTz keep_until, int64 load_us,
+		 TimestampTz now, const L1Lease *lease)
 {
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
@@ -647,7 +842,8 @@ l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 
 	LWLockAcquire(view->lock, LW_EXCLUSIVE);
 	if (lease != NULL &&
-		(lease->epoch != h->epoch || lease->seq != *lease_slot(view, hash)))
+		(lease->epoch != h->epoch || lease->seq != *lease_slot(view, hash) ||
+		 is_fenced(view, hash)))
 	{
 		LWLockRelease(view->lock);
 		return L1_LEASE_LOST;
@@ -670,9 +866,11 @@ l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 	e->value_len = value_len;
 	e->nchunks = nchunks;
 	e->created_at = now;
-	e->last_access = now;
+	pg_atomic_write_u64(&e->last_access, (uint64) now);
 	e->expires_at = expires_at;
-	e->hits = 0;
+	e->keep_until = keep_until;
+	e->load_us = load_us;
+	pg_atomic_write_u64(&e->hits, 0);
 
 	/* take nchunks chunks off the free list, then fill them */
 	e->first_chunk = last_chunk = h->free_chunk;
@@ -685,7 +883,7 @@ l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 
 	e->bucket_next = *bucket_for(view, hash);
 	*bucket_for(view, hash) = i;
-	lru_push_newest(view, i);
+	policy_on_insert(view, i);
 	e->heap_pos = L1_NONE;
 	if (expires_at != L1_NO_EXPIRY)
 	{
@@ -720,6 +918,43 @@ l1_remove(const char *key, int key_len, TimestampTz now)
 	}
 	LWLockRelease(view->lock);
 	return was_live;
+}
+
+/*
+ * Fences key (delta 1) or lifts one fence of it (delta -1): see "Fences".
+ * Lifting bumps the key's lease slot, so that no lease taken while it was
+ * fenced can store afterwards.
+ */
+void
+l1_fence_key(const char *key, int key_len, int delta)
+{
+	uint32		hash = hash_key(key, key_len);
+	L1PartitionView *view = partition_for(hash);
+
+	LWLockAcquire(view->lock, LW_EXCLUSIVE);
+	view->header->fences[lease_slot_index(hash)] += delta;
+	if (delta < 0)
+		(*lease_slot(view, hash))++;
+	LWLockRelease(view->lock);
+}
+
+/*
+ * Fences every partition (delta 1), or lifts one such fence (delta -1),
+ * bumping the epochs as it does.
+ */
+void
+l1_fence_all(int delta)
+{
+	for (int p = 0; p < npartitions; p++)
+	{
+		L1PartitionView *view = &partitions[p];
+
+		LWLockAcquire(view->lock, LW_EXCLUSIVE);
+		view->header->partition_fences += delta;
+		if (delta < 0)
+			view->header->epoch++;
+		LWLockRelease(view->lock);
+	}
 }
 
 /*
@@ -798,8 +1033,8 @@ l1_read_stats(L1Stats *stats)
 		L1Partition *h = view->header;
 
 		LWLockAcquire(view->lock, LW_SHARED);
-		stats->hits += h->hits;
-		stats->misses += h->misses;
+		stats->hits += pg_atomic_read_u64(&h->hits);
+		stats->misses += pg_atomic_read_u64(&h->misses);
 		stats->sets += h->sets;
 		stats->evictions += h->evictions;
 		stats->expirations += h->expirations;
@@ -820,15 +1055,18 @@ l1_reset_stats(void)
 		L1Partition *h = partitions[p].header;
 
 		LWLockAcquire(partitions[p].lock, LW_EXCLUSIVE);
-		h->hits = h->misses = h->sets = 0;
+		pg_atomic_write_u64(&h->hits, 0);
+		pg_atomic_write_u64(&h->misses, 0);
+		h->sets = 0;
 		h->evictions = h->expirations = h->invalidations = 0;
 		LWLockRelease(partitions[p].lock);
 	}
 }
 
 /*
- * Lists the live (unexpired) entries, newest first within each partition,
- * as palloc'd L1EntryInfo.  Expired entries are left for lazy removal.
+ * Lists the live (unexpired) entries, head of the list first within each
+ * partition (lru: most recently used first; sieve: most recently inserted
+ * first), as palloc'd L1EntryInfo.  Expired entries are left for lazy removal.
  */
 List *
 l1_list_entries(TimestampTz now)
@@ -860,8 +1098,8 @@ l1_list_entries(TimestampTz now)
 			info->bytes = (int64) e->nchunks * L1_CHUNK_SIZE;
 			info->created_at = e->created_at;
 			info->expires_at = e->expires_at;
-			info->last_access = e->last_access;
-			info->hits = e->hits;
+			info->last_access = (TimestampTz) pg_atomic_read_u64(&e->last_access);
+			info->hits = (int64) pg_atomic_read_u64(&e->hits);
 			result = lappend(result, info);
 		}
 		LWLockRelease(view->lock);

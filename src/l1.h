@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * l1.h
- *	  The shared-memory LRU store (L1).
+ *	  The shared-memory store (L1).
  *
  * Keys handed to these functions are full L1 keys: the namespace (the
  * database's cachext.redis_prefix) followed by the user's key; namespace_len
@@ -35,6 +35,14 @@ typedef struct L1Lease
 	uint64		epoch;
 	uint64		seq;
 } L1Lease;
+
+/* What l1_lookup_entry() says of the entry it returns. */
+typedef struct L1EntryMeta
+{
+	bool		stale;			/* expired, returned from its stale window */
+	TimestampTz expires_at;		/* L1_NO_EXPIRY for none */
+	int64		load_us;		/* how long its load took; 0 if not loaded */
+} L1EntryMeta;
 
 /* Counters and sizes summed over all partitions. */
 typedef struct L1Stats
@@ -74,15 +82,20 @@ extern Size l1_entry_footprint(Size key_len, Size value_len);
 extern Size l1_partition_capacity(void);
 
 extern Jsonb *l1_lookup(const char *key, int key_len, TimestampTz now);
+extern Jsonb *l1_lookup_entry(const char *key, int key_len, TimestampTz now,
+							  int64 stale_us, L1EntryMeta *meta);
 extern void l1_take_lease(const char *key, int key_len, L1Lease *lease);
 extern L1StoreResult l1_store(const char *key, int key_len, int namespace_len,
 							  const Jsonb *value, TimestampTz expires_at,
+							  TimestampTz keep_until, int64 load_us,
 							  TimestampTz now, const L1Lease *lease);
 extern bool l1_remove(const char *key, int key_len, TimestampTz now);
 extern int64 l1_remove_matching(const char *namespace, int namespace_len,
 								const char *pattern, int pattern_len,
 								TimestampTz now);
 extern int64 l1_clear(void);
+extern void l1_fence_key(const char *key, int key_len, int delta);
+extern void l1_fence_all(int delta);
 
 extern void l1_read_stats(L1Stats *stats);
 extern void l1_reset_stats(void);

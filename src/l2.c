@@ -552,7 +552,8 @@ unlink_matching_on(int master, const char *match, int match_len,
 			/*
 			 * Two UNLINKs in one round trip: cache entries, which are
 			 * counted, and cachext's own keys (write sequences and load
-			 * locks, which contain a NUL), which are not.
+			 * locks, which contain a NUL), which are not.  Fences stay:
+			 * they belong to transactions still committing.
 			 */
 			RedisCommand unlink[2] = {redis_command(keys->elements + 1),
 			redis_command(keys->elements + 1)};
@@ -564,11 +565,12 @@ unlink_matching_on(int master, const char *match, int match_len,
 				redis_command_arg_string(&unlink[c], 0, "UNLINK");
 			for (size_t i = 0; i < keys->elements; i++)
 			{
-				int			c = memchr(keys->element[i]->str, '\0',
-									   keys->element[i]->len) != NULL;
+				RedisReply *k = keys->element[i];
+				int			c = memchr(k->str, '\0', k->len) != NULL;
 
-				redis_command_arg(&unlink[c], n[c]++, keys->element[i]->str,
-								  keys->element[i]->len);
+				if (c == 1 && l2_lease_is_fence_key(k->str, k->len))
+					continue;
+				redis_command_arg(&unlink[c], n[c]++, k->str, k->len);
 			}
 			unlink[0].argc = n[0];
 			unlink[1].argc = n[1];
@@ -612,6 +614,61 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 	for (int i = 0; i < nmasters; i++)
 		if (!unlink_matching_on(masters[i], match, match_len, removed))
 			return false;
+	return true;
+}
+
+/*
+ * Invalidates nkeys cache keys and places or lifts their fences (step; see
+ * l2_lease_fence_commands), one round trip per L2_FENCE_BATCH keys (one
+ * script for them on a single node, one per key in a cluster, where a
+ * script touches one slot).  Returns how many keys, from the first, Redis
+ * took (fewer after a failure); *removed counts the cache entries Redis
+ * held.
+ */
+int
+l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
+			  L2FenceStep step, int64 fence_ttl_ms, int64 *removed)
+{
+	int			done = 0;
+
+	*removed = 0;
+	while (done < nkeys)
+	{
+		int			n = Min(nkeys - done, L2_FENCE_BATCH);
+		int			nscripts;
+		RedisCommand *scripts = l2_lease_fence_commands(n, keys + done,
+														key_lens + done, step,
+														fence_ttl_ms,
+														&nscripts);
+		RedisReply **replies = palloc(nscripts * sizeof(RedisReply *));
+
+		if (!connect_and_run(nscripts, scripts, replies))
+			break;
+		for (int i = 0; i < nscripts; i++)
+			if (replies[i]->type == REPLY_INTEGER)
+				*removed += replies[i]->integer;
+		redis_replies_free(replies, nscripts);
+		done += n;
+	}
+	return done;
+}
+
+/*
+ * Places or lifts the fence of committing pattern invalidations (step; see
+ * l2_lease_pattern_fence_commands: in a cluster, every slot's).
+ */
+bool
+l2_fence_patterns(L2FenceStep step, int64 fence_ttl_ms)
+{
+	int			nscripts;
+	RedisCommand *scripts = l2_lease_pattern_fence_commands(step,
+															fence_ttl_ms,
+															&nscripts);
+	RedisReply **replies = palloc(nscripts * sizeof(RedisReply *));
+
+	if (!connect_and_run(nscripts, scripts, replies))
+		return false;
+	redis_replies_free(replies, nscripts);
 	return true;
 }
 

@@ -64,6 +64,13 @@ extern bool l2_read_lease(const char *key, int key_len, L2Lease *lease);
 extern bool l2_set_under_lease(const char *key, int key_len, const char *value,
 							   int value_len, int64 ttl_ms,
 							   const L2Lease *lease, bool *stored);
+/* Cache keys whose fences one script places or lifts (fence.c). */
+#define L2_FENCE_BATCH		500
+
+extern int	l2_fence_keys(int nkeys, const char *const *keys,
+						  const int *key_lens, L2FenceStep step,
+						  int64 fence_ttl_ms, int64 *removed);
+extern bool l2_fence_patterns(L2FenceStep step, int64 fence_ttl_ms);
 extern bool l2_lock(const char *key, int key_len, const char *token,
 					int64 ttl_ms, bool *acquired);
 extern bool l2_unlock(const char *key, int key_len, const char *token);

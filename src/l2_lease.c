@@ -8,16 +8,22 @@
  * is the key's write sequence, the Redis side of a lease: every write and
  * invalidation of the key increments it, and it expires after an hour
  * idle.  "<key>\0load" is the key's load lock.  "\0cachext:epoch" counts
- * every pattern invalidation and clear, of any prefix.
+ * every pattern invalidation and clear, of any prefix.  "<key>\0fence"
+ * counts the committing transactions that fence the key, and
+ * "\0cachext:fence" those that fence patterns, of any prefix (fence.c):
+ * while either exists, no store under a lease succeeds.  They expire after
+ * cachext.fence_timeout, should their transactions never lift them.
  *
  * Cluster.  Behind a redis-cluster:// URL every key an EVAL touches must be
  * in one hash slot, and a cluster has no single place for the epoch.  So
  * there (l2_lease_set_cluster) each own key starts with "{<tag>}", the tag
  * of the cache key's slot (redis_slot_tag), which puts it in the cache
  * key's slot while the cache key itself stays as it is, readable by any
- * client: "{<tag>}<key>\0seq", "{<tag>}<key>\0load".  The epoch is one
- * per slot, "{<tag>}\0cachext:epoch", and a pattern invalidation or clear
- * bumps all 16384 of them (a pipeline per master).  A single node keeps
+ * client: "{<tag>}<key>\0seq", "{<tag>}<key>\0load", "{<tag>}<key>\0fence"
+ * (and a fence script invalidates one key).  The epoch and the pattern
+ * fence are one per slot, "{<tag>}\0cachext:epoch" and
+ * "{<tag>}\0cachext:fence", and a pattern invalidation, a clear or a
+ * pattern fence touches all 16384 of them (a pipeline per master).  A single node keeps
  * the names above, so instances of an earlier version sharing it agree.
  *
  * Scripts.  A store under a lease compares the sequence and the epoch and
@@ -41,6 +47,11 @@
 #define L2_LOCK_SUFFIX		"\0load"
 #define L2_SEQ_TTL_MS		"3600000"
 #define L2_EPOCH_KEY		"\0cachext:epoch"
+#define L2_FENCE_SUFFIX		"\0fence"
+#define L2_PATTERN_FENCE_KEY "\0cachext:fence"
+
+/* ARGV of the fence scripts for each L2FenceStep. */
+static const char *const fence_step_arg[] = {"place", "lift", "none"};
 
 /* Are own keys named for a cluster (in their cache key's slot)? */
 static bool cluster_keys = false;
@@ -70,15 +81,36 @@ slot_key(int slot, const char *key, int key_len, const char *suffix,
 	return own;
 }
 
-/* The epoch a lease on key compares: the one, or its slot's in a cluster. */
+/*
+ * An instance-wide key (the epoch, the pattern fence) as a lease on key
+ * sees it: the one key, or in a cluster its copy in key's slot.
+ */
 static const char *
-epoch_key(const char *key, int key_len, int *len)
+shared_key(const char *key, int key_len, const char *name, int name_len,
+		   int *len)
 {
 	if (cluster_keys)
-		return slot_key(redis_slot_of_key(key, key_len), "", 0, L2_EPOCH_KEY,
-						sizeof(L2_EPOCH_KEY) - 1, len);
-	*len = sizeof(L2_EPOCH_KEY) - 1;
-	return L2_EPOCH_KEY;
+		return slot_key(redis_slot_of_key(key, key_len), "", 0, name,
+						name_len, len);
+	*len = name_len;
+	return name;
+}
+
+/* How many copies of each instance-wide key there are: one per slot in a cluster. */
+static int
+shared_key_copies(void)
+{
+	return cluster_keys ? REDIS_CLUSTER_SLOTS : 1;
+}
+
+/* Copy i (of shared_key_copies) of an instance-wide key. */
+static const char *
+shared_key_copy(int i, const char *name, int name_len, int *len)
+{
+	if (cluster_keys)
+		return slot_key(i, "", 0, name, name_len, len);
+	*len = name_len;
+	return name;
 }
 
 /*
@@ -107,6 +139,24 @@ static char *
 seq_key(const char *key, int key_len, int *len)
 {
 	return own_key(key, key_len, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1, len);
+}
+
+/* The key's fence, "<key>\0fence". */
+static char *
+fence_key(const char *key, int key_len, int *len)
+{
+	return own_key(key, key_len, L2_FENCE_SUFFIX, sizeof(L2_FENCE_SUFFIX) - 1,
+				   len);
+}
+
+/* Is this Redis key (as SCAN returns it) the fence of a cache key? */
+bool
+l2_lease_is_fence_key(const char *key, size_t len)
+{
+	size_t		suffix_len = sizeof(L2_FENCE_SUFFIX) - 1;
+
+	return len > suffix_len &&
+		memcmp(key + len - suffix_len, L2_FENCE_SUFFIX, suffix_len) == 0;
 }
 
 /* The key's load lock, "<key>\0load". */
@@ -144,15 +194,14 @@ l2_lease_bump_commands(RedisCommand *commands, const char *key, int key_len)
 RedisCommand *
 l2_lease_epoch_bump_commands(int *ncommands)
 {
-	int			n = cluster_keys ? REDIS_CLUSTER_SLOTS : 1;
+	int			n = shared_key_copies();
 	RedisCommand *commands = palloc(n * sizeof(RedisCommand));
 
 	for (int i = 0; i < n; i++)
 	{
 		int			len;
-		const char *epoch = cluster_keys ?
-			slot_key(i, "", 0, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1, &len) :
-			epoch_key(NULL, 0, &len);
+		const char *epoch = shared_key_copy(i, L2_EPOCH_KEY,
+											sizeof(L2_EPOCH_KEY) - 1, &len);
 
 		commands[i] = redis_command(2);
 		redis_command_arg_string(&commands[i], 0, "INCR");
@@ -170,7 +219,8 @@ l2_lease_read_command(const char *key, int key_len)
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
 	int			epoch_len;
-	const char *epoch = epoch_key(key, key_len, &epoch_len);
+	const char *epoch = shared_key(key, key_len, L2_EPOCH_KEY,
+								   sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
 
 	redis_command_arg_string(&cmd, 0, "MGET");
 	redis_command_arg(&cmd, 1, seq, seq_len);
@@ -199,21 +249,30 @@ l2_lease_take(const RedisReply *reply, L2Lease *lease)
 
 /*
  * The script that stores value only if neither the key's write sequence
- * nor the epoch moved since the lease was read, and bumps the sequence;
- * it answers 1 when it stored.
+ * nor the epoch moved since the lease was read, and neither the key nor
+ * the patterns are fenced by a committing transaction, and bumps the
+ * sequence; it answers 1 when it stored.
  */
 RedisCommand
 l2_lease_store_command(const char *key, int key_len, const char *value,
 					   int value_len, int64 ttl_ms, const L2Lease *lease)
 {
-	RedisCommand cmd = redis_command(10);
+	RedisCommand cmd = redis_command(12);
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
 	int			epoch_len;
-	const char *epoch = epoch_key(key, key_len, &epoch_len);
+	const char *epoch = shared_key(key, key_len, L2_EPOCH_KEY,
+								   sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
+	int			fence_len;
+	char	   *fence = fence_key(key, key_len, &fence_len);
+	int			pattern_fence_len;
+	const char *pattern_fence = shared_key(key, key_len, L2_PATTERN_FENCE_KEY,
+										   sizeof(L2_PATTERN_FENCE_KEY) - 1,
+										   &pattern_fence_len);
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
+							 "if redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 then return 0 end "
 							 "if (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] or "
 							 "(redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then return 0 end "
 							 "if tonumber(ARGV[4]) >= 0 then "
@@ -222,14 +281,16 @@ l2_lease_store_command(const char *key, int key_len, const char *value,
 							 "redis.call('INCR', KEYS[2]) "
 							 "redis.call('PEXPIRE', KEYS[2], " L2_SEQ_TTL_MS ") "
 							 "return 1");
-	redis_command_arg_string(&cmd, 2, "3");
+	redis_command_arg_string(&cmd, 2, "5");
 	redis_command_arg(&cmd, 3, key, key_len);
 	redis_command_arg(&cmd, 4, seq, seq_len);
 	redis_command_arg(&cmd, 5, epoch, epoch_len);
-	redis_command_arg(&cmd, 6, value, value_len);
-	redis_command_arg_string(&cmd, 7, lease->seq);
-	redis_command_arg_string(&cmd, 8, lease->epoch);
-	redis_command_arg_string(&cmd, 9,
+	redis_command_arg(&cmd, 6, fence, fence_len);
+	redis_command_arg(&cmd, 7, pattern_fence, pattern_fence_len);
+	redis_command_arg(&cmd, 8, value, value_len);
+	redis_command_arg_string(&cmd, 9, lease->seq);
+	redis_command_arg_string(&cmd, 10, lease->epoch);
+	redis_command_arg_string(&cmd, 11,
 							 psprintf(INT64_FORMAT, ttl_ms >= 0 ? ttl_ms : -1));
 	return cmd;
 }
@@ -271,4 +332,131 @@ l2_lease_unlock_command(const char *key, int key_len, const char *token)
 	redis_command_arg(&cmd, 3, lock, lock_len);
 	redis_command_arg_string(&cmd, 4, token);
 	return cmd;
+}
+
+/*
+ * The script that invalidates nkeys cache keys and places or lifts their
+ * fences (step), with as few Redis calls per key as it can: the keys are
+ * unlinked in one call; placing increments each key's fence (expiring
+ * after fence_ttl_ms); lifting, or L2_FENCE_NONE, bumps each key's write
+ * sequence (killing the leases read before), and lifting decrements the
+ * fence, deleting it at zero.  Placing leaves the sequences: while the
+ * fence stands no lease stores, and the lift bumps them.  It answers how
+ * many cache entries Redis held.
+ */
+static RedisCommand
+fence_command(int nkeys, const char *const *keys, const int *key_lens,
+			  L2FenceStep step, int64 fence_ttl_ms)
+{
+	RedisCommand cmd = redis_command(3 * nkeys + 6);
+	int			arg = 0;
+
+	redis_command_arg_string(&cmd, arg++, "EVAL");
+	redis_command_arg_string(&cmd, arg++,
+							 "local cache_keys = {} "
+							 "for i = 1, #KEYS, 3 do cache_keys[#cache_keys + 1] = KEYS[i] end "
+							 "local removed = redis.call('UNLINK', unpack(cache_keys)) "
+							 "for i = 1, #KEYS, 3 do "
+							 "if ARGV[2] == 'place' then "
+							 "redis.call('INCR', KEYS[i + 2]) "
+							 "redis.call('PEXPIRE', KEYS[i + 2], ARGV[3]) "
+							 "else "
+							 "if redis.call('INCR', KEYS[i + 1]) == 1 then "
+							 "redis.call('PEXPIRE', KEYS[i + 1], ARGV[1]) end "
+							 "if ARGV[2] == 'lift' and "
+							 "redis.call('DECR', KEYS[i + 2]) <= 0 then "
+							 "redis.call('DEL', KEYS[i + 2]) end "
+							 "end "
+							 "end "
+							 "return removed");
+	redis_command_arg_string(&cmd, arg++, psprintf("%d", 3 * nkeys));
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			len;
+		char	   *own;
+
+		redis_command_arg(&cmd, arg++, keys[i], key_lens[i]);
+		own = seq_key(keys[i], key_lens[i], &len);
+		redis_command_arg(&cmd, arg++, own, len);
+		own = fence_key(keys[i], key_lens[i], &len);
+		redis_command_arg(&cmd, arg++, own, len);
+	}
+	redis_command_arg_string(&cmd, arg++, L2_SEQ_TTL_MS);
+	redis_command_arg_string(&cmd, arg++, fence_step_arg[step]);
+	redis_command_arg_string(&cmd, arg++,
+							 psprintf(INT64_FORMAT, fence_ttl_ms));
+	Assert(arg == cmd.argc);
+	return cmd;
+}
+
+/*
+ * The scripts of fence_command for nkeys keys: one for all on a single
+ * node, one per key in a cluster (a script touches one slot).
+ * *ncommands says how many.
+ */
+RedisCommand *
+l2_lease_fence_commands(int nkeys, const char *const *keys,
+						const int *key_lens, L2FenceStep step,
+						int64 fence_ttl_ms, int *ncommands)
+{
+	int			per_script = cluster_keys ? 1 : nkeys;
+	RedisCommand *commands;
+
+	*ncommands = nkeys / per_script;
+	commands = palloc(*ncommands * sizeof(RedisCommand));
+	for (int i = 0; i < *ncommands; i++)
+		commands[i] = fence_command(per_script, keys + i * per_script,
+									key_lens + i * per_script, step,
+									fence_ttl_ms);
+	return commands;
+}
+
+/* Copy i (shared_key_copy) of the pattern fence script. */
+static RedisCommand
+pattern_fence_command(int i, L2FenceStep step, int64 fence_ttl_ms)
+{
+	RedisCommand cmd = redis_command(7);
+	int			epoch_len;
+	const char *epoch = shared_key_copy(i, L2_EPOCH_KEY,
+										sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
+	int			fence_len;
+	const char *fence = shared_key_copy(i, L2_PATTERN_FENCE_KEY,
+										sizeof(L2_PATTERN_FENCE_KEY) - 1,
+										&fence_len);
+
+	redis_command_arg_string(&cmd, 0, "EVAL");
+	redis_command_arg_string(&cmd, 1,
+							 "if ARGV[1] == 'place' then "
+							 "redis.call('INCR', KEYS[2]) "
+							 "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
+							 "else redis.call('INCR', KEYS[1]) "
+							 "if ARGV[1] == 'lift' and "
+							 "redis.call('DECR', KEYS[2]) <= 0 then "
+							 "redis.call('DEL', KEYS[2]) end end "
+							 "return 1");
+	redis_command_arg_string(&cmd, 2, "2");
+	redis_command_arg(&cmd, 3, epoch, epoch_len);
+	redis_command_arg(&cmd, 4, fence, fence_len);
+	redis_command_arg_string(&cmd, 5, fence_step_arg[step]);
+	redis_command_arg_string(&cmd, 6, psprintf(INT64_FORMAT, fence_ttl_ms));
+	return cmd;
+}
+
+/*
+ * The scripts that place or lift the fence of committing pattern
+ * invalidations (step): one, or in a cluster one per slot.  Lifting, or
+ * L2_FENCE_NONE, bumps the epoch, so that no lease read before can store.
+ * *ncommands says how many.
+ */
+RedisCommand *
+l2_lease_pattern_fence_commands(L2FenceStep step, int64 fence_ttl_ms,
+								int *ncommands)
+{
+	int			n = shared_key_copies();
+	RedisCommand *commands = palloc(n * sizeof(RedisCommand));
+
+	for (int i = 0; i < n; i++)
+		commands[i] = pattern_fence_command(i, step, fence_ttl_ms);
+	*ncommands = n;
+	return commands;
 }

@@ -23,6 +23,24 @@ typedef struct L2Lease
 /* How many commands l2_lease_bump_commands adds. */
 #define L2_LEASE_BUMP_COMMANDS	2
 
+/* What a fence script does besides invalidating (fence.c). */
+typedef enum L2FenceStep
+{
+	L2_FENCE_PLACE,				/* place a fence */
+	L2_FENCE_LIFT,				/* lift one this transaction placed */
+	L2_FENCE_NONE				/* only invalidate */
+} L2FenceStep;
+
+extern bool l2_lease_is_fence_key(const char *key, size_t len);
+extern RedisCommand *l2_lease_fence_commands(int nkeys,
+											 const char *const *keys,
+											 const int *key_lens,
+											 L2FenceStep step,
+											 int64 fence_ttl_ms,
+											 int *ncommands);
+extern RedisCommand *l2_lease_pattern_fence_commands(L2FenceStep step,
+													 int64 fence_ttl_ms,
+													 int *ncommands);
 extern void l2_lease_bump_commands(RedisCommand *commands, const char *key,
 								   int key_len);
 extern void l2_lease_set_cluster(bool cluster);

@@ -18,10 +18,19 @@
  * cannot reach Redis is queued (l2_queue.c) rather than dropped; so is a
  * write Redis did not take, since Redis may then hold an older value.
  * Redis' failures never raise an ERROR here: l2.c has counted and logged
- * them, and the caller gets L1's answer.  That matters for the invalidation
- * handler, which invalidates at commit with interrupts held: there a Redis
- * wait is bounded by cachext.redis_timeout (and the breaker), not by a
- * cancel.
+ * them, and the caller gets L1's answer.
+ *
+ * Invalidation order.  An invalidation reaches Redis first, then L1: a
+ * reader that promotes the Redis copy in between took its L1 lease before
+ * the L1 removal, which bumps the lease and so refuses the promotion (or
+ * removes it, if it came first).  The other order would let the old copy
+ * back into L1 until the sync stream, if any, removed it again.  A
+ * committing transaction's invalidations go through fence.c instead.
+ *
+ * Stale copies live in L1 only: an entry is kept in L1 for
+ * cachext.stale_ttl past its expiry (see "Stale copies" in l1.c), while
+ * Redis gets the plain TTL, so other clients and plain reads see the key
+ * expire on time; layers_get_entry() is the one read that returns them.
  *
  * Values travel to Redis as JSON text exactly as jsonb prints it, so other
  * Redis clients can read and write them.  Text that is not valid JSON reads
@@ -58,8 +67,8 @@
  * Writes namespace + key into buffer when it fits (buffer may be NULL),
  * else into palloc'd memory; returns the full key and sets *full_len.
  */
-static char *
-full_key(const char *key, int key_len, char *buffer, int *full_len)
+char *
+layers_full_key(const char *key, int key_len, char *buffer, int *full_len)
 {
 	int			prefix_len = strlen(cachext_redis_prefix);
 	char	   *result = buffer;
@@ -78,7 +87,7 @@ layers_key_hash(const char *key, int key_len)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
-	char	   *full = full_key(key, key_len, buffer, &len);
+	char	   *full = layers_full_key(key, key_len, buffer, &len);
 
 	return hash_bytes((const unsigned char *) full, len);
 }
@@ -125,8 +134,8 @@ forget_replayed(L2QueueKind kind, const char *namespace, int namespace_len,
  * Queues an invalidation of this namespace (a key, a pattern, or all of it)
  * for when Redis can take it.
  */
-static void
-queue_invalidation(L2QueueKind kind, const char *item, int item_len)
+void
+layers_queue_invalidation(L2QueueKind kind, const char *item, int item_len)
 {
 	l2_queue_add(kind, cachext_redis_prefix, strlen(cachext_redis_prefix),
 				 item, item_len);
@@ -206,6 +215,9 @@ parse_json_text(const L2Value *value)
 	return result;
 }
 
+static void read_from_l2(char **full, const int *full_lens, const int *missing,
+						 int nmissing, Jsonb **values);
+
 /*
  * Sets *expires_at to ttl_ms milliseconds after now; false when that is
  * beyond the timestamps PostgreSQL represents.
@@ -216,6 +228,21 @@ expiry_after(TimestampTz now, int64 ttl_ms, TimestampTz *expires_at)
 	return !pg_mul_s64_overflow(ttl_ms, 1000, expires_at) &&
 		!pg_add_s64_overflow(*expires_at, now, expires_at) &&
 		IS_VALID_TIMESTAMP(*expires_at);
+}
+
+/*
+ * When L1 drops the stale copy of an entry expiring at expires_at: after
+ * this session's cachext.stale_ttl (at expires_at if that overflows).
+ */
+static TimestampTz
+keep_until_after(TimestampTz expires_at)
+{
+	TimestampTz keep_until;
+
+	if (expires_at == L1_NO_EXPIRY ||
+		!expiry_after(expires_at, cachext_stale_ttl_ms, &keep_until))
+		return expires_at;
+	return keep_until;
 }
 
 /*
@@ -237,7 +264,8 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 	if (pttl_ms != L2_NO_EXPIRY && !expiry_after(now, pttl_ms, &expires_at))
 		return false;
 	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
-					expires_at, now, lease) == L1_STORED;
+					expires_at, keep_until_after(expires_at), 0, now,
+					lease) == L1_STORED;
 }
 
 /*
@@ -254,6 +282,27 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 	int		   *full_lens = palloc(nkeys * sizeof(int));
 	int		   *missing = palloc(nkeys * sizeof(int));
 	int			nmissing = 0;
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		full[i] = layers_full_key(keys[i], key_lens[i], NULL, &full_lens[i]);
+		values[i] = l1_lookup(full[i], full_lens[i], now);
+		if (values[i] == NULL)
+			missing[nmissing++] = i;
+	}
+	read_from_l2(full, full_lens, missing, nmissing, values);
+}
+
+/*
+ * Reads the nmissing keys full[missing[...]] that L1 missed from Redis
+ * into values[] (left as they are for a miss), in one round trip (MGET
+ * with a PTTL per key), promoting what Redis had under leases taken before
+ * the round trip.
+ */
+static void
+read_from_l2(char **full, const int *full_lens, const int *missing,
+			 int nmissing, Jsonb **values)
+{
 	const char **missing_keys;
 	int		   *missing_lens;
 	L2Value    *found;
@@ -261,13 +310,6 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 	int64		hits = 0;
 	int64		promotions = 0;
 
-	for (int i = 0; i < nkeys; i++)
-	{
-		full[i] = full_key(keys[i], key_lens[i], NULL, &full_lens[i]);
-		values[i] = l1_lookup(full[i], full_lens[i], now);
-		if (values[i] == NULL)
-			missing[nmissing++] = i;
-	}
 	if (nmissing == 0 || !l2_readable())
 		return;
 
@@ -287,12 +329,14 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 	for (int m = 0; m < nmissing; m++)
 	{
 		int			i = missing[m];
+		Jsonb	   *value;
 
 		if (!found[m].found)
 			continue;
-		values[i] = parse_json_text(&found[m]);
-		if (values[i] == NULL)
+		value = parse_json_text(&found[m]);
+		if (value == NULL)
 			continue;
+		values[i] = value;
 		hits++;
 		if (promote(full[i], full_lens[i], values[i], found[m].pttl_ms,
 					&leases[m]))
@@ -314,6 +358,35 @@ layers_get(const char *key, int key_len)
 }
 
 /*
+ * The read of cache_get_or_set: as layers_get, but an L1 entry expired for
+ * less than stale_us (and still kept, see "Stale copies" in l1.c) is
+ * returned when Redis has no fresh value, with meta->stale set.  meta
+ * tells the entry's expiry and load duration when L1 had it; for a value
+ * from Redis it says no expiry and no load duration.
+ */
+Jsonb *
+layers_get_entry(const char *key, int key_len, int64 stale_us,
+				 L1EntryMeta *meta)
+{
+	int			len;
+	char	   *full = layers_full_key(key, key_len, NULL, &len);
+	Jsonb	   *value = l1_lookup_entry(full, len, ttl_clock_now(), stale_us,
+										meta);
+	Jsonb	   *fresh = NULL;
+	int			missing = 0;
+
+	if (value != NULL && !meta->stale)
+		return value;
+	read_from_l2(&full, &len, &missing, 1, &fresh);
+	if (fresh == NULL)
+		return value;
+	meta->stale = false;
+	meta->expires_at = L1_NO_EXPIRY;
+	meta->load_us = 0;
+	return fresh;
+}
+
+/*
  * Reads key's lease in both layers, for a later layers_set() of a value
  * loaded now.  Without a usable Redis only the L1 part is taken, and such a
  * load will not be stored in Redis.
@@ -323,7 +396,7 @@ layers_take_lease(const char *key, int key_len, LayersLease *lease)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
-	char	   *full = full_key(key, key_len, buffer, &len);
+	char	   *full = layers_full_key(key, key_len, buffer, &len);
 
 	l1_take_lease(full, len, &lease->l1);
 	lease->in_l2 = l2_writable() && l2_read_lease(full, len, &lease->l2);
@@ -364,19 +437,21 @@ report_too_large_for_redis(size_t json_len)
 /*
  * Stores value under key for ttl_ms milliseconds (LAYERS_NO_TTL: until
  * evicted or invalidated), in L1 and in Redis; returns whether some layer
- * took it.  A value L1 cannot hold goes to Redis alone when Redis is
- * configured.  With a lease (from layers_take_lease), stores nothing if the
- * key was written or invalidated since, in either layer: the newer write or
- * invalidation wins, L1 checking its sequence under its lock and Redis its
- * own in the script that stores.
+ * took it.  load_us is how long loading the value took (0: not loaded), and
+ * L1 keeps its stale copy for cachext.stale_ttl past the expiry.  A value
+ * L1 cannot hold goes to Redis alone when Redis is configured.  With a lease
+ * (from layers_take_lease), stores nothing if the key was written or
+ * invalidated since, in either layer: the newer write or invalidation wins,
+ * L1 checking its sequence under its lock and Redis its own in the script
+ * that stores.
  */
 bool
 layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
-		   const LayersLease *lease)
+		   int64 load_us, const LayersLease *lease)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
-	char	   *full = full_key(key, key_len, buffer, &len);
+	char	   *full = layers_full_key(key, key_len, buffer, &len);
 	TimestampTz now = ttl_clock_now();
 	TimestampTz expires_at = L1_NO_EXPIRY;
 	Size		value_len = VARSIZE(value);
@@ -414,8 +489,9 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	if (!over_limit)
 	{
 		L1StoreResult result = l1_store(full, len, strlen(cachext_redis_prefix),
-										value, expires_at, now,
-										lease ? &lease->l1 : NULL);
+										value, expires_at,
+										keep_until_after(expires_at), load_us,
+										now, lease ? &lease->l1 : NULL);
 
 		if (result == L1_LEASE_LOST)
 			return false;
@@ -438,7 +514,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		 * the key from both layers.
 		 */
 		if (in_l1)
-			queue_invalidation(L2_QUEUE_KEY, key, key_len);
+			layers_queue_invalidation(L2_QUEUE_KEY, key, key_len);
 		return in_l1;
 	}
 	if (l2_writable())
@@ -461,7 +537,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		}
 	}
 	/* Redis did not take the value, so what it holds for key is stale. */
-	queue_invalidation(L2_QUEUE_KEY, key, key_len);
+	layers_queue_invalidation(L2_QUEUE_KEY, key, key_len);
 	return in_l1;
 }
 
@@ -474,29 +550,32 @@ layers_invalidate(const char *key, int key_len, bool announce)
 {
 	char		buffer[SHORT_KEY_BUFFER];
 	int			len;
-	char	   *full = full_key(key, key_len, buffer, &len);
-	bool		in_l1 = l1_remove(full, len, ttl_clock_now());
+	char	   *full = layers_full_key(key, key_len, buffer, &len);
+	bool		in_l1;
 	bool		in_l2 = false;
 
+	/* Redis first, then L1: see "Invalidation order" */
 	if (l2_is_configured())
 	{
 		if (l2_writable() && l2_unlink(full, len, &in_l2))
 			l2_stats_count(L2_INVALIDATIONS, in_l2 ? 1 : 0);
 		else
-			queue_invalidation(L2_QUEUE_KEY, key, key_len);
+			layers_queue_invalidation(L2_QUEUE_KEY, key, key_len);
 	}
+	in_l1 = l1_remove(full, len, ttl_clock_now());
 	if (announce)
 		events_notify_key(key, key_len);
 	return in_l1 || in_l2;
 }
 
 /*
- * Removes the keys of this namespace that match match_pattern from Redis
- * (SCAN + UNLINK), queueing the invalidation if Redis cannot be reached;
- * returns how many Redis removed.
+ * Removes the keys of this namespace that match pattern from Redis (SCAN +
+ * UNLINK), queueing the invalidation if Redis cannot be reached; returns
+ * how many Redis removed.
  */
-static int64
-l2_invalidate_matching(L2QueueKind kind, const char *pattern, int pattern_len)
+int64
+layers_invalidate_matching_in_l2(L2QueueKind kind, const char *pattern,
+								 int pattern_len)
 {
 	int			match_len;
 	char	   *match;
@@ -511,7 +590,7 @@ l2_invalidate_matching(L2QueueKind kind, const char *pattern, int pattern_len)
 		return removed;
 	}
 	l2_stats_count(L2_INVALIDATIONS, removed);
-	queue_invalidation(kind, pattern,
+	layers_queue_invalidation(kind, pattern,
 					   kind == L2_QUEUE_PATTERN ? pattern_len : 0);
 	return removed;
 }
@@ -525,12 +604,14 @@ l2_invalidate_matching(L2QueueKind kind, const char *pattern, int pattern_len)
 int64
 layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 {
+	/* Redis first, then L1: see "Invalidation order" */
+	int64		removed_l2 = layers_invalidate_matching_in_l2(L2_QUEUE_PATTERN,
+															  pattern,
+															  pattern_len);
 	int64		removed = l1_remove_matching(cachext_redis_prefix,
 											 strlen(cachext_redis_prefix),
 											 pattern, pattern_len,
 											 ttl_clock_now());
-	int64		removed_l2 = l2_invalidate_matching(L2_QUEUE_PATTERN, pattern,
-													pattern_len);
 
 	if (announce)
 		events_notify_pattern(pattern, pattern_len);
@@ -544,8 +625,10 @@ layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 int64
 layers_clear(void)
 {
+	/* Redis first, then L1: see "Invalidation order" */
+	int64		dropped_l2 = layers_invalidate_matching_in_l2(L2_QUEUE_NAMESPACE,
+															  "*", 1);
 	int64		dropped = l1_clear();
-	int64		dropped_l2 = l2_invalidate_matching(L2_QUEUE_NAMESPACE, "*", 1);
 
 	events_notify_clear();
 	return Max(dropped, dropped_l2);
@@ -561,7 +644,7 @@ layers_lock_load(const char *key, int key_len, const char *token,
 				 int64 ttl_ms)
 {
 	int			len;
-	char	   *full = full_key(key, key_len, NULL, &len);
+	char	   *full = layers_full_key(key, key_len, NULL, &len);
 	bool		acquired;
 
 	if (!l2_is_usable() || !l2_lock(full, len, token, ttl_ms, &acquired))
@@ -574,7 +657,7 @@ void
 layers_unlock_load(const char *key, int key_len, const char *token)
 {
 	int			len;
-	char	   *full = full_key(key, key_len, NULL, &len);
+	char	   *full = layers_full_key(key, key_len, NULL, &len);
 
 	if (l2_is_usable())
 		(void) l2_unlock(full, len, token);

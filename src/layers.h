@@ -16,14 +16,19 @@
 
 #include "l1.h"
 #include "l2.h"
+#include "l2_queue.h"
 
 /* ttl_ms of an entry that never expires */
 #define LAYERS_NO_TTL	(-1)
 
+extern char *layers_full_key(const char *key, int key_len, char *buffer,
+							 int *full_len);
 extern uint32 layers_key_hash(const char *key, int key_len);
 extern Jsonb *layers_get(const char *key, int key_len);
 extern void layers_get_multi(int nkeys, const char *const *keys,
 							 const int *key_lens, Jsonb **values);
+extern Jsonb *layers_get_entry(const char *key, int key_len, int64 stale_us,
+							   L1EntryMeta *meta);
 /*
  * A lease on a key in both layers (see "Leases" in l1.c): a load that began
  * before a write or invalidation of the key, in either layer, stores nothing.
@@ -38,11 +43,16 @@ typedef struct LayersLease
 extern void layers_take_lease(const char *key, int key_len,
 							  LayersLease *lease);
 extern bool layers_set(const char *key, int key_len, const Jsonb *value,
-					   int64 ttl_ms, const LayersLease *lease);
+					   int64 ttl_ms, int64 load_us, const LayersLease *lease);
 extern bool layers_invalidate(const char *key, int key_len, bool announce);
 extern int64 layers_invalidate_pattern(const char *pattern, int pattern_len,
 									   bool announce);
 extern int64 layers_clear(void);
+extern void layers_queue_invalidation(L2QueueKind kind, const char *item,
+									  int item_len);
+extern int64 layers_invalidate_matching_in_l2(L2QueueKind kind,
+											  const char *pattern,
+											  int pattern_len);
 extern void layers_replay_queue(void);
 
 /* What layers_lock_load() got. */

@@ -28,12 +28,30 @@
  * either: its reads may include its own uncommitted rows; nor does a load
  * whose factory wrote inside a transaction block.
  *
+ * Freshness.  With cachext.stale_ttl set, an entry expired less than that
+ * long ago (and still kept in L1, see "Stale copies" in l1.c) is a
+ * fallback: a caller that finds another backend (or instance) loading the
+ * key returns it at once instead of waiting (stale-while-revalidate), and
+ * a loader whose factory raises an error returns it with a WARNING
+ * (stale-if-error), provided the key was not invalidated meanwhile (the
+ * copy is read again after the failure).  With cachext.early_refresh, a
+ * caller may reload a live entry before it expires, with a probability
+ * that rises as the expiry nears, scaled by how long its last load took
+ * (XFetch: Vattani, Chierichetti and Lowenstein, VLDB 2015); only a caller
+ * that claims the key's flight does, the others return the live value.
+ * Whenever a fallback exists the factory runs in a subtransaction, so that
+ * its error can be rolled back and the fallback returned; a cancel or a
+ * shutdown is never turned into a fallback.  A plain cache_get never sees
+ * a stale copy.
+ *
  * Locking.  LoaderShared.lock (the "cachext loads" tranche) guards every
  * LoadFlight's in_use, hash, owner_pid and generation.  It is never held
  * together with a partition lock.  The counters are atomics.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -49,16 +67,29 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "cachext.h"
+#include "compat.h"
 #include "layers.h"
 #include "loader.h"
+#include "ttl_clock.h"
 
 /* Loads that can be in flight at once; beyond that, loads run unshared. */
 #define LOADER_FLIGHTS	512
 
 #define LOADER_TRANCHE_NAME "cachext loads"
+
+/* XFetch's beta: above 1 refreshes earlier, below 1 later (the paper's 1). */
+#define XFETCH_BETA		1.0
+
+/* What cache_get_or_set may return instead of a load's result. */
+typedef struct Fallback
+{
+	Jsonb	   *value;			/* NULL: none, errors propagate */
+	bool		stale;			/* past its expiry (else: an early refresh) */
+} Fallback;
 
 /* One key being loaded.  See "Locking" above for what guards what. */
 typedef struct LoadFlight
@@ -77,6 +108,8 @@ typedef struct LoaderShared
 	pg_atomic_uint64 loads;		/* factory runs that succeeded */
 	pg_atomic_uint64 load_failures; /* factory runs that raised an error */
 	pg_atomic_uint64 load_time_us;	/* time spent in factory runs */
+	pg_atomic_uint64 stale_served;	/* stale values returned */
+	pg_atomic_uint64 early_refreshes;	/* reloads before the expiry */
 	LoadFlight	flights[LOADER_FLIGHTS];
 } LoaderShared;
 
@@ -104,6 +137,8 @@ loader_shmem_startup(void)
 		pg_atomic_init_u64(&loader->loads, 0);
 		pg_atomic_init_u64(&loader->load_failures, 0);
 		pg_atomic_init_u64(&loader->load_time_us, 0);
+		pg_atomic_init_u64(&loader->stale_served, 0);
+		pg_atomic_init_u64(&loader->early_refreshes, 0);
 		for (int i = 0; i < LOADER_FLIGHTS; i++)
 		{
 			loader->flights[i].in_use = false;
@@ -325,7 +360,8 @@ load(const char *key, int key_len, const char *query, Datum *params,
 			TransactionIdIsValid(GetTopTransactionIdIfAny()))
 			may_store = false;
 		if (may_store)
-			layers_set(key, key_len, value, ttl_ms, &lease);
+			layers_set(key, key_len, value, ttl_ms,
+					   GetCurrentTimestamp() - started, &lease);
 	}
 	PG_CATCH();
 	{
@@ -344,18 +380,28 @@ load(const char *key, int key_len, const char *query, Datum *params,
 	return value;
 }
 
+/* Counts a stale value served. */
+static Jsonb *
+serve_stale(Jsonb *value)
+{
+	pg_atomic_fetch_add_u64(&loader->stale_served, 1);
+	return value;
+}
+
 /*
  * Loads as this instance's loader of key, first taking the key's load lock
  * in Redis so that instances sharing it do not all load: while another
- * instance holds it, polls the cache for its value (every 10 ms, until
- * deadline) and returns that.  Without a usable L2 it just loads.  The
- * lock is released after the store, and on error too (it would otherwise
- * only expire after cachext.lock_timeout).
+ * instance holds it, returns the fallback if there is one, else polls the
+ * cache for its value (every 10 ms, until deadline) and returns that.
+ * Without a usable L2 it just loads.  The lock is released after the
+ * store, and on error too (it would otherwise only expire after
+ * cachext.lock_timeout).
  */
 static Jsonb *
 load_across_instances(const char *key, int key_len, const char *query,
 					  Datum *params, bool *param_nulls, int nparams,
-					  int64 ttl_ms, LoadFlight *flight, TimestampTz deadline)
+					  int64 ttl_ms, LoadFlight *flight, TimestampTz deadline,
+					  const Fallback *fallback)
 {
 	char	   *token = psprintf("%d:" INT64_FORMAT ":%ld", MyProcPid,
 								 GetCurrentTimestamp(), random());
@@ -388,6 +434,13 @@ load_across_instances(const char *key, int key_len, const char *query,
 			layers_unlock_load(key, key_len, token);
 			return value;
 		}
+		if (fallback->value != NULL)
+		{
+			if (flight != NULL)
+				end_flight(flight);
+			return fallback->stale ? serve_stale(fallback->value) :
+				fallback->value;
+		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10, PG_WAIT_EXTENSION);
@@ -403,15 +456,108 @@ load_across_instances(const char *key, int key_len, const char *query,
 	}
 }
 
+/* May the failure in edata be answered with a fallback value? */
+static bool
+error_allows_fallback(const ErrorData *edata)
+{
+	return edata->sqlerrcode != ERRCODE_QUERY_CANCELED &&
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) !=
+		ERRCODE_OPERATOR_INTERVENTION;
+}
+
+/*
+ * Loads key as load_across_instances does; with a fallback, runs the load
+ * in a subtransaction and, if it raises an error (other than a cancel),
+ * rolls it back and returns the key's copy in L1 as it is now, with a
+ * WARNING: the fallback itself unless the key was written meanwhile, and
+ * nothing (the error is raised) if it was invalidated.
+ */
+static Jsonb *
+load_with_fallback(const char *key, int key_len, const char *query,
+				   Datum *params, bool *param_nulls, int nparams,
+				   int64 ttl_ms, LoadFlight *flight, TimestampTz deadline,
+				   const Fallback *fallback)
+{
+	MemoryContext context = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Jsonb	   *volatile value = NULL;
+	ErrorData  *volatile edata = NULL;
+	L1EntryMeta meta;
+	Jsonb	   *copy;
+
+	if (fallback->value == NULL)
+		return load_across_instances(key, key_len, query, params, param_nulls,
+									 nparams, ttl_ms, flight, deadline,
+									 fallback);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(context);
+	PG_TRY();
+	{
+		value = load_across_instances(key, key_len, query, params,
+									  param_nulls, nparams, ttl_ms, flight,
+									  deadline, fallback);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(context);
+	CurrentResourceOwner = owner;
+	if (edata == NULL)
+		return value;
+
+	/* any stale copy will do, however old: this one was already accepted */
+	copy = error_allows_fallback(edata) ?
+		layers_get_entry(key, key_len, PG_INT64_MAX, &meta) : NULL;
+	if (copy == NULL)
+		ReThrowError(edata);
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not reload cache key \"%.*s\", returning its %s value",
+					key_len, key, meta.stale ? "stale" : "cached"),
+			 errdetail("The factory query failed: %s", edata->message),
+			 meta.stale ?
+			 errhint("The value expired; cachext.stale_ttl allows serving it for %d ms past its expiry.",
+					 cachext_stale_ttl_ms) : 0));
+	FreeErrorData(edata);
+	return meta.stale ? serve_stale(copy) : copy;
+}
+
+/*
+ * XFetch: should a caller reload this live entry now?  Yes with a
+ * probability that reaches 1 at its expiry: when its last load's duration,
+ * times beta, times -ln(u) for u uniform in (0, 1], covers the time left.
+ */
+static bool
+refresh_early(const L1EntryMeta *meta)
+{
+	double		draw;
+
+	if (!cachext_early_refresh || meta->expires_at == L1_NO_EXPIRY ||
+		meta->load_us <= 0)
+		return false;
+	draw = -log(1.0 - cachext_random_fraction());
+	return (double) meta->load_us * XFETCH_BETA * draw >=
+		(double) (meta->expires_at - ttl_clock_now());
+}
+
 /*
  * The cache-aside pattern in one call: the cached value of key, or else the
- * factory query's value, loaded by one backend of the instance at a time.
+ * factory query's value, loaded by one backend of the instance at a time;
+ * see "Freshness" above for stale values and early refreshes.
  */
 Jsonb *
 loader_get_or_set(const char *key, int key_len, const char *query,
 				  Datum *params, bool *param_nulls, int nparams, int64 ttl_ms)
 {
 	uint32		hash = layers_key_hash(key, key_len);
+	int64		stale_us = (int64) cachext_stale_ttl_ms * 1000;
 	TimestampTz deadline =
 		TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 									cachext_lock_timeout_ms);
@@ -424,19 +570,35 @@ loader_get_or_set(const char *key, int key_len, const char *query,
 
 	for (;;)
 	{
-		Jsonb	   *value = layers_get(key, key_len);
+		L1EntryMeta meta;
+		Fallback	fallback;
 		LoadFlight *flight;
 		LoadFlight *busy;
 		uint64		busy_generation;
 
-		if (value != NULL)
-			return value;
+		fallback.value = layers_get_entry(key, key_len, stale_us, &meta);
+		fallback.stale = fallback.value != NULL && meta.stale;
+		if (fallback.value != NULL && !fallback.stale)
+		{
+			/* live: reload early only as the key's one loader */
+			if (!refresh_early(&meta))
+				return fallback.value;
+			flight = claim_flight(hash, &busy, &busy_generation);
+			if (flight == NULL)
+				return fallback.value;
+			pg_atomic_fetch_add_u64(&loader->early_refreshes, 1);
+			return load_with_fallback(key, key_len, query, params,
+									  param_nulls, nparams, ttl_ms, flight,
+									  deadline, &fallback);
+		}
 
 		flight = claim_flight(hash, &busy, &busy_generation);
 		if (busy == NULL)
-			return load_across_instances(key, key_len, query, params,
-										 param_nulls, nparams, ttl_ms, flight,
-										 deadline);
+			return load_with_fallback(key, key_len, query, params,
+									  param_nulls, nparams, ttl_ms, flight,
+									  deadline, &fallback);
+		if (fallback.stale)
+			return serve_stale(fallback.value);
 		if (!wait_for_flight(busy, busy_generation, deadline))
 			return load(key, key_len, query, params, param_nulls, nparams,
 						ttl_ms, NULL);
@@ -450,6 +612,8 @@ loader_read_stats(LoaderStats *stats)
 	stats->loads = pg_atomic_read_u64(&loader->loads);
 	stats->load_failures = pg_atomic_read_u64(&loader->load_failures);
 	stats->load_time_us = pg_atomic_read_u64(&loader->load_time_us);
+	stats->stale_served = pg_atomic_read_u64(&loader->stale_served);
+	stats->early_refreshes = pg_atomic_read_u64(&loader->early_refreshes);
 }
 
 void
@@ -458,4 +622,6 @@ loader_reset_stats(void)
 	pg_atomic_write_u64(&loader->loads, 0);
 	pg_atomic_write_u64(&loader->load_failures, 0);
 	pg_atomic_write_u64(&loader->load_time_us, 0);
+	pg_atomic_write_u64(&loader->stale_served, 0);
+	pg_atomic_write_u64(&loader->early_refreshes, 0);
 }

@@ -15,6 +15,8 @@ typedef struct LoaderStats
 	uint64		loads;
 	uint64		load_failures;
 	uint64		load_time_us;
+	uint64		stale_served;	/* stale values cache_get_or_set returned */
+	uint64		early_refreshes;	/* reloads before the expiry (XFetch) */
 } LoaderStats;
 
 extern void loader_shmem_request(void);

@@ -168,7 +168,7 @@ cache_set(PG_FUNCTION_ARGS)
 				 errmsg("cache value must not be null"),
 				 errhint("Use cache_invalidate() to remove a key, or store 'null'::jsonb to cache a miss.")));
 	layers_set(key, key_len, PG_GETARG_JSONB_P(1), ttl_argument(fcinfo, 2),
-			   NULL);
+			   0, NULL);
 	PG_RETURN_VOID();
 }
 
@@ -396,7 +396,7 @@ cache_clear(PG_FUNCTION_ARGS)
  * whose SQL declares fewer (columns are only ever added at the end).
  */
 #define CACHE_STATS_COLS_V0_1	25
-#define CACHE_STATS_COLS		25
+#define CACHE_STATS_COLS		27
 
 /* One row of cache_stats, filled column by column in declaration order. */
 typedef struct StatsRow
@@ -483,6 +483,8 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_datum(&row, Float8GetDatum(loads.load_time_us / 1000.0), false);
 	while (row.i < CACHE_STATS_COLS_V0_1)	/* L2's columns, errors to sync_resets */
 		put_null(&row);
+	put_count(&row, loads.stale_served);
+	put_count(&row, loads.early_refreshes);
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	if (!l2_is_configured())
@@ -517,6 +519,8 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_count(&row, l2_queue_length());
 	put_count(&row, l2.counters[L2_SYNC_EVICTIONS]);
 	put_count(&row, l2.counters[L2_SYNC_RESETS]);
+	put_null(&row);				/* stale_served: in l1's row */
+	put_null(&row);				/* early_refreshes */
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	return (Datum) 0;

@@ -10,20 +10,27 @@
  * keys (patterns for TRUNCATE) and the entity's event in the current
  * (sub)transaction's pending set.
  *
- * Transactions.  Each subtransaction level that records something gets its
- * own PendingSet; committing a subtransaction merges its set into its
- * parent's, aborting one discards it.  At top-level pre-commit the events
- * are queued (with NOTIFY, or for the event worker: see events.c), so they
- * follow NOTIFY's rules; once the commit is
- * durable and visible, every pending key is invalidated, once however many
- * rows named it, and patterns likewise.  Invalidating only after the commit
- * is visible is what makes leases work: a load that read the old row took
- * its lease before this invalidation, so its value is not stored.  An
- * aborted transaction invalidates nothing.  PREPARE TRANSACTION with pending
- * invalidations is refused: they could not follow COMMIT PREPARED.
+ * Transactions.  xact.c calls the steps below at each transaction end.
+ * Each subtransaction level that records something gets its own
+ * PendingSet; committing a subtransaction merges its set into its
+ * parent's, aborting one discards it.  At top-level pre-commit the keys
+ * and patterns are fenced (fence.c: from then on nothing reads or stores
+ * what they name), then the events are queued (with NOTIFY, or for the
+ * event worker: see events.c), so they follow NOTIFY's rules; once the
+ * commit is durable and visible, every pending key is invalidated, once
+ * however many rows named it, and patterns likewise, and the fence is
+ * lifted.  Invalidating again after the commit is visible is what makes
+ * leases work: a load that read the old row took its lease before this
+ * invalidation, so its value is not stored.  An aborted transaction lifts
+ * its fence and invalidates nothing more.  PREPARE TRANSACTION with
+ * pending invalidations is refused: they could not follow COMMIT PREPARED.
  *
- * Memory.  Pending sets live in TopTransactionContext, which outlives the
- * commit callbacks; the pointer is cleared at every transaction end.
+ * Memory.  Each PendingSet lives in a memory context of its own, a child
+ * of TopTransactionContext (which outlives the commit callbacks): an
+ * aborted subtransaction's context is deleted, a committed one's is
+ * deleted once merged into its parent's, so many subtransactions (an
+ * exception block per row) leave only the distinct keys behind.  The
+ * pointer is cleared at every transaction end.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -41,13 +48,14 @@
 #include "utils/rel.h"
 
 #include "cachext.h"
-#include "event_queue.h"
 #include "events.h"
-#include "layers.h"
+#include "fence.h"
+#include "triggers.h"
 
 /* A set of strings that remembers insertion order. */
 typedef struct StringSet
 {
+	MemoryContext context;		/* of the strings and the list */
 	HTAB	   *index;			/* StringSetEntry by string */
 	List	   *order;			/* the strings, first added first */
 } StringSet;
@@ -69,6 +77,7 @@ typedef struct PendingEvent
 /* What one (sub)transaction level will invalidate and announce. */
 typedef struct PendingSet
 {
+	MemoryContext context;		/* holds the set and everything in it */
 	int			level;			/* GetCurrentTransactionNestLevel() */
 	StringSet	keys;
 	StringSet	patterns;
@@ -77,7 +86,6 @@ typedef struct PendingSet
 } PendingSet;
 
 static PendingSet *pending = NULL;
-static bool callbacks_registered = false;
 
 static uint32
 string_pointer_hash(const void *key, Size keysize)
@@ -94,7 +102,7 @@ string_pointer_match(const void *a, const void *b, Size keysize)
 }
 
 static void
-stringset_init(StringSet *set)
+stringset_init(StringSet *set, MemoryContext context)
 {
 	HASHCTL		ctl;
 
@@ -102,14 +110,15 @@ stringset_init(StringSet *set)
 	ctl.entrysize = sizeof(StringSetEntry);
 	ctl.hash = string_pointer_hash;
 	ctl.match = string_pointer_match;
-	ctl.hcxt = TopTransactionContext;
+	ctl.hcxt = context;
+	set->context = context;
 	set->index = hash_create("cachext pending strings", 64, &ctl,
 							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
 							 HASH_CONTEXT);
 	set->order = NIL;
 }
 
-/* Adds a copy of s unless present; the copy lives in TopTransactionContext. */
+/* Adds a copy of s unless present; the copy lives in the set's context. */
 static void
 stringset_add(StringSet *set, const char *s)
 {
@@ -118,7 +127,7 @@ stringset_add(StringSet *set, const char *s)
 
 	if (!found)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		MemoryContext old = MemoryContextSwitchTo(set->context);
 
 		entry->string = pstrdup(s);
 		set->order = lappend(set->order, (char *) entry->string);
@@ -150,12 +159,12 @@ pending_event(PendingSet *set, const char *name, const char *table,
 		if (strcmp(event->name, name) == 0 && strcmp(event->table, table) == 0)
 			return event;
 	}
-	old = MemoryContextSwitchTo(TopTransactionContext);
+	old = MemoryContextSwitchTo(set->context);
 	event = palloc(sizeof(PendingEvent));
 	event->name = pstrdup(name);
 	event->table = pstrdup(table);
 	event->patterns = patterns;
-	stringset_init(&event->keys);
+	stringset_init(&event->keys, set->context);
 	set->events = lappend(set->events, event);
 	MemoryContextSwitchTo(old);
 	return event;
@@ -198,80 +207,80 @@ send_pending_events(PendingSet *set)
 		events_notify_pattern(lfirst(lc), strlen(lfirst(lc)));
 }
 
-/* Invalidates everything a committed transaction recorded. */
-static void
-invalidate_pending(PendingSet *set)
-{
-	ListCell   *lc;
-
-	foreach(lc, set->keys.order)
-		layers_invalidate(lfirst(lc), strlen(lfirst(lc)), false);
-	foreach(lc, set->patterns.order)
-		layers_invalidate_pattern(lfirst(lc), strlen(lfirst(lc)), false);
-}
-
-static void
-transaction_callback(XactEvent event, void *arg)
+/*
+ * Pre-commit: fences what the transaction invalidates, then sends its
+ * events.  Every subtransaction has been merged by now.
+ */
+void
+triggers_pre_commit(void)
 {
 	if (pending == NULL)
 		return;
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			/*
-			 * Every subtransaction has been merged by now.  With
-			 * cachext.events = async, the events are handed to the queue
-			 * here: the queue's own pre-commit callback may already have
-			 * run.
-			 */
-			send_pending_events(pending);
-			event_queue_pre_commit();
-			break;
-		case XACT_EVENT_COMMIT:
-			invalidate_pending(pending);
-			pending = NULL;
-			break;
-		case XACT_EVENT_PRE_PREPARE:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot prepare a transaction that has pending cache invalidations"),
-					 errdetail("Rows of a table watched by cachext changed in this transaction."),
-					 errhint("Commit it directly instead of using two-phase commit.")));
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			pending = NULL;
-			break;
-		default:
-			break;
-	}
+	Assert(pending->parent == NULL);
+	fence_place(pending->keys.order, pending->patterns.order);
+	send_pending_events(pending);
+}
+
+/* Commit: the commit is visible; invalidates and lifts the fence. */
+void
+triggers_commit(void)
+{
+	fence_lift(true);
+	pending = NULL;
+}
+
+/* Abort: lifts any fence; nothing was invalidated. */
+void
+triggers_abort(void)
+{
+	fence_lift(false);
+	pending = NULL;
+}
+
+/* Pre-prepare: refused with pending invalidations. */
+void
+triggers_check_prepare(void)
+{
+	if (pending != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot prepare a transaction that has pending cache invalidations"),
+				 errdetail("Rows of a table watched by cachext changed in this transaction."),
+				 errhint("Commit it directly instead of using two-phase commit.")));
 }
 
 /*
  * A committed subtransaction's set becomes its parent's (merged into the
- * parent's own set, if it has one); an aborted one's is discarded.
+ * parent's own set, if it has one, and then freed).
  */
-static void
-subtransaction_callback(SubXactEvent event, SubTransactionId mySubid,
-						SubTransactionId parentSubid, void *arg)
+void
+triggers_subxact_commit(void)
 {
 	int			level = GetCurrentTransactionNestLevel();
+	PendingSet *child = pending;
 
-	if (pending == NULL || pending->level != level)
+	if (child == NULL || child->level != level)
 		return;
-	if (event == SUBXACT_EVENT_COMMIT_SUB)
+	if (child->parent != NULL && child->parent->level == level - 1)
 	{
-		if (pending->parent != NULL && pending->parent->level == level - 1)
-		{
-			merge_into(pending->parent, pending);
-			pending = pending->parent;
-		}
-		else
-			pending->level = level - 1;
+		merge_into(child->parent, child);
+		pending = child->parent;
+		MemoryContextDelete(child->context);
 	}
-	else if (event == SUBXACT_EVENT_ABORT_SUB)
-		pending = pending->parent;
+	else
+		child->level = level - 1;
+}
+
+/* An aborted subtransaction's set is discarded and freed. */
+void
+triggers_subxact_abort(void)
+{
+	PendingSet *child = pending;
+
+	if (child == NULL || child->level != GetCurrentTransactionNestLevel())
+		return;
+	pending = child->parent;
+	MemoryContextDelete(child->context);
 }
 
 /* The pending set of the current (sub)transaction level, created if new. */
@@ -280,20 +289,17 @@ current_set(void)
 {
 	int			level = GetCurrentTransactionNestLevel();
 
-	if (!callbacks_registered)
-	{
-		RegisterXactCallback(transaction_callback, NULL);
-		RegisterSubXactCallback(subtransaction_callback, NULL);
-		callbacks_registered = true;
-	}
 	if (pending == NULL || pending->level < level)
 	{
-		PendingSet *set = MemoryContextAlloc(TopTransactionContext,
-											 sizeof(PendingSet));
+		MemoryContext context = AllocSetContextCreate(TopTransactionContext,
+													  "cachext pending invalidations",
+													  ALLOCSET_SMALL_SIZES);
+		PendingSet *set = MemoryContextAlloc(context, sizeof(PendingSet));
 
+		set->context = context;
 		set->level = level;
-		stringset_init(&set->keys);
-		stringset_init(&set->patterns);
+		stringset_init(&set->keys, context);
+		stringset_init(&set->patterns, context);
 		set->events = NIL;
 		set->parent = pending;
 		pending = set;

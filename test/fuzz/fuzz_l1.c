@@ -7,10 +7,11 @@
  * The store is the real l1.c, included here so the checks can read its
  * partitions; the few server functions it calls come from
  * server_stubs.c.  The first bytes of the input size the store (1 to 8
- * partitions, 1 to 64 entries, 128 to 320 kB); the rest is a sequence of
+ * partitions, 1 to 64 entries, 128 to 320 kB, the eviction policy: lru or
+ * sieve); the rest is a sequence of
  * operations on 32 keys of 8 to 300 bytes in two namespaces: store (with
- * and without a lease, with and without a TTL, values of 4 bytes to
- * 16 kB), lookup, remove, pattern remove, clear, list, take a lease, and
+ * and without a lease, with and without a TTL and a stale window, values
+ * of 4 bytes to 16 kB), lookup (plain, or accepting stale copies), remove, pattern remove, clear, list, take a lease, and
  * let time pass.
  *
  * A model beside the store remembers what each key may hold.  After every
@@ -18,8 +19,9 @@
  * invariants: bounds never exceeded; every chunk owned by one entry or on
  * the free list, never both or twice, and chunks in use + free = total;
  * the free slot list, the hash index and the LRU list each hold exactly
- * the partition's entries; the LRU order is the order of last use; the
- * expiry heap holds exactly the entries with a TTL and keeps the heap
+ * the partition's entries; the list's order is the order of last use
+ * (lru) or of insertion (sieve), a sieve hit sets the visited bit and the
+ * hand is on an entry of the partition or nowhere; the expiry heap holds exactly the entries with a TTL and keeps the heap
  * property; every stored key and value reads back byte-identical to what
  * was last stored; the statistics agree; no lock is left held.
  */
@@ -30,6 +32,7 @@
 int			cachext_l1_max_entries;
 int			cachext_l1_memory_kb;
 int			cachext_l1_partitions;
+int			cachext_l1_eviction;
 
 #define NKEYS			32
 #define NAMESPACE_LEN	6
@@ -44,8 +47,10 @@ typedef struct ModelKey
 	bool		present;		/* may be in the store */
 	char	   *value;			/* what was last stored */
 	TimestampTz expires_at;
+	TimestampTz keep_until;
 	uint64		writes;			/* stores and removes of this key */
 	uint64		touched;		/* tick of the last store or hit */
+	uint64		stored;			/* tick of the last store */
 	bool		has_lease;
 	L1Lease		lease;
 	uint64		lease_writes;	/* writes and epoch when the lease was taken */
@@ -149,7 +154,7 @@ check_entry(L1PartitionView *view, int32 i, int32 *owner)
 		fail("an entry's hash or namespace length is wrong");
 	if (e->value_len != VARSIZE(m->value) ||
 		memcmp(bytes + e->key_len, m->value, e->value_len) != 0 ||
-		e->expires_at != m->expires_at)
+		e->expires_at != m->expires_at || e->keep_until != m->keep_until)
 		fail("a value does not read back as it was stored");
 	free(bytes);
 	return e->nchunks;
@@ -193,13 +198,20 @@ check_lists(L1PartitionView *view)
 			fail("the LRU list is wrong");
 		chunks_copy(view, e->first_chunk, 0, e->key_len, key, false);
 		m = model_key(key, e->key_len);
-		if (m->touched >= last_touched)
-			fail("the LRU order is not the order of last use");
-		last_touched = m->touched;
+		if (cachext_l1_eviction == CACHEXT_EVICTION_SIEVE ?
+			m->stored >= last_touched : m->touched >= last_touched)
+			fail("the list's order is not the policy's");
+		last_touched = cachext_l1_eviction == CACHEXT_EVICTION_SIEVE ?
+			m->stored : m->touched;
 		older = i;
 	}
 	if (count != h->nentries || h->lru_oldest != older)
 		fail("the LRU list misses entries");
+	if (h->sieve_hand != L1_NONE &&
+		(cachext_l1_eviction != CACHEXT_EVICTION_SIEVE ||
+		 h->sieve_hand < 0 || h->sieve_hand >= h->max_entries ||
+		 !view->entries[h->sieve_hand].in_use))
+		fail("the sieve hand is not on an entry");
 }
 
 /* Checks the expiry heap: exactly the entries with a TTL, ordered. */
@@ -310,14 +322,123 @@ take_presence(Presence *presence)
 }
 
 /*
+ * A partition's list and SIEVE state, by model key number, taken before a
+ * store, to replay SIEVE on as its paper describes it (not as l1.c does).
+ */
+typedef struct SieveSnapshot
+{
+	int			n;
+	int			order[NKEYS];	/* tail (oldest insert) first */
+	bool		visited[NKEYS];
+	int			hand;			/* -1: at the tail */
+} SieveSnapshot;
+
+static int
+key_number(L1PartitionView *view, int32 i)
+{
+	char		key[MAX_KEY];
+
+	chunks_copy(view, view->entries[i].first_chunk, 0,
+				view->entries[i].key_len, key, false);
+	return model_key(key, view->entries[i].key_len) - model;
+}
+
+static void
+take_sieve_snapshot(L1PartitionView *view, SieveSnapshot *snap)
+{
+	snap->n = 0;
+	snap->hand = -1;
+	for (int32 i = view->header->lru_oldest; i != L1_NONE;
+		 i = view->entries[i].lru_newer)
+	{
+		int			k = key_number(view, i);
+
+		snap->visited[k] = pg_atomic_read_u32(&view->entries[i].visited) != 0;
+		if (view->header->sieve_hand == i)
+			snap->hand = k;
+		snap->order[snap->n++] = k;
+	}
+}
+
+/* Key k leaves the list; a hand on it moves one step headwards. */
+static void
+snapshot_remove(SieveSnapshot *snap, int k)
+{
+	int			at = 0;
+
+	while (at < snap->n && snap->order[at] != k)
+		at++;
+	if (at == snap->n)
+		return;
+	if (snap->hand == k)
+		snap->hand = at + 1 < snap->n ? snap->order[at + 1] : -1;
+	memmove(&snap->order[at], &snap->order[at + 1],
+			(snap->n - at - 1) * sizeof(int));
+	snap->n--;
+}
+
+/* SIEVE's victim: the hand walks headwards, wrapping, clearing bits. */
+static int
+snapshot_evict(SieveSnapshot *snap)
+{
+	int			at = 0;
+	int			k;
+
+	if (snap->hand >= 0)
+		while (snap->order[at] != snap->hand)
+			at++;
+	while (snap->visited[snap->order[at]])
+	{
+		snap->visited[snap->order[at]] = false;
+		at = (at + 1) % snap->n;
+	}
+	k = snap->order[at];
+	snap->hand = k;
+	snapshot_remove(snap, k);
+	return k;
+}
+
+/*
+ * Under sieve, the live entries a store of m evicted must be those SIEVE
+ * evicts from the snapshot once m's old entry and the expired ones that
+ * went are removed, and the hand must end where SIEVE's does.
+ */
+static void
+check_sieve_victims(ModelKey *m, L1PartitionView *view, SieveSnapshot *snap,
+					const bool *expired_gone, const bool *live_gone)
+{
+	int			nlive = 0;
+	bool		expected[NKEYS] = {false};
+
+	snapshot_remove(snap, m - model);
+	for (int k = 0; k < NKEYS; k++)
+	{
+		if (expired_gone[k])
+			snapshot_remove(snap, k);
+		nlive += live_gone[k];
+	}
+	while (nlive-- > 0)
+		expected[snapshot_evict(snap)] = true;
+	for (int k = 0; k < NKEYS; k++)
+		if (expected[k] != live_gone[k])
+			fail("sieve evicted other entries than SIEVE would");
+	if (snap->hand != (view->header->sieve_hand == L1_NONE ? -1 :
+					   key_number(view, view->header->sieve_hand)))
+		fail("the sieve hand is not where SIEVE leaves it");
+}
+
+/*
  * Checks what a store of m into view removed to make room: nothing if the
  * room was there; else expired entries earliest expiry first, and live
- * ones only once no expired one is left, least recently used first.
+ * ones only once no expired one is left, least recently used first (lru)
+ * or as SIEVE chooses (sieve, from snap).
  */
 static void
 check_make_room(ModelKey *m, L1PartitionView *view, const Presence *before,
-				bool had_room)
+				bool had_room, SieveSnapshot *snap)
 {
+	bool		expired_gone[NKEYS] = {false};
+	bool		live_gone_keys[NKEYS] = {false};
 	Presence	after;
 	TimestampTz last_expired_gone = 0;
 	uint64		last_live_gone = 0;
@@ -343,18 +464,24 @@ check_make_room(ModelKey *m, L1PartitionView *view, const Presence *before,
 		else if (had_room)
 			fail("a store removed an entry though there was room");
 		else if (!before->live[k])
+		{
 			last_expired_gone = Max(last_expired_gone, model[k].expires_at);
+			expired_gone[k] = true;
+		}
 		else
 		{
 			last_live_gone = Max(last_live_gone, model[k].touched);
 			live_gone = true;
+			live_gone_keys[k] = true;
 		}
 	}
 	if (last_expired_gone > first_expired_kept)
 		fail("making room skipped an earlier expiry");
 	if (live_gone && first_expired_kept != DT_NOEND)
 		fail("making room evicted a live entry while an expired one was left");
-	if (live_gone && last_live_gone > first_live_kept)
+	if (cachext_l1_eviction == CACHEXT_EVICTION_SIEVE)
+		check_sieve_victims(m, view, snap, expired_gone, live_gone_keys);
+	else if (live_gone && last_live_gone > first_live_kept)
 		fail("making room evicted other than the least recently used");
 }
 
@@ -367,6 +494,8 @@ op_store(ModelKey *m, bool with_lease)
 	Size		len = VARHDRSZ + (size < 200 ? size : (Size) (size - 199) * 300);
 	char	   *value = malloc(len);
 	TimestampTz expires_at = ttl % 4 == 0 ? L1_NO_EXPIRY : now + (ttl % 4) * 1000;
+	TimestampTz keep_until = ttl % 4 == 0 ? L1_NO_EXPIRY :
+		expires_at + (ttl / 4 % 3) * 500;
 	const L1Lease *lease = with_lease && m->has_lease ? &m->lease : NULL;
 	bool		stale = lease != NULL &&
 		(m->writes != m->lease_writes || epoch != m->lease_epoch);
@@ -376,6 +505,7 @@ op_store(ModelKey *m, bool with_lease)
 	int32		free_slots;
 	int32		free_chunks;
 	Presence	before;
+	SieveSnapshot snap;
 	L1StoreResult result;
 
 	SET_VARSIZE(value, len);
@@ -383,6 +513,8 @@ op_store(ModelKey *m, bool with_lease)
 		value[j] = (char) (seed + j * 7);
 	take_presence(&before);
 	old = locate(m, &view, &live);
+	if (cachext_l1_eviction == CACHEXT_EVICTION_SIEVE)
+		take_sieve_snapshot(view, &snap);
 	free_slots = view->header->max_entries - view->header->nentries;
 	free_chunks = view->header->nchunks - view->header->chunks_used;
 	if (old != L1_NONE)
@@ -391,7 +523,7 @@ op_store(ModelKey *m, bool with_lease)
 		free_chunks += view->entries[old].nchunks;
 	}
 	result = l1_store(m->key, m->key_len, NAMESPACE_LEN, (Jsonb *) value,
-					  expires_at, now, lease);
+					  expires_at, keep_until, 0, now, lease);
 	if (l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE >
 		(Size) view->header->nchunks)
 	{
@@ -412,41 +544,59 @@ op_store(ModelKey *m, bool with_lease)
 		return;
 	}
 	check_make_room(m, view, &before, free_slots >= 1 &&
-					(Size) free_chunks >= l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE);
+					(Size) free_chunks >= l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE,
+					&snap);
 	free(m->value);
 	m->value = value;
 	m->present = true;
 	m->expires_at = expires_at;
+	m->keep_until = keep_until;
 	m->writes++;
-	m->touched = ++tick;
+	m->touched = m->stored = ++tick;
 	sets++;
 	if (locate(m, &view, &live) == L1_NONE)
 		fail("a stored key is not found");
 }
 
+/*
+ * A lookup: a hit for a live entry; with stale_us, an expired entry still
+ * kept and expired less than stale_us ago comes back marked stale (a
+ * miss); an entry past keeping goes.
+ */
 static void
-op_lookup(ModelKey *m)
+op_lookup(ModelKey *m, int64 stale_us)
 {
 	L1PartitionView *view;
 	bool		live;
 	int32		i = locate(m, &view, &live);
-	Jsonb	   *value = l1_lookup(m->key, m->key_len, now);
+	bool		kept = i != L1_NONE && !is_past_keeping(&view->entries[i], now);
+	bool		stale = kept && !live && now - m->expires_at < stale_us;
+	L1EntryMeta meta;
+	Jsonb	   *value = l1_lookup_entry(m->key, m->key_len, now, stale_us, &meta);
 
-	if ((value != NULL) != live)
+	if ((value != NULL) != (live || stale))
 		fail("a lookup's hit or miss is wrong");
 	if (value != NULL)
 	{
 		if (VARSIZE(value) != VARSIZE(m->value) ||
-			memcmp(value, m->value, VARSIZE(value)) != 0)
-			fail("a hit returns another value than was stored");
+			memcmp(value, m->value, VARSIZE(value)) != 0 ||
+			meta.stale != stale || meta.expires_at != m->expires_at ||
+			meta.load_us != 0)
+			fail("a lookup returns another value than was stored");
+		pfree(value);
+	}
+	if (live)
+	{
 		m->touched = ++tick;
 		hits++;
-		pfree(value);
+		if (cachext_l1_eviction == CACHEXT_EVICTION_SIEVE &&
+			pg_atomic_read_u32(&view->entries[i].visited) != 1)
+			fail("a sieve hit did not set the visited bit");
 	}
 	else
 		misses++;
-	if (i != L1_NONE && !live && locate(m, &view, &live) != L1_NONE)
-		fail("an expired entry survives its lookup");
+	if ((locate(m, &view, &live) != L1_NONE) != (i != L1_NONE && kept))
+		fail("a lookup removed a kept entry or kept one past keeping");
 }
 
 static void
@@ -569,6 +719,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cachext_l1_partitions = 1 << (next_byte() % 4);
 	cachext_l1_max_entries = 1 + next_byte() % 64;
 	cachext_l1_memory_kb = 128 + (next_byte() % 4) * 64;
+	cachext_l1_eviction = next_byte() % 2 ? CACHEXT_EVICTION_SIEVE :
+		CACHEXT_EVICTION_LRU;
 	free(partitions);
 	partitions = NULL;
 	l1_shmem_startup();
@@ -587,7 +739,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				op_store(m, op % 8 == 1);
 				break;
 			case 2:
-				op_lookup(m);
+				op_lookup(m, op / 8 % 2 ? 0 : 1000);
 				break;
 			case 3:
 				op_remove(m);

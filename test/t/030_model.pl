@@ -3,17 +3,21 @@
 # cache_invalidate, cache_invalidate_pattern, cache_clear and clock
 # advances runs against cachext (one partition, bounds small enough that
 # both the entry bound and the byte bound bite) and against a small
-# reference model of the documented semantics: exact LRU, both bounds,
-# making room (expired entries first, earliest expiry first, then the least
-# recently used), lazy expiry, and the counters.  After every step the
-# op's result, the l1 row of cache_stats and the cache_entries view (key,
-# hits, bytes and TTL of every live entry, most recently used first) must
-# equal the model's.  On a mismatch it prints the seed, the step, expected
+# reference model of the documented semantics: each eviction policy
+# (cachext.l1_eviction: exact LRU, and SIEVE with its visited bits and
+# hand), both bounds, making room (expired entries first, earliest expiry
+# first, then the policy's victim), lazy expiry, and the counters.  The
+# same ops run once per policy, the server restarted with it.  After every
+# step the op's result, the l1 row of cache_stats and the cache_entries
+# view (key, hits, bytes and TTL of every live entry, head of the policy's
+# list first: most recently used for LRU, most recently inserted for
+# SIEVE) must equal the model's.  On a mismatch it prints the seed, the step, expected
 # against actual, then shrinks the run to a short failing sequence and
 # prints it as SQL that can be run by hand.
 #
 # Env: MODEL_SEED (default: random; always printed), MODEL_OPS (default
-# 100000), MODEL_SHRINK_SECONDS (time allowed for shrinking, default 120).
+# 100000 per policy), MODEL_POLICIES (default "lru sieve"),
+# MODEL_SHRINK_SECONDS (time allowed for shrinking, default 120).
 #
 # Time.  cachext is built with TEST_CLOCK=1 (scripts/test does it), which
 # gives it cachext_test_advance_clock(interval); the test declares that
@@ -44,6 +48,8 @@ BEGIN
 my $seed = $ENV{MODEL_SEED} // int(rand(2**31));
 my $nops = $ENV{MODEL_OPS} // 100000;
 my $shrink_seconds = $ENV{MODEL_SHRINK_SECONDS} // 120;
+my @policies = split ' ', ($ENV{MODEL_POLICIES} // 'lru sieve');
+my $policy;    # the one running
 note("MODEL_SEED=$seed MODEL_OPS=$nops");
 diag("030_model: MODEL_SEED=$seed MODEL_OPS=$nops");
 
@@ -67,11 +73,17 @@ $node->append_conf('postgresql.conf',
 	  . join('', map { "$_ = $conf{$_}\n" } sort keys %conf));
 $node->start;
 
-my $dbh = DBI->connect('dbi:Pg:' . $node->connstr('postgres'),
-	'', '', { AutoCommit => 1, RaiseError => 1, PrintError => 0 });
+my $dbh;
+# Connects with the session settings every run uses.
+sub connect_db
+{
+	$dbh = DBI->connect('dbi:Pg:' . $node->connstr('postgres'),
+		'', '', { AutoCommit => 1, RaiseError => 1, PrintError => 0 });
+	$dbh->do("SET cachext.default_ttl = '${default_ttl_days}d'");
+	$dbh->do('SET cachext.events = off');  # nobody listens; saves the commit lock
+}
+connect_db();
 $dbh->do('CREATE EXTENSION cachext');
-$dbh->do("SET cachext.default_ttl = '${default_ttl_days}d'");
-$dbh->do('SET cachext.events = off');    # nobody listens; saves the commit lock
 
 my $clock_function = q{CREATE FUNCTION cachext_test_advance_clock(interval)
 RETURNS void AS '$libdir/cachext', 'cachext_test_advance_clock'
@@ -165,9 +177,13 @@ BEGIN
   SELECT s.l1, s.live INTO l1, live FROM model_state() s;
 END
 $$});
-my $step_sth = $dbh->prepare(
-	'SELECT result, l1, live FROM model_step($1, $2, $3, $4, $5)');
-my $state_sth = $dbh->prepare('SELECT l1, live FROM model_state()');
+my ($step_sth, $state_sth);
+sub prepare_steps
+{
+	$step_sth = $dbh->prepare(
+		'SELECT result, l1, live FROM model_step($1, $2, $3, $4, $5)');
+	$state_sth = $dbh->prepare('SELECT l1, live FROM model_state()');
+}
 
 # ---- The operations, from the seed.  An op is [kind, key or pattern,
 # value index, days (TTL or clock step; undef: no expiry), keys].
@@ -254,7 +270,10 @@ sub pick_op
 my @ops = map { pick_op() } 1 .. $nops;
 
 # ---- The model.
-my (%entry, @lru, %stats, $today, $seq);
+# @lru is the policy's list, tail (LRU: least recently used; SIEVE: oldest
+# insert) first; $hand is SIEVE's hand (a key, or undef: at the tail).
+my (%entry, @lru, $hand, %stats, $today, $seq);
+my $clock_days = 0;    # days the server's clock moved since it started
 my %seen;    # how often the run made room for each bound, and refused a set
 my @stat_names = qw(entries bytes hits misses sets evictions expirations
   invalidations max_entries max_bytes);
@@ -262,7 +281,8 @@ my @stat_names = qw(entries bytes hits misses sets evictions expirations
 sub model_reset
 {
 	%entry = ();
-	@lru = ();    # keys, least recently used first
+	@lru = ();
+	$hand = undef;
 	%stats = map { $_ => 0 } @stat_names;
 	$stats{max_entries} = $max_entries;
 	$stats{max_bytes} = $max_chunks * $chunk;
@@ -280,13 +300,19 @@ sub model_remove
 {
 	my ($key) = @_;
 	my $e = delete $entry{$key};
+	if (defined $hand && $hand eq $key)    # SIEVE's hand moves on, headwards
+	{
+		my ($at) = grep { $lru[$_] eq $key } 0 .. $#lru;
+		$hand = $lru[ $at + 1 ];
+	}
 	@lru = grep { $_ ne $key } @lru;
 	$stats{entries}--;
 	$stats{bytes} -= $e->{chunks} * $chunk;
 	return $e;
 }
 
-# Looks key up as l1_lookup does: lazy expiry, hit moves to the MRU end.
+# Looks key up as l1_lookup does: lazy expiry; a hit moves the key to the
+# head (LRU) or sets its visited bit (SIEVE).
 sub model_lookup
 {
 	my ($key) = @_;
@@ -304,12 +330,34 @@ sub model_lookup
 	}
 	$stats{hits}++;
 	$e->{hits}++;
-	@lru = ((grep { $_ ne $key } @lru), $key);
+	if ($policy eq 'sieve')
+	{
+		$e->{visited} = 1;
+	}
+	else
+	{
+		@lru = ((grep { $_ ne $key } @lru), $key);
+	}
 	return $value_text[ $e->{value} ];
 }
 
+# SIEVE's victim: from the hand (or the tail) towards the head, wrapping
+# to the tail, clearing visited bits, up to the first entry without one.
+sub sieve_victim
+{
+	my $at = 0;
+	($at) = grep { $lru[$_] eq $hand } 0 .. $#lru if defined $hand;
+	while ($entry{ $lru[$at] }{visited})
+	{
+		$entry{ $lru[$at] }{visited} = 0;
+		$at = ($at + 1) % @lru;
+	}
+	$hand = $lru[$at];    # model_remove moves it on
+	return $hand;
+}
+
 # Frees one slot and $need chunks: expired entries first (earliest expiry,
-# then earliest set), then the least recently used.
+# then earliest set), then the policy's victim.
 sub model_make_room
 {
 	my ($need) = @_;
@@ -327,7 +375,7 @@ sub model_make_room
 		}
 		else
 		{
-			model_remove($lru[0]);
+			model_remove($policy eq 'sieve' ? sieve_victim() : $lru[0]);
 			$stats{evictions}++;
 		}
 	}
@@ -435,14 +483,16 @@ sub model_apply
 		$stats{invalidations} += $n;
 		%entry = ();
 		@lru = ();
+		$hand = undef;
 		$stats{entries} = $stats{bytes} = 0;
 		return $n;
 	}
 	$today += $days;    # clock
+	$clock_days += $days;
 	return undef;
 }
 
-# The cache_entries listing the model expects: live entries, MRU first.
+# The cache_entries listing the model expects: live entries, head first.
 sub model_live
 {
 	my @live = grep { !is_expired($entry{$_}) } reverse @lru;
@@ -496,7 +546,7 @@ sub run_ops
 		for my $check (
 			[ 'result', $expected, $result ],
 			[ "l1 stats (@stat_names)", $expected_l1, $l1 ],
-			[ 'cache_entries (key hits bytes ttl_s, MRU first)', model_live(), $live ])
+			[ 'cache_entries (key hits bytes ttl_s, head first)', model_live(), $live ])
 		{
 			my ($what, $want, $got) = @$check;
 			next if show($want) eq show($got);
@@ -566,7 +616,8 @@ sub report
 	my ($ops, $failure) = @_;
 	my $sql = join("\n",
 		"-- cachext built with TEST_CLOCK=1, postgresql.conf: shared_preload_libraries = 'cachext', "
-		  . join(', ', map { "$_ = $conf{$_}" } sort keys %conf),
+		  . join(', ', map { "$_ = $conf{$_}" } sort keys %conf)
+		  . ", cachext.l1_eviction = $policy",
 		'CREATE EXTENSION IF NOT EXISTS cachext;',
 		"$clock_function;",
 		"SET cachext.default_ttl = '${default_ttl_days}d';",
@@ -580,57 +631,70 @@ sub report
 	return $sql;
 }
 
-my $started = time();
-my $failure = run_ops(\@ops);
-my $elapsed = time() - $started;
-if ($failure)
+for my $p (@policies)
 {
-	diag("MODEL_SEED=$seed: mismatch at step $failure->{step} of $nops: $failure->{what}\n"
-		  . "  op:       " . op_sql($ops[ $failure->{step} ]) . "\n"
-		  . "  expected: $failure->{expected}\n  actual:   $failure->{actual}");
-	my $replayed = run_ops([ @ops[ 0 .. $failure->{step} ] ]);
-	diag($replayed
-		? "the prefix of " . ($failure->{step} + 1) . " ops fails again on replay (at step $replayed->{step})"
-		: "the prefix of " . ($failure->{step} + 1) . " ops PASSES on replay: the failure depends on more than the ops");
-	my ($short, $short_failure) = shrink(\@ops, $failure);
-	diag("shortest failing sequence found: " . scalar(@$short)
-		  . " ops (MODEL_SEED=$seed); as SQL:\n" . report($short, $short_failure));
-}
-ok(!$failure, "$nops random ops (MODEL_SEED=$seed) match the model after every step");
-note(sprintf('%d ops in %.1f s (%.0f ops/s)', $nops, $elapsed, $nops / ($elapsed || 1))
-	  . '; final l1 counters: ' . join(', ', map { "$_ $stats{$_}" } @stat_names)
-	  . '; ' . join(', ', map { "$_ $seen{$_}" } sort keys %seen))
-  if !$failure;
+	# a restart also sets the test clock back to the wall clock
+	$policy = $p;
+	$dbh->disconnect;
+	$node->append_conf('postgresql.conf', "cachext.l1_eviction = $policy\n");
+	$node->restart;
+	connect_db();
+	prepare_steps();
+	$clock_days = 0;
+	%seen = ();
 
-# The clock moved as the model's days say: an entry created now is
-# created that many days ahead of the wall clock.
-SKIP:
-{
-	skip 'the run failed', 1 if $failure;
-	$dbh->do(q{SELECT cache_set('clock-check', '1', NULL)});
-	my ($ahead) = $dbh->selectrow_array(q{SELECT extract(epoch FROM created_at - clock_timestamp())
-		FROM cache_entries WHERE key = 'clock-check'});
-	ok(abs($ahead - $today * 86400) < 3600,
-		"cache_entries.created_at is $today days ahead of the wall clock")
-	  or diag("created_at - clock_timestamp() = $ahead s");
+	my $started = time();
+	my $failure = run_ops(\@ops);
+	my $elapsed = time() - $started;
+	if ($failure)
+	{
+		diag("MODEL_SEED=$seed, $policy: mismatch at step $failure->{step} of $nops: $failure->{what}\n"
+			  . "  op:       " . op_sql($ops[ $failure->{step} ]) . "\n"
+			  . "  expected: $failure->{expected}\n  actual:   $failure->{actual}");
+		my $replayed = run_ops([ @ops[ 0 .. $failure->{step} ] ]);
+		diag($replayed
+			? "the prefix of " . ($failure->{step} + 1) . " ops fails again on replay (at step $replayed->{step})"
+			: "the prefix of " . ($failure->{step} + 1) . " ops PASSES on replay: the failure depends on more than the ops");
+		my ($short, $short_failure) = shrink(\@ops, $failure);
+		diag("shortest failing sequence found: " . scalar(@$short)
+			  . " ops (MODEL_SEED=$seed); as SQL:\n" . report($short, $short_failure));
+	}
+	ok(!$failure, "$policy: $nops random ops (MODEL_SEED=$seed) match the model after every step");
+	note(sprintf('%s: %d ops in %.1f s (%.0f ops/s)', $policy, $nops, $elapsed, $nops / ($elapsed || 1))
+		  . '; final l1 counters: ' . join(', ', map { "$_ $stats{$_}" } @stat_names)
+		  . '; ' . join(', ', map { "$_ $seen{$_}" } sort keys %seen))
+	  if !$failure;
+
+	# The clock moved as the model's days say: an entry created now is
+	# created that many days ahead of the wall clock.
+	SKIP:
+	{
+		skip 'the run failed', 1 if $failure;
+		$dbh->do(q{SELECT cache_set('clock-check', '1', NULL)});
+		my ($ahead) = $dbh->selectrow_array(q{SELECT extract(epoch FROM created_at - clock_timestamp())
+			FROM cache_entries WHERE key = 'clock-check'});
+		ok(abs($ahead - $clock_days * 86400) < 3600,
+			"$policy: cache_entries.created_at is $clock_days days ahead of the wall clock")
+		  or diag("created_at - clock_timestamp() = $ahead s");
+	}
+
+	# The run exercised what it claims to: both bounds made room, too large
+	# values were refused, entries expired and were evicted, reads hit and
+	# missed (skipped when MODEL_OPS is too small for that to be sure).
+	SKIP:
+	{
+		skip 'MODEL_OPS below 20000', 1 if $nops < 20000 || $failure;
+		my $ok = $seen{'entry bound'} && $seen{'byte bound'} && $seen{refused};
+		$ok &&= $stats{$_} > 0 for qw(hits misses evictions expirations invalidations);
+		ok($ok, "$policy: the run hit both bounds, refused too large values, and moved every counter")
+		  or diag(explain({ seen => \%seen, stats => \%stats }));
+	}
 }
 
 # The clock stops short of the largest timestamp (last: it ends TTLs).
 $dbh->do(q{SELECT cachext_test_advance_clock('200000 years')});
 eval { $dbh->do(q{SELECT cachext_test_advance_clock('100000 years')}) };
 is($dbh->state, '22008', 'the clock is not advanced past the largest timestamp');
-
-# The run exercised what it claims to: both bounds made room, too large
-# values were refused, entries expired and were evicted, reads hit and
-# missed (skipped when MODEL_OPS is too small for that to be sure).
-SKIP:
-{
-	skip 'MODEL_OPS below 20000', 1 if $nops < 20000 || $failure;
-	my $ok = $seen{'entry bound'} && $seen{'byte bound'} && $seen{refused};
-	$ok &&= $stats{$_} > 0 for qw(hits misses evictions expirations invalidations);
-	ok($ok, 'the run hit both bounds, refused too large values, and moved every counter')
-	  or diag(explain({ seen => \%seen, stats => \%stats }));
-}
 
 $dbh->disconnect;
 $node->stop;

@@ -119,6 +119,29 @@ ok( poll_node($node,
 		  WHERE cache_get('py' || i) = jsonb_build_object('py', -i)}),
 	'writes on each owning master evict L1 within the coherence bound');
 
+# ---- A watched table: a committing UPDATE fences and invalidates its keys
+# (one script per key, each in its key's slot), a TRUNCATE its patterns
+# (every slot's fence); nothing is left behind.
+sql(q{CREATE TABLE w (id int PRIMARY KEY, v int NOT NULL);
+INSERT INTO w SELECT i, 0 FROM generate_series(1, 30) i;
+SELECT cache_watch_table('w', 'W', ARRAY['w:{id}'])});
+sql(q{SELECT count(cache_set('w:' || i, '0')) FROM generate_series(1, 30) i});
+sql(q{UPDATE w SET v = 1 WHERE id <= 20});
+is(scalar(grep { scalar(owners("cache:w:$_")) } 1 .. 30), 10,
+	'the UPDATE invalidated its twenty keys in Redis');
+is(scalar(grep { redis_cli($_, '--scan', '--pattern', '*fence*') ne '' } @masters),
+	0, 'no fence is left on any master');
+is(sql(q{SELECT cache_get_or_set('w:25', 'SELECT 25')}), '0',
+	'a load after the fences were lifted reads Redis');
+sql(q{TRUNCATE w});
+is(scalar(grep { redis_cli($_, '--scan', '--pattern', 'cache:w:*') ne '' } @masters),
+	0, 'a TRUNCATE invalidates the keys of every master');
+is(scalar(grep { redis_cli($_, '--scan', '--pattern', '*fence*') ne '' } @masters),
+	0, 'and leaves no fence');
+is(sql(q{SELECT cache_get_or_set('w:3', 'SELECT 3')}), '3',
+	'a load after the TRUNCATE stores');
+is(scalar(owners('cache:w:3')), 1, 'in Redis too');
+
 # ---- A slot moved by hand: cachext follows MOVED.
 my $slot = redis_cli('m1', 'CLUSTER', 'KEYSLOT', 'cache:moving');
 sql(q{SELECT cache_set('moving', '1')});

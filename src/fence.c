@@ -1,0 +1,343 @@
+/*-------------------------------------------------------------------------
+ * fence.c
+ *	  The pre-commit fence: a committing transaction's invalidations are in
+ *	  force, in both layers, before its commit becomes visible.
+ *
+ * A watched write's keys (and TRUNCATE's patterns) are invalidated in two
+ * steps around the commit record (xact.c calls them in order):
+ *
+ * 1. fence_place, at pre-commit: L1 fences the keys (l1.c: lookups miss,
+ *    stores under a lease are refused), one lease slot per key, or every
+ *    partition for patterns and for more than FENCE_ALL_L1_ABOVE keys.
+ *    Then Redis: the keys are unlinked and each key's fence "<key>\0fence"
+ *    incremented with a TTL of cachext.fence_timeout, in one script per
+ *    L2_FENCE_BATCH keys; patterns place the pattern
+ *    fence and are unlinked with SCAN here, before the commit record, so
+ *    the SCAN never runs after it.  While the fences stand, no store under
+ *    a lease succeeds in Redis (l2_set_under_lease refuses), so a load that
+ *    read the old row meanwhile stores nothing, here or on another instance.
+ *    Redis' failures are handled here, where they still can be: keys and
+ *    patterns Redis did not take are queued (l2_queue.c), and this instance
+ *    never reads Redis while its queue is non-empty.
+ *
+ * 2. fence_lift, once the commit is visible (or on abort, or at backend
+ *    exit between the two): Redis first -- the keys unlinked again, their
+ *    sequences bumped (killing any lease read while they were fenced) and
+ *    their fences decremented; the pattern fence lifted with an epoch bump
+ *    -- then L1: the keys removed (after a commit) and their fences lifted,
+ *    which bumps their lease slots and epochs.  Nothing here raises an
+ *    ERROR: Redis' failures, and any error at all inside the Redis part,
+ *    queue the invalidations instead (never dropped), and the L1 fences
+ *    are lifted whatever happened.  An abort lifts the fences without
+ *    removing L1 entries: the rows did not change; the Redis copies
+ *    unlinked at step 1 only cost misses, and Redis fences an abort
+ *    cannot lift expire.
+ *
+ * A commit whose steps lie further apart than cachext.fence_timeout (a
+ * synchronous replication wait, say) loses its Redis fences before the
+ * lift: loads that read the old row may then store it in Redis until the
+ * lift unlinks it.  L1 fences never expire.  The lift decrements only the
+ * fences Redis confirmed placing: a placing that timed out may still run
+ * once Redis answers, and its fences then stand (refusing stores of those
+ * keys, never serving anything old) until cachext.fence_timeout.
+ *
+ * Memory.  The fence, its copies of the full keys and the patterns live in
+ * TopTransactionContext, which outlives the commit and abort callbacks;
+ * the Redis commands are built in a child context deleted after each step.
+ * The pointer is cleared when the fence is lifted.  Backend exit between
+ * the steps (FATAL) lifts the fence from a before_shmem_exit callback.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/memutils.h"
+
+#include "cachext.h"
+#include "fence.h"
+#include "l1.h"
+#include "l2.h"
+#include "l2_queue.h"
+#include "l2_stats.h"
+#include "layers.h"
+#include "ttl_clock.h"
+
+/* A transaction with more keys than this fences every L1 partition. */
+#define FENCE_ALL_L1_ABOVE	10000
+
+/* The fence of the committing transaction. */
+typedef struct Fence
+{
+	int			nkeys;
+	char	  **keys;			/* full keys (namespace + key) */
+	int		   *key_lens;
+	List	   *patterns;		/* user patterns, as recorded */
+	int			redis_placed;	/* keys[0 .. redis_placed) fenced in Redis */
+	bool		patterns_placed;	/* the pattern fence placed in Redis */
+	bool		l1_all;			/* every L1 partition fenced */
+	int			l1_fenced;		/* keys[0 .. l1_fenced) fenced one by one */
+} Fence;
+
+static Fence *fence = NULL;
+static bool exit_callback_registered = false;
+
+/* The user key of a full key: what the invalidation queue takes. */
+static const char *
+user_key(int i, int *len)
+{
+	int			prefix_len = strlen(cachext_redis_prefix);
+
+	*len = fence->key_lens[i] - prefix_len;
+	return fence->keys[i] + prefix_len;
+}
+
+/* Queues keys[from .. nkeys) and every pattern, for when Redis can take them. */
+static void
+queue_from(int from)
+{
+	ListCell   *lc;
+
+	for (int i = from; i < fence->nkeys; i++)
+	{
+		int			len;
+		const char *key = user_key(i, &len);
+
+		layers_queue_invalidation(L2_QUEUE_KEY, key, len);
+	}
+	foreach(lc, fence->patterns)
+		layers_queue_invalidation(L2_QUEUE_PATTERN, lfirst(lc),
+								  strlen(lfirst(lc)));
+}
+
+/*
+ * Pre-commit's Redis part: places the fences (invalidating the keys), and
+ * unlinks the patterns' keys; what Redis does not take is queued.
+ */
+static void
+place_in_redis(void)
+{
+	int64		removed = 0;
+	ListCell   *lc;
+
+	if (!l2_is_configured())
+		return;
+	if (!l2_is_usable())
+	{
+		queue_from(0);
+		return;
+	}
+	fence->redis_placed = l2_fence_keys(fence->nkeys,
+										(const char *const *) fence->keys,
+										fence->key_lens, L2_FENCE_PLACE,
+										cachext_fence_timeout_ms, &removed);
+	l2_stats_count(L2_INVALIDATIONS, removed);
+	if (fence->redis_placed < fence->nkeys)
+	{
+		queue_from(fence->redis_placed);
+		return;
+	}
+	if (fence->patterns == NIL)
+		return;
+	fence->patterns_placed = l2_fence_patterns(L2_FENCE_PLACE,
+											   cachext_fence_timeout_ms);
+	if (!fence->patterns_placed)
+	{
+		queue_from(fence->nkeys);
+		return;
+	}
+	foreach(lc, fence->patterns)
+		(void) layers_invalidate_matching_in_l2(L2_QUEUE_PATTERN, lfirst(lc),
+												strlen(lfirst(lc)));
+}
+
+/*
+ * The lift's Redis part.  After a commit: invalidates every key again,
+ * lifting the fences pre-commit placed (and only those: a fence whose
+ * placing timed out may have been placed anyway, and then expires after
+ * cachext.fence_timeout), then lifts the pattern fence, or queues the
+ * patterns if it was not placed; what Redis does not take is queued.
+ * After an abort: lifts what was placed, nothing more; what Redis does not
+ * take expires.
+ */
+static void
+lift_in_redis(bool committed)
+{
+	int64		removed = 0;
+	int			placed = fence->redis_placed;
+	int			upto = committed ? fence->nkeys : placed;
+	int			done;
+	ListCell   *lc;
+
+	if (!l2_is_configured() ||
+		(upto == 0 && !fence->patterns_placed && !committed))
+		return;
+	if (!l2_is_usable())
+	{
+		if (committed)
+			queue_from(0);
+		return;
+	}
+	done = l2_fence_keys(placed, (const char *const *) fence->keys,
+						 fence->key_lens, L2_FENCE_LIFT,
+						 cachext_fence_timeout_ms, &removed);
+	if (done == placed && upto > placed)
+		done += l2_fence_keys(upto - placed,
+							  (const char *const *) fence->keys + placed,
+							  fence->key_lens + placed, L2_FENCE_NONE,
+							  cachext_fence_timeout_ms, &removed);
+	l2_stats_count(L2_INVALIDATIONS, removed);
+	if (done < upto)
+	{
+		if (committed)
+			queue_from(done);
+		return;
+	}
+	if (fence->patterns_placed &&
+		l2_fence_patterns(L2_FENCE_LIFT, cachext_fence_timeout_ms))
+		return;
+	if (committed)
+		foreach(lc, fence->patterns)
+			layers_queue_invalidation(L2_QUEUE_PATTERN, lfirst(lc),
+									  strlen(lfirst(lc)));
+}
+
+/* At backend exit (FATAL between the steps), lifts what is still placed. */
+static void
+lift_at_exit(int code, Datum arg)
+{
+	if (fence != NULL)
+		fence_lift(false);
+}
+
+/*
+ * Step 1, at pre-commit: fences keys (char *, as recorded) and patterns in
+ * L1, then in Redis.  May raise an ERROR (memory, a cancel): the abort
+ * then lifts what was placed.
+ */
+void
+fence_place(List *keys, List *patterns)
+{
+	MemoryContext old;
+	MemoryContext work;
+	ListCell   *lc;
+
+	Assert(fence == NULL);
+	if (keys == NIL && patterns == NIL)
+		return;
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(lift_at_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	fence = palloc0(sizeof(Fence));
+	fence->keys = palloc(Max(list_length(keys), 1) * sizeof(char *));
+	fence->key_lens = palloc(Max(list_length(keys), 1) * sizeof(int));
+	/* nkeys counts the keys built, should building fail part way */
+	foreach(lc, keys)
+	{
+		fence->keys[fence->nkeys] = layers_full_key(lfirst(lc),
+													strlen(lfirst(lc)), NULL,
+													&fence->key_lens[fence->nkeys]);
+		fence->nkeys++;
+	}
+	foreach(lc, patterns)
+		fence->patterns = lappend(fence->patterns, pstrdup(lfirst(lc)));
+	work = AllocSetContextCreate(TopTransactionContext, "cachext fence",
+								 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(work);
+
+	if (patterns != NIL || fence->nkeys > FENCE_ALL_L1_ABOVE)
+	{
+		l1_fence_all(1);
+		fence->l1_all = true;
+	}
+	else
+		for (; fence->l1_fenced < fence->nkeys; fence->l1_fenced++)
+			l1_fence_key(fence->keys[fence->l1_fenced],
+						 fence->key_lens[fence->l1_fenced], 1);
+	place_in_redis();
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+}
+
+/*
+ * Ends an ERROR caught after the commit record, where it must not
+ * propagate: back to the caller's memory context and interrupt holdoff,
+ * error state flushed.
+ */
+static void
+swallow_error(MemoryContext context, int holdoff)
+{
+	MemoryContextSwitchTo(context);
+	InterruptHoldoffCount = holdoff;
+	FlushErrorState();
+}
+
+/*
+ * Step 2, after the commit (committed) or on abort: invalidates again in
+ * Redis, then in L1 when committed, and lifts the fences.  Never raises an
+ * ERROR (see the file header): an error in the Redis part queues every
+ * invalidation; one while removing patterns from L1 (out of memory) empties
+ * L1.  A no-op without a fence.
+ */
+void
+fence_lift(bool committed)
+{
+	MemoryContext old = CurrentMemoryContext;
+	MemoryContext work;
+	Fence	   *lifting = fence;
+	int			holdoff = InterruptHoldoffCount;
+
+	if (lifting == NULL)
+		return;
+	work = AllocSetContextCreate(TopTransactionContext, "cachext fence",
+								 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(work);
+	PG_TRY();
+	{
+		lift_in_redis(committed);
+	}
+	PG_CATCH();
+	{
+		swallow_error(work, holdoff);
+		if (committed && l2_is_configured())
+			queue_from(0);
+	}
+	PG_END_TRY();
+
+	if (committed)
+	{
+		TimestampTz now = ttl_clock_now();
+
+		for (int i = 0; i < lifting->nkeys; i++)
+			(void) l1_remove(lifting->keys[i], lifting->key_lens[i], now);
+		PG_TRY();
+		{
+			ListCell   *lc;
+
+			foreach(lc, lifting->patterns)
+				(void) l1_remove_matching(cachext_redis_prefix,
+										  strlen(cachext_redis_prefix),
+										  lfirst(lc), strlen(lfirst(lc)),
+										  now);
+		}
+		PG_CATCH();
+		{
+			swallow_error(work, holdoff);
+			(void) l1_clear();
+		}
+		PG_END_TRY();
+	}
+
+	/* L1's fences go whatever happened above; the lift bumps the leases */
+	if (lifting->l1_all)
+		l1_fence_all(-1);
+	for (int i = 0; i < lifting->l1_fenced; i++)
+		l1_fence_key(lifting->keys[i], lifting->key_lens[i], -1);
+	fence = NULL;
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+}
