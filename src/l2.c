@@ -96,6 +96,18 @@ check_redis_url(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * A new cachext.redis_url names cachext's own keys for a cluster or a
+ * single node at once, in every process, before any command is built.
+ */
+static void
+assign_redis_url(const char *newval, void *extra)
+{
+	l2_lease_set_cluster(newval != NULL &&
+						 strncmp(newval, REDIS_CLUSTER_SCHEME,
+								 strlen(REDIS_CLUSTER_SCHEME)) == 0);
+}
+
+/*
  * Defines cachext.redis_url and cachext.redis_retry_interval; called from
  * cachext.c's define_settings so that every setting is registered in
  * _PG_init, before MarkGUCPrefixReserved.
@@ -111,7 +123,7 @@ l2_define_settings(void)
 							   &cachext_redis_url,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_redis_url, NULL, NULL);
+							   check_redis_url, assign_redis_url, NULL);
 	DefineCustomIntVariable("cachext.redis_retry_interval",
 							"How long a backend skips Redis after a failure.",
 							NULL,
@@ -280,7 +292,6 @@ ensure_connected(void)
 		if (!redis_route_parse(connected_url, &target, &problem))
 			elog(ERROR, "cachext.redis_url was accepted but does not parse");
 		MemoryContextSwitchTo(old_context);
-		l2_lease_set_cluster(target.cluster);
 	}
 	if (redis != NULL)
 		return true;

@@ -34,7 +34,7 @@
  *
  * This file builds commands in the caller's memory context and never
  * talks to Redis itself (l2.c runs what it builds); its one state is this
- * process' naming mode, set by l2.c whenever it reads cachext.redis_url, so
+ * process' naming mode, set by cachext.redis_url's assign hook (l2.c), so
  * there is no locking.
  *-------------------------------------------------------------------------
  */

@@ -388,8 +388,8 @@ redis_url_parse(const char *url, RedisTarget *t, char *storage,
 	}
 	if (strncmp(url, "redis-sentinel://", 17) == 0)
 		return parse_sentinel(url + 17, t, &s, problem);
-	if (strncmp(url, "redis-cluster://", 16) == 0)
-		return parse_cluster(url + 16, t, &s, problem);
+	if (strncmp(url, REDIS_CLUSTER_SCHEME, strlen(REDIS_CLUSTER_SCHEME)) == 0)
+		return parse_cluster(url + strlen(REDIS_CLUSTER_SCHEME), t, &s, problem);
 	if (strncmp(url, "unix://", 7) == 0)
 		return parse_unix(url + 7, t, &s, problem);
 	*problem = "The URL must start with redis://, rediss://, redis-sentinel://, redis-cluster:// or unix://.";

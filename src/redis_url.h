@@ -27,6 +27,9 @@ typedef struct RedisAddress
 	int			port;
 } RedisAddress;
 
+/* The scheme of a Redis Cluster URL (its own key naming follows it: l2_lease.c). */
+#define REDIS_CLUSTER_SCHEME		"redis-cluster://"
+
 /*
  * Where and as whom to connect, parsed from cachext.redis_url.  Exactly one
  * of host (TCP), socket_path (unix), service (Sentinel) and cluster is set.
