@@ -3,8 +3,9 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION cachext UPDATE TO '0.2.0'" to load this file. \quit
 
--- cache_stats gains stale_served and early_refreshes: an OUT column change
--- needs the function and the view dropped and created again.
+-- cache_stats gains stale_served, early_refreshes, sync_kept and coherence:
+-- an OUT column change needs the function and the view dropped and created
+-- again.
 DROP VIEW cache_stats;
 DROP FUNCTION cache_stats();
 
@@ -36,7 +37,9 @@ CREATE FUNCTION cache_stats(
     OUT sync_evictions bigint,
     OUT sync_resets bigint,
     OUT stale_served bigint,
-    OUT early_refreshes bigint)
+    OUT early_refreshes bigint,
+    OUT sync_kept bigint,
+    OUT coherence text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -54,9 +57,136 @@ COMMENT ON FUNCTION cache_stats() IS
 -- sync_resets the times it emptied L1 (its stream started or was lost, or
 -- Redis was flushed).  stale_served and early_refreshes (l1's row) count
 -- cache_get_or_set's stale values returned (cachext.stale_ttl) and its
--- reloads before the expiry (cachext.early_refresh).
+-- reloads before the expiry (cachext.early_refresh).  sync_kept (l2's row)
+-- counts the own writes the sync worker kept because Redis still held
+-- them; coherence says how L1 follows Redis now: tracking (Redis'
+-- invalidation stream), ttl-bound (Redis refuses client tracking: L1
+-- copies expire within cachext.l1_max_ttl) or none (no stream now).
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1; for l1 also cache_get_or_set''s loads, stale values served and early refreshes';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, the sync worker''s evictions and resets of L1 and own writes kept, and how L1 is kept coherent (tracking, ttl-bound, none); for l1 also cache_get_or_set''s loads, stale values served and early refreshes';
 
 GRANT SELECT ON cache_stats TO PUBLIC;
+
+-- cache_function: the default key_prefix now names the schema and the
+-- argument types (wrappers created by 0.1.0 keep their old keys until they
+-- are created again).
+-- The design's @cached decorator: creates <schema>.<name>_cached(<same
+-- arguments>) whose body is a cache_get_or_set around the original, keyed by
+-- cache_key(key_prefix, arguments...).  Values round-trip through jsonb.
+-- The default key_prefix names the function with its schema and argument
+-- types, e.g. public.f(integer), so no two functions (overloads, or the
+-- same name in two schemas) share keys; it holds no OIDs, so it survives
+-- dump and restore.
+CREATE OR REPLACE FUNCTION cache_function(
+    fn regprocedure,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
+    key_prefix text DEFAULT NULL)
+RETURNS regprocedure
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    p pg_proc;
+    ret pg_type;
+    elem_type oid;
+    wrapper text;
+    target text;
+    prefix text;
+    call_args text := '';
+    text_args text := '';
+    key_args text := '';
+    factory text;
+    fetch_value text;
+    result_expr text;
+    body text;
+    arg_types text;
+BEGIN
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'function to cache must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF ttl <= interval '0' THEN
+        RAISE EXCEPTION 'cache TTL must be positive'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL for entries that never expire.';
+    END IF;
+    SELECT * INTO p FROM pg_proc WHERE oid = fn;
+    IF p.prokind <> 'f' THEN
+        RAISE EXCEPTION 'cannot cache %', fn::text
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only plain functions can be wrapped, not procedures, aggregates or window functions.';
+    END IF;
+    IF p.provariadic <> 0 THEN
+        RAISE EXCEPTION 'cannot cache variadic function %', fn::text
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Wrap it in a function with a fixed argument list, then cache that.';
+    END IF;
+    SELECT * INTO ret FROM pg_type WHERE oid = p.prorettype;
+    IF ret.typtype = 'p' THEN
+        RAISE EXCEPTION 'cannot cache function % returning %', fn::text, format_type(ret.oid, NULL)
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Pseudo-type results (void, record, polymorphic types, internal) cannot round-trip through jsonb.',
+                  HINT = 'Return a named composite type (CREATE TYPE) or a base type.';
+    END IF;
+    FOR i IN 0 .. p.pronargs - 1 LOOP
+        IF (SELECT typtype FROM pg_type WHERE oid = p.proargtypes[i]) = 'p' THEN
+            RAISE EXCEPTION 'cannot cache function % taking an argument of type %',
+                    fn::text, format_type(p.proargtypes[i], NULL)
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Arguments of pseudo-types (polymorphic types, internal, "any") have no text form to build a key from.';
+        END IF;
+        call_args := call_args || CASE WHEN i > 0 THEN ', ' ELSE '' END
+            || format('$%s::%s', i + 1, format_type(p.proargtypes[i], NULL));
+        text_args := text_args || format(', $%s::text', i + 1);
+        key_args := key_args || format(', $%s', i + 1);
+    END LOOP;
+
+    target := format('%I.%I(%s)', p.pronamespace::regnamespace::text, p.proname, call_args);
+    wrapper := format('%I.%I', p.pronamespace::regnamespace::text, p.proname || '_cached');
+    arg_types := array_to_string(ARRAY(SELECT format_type(t, NULL)
+                                       FROM unnest(p.proargtypes::oid[]) t), ', ');
+    prefix := coalesce(key_prefix,
+        format('%s.%s(%s)', quote_ident((SELECT nspname FROM pg_namespace WHERE oid = p.pronamespace)),
+               quote_ident(p.proname), arg_types));
+
+    -- the factory query returns one jsonb value; the wrapper turns it back
+    elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
+    IF p.proretset THEN
+        factory := format('SELECT coalesce(jsonb_agg(r), ''[]'') FROM %s r', target);
+        IF ret.typtype = 'c' THEN
+            result_expr := format('SELECT * FROM jsonb_populate_recordset(NULL::%s, (%%s))', format_type(ret.oid, NULL));
+        ELSE
+            result_expr := format('SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements((%%s)) e', format_type(ret.oid, NULL));
+        END IF;
+    ELSE
+        factory := format('SELECT %s', target);
+        IF ret.typtype = 'c' THEN
+            result_expr := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE jsonb_populate_record(NULL::%s, v) END FROM (SELECT (%%s) AS v) s',
+                                  format_type(ret.oid, NULL));
+        ELSIF ret.oid IN ('jsonb'::regtype, 'json'::regtype) THEN
+            result_expr := format('SELECT (%%s)::%s', format_type(ret.oid, NULL));
+        ELSIF elem_type IS NOT NULL THEN
+            result_expr := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE ARRAY(SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements(v) e)::%s END FROM (SELECT (%%s) AS v) s',
+                                  format_type(elem_type, NULL), format_type(ret.oid, NULL));
+        ELSE
+            result_expr := format('SELECT ((%%s) #>> ''{}'')::%s', format_type(ret.oid, NULL));
+        END IF;
+    END IF;
+
+    fetch_value := format('@extschema@.cache_get_or_set(%s, %L, %L::interval%s)',
+        CASE WHEN p.pronargs = 0 THEN quote_literal(prefix)
+             ELSE format('@extschema@.cache_key(%L%s)', prefix, key_args) END,
+        factory, ttl, text_args);
+    body := format(result_expr, fetch_value);
+
+    EXECUTE format('CREATE FUNCTION %s(%s) RETURNS %s%s LANGUAGE sql VOLATILE AS %L',
+        wrapper, pg_get_function_arguments(fn),
+        CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END, format_type(ret.oid, NULL),
+        body);
+    EXECUTE format('COMMENT ON FUNCTION %s(%s) IS %L', wrapper, arg_types,
+        format('Cached by cachext: %s with key prefix %s', fn::text, prefix));
+    RETURN format('%s(%s)', wrapper, arg_types)::regprocedure;
+END
+$function$;
+COMMENT ON FUNCTION cache_function(regprocedure, interval, text) IS
+'Creates <name>_cached(same arguments): the function''s result cached under cache_key(key_prefix, args...) for ttl';

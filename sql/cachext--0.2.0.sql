@@ -87,7 +87,9 @@ CREATE FUNCTION cache_stats(
     OUT sync_evictions bigint,
     OUT sync_resets bigint,
     OUT stale_served bigint,
-    OUT early_refreshes bigint)
+    OUT early_refreshes bigint,
+    OUT sync_kept bigint,
+    OUT coherence text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -105,10 +107,14 @@ COMMENT ON FUNCTION cache_stats() IS
 -- sync_resets the times it emptied L1 (its stream started or was lost, or
 -- Redis was flushed).  stale_served and early_refreshes (l1's row) count
 -- cache_get_or_set's stale values returned (cachext.stale_ttl) and its
--- reloads before the expiry (cachext.early_refresh).
+-- reloads before the expiry (cachext.early_refresh).  sync_kept (l2's row)
+-- counts the own writes the sync worker kept because Redis still held
+-- them; coherence says how L1 follows Redis now: tracking (Redis'
+-- invalidation stream), ttl-bound (Redis refuses client tracking: L1
+-- copies expire within cachext.l1_max_ttl) or none (no stream now).
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, and the sync worker''s evictions and resets of L1; for l1 also cache_get_or_set''s loads, stale values served and early refreshes';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, the sync worker''s evictions and resets of L1 and own writes kept, and how L1 is kept coherent (tracking, ttl-bound, none); for l1 also cache_get_or_set''s loads, stale values served and early refreshes';
 
 -- Zeroes the counters; an admin function.
 CREATE FUNCTION cache_stats_reset()
@@ -194,6 +200,10 @@ REVOKE ALL ON FUNCTION cache_invalidate_pattern(text) FROM PUBLIC;
 -- The design's @cached decorator: creates <schema>.<name>_cached(<same
 -- arguments>) whose body is a cache_get_or_set around the original, keyed by
 -- cache_key(key_prefix, arguments...).  Values round-trip through jsonb.
+-- The default key_prefix names the function with its schema and argument
+-- types, e.g. public.f(integer), so no two functions (overloads, or the
+-- same name in two schemas) share keys; it holds no OIDs, so it survives
+-- dump and restore.
 CREATE FUNCTION cache_function(
     fn regprocedure,
     ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
@@ -259,7 +269,11 @@ BEGIN
 
     target := format('%I.%I(%s)', p.pronamespace::regnamespace::text, p.proname, call_args);
     wrapper := format('%I.%I', p.pronamespace::regnamespace::text, p.proname || '_cached');
-    prefix := coalesce(key_prefix, p.proname);
+    arg_types := array_to_string(ARRAY(SELECT format_type(t, NULL)
+                                       FROM unnest(p.proargtypes::oid[]) t), ', ');
+    prefix := coalesce(key_prefix,
+        format('%s.%s(%s)', quote_ident((SELECT nspname FROM pg_namespace WHERE oid = p.pronamespace)),
+               quote_ident(p.proname), arg_types));
 
     -- the factory query returns one jsonb value; the wrapper turns it back
     elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
@@ -295,8 +309,6 @@ BEGIN
         wrapper, pg_get_function_arguments(fn),
         CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END, format_type(ret.oid, NULL),
         body);
-    arg_types := array_to_string(ARRAY(SELECT format_type(t, NULL)
-                                       FROM unnest(p.proargtypes::oid[]) t), ', ');
     EXECUTE format('COMMENT ON FUNCTION %s(%s) IS %L', wrapper, arg_types,
         format('Cached by cachext: %s with key prefix %s', fn::text, prefix));
     RETURN format('%s(%s)', wrapper, arg_types)::regprocedure;

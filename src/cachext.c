@@ -38,6 +38,7 @@ int			cachext_l1_max_entries = 1000;
 int			cachext_l1_memory_kb = 64 * 1024;
 int			cachext_l1_partitions = 16;
 int			cachext_l1_max_value_size_kb = 1024;
+int			cachext_l1_max_ttl_ms = 60 * 1000;
 int			cachext_l1_eviction = CACHEXT_EVICTION_SIEVE;
 int			cachext_default_ttl_s = 3600;
 int			cachext_max_key_length = 1024;
@@ -179,6 +180,14 @@ define_settings(void)
 							&cachext_l1_max_value_size_kb,
 							1024, 1, 1024 * 1024,
 							PGC_POSTMASTER, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.l1_max_ttl",
+							"Longest time an L1 copy of a Redis value lives; 0 means no bound.",
+							"Bounds how stale L1 can be when Redis' invalidation messages cannot reach it "
+							"(a server that refuses CLIENT TRACKING, a lost stream); unused without cachext.redis_url.",
+							&cachext_l1_max_ttl_ms,
+							60 * 1000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomEnumVariable("cachext.l1_eviction",
 							 "Which entry L1 evicts when it is full: lru or sieve.",

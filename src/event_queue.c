@@ -649,17 +649,27 @@ event_queue_attach(int slot, Oid dboid, uint32 generation)
 
 /*
  * Unbinds the worker from its slot (it is exiting), leaving any records
- * for the next worker.  A no-op if the slot is no longer its own.
+ * for the next worker.  A no-op if the slot is no longer its own.  When
+ * the postmaster will start the same worker again (restarting) and records
+ * are left, the slot waits for it as for a newly registered one, so no
+ * committed event waits for the next writer; if it does not come within
+ * WORKER_START_TIMEOUT_MS, the next writer replaces it.
  */
 void
-event_queue_detach(int slot, uint32 generation)
+event_queue_detach(int slot, uint32 generation, bool restarting)
 {
 	EventSlot  *s = &shared->slots[slot];
 
 	LWLockAcquire(slot_lock(slot), LW_EXCLUSIVE);
 	if (s->generation == generation && s->worker == WORKER_RUNNING)
 	{
-		s->worker = WORKER_NONE;
+		if (restarting && s->head != s->tail)
+		{
+			s->worker = WORKER_STARTING;
+			s->registered_at = GetCurrentTimestamp();
+		}
+		else
+			s->worker = WORKER_NONE;
 		s->latch = NULL;
 	}
 	LWLockRelease(slot_lock(slot));

@@ -56,7 +56,7 @@ extern void event_queue_subxact_abort(void);
 
 /* the worker */
 extern bool event_queue_attach(int slot, Oid dboid, uint32 generation);
-extern void event_queue_detach(int slot, uint32 generation);
+extern void event_queue_detach(int slot, uint32 generation, bool restarting);
 extern bool event_queue_release_if_empty(int slot);
 extern bool event_queue_next_batch(int slot, EventBatch *batch);
 extern void event_queue_consume(int slot, const EventBatch *batch);

@@ -4,8 +4,8 @@
  *	  cachext.events = async events in flight, sending them with NOTIFY.
  *
  * A writer registers it on demand at pre-commit (event_queue.c), as a
- * dynamic worker that is never restarted; it takes a max_worker_processes
- * slot, and when none is free the writer sends its events itself.  The
+ * dynamic worker; it takes a max_worker_processes slot, and when none is
+ * free the writer sends its events itself.  The
  * worker connects to its database as the bootstrap superuser, binds to its
  * queue slot, and then loops: it takes the committed events at the head of
  * the queue, sends them with Async_Notify in one transaction (so NOTIFY's
@@ -21,6 +21,14 @@
  * and with no session left no event comes, so the worker is gone within
  * IDLE_EXIT_MS.  SIGTERM (DROP DATABASE ... WITH (FORCE), pg_terminate_backend)
  * is core's die; the slot is unbound on any exit.
+ *
+ * Restart.  A worker that dies once connected (an ERROR, which is FATAL in
+ * a worker, or pg_terminate_backend: exit code 1) is started again by the
+ * postmaster after RESTART_INTERVAL_S with the same arguments; if it left
+ * committed events, its slot waits for it (event_queue_detach), so they
+ * are delivered without waiting for the next writer.  A clean exit (idle,
+ * or replaced: exit code 0) unregisters it for good, as does a restarted
+ * worker whose slot no longer waits for it.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -44,6 +52,9 @@
 /* How long a worker without events stays. */
 #define IDLE_EXIT_MS		1000
 
+/* How soon the postmaster starts again a worker that died. */
+#define RESTART_INTERVAL_S	1
+
 /*
  * After sending, the worker waits this long before looking again, so that
  * under a steady stream of commits each NOTIFY transaction carries the
@@ -62,6 +73,7 @@ typedef struct WorkerArgs
 
 static int	my_slot = -1;
 static uint32 my_generation = 0;
+static bool connected = false;	/* to its database: a restart can work */
 
 PGDLLEXPORT void cachext_event_worker_main(Datum arg);
 
@@ -79,7 +91,7 @@ event_worker_register(int slot, Oid dboid, uint32 generation)
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
 		BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	worker.bgw_restart_time = RESTART_INTERVAL_S;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "cachext");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "cachext_event_worker_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "cachext events for database %u",
@@ -90,12 +102,15 @@ event_worker_register(int slot, Oid dboid, uint32 generation)
 	return RegisterDynamicBackgroundWorker(&worker, NULL);
 }
 
-/* on_shmem_exit: unbinds the slot, whatever ended the worker. */
+/*
+ * on_shmem_exit: unbinds the slot, whatever ended the worker; after a
+ * failure (code 1) the postmaster restarts it (see "Restart").
+ */
 static void
 detach_at_exit(int code, Datum arg)
 {
 	if (my_slot >= 0)
-		event_queue_detach(my_slot, my_generation);
+		event_queue_detach(my_slot, my_generation, code != 0 && connected);
 }
 
 /*
@@ -171,6 +186,7 @@ cachext_event_worker_main(Datum arg)
 	on_shmem_exit(detach_at_exit, (Datum) 0);
 
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
+	connected = true;
 	batch_context = AllocSetContextCreate(TopMemoryContext,
 										  "cachext events batch",
 										  ALLOCSET_DEFAULT_SIZES);

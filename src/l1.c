@@ -50,6 +50,16 @@
  * l1_store() with that lease stores only if neither moved.  Keys sharing a
  * slot can only cause a needless refusal, never a stale store.
  *
+ * Own writes.  An entry stored by this instance's own write (layers_set
+ * with Redis configured) remembers a hash of the exact text it wrote to
+ * Redis; an entry copied from Redis (a promotion) does not.  When Redis
+ * announces that such a key changed, the sync worker leaves the entry in
+ * place (l1_remove_changed without a hash), reads the key from Redis, and
+ * keeps the entry only if Redis' text still hashes the same
+ * (l1_remove_changed with that hash): L1 then equals what Redis held after
+ * the announced change, and any later change is announced again.  Anything
+ * else removes the entry, as for any other announced key.
+ *
  * Fences.  A committing transaction fences the keys it invalidates before
  * its commit becomes visible and lifts the fence after invalidating them
  * (fence.c): while a key is fenced, lookups of it miss and stores under a
@@ -70,6 +80,9 @@
  * it).  Eviction clears visited bits under the exclusive lock, so it never
  * races with a hit of the same partition.
  * No code holds two partition locks at once, so there is no lock order.
+ * Pattern removal never matches under a lock: it copies keys in bounded
+ * batches under the shared lock, matches them unlocked, and removes the
+ * matching ones under the exclusive lock (see MATCH_BATCH_SLOTS).
  * Only the returned value is allocated under a lock (an out-of-memory error
  * there is safe: aborting releases LWLocks).
  *-------------------------------------------------------------------------
@@ -126,6 +139,8 @@ typedef struct L1Entry
 	pg_atomic_uint64 last_access;	/* a TimestampTz; only moves forward */
 	pg_atomic_uint64 hits;
 	pg_atomic_uint32 visited;	/* sieve: hit since the hand last passed */
+	bool		own_write;		/* stored by this instance's own write */
+	uint64		own_text_hash;	/* if so, the hash of the text it wrote */
 } L1Entry;
 
 /*
@@ -820,12 +835,13 @@ l1_lookup(const char *key, int key_len, TimestampTz now)
  * keep_until (>= expires_at) is when its stale copy goes; load_us is how
  * long loading it took (0: not loaded).  With a lease, stores nothing if
  * the key was written or invalidated since the lease was taken, or is
- * fenced.
+ * fenced.  own_text_hash marks this instance's own write (see "Own
+ * writes"); NULL for a value copied from Redis or kept in L1 alone.
  */
 L1StoreResult
 l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 		 TimestampTz expires_at, TimestampTz keep_until, int64 load_us,
-		 TimestampTz now, const L1Lease *lease)
+		 TimestampTz now, const L1Lease *lease, const uint64 *own_text_hash)
 {
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
@@ -871,6 +887,8 @@ l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 	e->keep_until = keep_until;
 	e->load_us = load_us;
 	pg_atomic_write_u64(&e->hits, 0);
+	e->own_write = own_text_hash != NULL;
+	e->own_text_hash = own_text_hash != NULL ? *own_text_hash : 0;
 
 	/* take nchunks chunks off the free list, then fill them */
 	e->first_chunk = last_chunk = h->free_chunk;
@@ -895,29 +913,70 @@ l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 	return L1_STORED;
 }
 
+/*
+ * Invalidates a key whose entry (L1_NONE for none) the caller found, under
+ * the partition's exclusive lock: moves the key's lease, and removes the
+ * entry, counted as an invalidation if live, else as an expiration.  True
+ * if a live entry was removed.
+ */
+static bool
+invalidate_key(L1PartitionView *view, uint32 hash, int32 i, TimestampTz now)
+{
+	bool		was_live;
+
+	(*lease_slot(view, hash))++;
+	if (i == L1_NONE)
+		return false;
+	was_live = !is_expired(&view->entries[i], now);
+	remove_entry(view, i);
+	if (was_live)
+		view->header->invalidations++;
+	else
+		view->header->expirations++;
+	return was_live;
+}
+
 /* Removes key; true if it was present (and unexpired). */
 bool
 l1_remove(const char *key, int key_len, TimestampTz now)
 {
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
-	bool		was_live = false;
-	int32		i;
+	bool		was_live;
 
 	LWLockAcquire(view->lock, LW_EXCLUSIVE);
-	(*lease_slot(view, hash))++;
-	i = find_entry(view, hash, key, key_len);
-	if (i != L1_NONE)
-	{
-		was_live = !is_expired(&view->entries[i], now);
-		remove_entry(view, i);
-		if (was_live)
-			view->header->invalidations++;
-		else
-			view->header->expirations++;
-	}
+	was_live = invalidate_key(view, hash,
+							  find_entry(view, hash, key, key_len), now);
 	LWLockRelease(view->lock);
 	return was_live;
+}
+
+/*
+ * Applies Redis' announcement that key changed (see "Own writes"): keeps
+ * an unexpired own write of the key while Redis' text is not yet read
+ * (redis_text_hash NULL) or hashes as the written text did; otherwise
+ * removes the key as l1_remove does.
+ */
+L1Change
+l1_remove_changed(const char *key, int key_len, const uint64 *redis_text_hash,
+				  TimestampTz now)
+{
+	uint32		hash = hash_key(key, key_len);
+	L1PartitionView *view = partition_for(hash);
+	L1Change	result = L1_CHANGE_ABSENT;
+	int32		i;
+	L1Entry    *e;
+
+	LWLockAcquire(view->lock, LW_EXCLUSIVE);
+	i = find_entry(view, hash, key, key_len);
+	e = i != L1_NONE ? &view->entries[i] : NULL;
+	if (e != NULL && e->own_write && !is_expired(e, now) &&
+		(redis_text_hash == NULL || *redis_text_hash == e->own_text_hash))
+		result = L1_CHANGE_OWN_WRITE;
+	else if (invalidate_key(view, hash, i, now))
+		result = L1_CHANGE_REMOVED;
+	LWLockRelease(view->lock);
+	return result;
 }
 
 /*
@@ -958,47 +1017,128 @@ l1_fence_all(int delta)
 }
 
 /*
+ * Pattern removal works through a partition in batches of at most
+ * MATCH_BATCH_SLOTS entry slots and MATCH_BATCH_BYTES of key bytes: the keys
+ * are copied under the shared lock, matched with no lock held (a glob's
+ * cost can grow with the product of pattern and key lengths), and the
+ * matching keys removed under the exclusive lock.  No lock is thus held
+ * longer than copying or removing one batch takes, whatever the pattern.
+ */
+#define MATCH_BATCH_SLOTS	256
+#define MATCH_BATCH_BYTES	(256 * 1024)
+
+/* Keys copied out of a partition for matching. */
+typedef struct MatchBatch
+{
+	int			nkeys;
+	uint32		hashes[MATCH_BATCH_SLOTS];
+	int			key_lens[MATCH_BATCH_SLOTS];
+	Size		offsets[MATCH_BATCH_SLOTS];
+	char	   *bytes;			/* MATCH_BATCH_BYTES + one longest key */
+} MatchBatch;
+
+/*
+ * Copies the keys in namespace of entry slots from *next on into batch,
+ * under the partition's shared lock; advances *next past the slots read.
+ */
+static void
+copy_batch(L1PartitionView *view, int namespace_len, int32 *next,
+		   MatchBatch *batch)
+{
+	Size		used = 0;
+	int32		i;
+
+	batch->nkeys = 0;
+	LWLockAcquire(view->lock, LW_SHARED);
+	for (i = *next; i < view->header->max_entries &&
+		 i - *next < MATCH_BATCH_SLOTS && used < MATCH_BATCH_BYTES; i++)
+	{
+		L1Entry    *e = &view->entries[i];
+
+		if (!e->in_use || e->key_len < (uint32) namespace_len)
+			continue;
+		batch->hashes[batch->nkeys] = e->hash;
+		batch->key_lens[batch->nkeys] = e->key_len;
+		batch->offsets[batch->nkeys] = used;
+		chunks_copy(view, e->first_chunk, 0, e->key_len, batch->bytes + used,
+					false);
+		used += e->key_len;
+		batch->nkeys++;
+	}
+	LWLockRelease(view->lock);
+	*next = i;
+}
+
+/*
  * Removes every entry whose full key is namespace followed by a string
  * matching a well-formed glob pattern, as SCAN MATCH sees Redis' flat key
  * space (whatever namespace the entry was stored under); returns how many
- * live ones it removed.
+ * live ones it removed.  Each partition's epoch is bumped before its first
+ * batch is read, so no load begun before can store a matching key behind
+ * the scan.
  */
 int64
 l1_remove_matching(const char *namespace, int namespace_len,
 				   const char *pattern, int pattern_len, TimestampTz now)
 {
-	char	   *key = palloc(CACHEXT_FULL_KEY_LIMIT);
+	MatchBatch *batch = palloc(sizeof(MatchBatch));
 	int64		removed = 0;
 
+	batch->bytes = palloc(MATCH_BATCH_BYTES + CACHEXT_FULL_KEY_LIMIT);
 	for (int p = 0; p < npartitions; p++)
 	{
 		L1PartitionView *view = &partitions[p];
+		int32		next = 0;
 
 		LWLockAcquire(view->lock, LW_EXCLUSIVE);
 		view->header->epoch++;
-		for (int32 i = 0; i < view->header->max_entries; i++)
-		{
-			L1Entry    *e = &view->entries[i];
-
-			if (!e->in_use || e->key_len < (uint32) namespace_len)
-				continue;
-			chunks_copy(view, e->first_chunk, 0, e->key_len, key, false);
-			if (memcmp(key, namespace, namespace_len) != 0 ||
-				!keys_glob_match(pattern, pattern_len, key + namespace_len,
-								 e->key_len - namespace_len))
-				continue;
-			if (is_expired(e, now))
-				view->header->expirations++;
-			else
-			{
-				view->header->invalidations++;
-				removed++;
-			}
-			remove_entry(view, i);
-		}
 		LWLockRelease(view->lock);
+		while (next < view->header->max_entries)
+		{
+			int			nmatching = 0;
+
+			copy_batch(view, namespace_len, &next, batch);
+			for (int k = 0; k < batch->nkeys; k++)
+			{
+				char	   *key = batch->bytes + batch->offsets[k];
+
+				if (memcmp(key, namespace, namespace_len) == 0 &&
+					keys_glob_match(pattern, pattern_len, key + namespace_len,
+									batch->key_lens[k] - namespace_len))
+				{
+					batch->hashes[nmatching] = batch->hashes[k];
+					batch->key_lens[nmatching] = batch->key_lens[k];
+					batch->offsets[nmatching] = batch->offsets[k];
+					nmatching++;
+				}
+			}
+			if (nmatching == 0)
+				continue;
+
+			/* a key written again meanwhile is removed all the same */
+			LWLockAcquire(view->lock, LW_EXCLUSIVE);
+			for (int k = 0; k < nmatching; k++)
+			{
+				int32		i = find_entry(view, batch->hashes[k],
+										   batch->bytes + batch->offsets[k],
+										   batch->key_lens[k]);
+
+				if (i == L1_NONE)
+					continue;
+				if (is_expired(&view->entries[i], now))
+					view->header->expirations++;
+				else
+				{
+					view->header->invalidations++;
+					removed++;
+				}
+				remove_entry(view, i);
+			}
+			LWLockRelease(view->lock);
+		}
 	}
-	pfree(key);
+	pfree(batch->bytes);
+	pfree(batch);
 	return removed;
 }
 

@@ -29,6 +29,14 @@ typedef enum L1StoreResult
 								 * lease was taken */
 } L1StoreResult;
 
+/* What l1_remove_changed() did with a key Redis announced changed. */
+typedef enum L1Change
+{
+	L1_CHANGE_ABSENT,			/* L1 held no live entry of the key */
+	L1_CHANGE_REMOVED,			/* it removed the key's live entry */
+	L1_CHANGE_OWN_WRITE			/* it kept this instance's own write */
+} L1Change;
+
 /* What l1_take_lease() read; see "Leases" in l1.c. */
 typedef struct L1Lease
 {
@@ -88,8 +96,12 @@ extern void l1_take_lease(const char *key, int key_len, L1Lease *lease);
 extern L1StoreResult l1_store(const char *key, int key_len, int namespace_len,
 							  const Jsonb *value, TimestampTz expires_at,
 							  TimestampTz keep_until, int64 load_us,
-							  TimestampTz now, const L1Lease *lease);
+							  TimestampTz now, const L1Lease *lease,
+							  const uint64 *own_text_hash);
 extern bool l1_remove(const char *key, int key_len, TimestampTz now);
+extern L1Change l1_remove_changed(const char *key, int key_len,
+								  const uint64 *redis_text_hash,
+								  TimestampTz now);
 extern int64 l1_remove_matching(const char *namespace, int namespace_len,
 								const char *pattern, int pattern_len,
 								TimestampTz now);

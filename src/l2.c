@@ -478,7 +478,7 @@ l2_unlink(const char *key, int key_len, bool *existed)
 
 /*
  * Reads the Redis side of key's lease: its write sequence and the epoch of
- * pattern invalidations ("" where Redis has none).
+ * pattern invalidations (created when missing: see l2_lease.c).
  */
 bool
 l2_read_lease(const char *key, int key_len, L2Lease *lease)

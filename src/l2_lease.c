@@ -26,10 +26,12 @@
  * pattern fence touches all 16384 of them (a pipeline per master).  A single node keeps
  * the names above, so instances of an earlier version sharing it agree.
  *
- * Scripts.  A store under a lease compares the sequence and the epoch and
+ * Scripts.  A lease read creates a missing sequence or epoch with a random
+ * value; a store under a lease compares the sequence and the epoch and
  * sets the value in one EVAL, so no invalidation can slip between the
- * check and the SET; an unlock deletes the lock only if it still holds our
- * token, so a lock that expired and was taken by someone else is never
+ * check and the SET, and a counter missing at the store never validates
+ * the lease (LEASE_STILL_VALID); an unlock deletes the lock only if it
+ * still holds our token, so a lock that expired and was taken by someone else is never
  * released by us.
  *
  * This file builds commands in the caller's memory context and never
@@ -39,6 +41,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "utils/timestamp.h"
 
 #include "l2_lease.h"
 #include "redis_slot.h"
@@ -211,47 +215,86 @@ l2_lease_epoch_bump_commands(int *ncommands)
 	return commands;
 }
 
-/* MGET of the key's write sequence and the epoch: the Redis side of a lease. */
+/*
+ * A counter's first value when a lease finds it missing: random, so that a
+ * counter removed (evicted, deleted) after the lease read and created again
+ * by a later INCR cannot come back to the value the lease holds.  62 bits
+ * leave INCR room below the int64 limit.
+ */
+static char *
+random_counter_start(void)
+{
+	uint64		random_bits;
+
+	if (!pg_strong_random(&random_bits, sizeof(random_bits)))
+		random_bits = ((uint64) random() << 31) ^ (uint64) random() ^
+			(uint64) GetCurrentTimestamp();
+	return psprintf(UINT64_FORMAT, (random_bits >> 2) | (UINT64CONST(1) << 61));
+}
+
+/*
+ * The script that reads the Redis side of a lease: the key's write
+ * sequence and the epoch, each created first with a random value when
+ * Redis does not hold it (the sequence with its idle expiry), so that a
+ * lease always holds two values that existed in Redis.
+ */
 RedisCommand
 l2_lease_read_command(const char *key, int key_len)
 {
-	RedisCommand cmd = redis_command(3);
+	RedisCommand cmd = redis_command(7);
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
 	int			epoch_len;
 	const char *epoch = shared_key(key, key_len, L2_EPOCH_KEY,
 								   sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
 
-	redis_command_arg_string(&cmd, 0, "MGET");
-	redis_command_arg(&cmd, 1, seq, seq_len);
-	redis_command_arg(&cmd, 2, epoch, epoch_len);
+	redis_command_arg_string(&cmd, 0, "EVAL");
+	redis_command_arg_string(&cmd, 1,
+							 "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', " L2_SEQ_TTL_MS ") "
+							 "redis.call('SET', KEYS[2], ARGV[2], 'NX') "
+							 "return redis.call('MGET', KEYS[1], KEYS[2])");
+	redis_command_arg_string(&cmd, 2, "2");
+	redis_command_arg(&cmd, 3, seq, seq_len);
+	redis_command_arg(&cmd, 4, epoch, epoch_len);
+	redis_command_arg_string(&cmd, 5, random_counter_start());
+	redis_command_arg_string(&cmd, 6, random_counter_start());
 	return cmd;
-}
-
-/* A string reply as a palloc'd string; "" for nil. */
-static char *
-reply_text(const RedisReply *reply)
-{
-	return reply->type == REPLY_STRING ?
-		pnstrdup(reply->str, reply->len) : pstrdup("");
 }
 
 /* Reads the answer to l2_lease_read_command; false if it is not one. */
 bool
 l2_lease_take(const RedisReply *reply, L2Lease *lease)
 {
-	if (reply->type != REPLY_ARRAY || reply->elements != 2)
+	if (reply->type != REPLY_ARRAY || reply->elements != 2 ||
+		reply->element[0]->type != REPLY_STRING ||
+		reply->element[1]->type != REPLY_STRING)
 		return false;
-	lease->seq = reply_text(reply->element[0]);
-	lease->epoch = reply_text(reply->element[1]);
+	lease->seq = pnstrdup(reply->element[0]->str, reply->element[0]->len);
+	lease->epoch = pnstrdup(reply->element[1]->str, reply->element[1]->len);
 	return true;
 }
 
 /*
- * The script that stores value only if neither the key's write sequence
- * nor the epoch moved since the lease was read, and neither the key nor
- * the patterns are fenced by a committing transaction, and bumps the
- * sequence; it answers 1 when it stored.
+ * The one place a lease is checked (Lua, in the storing script, with the
+ * key's write sequence as KEYS[2], the epoch as KEYS[3] and the lease's
+ * values as ARGV[2] and ARGV[3]): both counters must exist and still hold
+ * the values the lease read.  A missing counter never validates a lease:
+ * the lease read created both, so missing means something (an eviction, a
+ * DEL, a pattern invalidation's UNLINK) removed it since, and a counter
+ * created again would not tell what happened meanwhile.  The fences are
+ * checked beside it, in the same script.
+ */
+#define LEASE_STILL_VALID \
+	"local seq = redis.call('GET', KEYS[2]) " \
+	"local epoch = redis.call('GET', KEYS[3]) " \
+	"local lease_valid = seq and epoch and " \
+	"seq == ARGV[2] and epoch == ARGV[3] "
+
+/*
+ * The script that stores value only if the lease is still valid
+ * (LEASE_STILL_VALID) and neither the key nor the patterns are fenced by a
+ * committing transaction, and bumps the sequence; it answers 1 when it
+ * stored.
  */
 RedisCommand
 l2_lease_store_command(const char *key, int key_len, const char *value,
@@ -273,8 +316,8 @@ l2_lease_store_command(const char *key, int key_len, const char *value,
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
 							 "if redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 then return 0 end "
-							 "if (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] or "
-							 "(redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then return 0 end "
+							 LEASE_STILL_VALID
+							 "if not lease_valid then return 0 end "
 							 "if tonumber(ARGV[4]) >= 0 then "
 							 "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4]) "
 							 "else redis.call('SET', KEYS[1], ARGV[1]) end "

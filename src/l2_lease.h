@@ -13,7 +13,7 @@
 
 #include "redis_conn.h"
 
-/* The Redis side of a lease: "" where Redis had no counter. */
+/* The Redis side of a lease: the counters' values when it was read. */
 typedef struct L2Lease
 {
 	char	   *seq;			/* the key's write sequence */

@@ -22,6 +22,8 @@ typedef struct L2SharedStats
 {
 	pg_atomic_uint64 counters[L2_NUM_COUNTERS];	/* atomics, no lock */
 	pg_atomic_uint32 redis_state;	/* an L2RedisState; atomic, no lock */
+	pg_atomic_uint32 coherence; /* an L2Coherence, written by the sync
+								 * worker alone; atomic, no lock */
 } L2SharedStats;
 
 static L2SharedStats *shared_stats = NULL;
@@ -47,6 +49,7 @@ l2_stats_shmem_startup(void)
 		for (int i = 0; i < L2_NUM_COUNTERS; i++)
 			pg_atomic_init_u64(&shared_stats->counters[i], 0);
 		pg_atomic_init_u32(&shared_stats->redis_state, L2_REDIS_UNKNOWN);
+		pg_atomic_init_u32(&shared_stats->coherence, L2_COHERENCE_NONE);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -68,6 +71,14 @@ l2_stats_set_redis_state(L2RedisState state)
 		pg_atomic_write_u32(&shared_stats->redis_state, (uint32) state);
 }
 
+/* Records how the sync worker keeps L1 coherent now. */
+void
+l2_stats_set_coherence(L2Coherence coherence)
+{
+	if (shared_stats != NULL)
+		pg_atomic_write_u32(&shared_stats->coherence, (uint32) coherence);
+}
+
 /* Copies every counter for cache_stats (each read atomically, not all at once). */
 void
 l2_stats_read(L2Stats *stats)
@@ -77,9 +88,14 @@ l2_stats_read(L2Stats *stats)
 			pg_atomic_read_u64(&shared_stats->counters[i]);
 	stats->redis_state = (L2RedisState)
 		pg_atomic_read_u32(&shared_stats->redis_state);
+	stats->coherence = (L2Coherence)
+		pg_atomic_read_u32(&shared_stats->coherence);
 }
 
-/* Zeroes the counters; the Redis state is a fact, not a counter, and stays. */
+/*
+ * Zeroes the counters; the Redis state and the coherence are facts, not
+ * counters, and stay.
+ */
 void
 l2_stats_reset(void)
 {

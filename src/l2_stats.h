@@ -25,6 +25,9 @@ typedef enum L2Counter
 	L2_SYNC_RESETS,				/* times the sync worker emptied L1: its
 								 * stream started, was lost, or relayed a
 								 * FLUSHALL/FLUSHDB */
+	L2_SYNC_KEPT,				/* own writes the sync worker kept in L1 on
+								 * an invalidation message, Redis still
+								 * holding their text */
 	L2_NUM_COUNTERS
 } L2Counter;
 
@@ -36,10 +39,21 @@ typedef enum L2RedisState
 	L2_REDIS_DOWN
 } L2RedisState;
 
+/* How the sync worker keeps L1 coherent with Redis now. */
+typedef enum L2Coherence
+{
+	L2_COHERENCE_NONE = 0,		/* no stream now (starting, or Redis out of
+								 * reach): L1 is emptied when it starts */
+	L2_COHERENCE_TRACKING,		/* Redis' invalidation stream is followed */
+	L2_COHERENCE_TTL_BOUND		/* Redis refuses client tracking: L1 copies
+								 * expire within cachext.l1_max_ttl */
+} L2Coherence;
+
 typedef struct L2Stats
 {
 	int64		counters[L2_NUM_COUNTERS];
 	L2RedisState redis_state;
+	L2Coherence coherence;
 } L2Stats;
 
 extern Size l2_stats_shmem_size(void);
@@ -47,6 +61,7 @@ extern void l2_stats_shmem_startup(void);
 
 extern void l2_stats_count(L2Counter counter, int64 n);
 extern void l2_stats_set_redis_state(L2RedisState state);
+extern void l2_stats_set_coherence(L2Coherence coherence);
 extern void l2_stats_read(L2Stats *stats);
 extern void l2_stats_reset(void);
 

@@ -8,15 +8,19 @@
  * invalidations announce themselves through events.c.
  *
  * Reads look in L1, then (on a miss, when cachext.redis_url is set) in
- * Redis; an L2 hit is promoted into L1 with the TTL Redis has left, under a
+ * Redis; an L2 hit is promoted into L1 with the TTL Redis has left (at most
+ * cachext.l1_max_ttl, as for every L1 copy of a Redis value), under a
  * lease taken before the GET was sent: an invalidation of the key that
  * reaches L1 while the GET is in flight (a local write, or the sync
  * worker relaying Redis' invalidation message) wins over the older value
  * the GET returns.  Redis documents this race for client-side caching.
  * Writes go to both layers; a value larger than cachext.l1_max_value_size
- * goes to Redis alone.  Invalidations apply to both layers, and one that
- * cannot reach Redis is queued (l2_queue.c) rather than dropped; so is a
- * write Redis did not take, since Redis may then hold an older value.
+ * goes to Redis alone.  L1 marks a write as this instance's own with a
+ * hash of the JSON text sent to Redis, so that the sync worker keeps it
+ * when Redis echoes the write (see "Own writes" in l1.c).  Invalidations
+ * apply to both layers, and one that cannot reach Redis is queued
+ * (l2_queue.c) rather than dropped; so is a write Redis did not take,
+ * since Redis may then hold an older value.
  * Redis' failures never raise an ERROR here: l2.c has counted and logged
  * them, and the caller gets L1's answer.
  *
@@ -231,6 +235,35 @@ expiry_after(TimestampTz now, int64 ttl_ms, TimestampTz *expires_at)
 }
 
 /*
+ * With Redis configured, an L1 entry is a copy of a Redis value: it expires
+ * within cachext.l1_max_ttl (0: no bound) of being stored, however long
+ * Redis keeps the value.  That bounds how long L1 can serve a value Redis
+ * no longer holds when no invalidation message reaches it: Redis refuses
+ * client tracking, or the sync worker's stream is down.
+ */
+static TimestampTz
+bounded_l1_expiry(TimestampTz now, TimestampTz expires_at)
+{
+	TimestampTz bound;
+
+	if (cachext_l1_max_ttl_ms == 0 ||
+		!expiry_after(now, cachext_l1_max_ttl_ms, &bound))
+		return expires_at;
+	return Min(expires_at, bound);
+}
+
+/*
+ * A hash of JSON text written to Redis: L1 remembers it for this
+ * instance's own writes, and the sync worker compares it with what Redis
+ * holds (see "Own writes" in l1.c).
+ */
+uint64
+layers_text_hash(const char *text, size_t len)
+{
+	return hash_bytes_extended((const unsigned char *) text, len, 0);
+}
+
+/*
  * When L1 drops the stale copy of an entry expiring at expires_at: after
  * this session's cachext.stale_ttl (at expires_at if that overflows).
  */
@@ -247,13 +280,15 @@ keep_until_after(TimestampTz expires_at)
 
 /*
  * Copies an L2 hit into L1, expiring when Redis would (pttl_ms, or never
- * for L2_NO_EXPIRY), unless the key's lease, taken before the read was
- * sent, has moved since; true if L1 took it.  Values L1 refuses stay in
- * Redis alone.
+ * for L2_NO_EXPIRY) or at cachext.l1_max_ttl's bound, unless the key's
+ * lease, taken before the read was sent, has moved since; true if L1 took
+ * it.  Values L1 refuses stay in Redis alone.  The TTL Redis had left is counted from sent_at, when the
+ * read was sent, not from now: a backend descheduled between the answer
+ * and this store must not keep the copy longer than Redis keeps the key.
  */
 static bool
 promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
-		const L1Lease *lease)
+		TimestampTz sent_at, const L1Lease *lease)
 {
 	TimestampTz now = ttl_clock_now();
 	TimestampTz expires_at = L1_NO_EXPIRY;
@@ -261,11 +296,13 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 	if (VARSIZE(value) > (Size) cachext_l1_max_value_size_kb * 1024 ||
 		pttl_ms == 0)
 		return false;
-	if (pttl_ms != L2_NO_EXPIRY && !expiry_after(now, pttl_ms, &expires_at))
+	if (pttl_ms != L2_NO_EXPIRY &&
+		(!expiry_after(sent_at, pttl_ms, &expires_at) || expires_at <= now))
 		return false;
+	expires_at = bounded_l1_expiry(now, expires_at);
 	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
-					expires_at, keep_until_after(expires_at), 0, now,
-					lease) == L1_STORED;
+					expires_at, keep_until_after(expires_at), 0, now, lease,
+					NULL) == L1_STORED;
 }
 
 /*
@@ -307,6 +344,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 	int		   *missing_lens;
 	L2Value    *found;
 	L1Lease    *leases;
+	TimestampTz sent_at;
 	int64		hits = 0;
 	int64		promotions = 0;
 
@@ -323,6 +361,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 		missing_lens[m] = full_lens[missing[m]];
 		l1_take_lease(missing_keys[m], missing_lens[m], &leases[m]);
 	}
+	sent_at = ttl_clock_now();
 	if (!l2_get_multi(nmissing, missing_keys, missing_lens, found))
 		return;
 
@@ -339,7 +378,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 		values[i] = value;
 		hits++;
 		if (promote(full[i], full_lens[i], values[i], found[m].pttl_ms,
-					&leases[m]))
+					sent_at, &leases[m]))
 			promotions++;
 	}
 	l2_stats_count(L2_HITS, hits);
@@ -460,6 +499,7 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	bool		in_l1 = false;
 	char	   *json = NULL;
 	size_t		json_len = 0;
+	uint64		own_text_hash = 0;
 
 	if (ttl_ms != LAYERS_NO_TTL && !expiry_after(now, ttl_ms, &expires_at))
 		ereport(ERROR,
@@ -481,6 +521,8 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		json_len = strlen(json);
 		if (json_len > L2_MAX_VALUE_LENGTH)
 			report_too_large_for_redis(json_len);
+		own_text_hash = layers_text_hash(json, json_len);
+		expires_at = bounded_l1_expiry(now, expires_at);
 	}
 
 	over_limit = value_len > (Size) cachext_l1_max_value_size_kb * 1024;
@@ -491,7 +533,8 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 		L1StoreResult result = l1_store(full, len, strlen(cachext_redis_prefix),
 										value, expires_at,
 										keep_until_after(expires_at), load_us,
-										now, lease ? &lease->l1 : NULL);
+										now, lease ? &lease->l1 : NULL,
+										with_l2 ? &own_text_hash : NULL);
 
 		if (result == L1_LEASE_LOST)
 			return false;

@@ -24,6 +24,7 @@
 extern char *layers_full_key(const char *key, int key_len, char *buffer,
 							 int *full_len);
 extern uint32 layers_key_hash(const char *key, int key_len);
+extern uint64 layers_text_hash(const char *text, size_t len);
 extern Jsonb *layers_get(const char *key, int key_len);
 extern void layers_get_multi(int nkeys, const char *const *keys,
 							 const int *key_lens, Jsonb **values);

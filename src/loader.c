@@ -26,7 +26,21 @@
  * invalidation already ran, so such transactions store nothing.  A
  * transaction that has already written (it has an XID) stores nothing
  * either: its reads may include its own uncommitted rows; nor does a load
- * whose factory wrote inside a transaction block.
+ * whose factory wrote (took an XID), in a transaction block or not: its
+ * value is only true if the write commits, and a deferred constraint or a
+ * later ROLLBACK can still undo it.
+ *
+ * Hot standby.  A standby never stores a load, in L1 or in Redis: its
+ * snapshot may be older than a commit the primary has already invalidated,
+ * and no lease can see that (the lease is read after the primary's bump).
+ * Its callers get the factory's value uncached, each running the factory
+ * (no single flight: there is nothing to share); Redis hits still promote.
+ *
+ * Errors.  Once a backend has claimed a flight, everything up to the end of
+ * the load (the Redis load lock, the poll loop, the lease, the factory, the
+ * store) runs inside one PG_TRY that frees the flight on error, so no
+ * ERROR or cancel at any wait point leaves the key's later misses waiting
+ * cachext.lock_timeout for a flight nobody runs.
  *
  * Freshness.  With cachext.stale_ttl set, an entry expired less than that
  * long ago (and still kept in L1, see "Stale copies" in l1.c) is a
@@ -54,6 +68,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -332,17 +347,28 @@ run_factory(const char *query, Datum *params, bool *param_nulls, int nparams)
 }
 
 /*
+ * True when a load's value may be stored: not on a hot standby, not in a
+ * transaction that has written or whose snapshot predates the lease; asked
+ * again after the factory, not when the factory wrote.  An XID is the only
+ * sign of a write (nextval() can take one too, so this is conservative).
+ */
+static bool
+may_store_load(void)
+{
+	return !TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
+		!IsolationUsesXactSnapshot() &&
+		!RecoveryInProgress();
+}
+
+/*
  * Runs the factory as this key's loader and stores its value under the
- * lease, unless this transaction has written.  The flight, if any, is
- * freed on every path, after the store so that waiters find the value.
+ * lease when may_store_load() allows it.  The caller frees the flight.
  */
 static Jsonb *
 load(const char *key, int key_len, const char *query, Datum *params,
-	 bool *param_nulls, int nparams, int64 ttl_ms, LoadFlight *flight)
+	 bool *param_nulls, int nparams, int64 ttl_ms)
 {
 	LayersLease lease;
-	volatile bool may_store = !TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
-		!IsolationUsesXactSnapshot();
 	TimestampTz started = GetCurrentTimestamp();
 	Jsonb	   *value;
 
@@ -350,24 +376,13 @@ load(const char *key, int key_len, const char *query, Datum *params,
 	PG_TRY();
 	{
 		value = run_factory(query, params, param_nulls, nparams);
-		/*
-		 * Inside a transaction block, a factory that wrote may have read
-		 * rows a later ROLLBACK undoes.  An XID is the only sign of a write
-		 * (nextval() can take one too, so this is conservative); outside a
-		 * block the statement's writes commit with it.
-		 */
-		if (IsTransactionBlock() &&
-			TransactionIdIsValid(GetTopTransactionIdIfAny()))
-			may_store = false;
-		if (may_store)
+		if (may_store_load())
 			layers_set(key, key_len, value, ttl_ms,
 					   GetCurrentTimestamp() - started, &lease);
 	}
 	PG_CATCH();
 	{
 		pg_atomic_fetch_add_u64(&loader->load_failures, 1);
-		if (flight != NULL)
-			end_flight(flight);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -375,8 +390,6 @@ load(const char *key, int key_len, const char *query, Datum *params,
 	pg_atomic_fetch_add_u64(&loader->loads, 1);
 	pg_atomic_fetch_add_u64(&loader->load_time_us,
 							GetCurrentTimestamp() - started);
-	if (flight != NULL)
-		end_flight(flight);
 	return value;
 }
 
@@ -400,8 +413,7 @@ serve_stale(Jsonb *value)
 static Jsonb *
 load_across_instances(const char *key, int key_len, const char *query,
 					  Datum *params, bool *param_nulls, int nparams,
-					  int64 ttl_ms, LoadFlight *flight, TimestampTz deadline,
-					  const Fallback *fallback)
+					  int64 ttl_ms, TimestampTz deadline, const Fallback *fallback)
 {
 	char	   *token = psprintf("%d:" INT64_FORMAT ":%ld", MyProcPid,
 								 GetCurrentTimestamp(), random());
@@ -417,11 +429,11 @@ load_across_instances(const char *key, int key_len, const char *query,
 		{
 			if (lock != LAYERS_LOCK_TAKEN)
 				return load(key, key_len, query, params, param_nulls, nparams,
-							ttl_ms, flight);
+							ttl_ms);
 			PG_TRY();
 			{
 				value = load(key, key_len, query, params, param_nulls,
-							 nparams, ttl_ms, flight);
+							 nparams, ttl_ms);
 			}
 			PG_CATCH();
 			{
@@ -435,12 +447,8 @@ load_across_instances(const char *key, int key_len, const char *query,
 			return value;
 		}
 		if (fallback->value != NULL)
-		{
-			if (flight != NULL)
-				end_flight(flight);
 			return fallback->stale ? serve_stale(fallback->value) :
 				fallback->value;
-		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10, PG_WAIT_EXTENSION);
@@ -448,11 +456,7 @@ load_across_instances(const char *key, int key_len, const char *query,
 		CHECK_FOR_INTERRUPTS();
 		value = layers_get(key, key_len);
 		if (value != NULL)
-		{
-			if (flight != NULL)
-				end_flight(flight);
 			return value;
-		}
 	}
 }
 
@@ -475,8 +479,7 @@ error_allows_fallback(const ErrorData *edata)
 static Jsonb *
 load_with_fallback(const char *key, int key_len, const char *query,
 				   Datum *params, bool *param_nulls, int nparams,
-				   int64 ttl_ms, LoadFlight *flight, TimestampTz deadline,
-				   const Fallback *fallback)
+				   int64 ttl_ms, TimestampTz deadline, const Fallback *fallback)
 {
 	MemoryContext context = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -487,16 +490,15 @@ load_with_fallback(const char *key, int key_len, const char *query,
 
 	if (fallback->value == NULL)
 		return load_across_instances(key, key_len, query, params, param_nulls,
-									 nparams, ttl_ms, flight, deadline,
-									 fallback);
+									 nparams, ttl_ms, deadline, fallback);
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(context);
 	PG_TRY();
 	{
 		value = load_across_instances(key, key_len, query, params,
-									  param_nulls, nparams, ttl_ms, flight,
-									  deadline, fallback);
+									  param_nulls, nparams, ttl_ms, deadline,
+									  fallback);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -527,6 +529,36 @@ load_with_fallback(const char *key, int key_len, const char *query,
 					 cachext_stale_ttl_ms) : 0));
 	FreeErrorData(edata);
 	return meta.stale ? serve_stale(copy) : copy;
+}
+
+/*
+ * Loads key as load_with_fallback does, as the owner of flight (NULL when
+ * every slot was taken: the load is then unshared), freeing the flight
+ * however the load ends: an ERROR or cancel at any wait point included.
+ */
+static Jsonb *
+load_in_flight(LoadFlight *flight, const char *key, int key_len,
+			   const char *query, Datum *params, bool *param_nulls,
+			   int nparams, int64 ttl_ms, TimestampTz deadline,
+			   const Fallback *fallback)
+{
+	Jsonb	   *value;
+
+	PG_TRY();
+	{
+		value = load_with_fallback(key, key_len, query, params, param_nulls,
+								   nparams, ttl_ms, deadline, fallback);
+	}
+	PG_CATCH();
+	{
+		if (flight != NULL)
+			end_flight(flight);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (flight != NULL)
+		end_flight(flight);
+	return value;
 }
 
 /*
@@ -581,27 +613,31 @@ loader_get_or_set(const char *key, int key_len, const char *query,
 		if (fallback.value != NULL && !fallback.stale)
 		{
 			/* live: reload early only as the key's one loader */
-			if (!refresh_early(&meta))
+			if (!refresh_early(&meta) || !may_store_load())
 				return fallback.value;
 			flight = claim_flight(hash, &busy, &busy_generation);
 			if (flight == NULL)
 				return fallback.value;
 			pg_atomic_fetch_add_u64(&loader->early_refreshes, 1);
-			return load_with_fallback(key, key_len, query, params,
-									  param_nulls, nparams, ttl_ms, flight,
-									  deadline, &fallback);
+			return load_in_flight(flight, key, key_len, query, params,
+								  param_nulls, nparams, ttl_ms, deadline,
+								  &fallback);
 		}
+		/* a load that will not be stored has nothing to share: no flight */
+		if (!may_store_load())
+			return load(key, key_len, query, params, param_nulls, nparams,
+						ttl_ms);
 
 		flight = claim_flight(hash, &busy, &busy_generation);
 		if (busy == NULL)
-			return load_with_fallback(key, key_len, query, params,
-									  param_nulls, nparams, ttl_ms, flight,
-									  deadline, &fallback);
+			return load_in_flight(flight, key, key_len, query, params,
+								  param_nulls, nparams, ttl_ms, deadline,
+								  &fallback);
 		if (fallback.stale)
 			return serve_stale(fallback.value);
 		if (!wait_for_flight(busy, busy_generation, deadline))
 			return load(key, key_len, query, params, param_nulls, nparams,
-						ttl_ms, NULL);
+						ttl_ms);
 	}
 }
 

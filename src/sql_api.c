@@ -115,7 +115,8 @@ ttl_to_ms(const Interval *ttl)
 						   DatumGetCString(DirectFunctionCall1(interval_out,
 															   IntervalPGetDatum(ttl)))),
 				 errhint("Pass NULL for an entry that never expires, or call cache_invalidate() to remove one.")));
-	return (usecs + 999) / 1000;
+	/* rounded up, without the overflow of usecs + 999 near the int64 limit */
+	return usecs / 1000 + (usecs % 1000 != 0);
 }
 
 /*
@@ -396,7 +397,7 @@ cache_clear(PG_FUNCTION_ARGS)
  * whose SQL declares fewer (columns are only ever added at the end).
  */
 #define CACHE_STATS_COLS_V0_1	25
-#define CACHE_STATS_COLS		27
+#define CACHE_STATS_COLS		29
 
 /* One row of cache_stats, filled column by column in declaration order. */
 typedef struct StatsRow
@@ -435,6 +436,22 @@ put_hit_rate(StatsRow *row, int64 hits, int64 misses)
 	else
 		put_datum(row, Float8GetDatum((double) hits / (double) (hits + misses)),
 				  false);
+}
+
+/* cache_stats' coherence column: how the sync worker keeps L1 coherent. */
+static const char *
+coherence_name(L2Coherence coherence)
+{
+	switch (coherence)
+	{
+		case L2_COHERENCE_TRACKING:
+			return "tracking";
+		case L2_COHERENCE_TTL_BOUND:
+			return "ttl-bound";
+		case L2_COHERENCE_NONE:
+			break;
+	}
+	return "none";
 }
 
 /*
@@ -485,6 +502,8 @@ cache_stats(PG_FUNCTION_ARGS)
 		put_null(&row);
 	put_count(&row, loads.stale_served);
 	put_count(&row, loads.early_refreshes);
+	put_null(&row);				/* sync_kept: in l2's row */
+	put_null(&row);				/* coherence */
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	if (!l2_is_configured())
@@ -521,6 +540,8 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_count(&row, l2.counters[L2_SYNC_RESETS]);
 	put_null(&row);				/* stale_served: in l1's row */
 	put_null(&row);				/* early_refreshes */
+	put_count(&row, l2.counters[L2_SYNC_KEPT]);
+	put_datum(&row, CStringGetTextDatum(coherence_name(l2.coherence)), false);
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	return (Datum) 0;

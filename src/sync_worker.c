@@ -10,12 +10,33 @@
  * connection turns on CLIENT TRACKING ... REDIRECT <id> BCAST, with no
  * PREFIX, so that every change of any key (write, delete, expiry,
  * eviction) is announced on the stream.  An L1 key and its Redis key are
- * the same bytes, so each key announced is removed from L1 as it is, with
- * l1_remove (which moves the key's lease even when L1 does not hold it, so
- * a promotion whose GET was in flight stores nothing).  A message without
- * keys means Redis was flushed (FLUSHALL, FLUSHDB): L1 is emptied.  This
- * instance's own writes come back too and evict what the writer had just
- * stored; that costs one Redis read, and keeps the rule simple.
+ * the same bytes, so each key announced is removed from L1 as it is (which
+ * moves the key's lease even when L1 does not hold it, so a promotion whose
+ * GET was in flight stores nothing).  A message without keys means Redis
+ * was flushed (FLUSHALL, FLUSHDB): L1 is emptied.
+ *
+ * Own writes.  This instance's own writes are announced too, and evicting
+ * them would cost every write a later Redis read (and lose the value if
+ * Redis hangs).  Counting expected echoes is unsound: Redis batches a
+ * broadcast per event-loop pass, keys deduplicated, so an own write and a
+ * foreign one may come back as one key.  Instead L1 marks an own write with
+ * a hash of the text it sent to Redis (see "Own writes" in l1.c); the keys
+ * of a message that L1 holds as own writes are read back in one pipelined
+ * GET on the tracking connection, and each is kept only if Redis' text
+ * hashes the same: then L1 equals what Redis held after the announced
+ * change, and a later change is announced by a later message.  A miss, an
+ * error reply or any other text removes the key; a GET that fails loses
+ * the stream (which empties L1).
+ *
+ * Refusal.  A server may refuse the stream: NOPERM for an ACL user without
+ * +client or +subscribe, an old server without CLIENT TRACKING, a proxy.
+ * Any error reply while starting the stream, except those saying Redis is
+ * busy for now (LOADING, BUSY, ...), is such a refusal.  L1 is then kept
+ * coherent by expiry alone: every L1 copy of a Redis value expires within
+ * cachext.l1_max_ttl (layers.c applies that bound in every mode).  The
+ * worker says so once (a WARNING when the refusal begins, and cache_stats'
+ * coherence column), keeps replaying the queue every heartbeat interval,
+ * and asks for the stream again every TRACKING_RETRY_INTERVAL_MS.
  *
  * Loss.  Redis documents the rule for a lost stream: the local cache may
  * have missed invalidations, so it must be emptied.  L1 is emptied when the
@@ -26,12 +47,13 @@
  * cachext.redis_retry_interval; one LOG line says the stream was lost and
  * one that it is back, whatever the number of attempts in between.
  *
- * Queue.  While the stream is up, every pass of the loop (at least one a
- * second, the heartbeat) also replays the invalidations queued for Redis
- * (layers_replay_queue), so that they reach Redis, and this instance's L1,
- * within a second of Redis answering again even when no backend uses the
- * cache.  That replay goes through the L2 module's per-process connection,
- * breaker and counters, as a backend's would.
+ * Queue.  While the stream is up, or refused by a Redis that answers,
+ * every pass of the loop (at least one a second, the heartbeat) also
+ * replays the invalidations queued for Redis (layers_replay_queue), so that
+ * they reach Redis, and this instance's L1, within a second of Redis
+ * answering again even when no backend uses the cache.  That replay goes
+ * through the L2 module's per-process connection, breaker and counters, as
+ * a backend's would.
  *
  * Sentinel.  Behind a redis-sentinel:// URL the worker also subscribes to
  * +switch-master on a Sentinel (before it looks the master up, so no
@@ -41,10 +63,11 @@
  *
  * Cluster.  Behind a redis-cluster:// URL there is a stream (both
  * connections) on every master, listed from the slot map when the streams
- * start; each heartbeat also compares the cluster's masters with those
- * followed, and a change (a failover, a node added or removed) loses the
- * streams -- emptying L1 -- and starts them again at once.  Losing any
- * master's stream loses them all.
+ * start; an own write announced by a master is read back on that master's
+ * tracking connection.  Each heartbeat also compares the cluster's masters
+ * with those followed, and a change (a failover, a node added or removed)
+ * loses the streams -- emptying L1 -- and starts them again at once.
+ * Losing any master's stream loses them all.
  *
  * Waiting.  The loop waits on the latch, the streams' sockets and the watched
  * Sentinel's, with a timeout for the next heartbeat or reconnection
@@ -69,6 +92,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "cachext.h"
 #include "compat.h"
 #include "l1.h"
 #include "l2.h"
@@ -80,6 +104,9 @@
 
 /* How often the tracking connection is asked whether it is still there. */
 #define HEARTBEAT_INTERVAL_MS	1000
+
+/* How often a worker whose stream Redis refused asks for it again. */
+#define TRACKING_RETRY_INTERVAL_MS	(60 * 1000)
 
 /* How long the postmaster waits before restarting a worker that failed. */
 #define RESTART_INTERVAL_S		5
@@ -104,6 +131,24 @@ static char *followed_url = NULL;	/* in TopMemoryContext; NULL: none */
 static uint64 followed_generation = 0;	/* redis_conn_settings_generation
 										 * the stream was started under */
 static bool reported_down = false;	/* the loss has been logged */
+static bool refused = false;	/* Redis refused the stream (and it was
+								 * logged); no stream since */
+
+/*
+ * Error replies by which Redis says it is busy for now rather than that it
+ * refuses the stream: the worker retries as after a lost connection.
+ */
+static const char *const transient_errors[] = {
+	"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"
+};
+
+/* How a command went. */
+typedef enum CallResult
+{
+	CALL_OK,					/* the expected reply */
+	CALL_FAILED,				/* no answer, or an unexpected one */
+	CALL_REFUSED				/* an error reply that is not transient */
+} CallResult;
 
 /*
  * Registers the worker from _PG_init.  It starts at a consistent state, so
@@ -154,6 +199,8 @@ lose_stream(const char *reason)
 {
 	close_streams();
 	reset_l1();
+	l2_stats_set_coherence(L2_COHERENCE_NONE);
+	refused = false;
 	if (!reported_down)
 		ereport(LOG,
 				(errmsg("cachext sync worker lost Redis' invalidation stream"),
@@ -163,32 +210,67 @@ lose_stream(const char *reason)
 	reported_down = true;
 }
 
+/* Does an error reply say Redis is busy for now? */
+static bool
+is_transient(const char *error)
+{
+	for (int i = 0; i < lengthof(transient_errors); i++)
+		if (strncmp(error, transient_errors[i],
+					strlen(transient_errors[i])) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Runs one command of NUL-terminated arguments on *conn; true if Redis
+ * Runs one command of NUL-terminated arguments on *conn; CALL_OK if Redis
  * answered with a reply of the expected type, else sets *reason.  The
  * reply is freed unless wanted.
  */
-static bool
+static CallResult
 call(RedisConn **conn, int argc, const char **argv, RedisReplyType expected_type,
 	 RedisReply **wanted, char **reason)
 {
 	RedisReply *reply;
+	CallResult	result = CALL_OK;
 
 	if (redis_conn_call(conn, argc, argv, &reply, reason) != REDIS_CONN_OK)
-		return false;
-	if (reply->type != expected_type)
+		return CALL_FAILED;
+	if (reply->type == REPLY_ERROR)
 	{
-		*reason = reply->type == REPLY_ERROR ?
-			psprintf("Redis answered %s: %s", argv[0], reply->str) :
-			psprintf("Redis answered %s with an unexpected reply.", argv[0]);
-		redis_reply_free(reply);
-		return false;
+		*reason = psprintf("Redis answered %s: %s.", argv[0], reply->str);
+		result = is_transient(reply->str) ? CALL_FAILED : CALL_REFUSED;
 	}
-	if (wanted != NULL)
+	else if (reply->type != expected_type)
+	{
+		*reason = psprintf("Redis answered %s with an unexpected reply.",
+						   argv[0]);
+		result = CALL_FAILED;
+	}
+	if (result == CALL_OK && wanted != NULL)
 		*wanted = reply;
 	else
 		redis_reply_free(reply);
-	return true;
+	return result;
+}
+
+/*
+ * Redis refused the stream: L1 is kept coherent by cachext.l1_max_ttl
+ * alone from now on.  Says so once, when the refusal begins.
+ */
+static void
+refuse_stream(const char *reason)
+{
+	l2_stats_set_coherence(L2_COHERENCE_TTL_BOUND);
+	if (!refused)
+		ereport(WARNING,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cachext sync worker cannot follow Redis' invalidation stream: Redis refused client tracking"),
+				 errdetail("%s L1 copies of Redis values now expire within cachext.l1_max_ttl (%d ms; 0 means no bound) instead of being evicted when Redis changes them.",
+						   reason, cachext_l1_max_ttl_ms),
+				 errhint("Allow the Redis user CLIENT and SUBSCRIBE (ACL +client +subscribe), or use a server with CLIENT TRACKING; the worker asks again every %d s.",
+						 TRACKING_RETRY_INTERVAL_MS / 1000)));
+	refused = true;
+	reported_down = false;
 }
 
 /*
@@ -209,18 +291,14 @@ open_connection(const RedisTarget *node, char **reason)
 
 /*
  * The masters of a cluster as one string, "host:port" sorted, to notice a
- * change of them; NULL where the URL names no cluster or it cannot be
- * asked.
+ * change of them.
  */
 static char *
-masters_text(const RedisTarget *target, RedisTarget *masters, int nmasters)
+masters_text(RedisTarget *masters, int nmasters)
 {
-	char	  **names;
+	char	  **names = palloc(nmasters * sizeof(char *));
 	StringInfoData text;
 
-	if (!target->cluster)
-		return NULL;
-	names = palloc(nmasters * sizeof(char *));
 	for (int i = 0; i < nmasters; i++)
 		names[i] = psprintf("%s:%d", masters[i].host, masters[i].port);
 	qsort(names, nmasters, sizeof(char *), pg_qsort_strcmp);
@@ -234,7 +312,7 @@ masters_text(const RedisTarget *target, RedisTarget *masters, int nmasters)
  * Opens the stream of one node into streams[i] and trackers[i]: the
  * subscribed connection, then tracking on the other, redirected to it.
  */
-static bool
+static CallResult
 start_node_stream(int i, const RedisTarget *node, char **reason)
 {
 	const char *client_id[] = {"CLIENT", "ID"};
@@ -242,40 +320,44 @@ start_node_stream(int i, const RedisTarget *node, char **reason)
 	const char *tracking[] = {"CLIENT", "TRACKING", "on", "REDIRECT", NULL,
 	"BCAST"};
 	RedisReply *id;
+	CallResult	result;
 
 	streams[i] = open_connection(node, reason);
 	if (streams[i] == NULL)
-		return false;
-	if (!call(&streams[i], 2, client_id, REPLY_INTEGER, &id, reason))
-		return false;
+		return CALL_FAILED;
+	result = call(&streams[i], 2, client_id, REPLY_INTEGER, &id, reason);
+	if (result != CALL_OK)
+		return result;
 	tracking[4] = psprintf("%lld", id->integer);
 	redis_reply_free(id);
-	if (!call(&streams[i], 2, subscribe, REPLY_ARRAY, NULL, reason))
-		return false;
+	result = call(&streams[i], 2, subscribe, REPLY_ARRAY, NULL, reason);
+	if (result != CALL_OK)
+		return result;
 	trackers[i] = open_connection(node, reason);
 	if (trackers[i] == NULL)
-		return false;
+		return CALL_FAILED;
 	return call(&trackers[i], 6, tracking, REPLY_STATUS, NULL, reason);
 }
 
 /*
  * Opens the stream to url: one per node holding data (each master of a
  * cluster); then empties L1, since anything it holds may have changed
- * before tracking began.  False with *reason on failure, every connection
- * closed.
+ * before tracking began.  On failure, every connection closed, returns
+ * CALL_REFUSED if Redis refused a command, else CALL_FAILED, with *reason.
  */
-static bool
+static CallResult
 start_stream(const char *url, char **reason)
 {
 	RedisTarget target;
 	RedisTarget *masters;
 	int			nmasters;
 	const char *problem;
+	CallResult	result = CALL_FAILED;
 
 	if (!redis_route_parse(url, &target, &problem))
 	{
 		*reason = pstrdup(problem);
-		return false;
+		return CALL_FAILED;
 	}
 
 	/*
@@ -286,7 +368,7 @@ start_stream(const char *url, char **reason)
 	{
 		watch = redis_route_watch(&target, reason);
 		if (watch == NULL)
-			return false;
+			return CALL_FAILED;
 		if (watched_service != NULL)
 			pfree(watched_service);
 		watched_service = MemoryContextStrdup(TopMemoryContext, target.service);
@@ -297,42 +379,100 @@ start_stream(const char *url, char **reason)
 	{
 		/* counted first, so that a failure part way closes what is open */
 		nstreams = i + 1;
-		if (!start_node_stream(i, &masters[i], reason))
+		result = start_node_stream(i, &masters[i], reason);
+		if (result != CALL_OK)
 			goto failed;
 	}
 	if (followed_masters != NULL)
 		pfree(followed_masters);
-	followed_masters = NULL;
-	if (target.cluster)
-		followed_masters = MemoryContextStrdup(TopMemoryContext,
-											   masters_text(&target, masters,
-															nmasters));
+	followed_masters = target.cluster ?
+		MemoryContextStrdup(TopMemoryContext, masters_text(masters, nmasters)) :
+		NULL;
 
 	reset_l1();
+	l2_stats_set_coherence(L2_COHERENCE_TRACKING);
 	ereport(LOG,
 			(errmsg("cachext sync worker follows Redis' invalidation stream"),
-			 errdetail_plural("L1 was emptied; from now on every change in Redis (%d node) evicts its key from L1.",
-							  "L1 was emptied; from now on every change in Redis (%d nodes) evicts its key from L1.",
+			 errdetail_plural("L1 was emptied; from now on every change in Redis (%d node) evicts its key from L1, unless Redis still holds this instance's own write.",
+							  "L1 was emptied; from now on every change in Redis (%d nodes) evicts its key from L1, unless Redis still holds this instance's own write.",
 							  nmasters, nmasters)));
 	reported_down = false;
-	return true;
+	refused = false;
+	return CALL_OK;
 
 failed:
 	close_streams();
-	return false;
+	return result;
 }
 
 /*
- * Applies one message of the stream: evicts the keys it names, or empties
- * L1 when it names none (Redis was flushed).  Other replies (the
- * subscription's confirmation) are ignored.
+ * Settles the keys of a message that L1 held as own writes (own[] indexes
+ * keys): reads them back from Redis in one round trip on the tracking
+ * connection of the node that announced them, keeps each whose text in Redis hashes as the written text
+ * did, and removes the others.  If Redis cannot answer, the stream is lost.
  */
 static void
-apply_message(const RedisReply *message)
+revalidate_own_writes(int node, const RedisReply *keys, const int *own,
+					  int nown)
+{
+	RedisCommand *gets = palloc(nown * sizeof(RedisCommand));
+	RedisReply **replies = palloc(nown * sizeof(RedisReply *));
+	char	   *reason;
+	TimestampTz now;
+	int64		kept = 0;
+	int64		evicted = 0;
+
+	for (int m = 0; m < nown; m++)
+	{
+		gets[m] = redis_command(2);
+		redis_command_arg_string(&gets[m], 0, "GET");
+		redis_command_arg(&gets[m], 1, keys->element[own[m]]->str,
+						  keys->element[own[m]]->len);
+	}
+	if (redis_conn_exchange(&trackers[node], nown, gets, replies, &reason) !=
+		REDIS_CONN_OK)
+	{
+		lose_stream(reason);
+		return;
+	}
+	now = ttl_clock_now();
+	for (int m = 0; m < nown; m++)
+	{
+		const RedisReply *key = keys->element[own[m]];
+		L1Change	change;
+
+		if (replies[m]->type == REPLY_STRING)
+		{
+			uint64		redis_text_hash = layers_text_hash(replies[m]->str,
+														   replies[m]->len);
+
+			change = l1_remove_changed(key->str, (int) key->len,
+									   &redis_text_hash, now);
+		}
+		else
+			change = l1_remove(key->str, (int) key->len, now) ?
+				L1_CHANGE_REMOVED : L1_CHANGE_ABSENT;
+		kept += change == L1_CHANGE_OWN_WRITE;
+		evicted += change == L1_CHANGE_REMOVED;
+	}
+	redis_replies_free(replies, nown);
+	l2_stats_count(L2_SYNC_KEPT, kept);
+	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
+}
+
+/*
+ * Applies one message of the stream: evicts the keys it names, but for own
+ * writes Redis still holds, or empties L1 when it names none (Redis was
+ * flushed).  Other replies (the subscription's confirmation) are ignored.
+ */
+static void
+apply_message(int node, const RedisReply *message)
 {
 	const RedisReply *keys;
 	TimestampTz now;
 	int64		evicted = 0;
+	int		   *own;
+	int			nown = 0;
 
 	if (message->type != REPLY_ARRAY || message->elements != 3 ||
 		message->element[0]->type != REPLY_STRING ||
@@ -347,11 +487,27 @@ apply_message(const RedisReply *message)
 	if (keys->type != REPLY_ARRAY)
 		return;
 	now = ttl_clock_now();
+	own = palloc(keys->elements * sizeof(int));
 	for (size_t i = 0; i < keys->elements; i++)
-		if (keys->element[i]->type == REPLY_STRING &&
-			l1_remove(keys->element[i]->str, (int) keys->element[i]->len, now))
-			evicted++;
+	{
+		if (keys->element[i]->type != REPLY_STRING)
+			continue;
+		switch (l1_remove_changed(keys->element[i]->str,
+								  (int) keys->element[i]->len, NULL, now))
+		{
+			case L1_CHANGE_REMOVED:
+				evicted++;
+				break;
+			case L1_CHANGE_OWN_WRITE:
+				own[nown++] = (int) i;
+				break;
+			case L1_CHANGE_ABSENT:
+				break;
+		}
+	}
 	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
+	if (nown > 0)
+		revalidate_own_writes(node, keys, own, nown);
 }
 
 /* Reads what stream i's socket holds and applies every complete message. */
@@ -376,8 +532,10 @@ read_stream(int i)
 		}
 		if (message == NULL)
 			return;
-		apply_message(message);
+		apply_message(i, message);
 		redis_reply_free(message);
+		if (nstreams == 0)		/* lost while applying it */
+			return;
 	}
 }
 
@@ -489,7 +647,7 @@ masters_changed(void)
 		lose_stream(reason);
 		return false;
 	}
-	if (strcmp(masters_text(&target, masters, nmasters), followed_masters) == 0)
+	if (strcmp(masters_text(masters, nmasters), followed_masters) == 0)
 		return false;
 	ereport(LOG,
 			(errmsg("cachext sync worker follows the new masters of the Redis cluster"),
@@ -511,7 +669,7 @@ heartbeat(void)
 	char	   *reason;
 
 	for (int i = 0; i < nstreams; i++)
-		if (!call(&trackers[i], 1, ping, REPLY_STATUS, NULL, &reason))
+		if (call(&trackers[i], 1, ping, REPLY_STATUS, NULL, &reason) != CALL_OK)
 		{
 			lose_stream(reason);
 			return false;
@@ -535,7 +693,9 @@ reload_configuration(void)
 	followed_generation = redis_conn_settings_generation();
 	if (nstreams > 0)
 		lose_stream("cachext.redis_url or a setting of the connection changed.");
+	l2_stats_set_coherence(L2_COHERENCE_NONE);
 	reported_down = false;
+	refused = false;
 	if (followed_url != NULL)
 		pfree(followed_url);
 	followed_url = l2_is_configured() ?
@@ -570,6 +730,7 @@ cachext_sync_main(Datum arg)
 	if (l2_is_configured())
 		followed_url = MemoryContextStrdup(TopMemoryContext, cachext_redis_url);
 	followed_generation = redis_conn_settings_generation();
+	l2_stats_set_coherence(L2_COHERENCE_NONE);	/* a predecessor's stream is gone */
 
 	for (;;)
 	{
@@ -588,22 +749,28 @@ cachext_sync_main(Datum arg)
 		{
 			char	   *reason;
 
-			if (start_stream(followed_url, &reason))
+			switch (start_stream(followed_url, &reason))
 			{
-				next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-															 HEARTBEAT_INTERVAL_MS);
-				/* what came with the subscriptions' answers is read already */
-				for (int i = 0; i < nstreams; i++)
-					read_stream(i);
-				if (watch != NULL && read_watch())
-					next_attempt = 0;
-			}
-			else
-			{
-				if (!reported_down)
-					lose_stream(reason);
-				next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														   cachext_redis_retry_interval_ms);
+				case CALL_OK:
+					next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																 HEARTBEAT_INTERVAL_MS);
+					/* what came with the subscriptions' answers is read already */
+					for (int i = 0; i < nstreams; i++)
+						read_stream(i);
+					if (watch != NULL && read_watch())
+						next_attempt = 0;
+					break;
+				case CALL_REFUSED:
+					refuse_stream(reason);
+					next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   TRACKING_RETRY_INTERVAL_MS);
+					break;
+				case CALL_FAILED:
+					if (!reported_down)
+						lose_stream(reason);
+					next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   cachext_redis_retry_interval_ms);
+					break;
 			}
 		}
 		if (nstreams > 0 && GetCurrentTimestamp() >= next_heartbeat)
@@ -619,11 +786,13 @@ cachext_sync_main(Datum arg)
 														   cachext_redis_retry_interval_ms);
 		}
 
-		if (nstreams > 0)
+		if (nstreams > 0 || refused)
 			layers_replay_queue();
 
 		if (nstreams > 0)
 			timeout = ms_until(next_heartbeat);
+		else if (refused)		/* Redis answers: replay the queue meanwhile */
+			timeout = Min(ms_until(next_attempt), HEARTBEAT_INTERVAL_MS);
 		else if (followed_url != NULL)
 			timeout = ms_until(next_attempt);
 		wait_for_events(timeout, stream_readable, &watch_readable);

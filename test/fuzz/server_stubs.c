@@ -20,6 +20,7 @@
 #include "storage/shmem.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "server_stubs.h"
 
 #define STUB_MAX_LOCKS 1024
@@ -33,11 +34,17 @@ LWLockPadded *MainLWLockArray = main_locks;
 static LWLock *held = NULL;
 static void *shmem_block = NULL;
 
+#ifdef CACHEXT_EXCEPTIONAL_CONDITION_HAS_ERROR_TYPE
 void
 ExceptionalCondition(const char *conditionName, const char *errorType,
 					 const char *fileName, int lineNumber)
+#else
+void
+ExceptionalCondition(const char *conditionName,
+					 const char *fileName, int lineNumber)
+#endif
 {
-	fprintf(stderr, "%s(\"%s\") at %s:%d\n", errorType, conditionName,
+	fprintf(stderr, "TRAP: failed Assert(\"%s\") at %s:%d\n", conditionName,
 			fileName, lineNumber);
 	abort();
 }

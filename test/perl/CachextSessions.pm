@@ -9,7 +9,7 @@ use Exporter 'import';
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(start_psql finish_psql wait_for_app);
+our @EXPORT = qw(start_psql finish_psql wait_for_app start_listener stop_listener);
 
 # Starts psql on $node running $sql in the background, optionally with an
 # application_name to find it by; returns [harness, \stdout, \stderr].
@@ -45,6 +45,41 @@ sub wait_for_app
 		"SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = '$appname' AND state = 'active'"
 	) or die "session $appname did not start";
 	usleep(100_000);
+}
+
+# A psql session on $node's database $db LISTENing on cache_events;
+# stop_listener ends it and returns its notifications as [channel, payload,
+# sender PID].
+sub start_listener
+{
+	my ($node, $db) = @_;
+	my %l = (in => "LISTEN cache_events;\n", out => '', err => '');
+	$l{h} = IPC::Run::start(
+		[
+			'psql', '-XAtq', '-d',
+			$node->connstr($db) . ' application_name=listener'
+		],
+		'<', \$l{in}, '>', \$l{out}, '2>', \$l{err});
+	$l{h}->pump while length $l{in};
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'listener' AND state = 'idle' AND query LIKE 'LISTEN%'}
+	) or die 'the listener did not start';
+	return \%l;
+}
+
+sub stop_listener
+{
+	my ($l) = @_;
+	$l->{in} .= "SELECT 'listener done';\n\\q\n";
+	$l->{h}->finish;
+	die "listener failed: $l->{err}" unless $l->{out} =~ /listener done/;
+	my @got;
+	for (split /\n/, $l->{out})
+	{
+		push @got, [ $1, $2, $3 ]
+		  if /^Asynchronous notification "([^"]+)" with payload "(.*)" received from server process with PID (\d+)\.$/;
+	}
+	return @got;
 }
 
 1;

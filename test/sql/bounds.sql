@@ -50,7 +50,8 @@ SELECT entries, evictions, bytes, max_bytes, bytes <= max_bytes AS within_bound,
        bytes = entries * 900096 AS as_computed
   FROM cache_stats WHERE layer = 'l1';
 SELECT 'big' || i AS evicted FROM generate_series(1, 80) AS i
- WHERE NOT EXISTS (SELECT FROM cache_entries WHERE key = 'big' || i);
+ WHERE NOT EXISTS (SELECT FROM cache_entries WHERE key = 'big' || i)
+ ORDER BY i;
 SELECT DISTINCT bytes FROM cache_entries;
 
 --

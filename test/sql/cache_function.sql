@@ -73,20 +73,21 @@ SELECT cache_get('user:999');
 
 --
 -- Other result types.  Without key_prefix the key starts with the function's
--- name; without ttl the entry lives cachext.default_ttl (one hour), as it
--- was when cache_function was called.
+-- schema, name and argument types, e.g. public.user_name(integer), so that
+-- no two functions share keys (see below); without ttl the entry lives
+-- cachext.default_ttl (one hour), as it was when cache_function was called.
 --
 -- A scalar result (text).
 CREATE FUNCTION user_name(uid int) RETURNS text
     LANGUAGE sql AS $$ SELECT name FROM users WHERE id = uid $$;
 SELECT cache_function('user_name(int)');
 SELECT user_name_cached(42);
-SELECT key, expires_at - created_at AS ttl FROM cache_entries WHERE key LIKE 'user_name:%';
+SELECT key, expires_at - created_at AS ttl FROM cache_entries WHERE key LIKE 'public.user_name(integer):%';
 
 -- A NULL argument is written \N in the key, and the NULL is passed on to the
 -- original.
 SELECT user_name_cached(NULL) IS NULL AS is_null;
-SELECT key, cache_get(key) FROM cache_entries WHERE key = cache_key('user_name', NULL::int);
+SELECT key, cache_get(key) FROM cache_entries WHERE key = cache_key('public.user_name(integer)', NULL::int);
 
 -- A set of composite values (the table's row type): the rows are cached as
 -- one JSON array, in order.
@@ -94,11 +95,11 @@ CREATE FUNCTION users_named(pattern text) RETURNS SETOF users
     LANGUAGE sql AS $$ SELECT * FROM users WHERE name LIKE pattern ORDER BY id $$;
 SELECT cache_function('users_named(text)');
 SELECT * FROM users_named_cached('A%');
-SELECT cache_get('users_named:A%');
+SELECT cache_get('public.users_named(text):A%');
 
 -- An empty set is cached as an empty array: no rows.
 SELECT * FROM users_named_cached('Z%');
-SELECT cache_get('users_named:Z%');
+SELECT cache_get('public.users_named(text):Z%');
 
 -- A set of scalars, from a function without arguments: its key is the
 -- prefix alone.
@@ -115,7 +116,7 @@ SELECT cache_function('user_count()');
 SELECT user_count_cached();
 INSERT INTO users VALUES (1, 'Edsger');
 SELECT user_count_cached() AS cached, user_count() AS current;
-SELECT key FROM cache_entries WHERE key LIKE 'user_count%';
+SELECT key FROM cache_entries WHERE key LIKE 'public.user_count%';
 
 -- An array result.  Its elements, NULLs and special characters included,
 -- come back as they were.
@@ -123,15 +124,34 @@ CREATE FUNCTION user_tags(uid int) RETURNS text[]
     LANGUAGE sql AS $$ SELECT ARRAY[name, 'a,b', 'say "hi"', NULL, ''] FROM users WHERE id = uid $$;
 SELECT cache_function('user_tags(int)');
 SELECT user_tags_cached(7), user_tags_cached(7) = user_tags(7) AS same;
-SELECT cache_get('user_tags:7');
+SELECT cache_get('public.user_tags(integer):7');
 
 -- A long argument makes a key over 200 characters, which is hashed:
 -- prefix:md5 of the whole key.
 CREATE FUNCTION shout(s text) RETURNS text LANGUAGE sql AS $$ SELECT upper(s) $$;
 SELECT cache_function('shout(text)');
 SELECT length(shout_cached(repeat('a', 250))) AS result_length;
-SELECT key, key = 'shout:' || md5('shout:' || repeat('a', 250)) AS is_md5
-  FROM cache_entries WHERE key LIKE 'shout:%';
+SELECT key, key = 'public.shout(text):' || md5('public.shout(text):' || repeat('a', 250)) AS is_md5
+  FROM cache_entries WHERE key LIKE 'public.shout(text):%';
+
+--
+-- Keys are unique per function: the same name in two schemas, or two
+-- overloads, never share keys (and so never each other's results).
+--
+CREATE SCHEMA tenant1;
+CREATE SCHEMA tenant2;
+CREATE FUNCTION tenant1.whoami(i int) RETURNS text LANGUAGE sql AS $$ SELECT 'tenant1:' || i $$;
+CREATE FUNCTION tenant2.whoami(i int) RETURNS text LANGUAGE sql AS $$ SELECT 'tenant2:' || i $$;
+CREATE FUNCTION tenant1.whoami(t text) RETURNS text LANGUAGE sql AS $$ SELECT 'text:' || t $$;
+SELECT cache_function('tenant1.whoami(int)');
+SELECT cache_function('tenant2.whoami(int)');
+SELECT cache_function('tenant1.whoami(text)');
+SELECT tenant1.whoami_cached(1), tenant2.whoami_cached(1), tenant1.whoami_cached('1'::text);
+SELECT key, cache_get(key) FROM cache_entries WHERE key LIKE 'tenant_.whoami(%'
+ ORDER BY key COLLATE "C";
+-- The wrapper's comment names the prefix.
+SELECT obj_description('tenant2.whoami_cached(int)'::regprocedure, 'pg_proc');
+DROP SCHEMA tenant1, tenant2 CASCADE;
 
 --
 -- Refusals.  Only plain functions with a fixed list of arguments of real
@@ -184,7 +204,7 @@ SELECT cache_function('user_name(int)', ttl => '5 minutes');
 --
 SELECT cache_uncache_function('user_name(int)');
 SELECT count(*) AS wrappers FROM pg_proc WHERE proname = 'user_name_cached';
-SELECT cache_get('user_name:42');
+SELECT cache_get('public.user_name(integer):42');
 
 -- Without a wrapper there is nothing to drop: 42883 (undefined_function).
 SELECT cache_uncache_function('user_name(int)');

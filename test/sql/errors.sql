@@ -93,6 +93,15 @@ SELECT cache_set('k', '1', interval '1 month -30 days');
 -- A TTL too large to compute an expiry time is refused with 22023.
 SELECT cache_set('k', '1', interval '300000 years');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- So are TTLs at the limit of 64-bit microseconds, whose rounding up to
+-- milliseconds must not overflow; cache_get_or_set stores nothing then.
+SELECT cache_set('k', '1', interval '9223372036854775807 microseconds');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT cache_set('k', '1', interval '9223372036854775 milliseconds 807 microseconds');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT cache_get_or_set('huge-ttl', 'SELECT 1', interval '9223372036854775807 microseconds');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT cache_get('huge-ttl') IS NULL AS not_cached;
 
 --
 -- cache_get_multi checks every key of its array the same way.

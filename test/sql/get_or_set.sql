@@ -11,9 +11,11 @@ SELECT cache_stats_reset();
 -- them and comparisons, never the timestamps themselves.
 
 --
--- Hits and misses.  A sequence counts how often the factory query runs.
+-- Hits and misses.  A sequence counts how often the factory query runs (a
+-- temporary one: nextval() on it takes no transaction ID, which would make
+-- the factory a writing one, never cached: see writing_factories).
 --
-CREATE SEQUENCE s;
+CREATE TEMP SEQUENCE s;
 
 -- The first call misses: the query runs and its value (1) is cached.
 SELECT cache_get_or_set('seq', 'SELECT nextval(''s'')');

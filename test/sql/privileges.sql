@@ -80,11 +80,13 @@ SHOW cachext.redis_prefix;
 SHOW cachext.max_key_length;
 
 -- Nor read the Redis URL, which may hold a password (42501), however
--- asked.  (Roles granted pg_read_all_settings can: see SECURITY.md.)
+-- asked.  (Roles granted pg_read_all_settings can: see SECURITY.md.)  The
+-- refusal is core's, worded differently from PostgreSQL 16 on: only its
+-- SQLSTATE is shown.
+\set VERBOSITY sqlstate
 SHOW cachext.redis_url;
-\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT current_setting('cachext.redis_url');
-\echo SQLSTATE :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 SELECT count(*) AS visible FROM pg_settings WHERE name = 'cachext.redis_url';
 SELECT count(*) AS visible FROM pg_show_all_settings() WHERE name = 'cachext.redis_url';
 

@@ -36,12 +36,14 @@ SELECT cache_set('forever', '"mortal now"', interval '5 minutes');
 SELECT key, expires_at - created_at AS ttl FROM cache_entries WHERE key = 'forever';
 
 -- TTLs have millisecond precision; a fraction of a millisecond is rounded up,
--- so that a positive TTL never becomes zero.
+-- so that a positive TTL never becomes zero: one microsecond is stored as one
+-- millisecond (too short to be seen here on a loaded machine; it expires
+-- below, where the expired entries are counted).
 SELECT cache_set('ms', '1', interval '250 milliseconds');
-SELECT cache_set('ms-fraction', '1', interval '1.5 milliseconds');
+SELECT cache_set('ms-fraction', '1', interval '250.5 milliseconds');
 SELECT cache_set('one-microsecond', '1', interval '1 microsecond');
 SELECT key, expires_at - created_at AS ttl FROM cache_entries
- WHERE key IN ('ms', 'ms-fraction', 'one-microsecond') ORDER BY key;
+ WHERE key IN ('ms', 'ms-fraction') ORDER BY key;
 
 -- Wait for those three to expire, then start counting afresh.
 SELECT pg_sleep(0.3);

@@ -76,8 +76,10 @@ ok($left > 55 && $left <= 60.1, "promoted entry keeps the remaining TTL ($left s
 is(l2_stat('hits || \',\' || promotions'), '1,1', 'L2 hit counted as hit and promotion');
 redis_cli('main', 'SET', 'cache:x', '{"a":1}');
 is(sql(q{SELECT cache_get('x')}), '{"a": 1}', 'redis-cli SET without TTL is read');
-is(sql(q{SELECT expires_at IS NULL FROM cache_entries WHERE key = 'x'}),
-	't', 'PTTL -1 promotes an entry without expiry');
+is( sql(
+		q{SELECT expires_at BETWEEN now() AND clock_timestamp() + current_setting('cachext.l1_max_ttl')::interval
+FROM cache_entries WHERE key = 'x'}),
+	't', 'PTTL -1 promotes an entry that L1 keeps at most cachext.l1_max_ttl');
 is(sql(q{SELECT cache_get('absent') IS NULL}), 't', 'a key in neither layer is a miss');
 
 # ---- Garbage under the prefix is a miss and an error, never an ERROR.

@@ -9,86 +9,25 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextCoherence;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
-use Time::HiRes qw(usleep);
 
 my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('shared', $redis_port);
 
-# An instance with cachext preloaded, following the shared Redis.
-sub new_instance
-{
-	my ($name) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init(allows_streaming => 1);
-	$node->append_conf(
-		'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$redis_port'
-cachext.redis_retry_interval = 100ms
-});
-	$node->start;
-	return $node;
-}
-
-my $node_a = new_instance('a');
-my $node_b = new_instance('b');
-
-# Waits on $node until cache_get($key) is $expected ('' for a miss), up to
-# 5 s; returns the clock_timestamp() at which it was, or '' on a timeout.
-my $wait_function = q{
-CREATE FUNCTION wait_for_value(k text, expected jsonb) RETURNS timestamptz
-LANGUAGE plpgsql AS $$
-DECLARE
-	deadline timestamptz := clock_timestamp() + interval '5 s';
-BEGIN
-	LOOP
-		IF cache_get(k) IS NOT DISTINCT FROM expected THEN
-			RETURN clock_timestamp();
-		END IF;
-		IF clock_timestamp() > deadline THEN
-			RETURN NULL;
-		END IF;
-		PERFORM pg_sleep(0.0002);
-	END LOOP;
-END $$};
-for my $node ($node_a, $node_b)
-{
-	$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
-	$node->safe_psql('postgres', $wait_function);
-}
-
-sub wait_for_value
-{
-	my ($node, $key, $expected) = @_;
-	my $literal = defined $expected ? "'$expected'" : 'NULL';
-	return $node->safe_psql('postgres',
-		"SELECT wait_for_value('$key', $literal)");
-}
+my $node_a = coherent_instance('a', "redis://127.0.0.1:$redis_port", '',
+	allows_streaming => 1);
+my $node_b = coherent_instance('b', "redis://127.0.0.1:$redis_port", '',
+	allows_streaming => 1);
 
 # Polls $node until $query returns 't'; false after 10 s.
 sub poll
 {
 	my ($node, $query) = @_;
 	return $node->poll_query_until('postgres', $query);
-}
-
-sub in_l1
-{
-	my ($node, $key) = @_;
-	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM cache_entries WHERE key = '$key'");
-}
-
-sub sync_stat
-{
-	my ($node, $column) = @_;
-	return $node->safe_psql('postgres',
-		"SELECT $column FROM cache_stats WHERE layer = 'l2'");
 }
 
 # ---- Each instance runs one sync worker (it has no database, so it is
@@ -119,26 +58,12 @@ for my $round (1 .. 20)
 	wait_for_value($node_b, 'k', $old);
 	is(in_l1($node_b, 'k'), '1', 'B holds the old value in its L1') if $round == 1;
 
-	my ($seen, $err) = ('', '');
-	my $poller = IPC::Run::start(
-		[
-			'psql', '-XAtq', '-d', $node_b->connstr('postgres'), '-c',
-			"SELECT wait_for_value('k', '$new')"
-		],
-		'>', \$seen, '2>', \$err);
-	usleep(100_000);
-	my $written = $node_a->safe_psql('postgres',
-		"SELECT clock_timestamp() FROM (SELECT cache_set('k', '$new')) s");
-	$poller->finish;
-	chomp $seen;
-	if ($seen eq '')
+	my ($ms, $err) = write_seen_after($node_b, $node_a, 'k', $new);
+	if (!defined $ms)
 	{
 		fail("round $round: B never served the new value ($err)");
 		next;
 	}
-	my $ms = $node_b->safe_psql('postgres',
-		"SELECT greatest(0, extract(epoch FROM '$seen'::timestamptz - '$written'::timestamptz) * 1000)"
-	);
 	push @latencies, $ms;
 	ok($ms < 1000, "round $round: B serves A's new value after $ms ms");
 }
@@ -146,7 +71,7 @@ my @sorted = sort { $a <=> $b } @latencies;
 my $median = @sorted ? $sorted[ int(@sorted / 2) ] : 'n/a';
 note(sprintf('write on A to new value served on B: median %.3f ms, max %.3f ms over %d rounds',
 		$median, $sorted[-1] // 0, scalar @sorted));
-ok(sync_stat($node_b, 'sync_evictions') >= 20, 'B counted its evictions');
+ok(l2_stat($node_b, 'sync_evictions') >= 20, 'B counted its evictions');
 
 # ---- Invalidate on A: B misses.
 wait_for_value($node_b, 'k', qq({"round": 20, "v": "new"}));
@@ -166,7 +91,7 @@ for my $node ($node_a, $node_b)
 # ---- FLUSHALL empties every L1.
 $node_a->safe_psql('postgres', q{SELECT cache_get('shared')});
 $node_b->safe_psql('postgres', q{SELECT cache_get('shared')});
-my %resets = map { $_->name => sync_stat($_, 'sync_resets') } ($node_a, $node_b);
+my %resets = map { $_->name => l2_stat($_, 'sync_resets') } ($node_a, $node_b);
 redis_cli('shared', 'FLUSHALL');
 for my $node ($node_a, $node_b)
 {
@@ -182,7 +107,7 @@ for my $node ($node_a, $node_b)
 # ---- Redis restarted: each L1 is emptied when the stream is lost, the
 # worker reconnects, and the instances are coherent again.
 $node_b->safe_psql('postgres', q{SELECT cache_set('before', '1')});
-%resets = map { $_->name => sync_stat($_, 'sync_resets') } ($node_a, $node_b);
+%resets = map { $_->name => l2_stat($_, 'sync_resets') } ($node_a, $node_b);
 redis_kill('shared');
 for my $node ($node_a, $node_b)
 {

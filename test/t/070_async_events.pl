@@ -9,6 +9,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use CachextSessions;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -31,40 +34,6 @@ CREATE TABLE items (id int PRIMARY KEY, n int NOT NULL DEFAULT 0);
 INSERT INTO items (id) SELECT generate_series(1, 100);
 SELECT cache_watch_table('items', 'ITEM', ARRAY['item:{id}:{n}']);
 });
-
-# A psql session LISTENing on cache_events; stop_listener ends it and
-# returns its notifications as [channel, payload, sender PID].
-sub start_listener
-{
-	my ($db) = @_;
-	my %l = (in => "LISTEN cache_events;\n", out => '', err => '');
-	$l{h} = IPC::Run::start(
-		[
-			'psql', '-XAtq', '-d',
-			$node->connstr($db) . ' application_name=listener'
-		],
-		'<', \$l{in}, '>', \$l{out}, '2>', \$l{err});
-	$l{h}->pump while length $l{in};
-	$node->poll_query_until('postgres',
-		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'listener' AND state = 'idle' AND query LIKE 'LISTEN%'}
-	) or die 'the listener did not start';
-	return \%l;
-}
-
-sub stop_listener
-{
-	my ($l) = @_;
-	$l->{in} .= "SELECT 'listener done';\n\\q\n";
-	$l->{h}->finish;
-	die "listener failed: $l->{err}" unless $l->{out} =~ /listener done/;
-	my @got;
-	for (split /\n/, $l->{out})
-	{
-		push @got, [ $1, $2, $3 ]
-		  if /^Asynchronous notification "([^"]+)" with payload "(.*)" received from server process with PID (\d+)\.$/;
-	}
-	return @got;
-}
 
 # Waits until the workers and the fallbacks together sent $n events.
 sub wait_for_events
@@ -93,7 +62,7 @@ sub writers_and_check
 	my ($label, $seconds) = @_;
 	$node->safe_psql('postgres', 'SELECT cache_stats_reset()');
 	my $before = $node->safe_psql('postgres', 'SELECT sum(n) FROM items');
-	my $listener = start_listener('postgres');
+	my $listener = start_listener($node, 'postgres');
 	my ($out, $err);
 	my $ok = IPC::Run::run(
 		[
@@ -150,7 +119,7 @@ sub run_in
 	$s->{h}->pump until $s->{out} =~ s/step done\n//;
 }
 $node->safe_psql('postgres', 'SELECT cache_stats_reset()');
-$listener = start_listener('postgres');
+$listener = start_listener($node, 'postgres');
 my ($a, $b) = (session(), session());
 run_in($a, 'BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT sum(n) FROM items WHERE id <= 50;');
 run_in($b, 'BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT sum(n) FROM items WHERE id > 50;');
@@ -184,7 +153,7 @@ ok(1, 'the idle worker exited');
 # worker leaves when no session of the database sends events any more.
 $node->safe_psql('postgres', 'CREATE DATABASE dropme');
 $node->safe_psql('dropme', 'CREATE EXTENSION cachext');
-$listener = start_listener('dropme');
+$listener = start_listener($node, 'dropme');
 $node->safe_psql('dropme', q{SELECT cache_invalidate('in dropme')});
 $node->poll_query_until('postgres',
 	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'cachext events' AND datname = 'dropme'})
@@ -207,7 +176,7 @@ note("1kB queue: $sent sent by the worker, $fallbacks by writers");
 
 # A single transaction whose events cannot fit falls back, in order.
 $node->safe_psql('postgres', 'SELECT cache_stats_reset()');
-$listener = start_listener('postgres');
+$listener = start_listener($node, 'postgres');
 $node->safe_psql('postgres',
 	q{SELECT count(cache_invalidate('burst:' || i)) FROM generate_series(1, 50) i});
 wait_for_events(50);
@@ -241,7 +210,7 @@ ok(kill('KILL', $pid), "killed backend $pid");
 $victim->finish;
 $node->poll_query_until('postgres', 'SELECT 1', '1')
   or die 'the server did not come back';
-$listener = start_listener('postgres');
+$listener = start_listener($node, 'postgres');
 $node->safe_psql('postgres', q{SELECT cache_invalidate('after restart')});
 wait_for_events(1);
 @got = stop_listener($listener);
