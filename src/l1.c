@@ -90,6 +90,7 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "port/atomics.h"
@@ -141,6 +142,7 @@ typedef struct L1Entry
 	pg_atomic_uint32 visited;	/* sieve: hit since the hand last passed */
 	bool		own_write;		/* stored by this instance's own write */
 	uint64		own_text_hash;	/* if so, the hash of the text it wrote */
+	int32		encoding;		/* server encoding of the value's strings */
 } L1Entry;
 
 /*
@@ -775,6 +777,14 @@ l1_lookup_entry(const char *key, int key_len, TimestampTz now,
 	{
 		LWLockAcquire(view->lock, mode);
 		i = is_fenced(view, hash) ? L1_NONE : find_entry(view, hash, key, key_len);
+
+		/*
+		 * Databases of different encodings may share a namespace: a value
+		 * whose strings are in another encoding is not this database's.
+		 */
+		if (i != L1_NONE &&
+			view->entries[i].encoding != GetDatabaseEncoding())
+			i = L1_NONE;
 		if (i == L1_NONE || !is_expired(&view->entries[i], now))
 			break;
 		if (!is_past_keeping(&view->entries[i], now))
@@ -882,6 +892,7 @@ l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
 	e->value_len = value_len;
 	e->nchunks = nchunks;
 	e->created_at = now;
+	e->encoding = GetDatabaseEncoding();
 	pg_atomic_write_u64(&e->last_access, (uint64) now);
 	e->expires_at = expires_at;
 	e->keep_until = keep_until;

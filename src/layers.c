@@ -178,10 +178,11 @@ layers_replay_queue(void)
 }
 
 /*
- * Parses JSON text read from Redis.  Invalid text (not JSON, not in the
- * database encoding, containing NUL) is a miss counted as an L2 error,
- * never an ERROR: only data errors of jsonb_in are caught, anything else
- * (a cancel, out of memory) propagates.
+ * Parses JSON text read from Redis, which holds UTF-8 for every client and
+ * every database.  Invalid text (not JSON, not UTF-8, containing NUL, or
+ * with a character this database's encoding lacks) is a miss counted as an
+ * L2 error, never an ERROR: only data errors of the conversion and of
+ * jsonb_in are caught, anything else (a cancel, out of memory) propagates.
  */
 static Jsonb *
 parse_json_text(const L2Value *value)
@@ -190,15 +191,17 @@ parse_json_text(const L2Value *value)
 	Jsonb	   *volatile result = NULL;
 
 	if (strlen(value->data) != (size_t) value->len ||
-		!pg_verifymbstr(value->data, value->len, true))
+		!pg_verify_mbstr(PG_UTF8, value->data, value->len, true))
 	{
 		l2_stats_count(L2_ERRORS, 1);
 		return NULL;
 	}
 	PG_TRY();
 	{
+		char	   *text = pg_any_to_server(value->data, value->len, PG_UTF8);
+
 		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-													CStringGetDatum(value->data)));
+													CStringGetDatum(text)));
 	}
 	PG_CATCH();
 	{
@@ -518,6 +521,8 @@ layers_set(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	if (with_l2)
 	{
 		json = JsonbToCString(NULL, (JsonbContainer *) &value->root, value_len);
+		/* Redis holds UTF-8, whatever this database's encoding */
+		json = pg_server_to_any(json, strlen(json), PG_UTF8);
 		json_len = strlen(json);
 		if (json_len > L2_MAX_VALUE_LENGTH)
 			report_too_large_for_redis(json_len);

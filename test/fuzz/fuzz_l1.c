@@ -523,7 +523,7 @@ op_store(ModelKey *m, bool with_lease)
 		free_chunks += view->entries[old].nchunks;
 	}
 	result = l1_store(m->key, m->key_len, NAMESPACE_LEN, (Jsonb *) value,
-					  expires_at, keep_until, 0, now, lease);
+					  expires_at, keep_until, 0, now, lease, NULL);
 	if (l1_entry_footprint(m->key_len, len) / L1_CHUNK_SIZE >
 		(Size) view->header->nchunks)
 	{

@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 
+#include "mb/pg_wchar.h"
 #include "nodes/pg_list.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -32,6 +33,14 @@ MemoryContext TopMemoryContext = NULL;
 LWLockPadded *MainLWLockArray = main_locks;
 
 static LWLock *held = NULL;
+
+/* The store records each value's encoding: one database, UTF8. */
+int
+GetDatabaseEncoding(void)
+{
+	return PG_UTF8;
+}
+
 static void *shmem_block = NULL;
 
 #ifdef CACHEXT_EXCEPTIONAL_CONDITION_HAS_ERROR_TYPE
