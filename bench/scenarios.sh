@@ -117,36 +117,53 @@ EOF
   done
 }
 
-# 2b. L2 hits over TLS (rediss://) vs over plain TCP, the same reads of the same values
-# from two Redis servers of the same build, variants interleaved.
+# L2 hits with cachext pointed at `l2_switch STATE` vs at the plain Redis over TCP: the
+# same reads of the same values (an L1 of 8 entries in front of them), variants
+# interleaved.  l2_versus_plain SCENARIO STATE HOW RATIO_NAME MINIMUM
+l2_versus_plain() {
+  local scenario=$1 state=$2 how=$3 ratio_name=$4 minimum=$5 s variant c plain other
+  local variants=(plain "$state")
+  profile l1_tiny "cachext.l1_max_entries = 8" "cachext.l1_partitions = 1"
+  for s in on "$state"; do
+    l2_switch "$s"
+    sql -c "SELECT count(cache_set('l2user:' || i, $USER_VALUE, NULL)) FROM generate_series(1, $NKEYS) AS i" >/dev/null
+  done
+  for variant in "${variants[@]}"; do
+    script "$scenario" "$variant" <<EOF
+\set id random(1, $NKEYS)
+SELECT cache_get('l2user:' || :id);
+EOF
+  done
+  VARIANT_L2[$scenario-plain]=on
+  VARIANT_L2[$scenario-$state]=$state
+  sql -c 'SELECT cache_stats_reset()' >/dev/null
+  compare "$scenario" "${variants[@]}"
+  record "$scenario" tx "${variants[@]}"
+  for c in $CLIENTS; do
+    plain=$(median "$scenario" plain "$c") other=$(median "$scenario" "$state" "$c")
+    say "$scenario c=$c: cache_get via L2 $how $other tps, over TCP $plain tps: $(ratio "$other" "$plain")x"
+    target "$scenario c=$c $ratio_name" "$(ratio "$other" "$plain")" '>=' "$minimum"
+  done
+}
+
+# 2b. L2 hits over TLS (rediss://) vs over plain TCP, from two Redis servers of the same build.
 scenario_l2_tls() {
-  local variants=(plain tls) state variant c plain tls
   if [ -z "$HAS_L2" ] || [ -z "$TLS_RPORT" ] ||
     [ -z "$(sql -c "SELECT 1 FROM pg_settings WHERE name = 'cachext.redis_tls_ca_file'")" ]; then
     skip l2_tls "no L2, no TLS Redis, or no TLS in this build"
     return
   fi
-  profile l1_tiny "cachext.l1_max_entries = 8" "cachext.l1_partitions = 1"
-  for state in on tls; do
-    l2_switch "$state"
-    sql -c "SELECT count(cache_set('l2user:' || i, $USER_VALUE, NULL)) FROM generate_series(1, $NKEYS) AS i" >/dev/null
-  done
-  for variant in "${variants[@]}"; do
-    script l2_tls "$variant" <<EOF
-\set id random(1, $NKEYS)
-SELECT cache_get('l2user:' || :id);
-EOF
-  done
-  VARIANT_L2[l2_tls-plain]=on
-  VARIANT_L2[l2_tls-tls]=tls
-  sql -c 'SELECT cache_stats_reset()' >/dev/null
-  compare l2_tls "${variants[@]}"
-  record l2_tls tx "${variants[@]}"
-  for c in $CLIENTS; do
-    plain=$(median l2_tls plain "$c") tls=$(median l2_tls tls "$c")
-    say "l2_tls c=$c: cache_get via L2 over TLS $tls tps, over TCP $plain tps: $(ratio "$tls" "$plain")x"
-    target "l2_tls c=$c TLS/TCP" "$(ratio "$tls" "$plain")" '>=' 0.70
-  done
+  l2_versus_plain l2_tls tls "over TLS" TLS/TCP 0.70
+}
+
+# 2c. L2 hits through Redis Cluster routing (redis-cluster://, three masters) vs plain TCP
+# to one server.
+scenario_l2_cluster() {
+  if [ -z "$HAS_L2" ] || [ -z "$CLUSTER_SEEDS" ]; then
+    skip l2_cluster "no L2 or no Redis Cluster"
+    return
+  fi
+  l2_versus_plain l2_cluster cluster "through Cluster routing" Cluster/TCP 0.80
 }
 
 # 3. Writes with a TTL, L1 only and L1+L2, vs an upsert into an UNLOGGED table.

@@ -6,8 +6,9 @@
  * Connection.  Each backend opens its own connection lazily, on its first
  * use of L2, and keeps it across transactions; its state lives in static
  * variables whose strings are in a child of TopMemoryContext, because the
- * connection outlives every transaction.  The node is found by
- * redis_route.c and spoken to by redis_conn.c.  A failure frees the
+ * connection outlives every transaction.  The node (or, for a Redis
+ * Cluster, the node of each key) is found by redis_route.c and spoken to by
+ * redis_conn.c.  A failure frees the
  * connection; the next use after cachext.redis_retry_interval opens a new
  * one (finding the node again).  A change of cachext.redis_url, or of a
  * setting that says how to connect (TLS files and verification, Sentinel
@@ -48,7 +49,7 @@ int			cachext_redis_retry_interval_ms = 1000;
  * This backend's connection.  connected_url and target's strings live in
  * target_context, a child of TopMemoryContext reset when the URL changes.
  */
-static RedisConn *redis = NULL;
+static RedisRoute *redis = NULL;
 static MemoryContext target_context = NULL;
 static char *connected_url = NULL;	/* the cachext.redis_url of target */
 static uint64 connected_generation = 0; /* redis_conn_settings_generation
@@ -96,6 +97,36 @@ check_redis_url(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * A new cachext.redis_url names cachext's own keys for a cluster or a
+ * single node at once, in every process, before any command is built.
+ */
+static void
+assign_redis_url(const char *newval, void *extra)
+{
+	l2_lease_set_cluster(newval != NULL &&
+						 strncmp(newval, REDIS_CLUSTER_SCHEME,
+								 strlen(REDIS_CLUSTER_SCHEME)) == 0);
+}
+
+/*
+ * Tags need one Redis node: their scripts touch keys of many hash slots,
+ * which a cluster refuses (and a queued tag invalidation would then never
+ * replay).  Raises the error of a tag used behind redis-cluster://.
+ */
+void
+l2_require_tags_supported(void)
+{
+	if (cachext_redis_url != NULL &&
+		strncmp(cachext_redis_url, REDIS_CLUSTER_SCHEME,
+				strlen(REDIS_CLUSTER_SCHEME)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cache tags are not supported with Redis Cluster"),
+				 errdetail("cachext.redis_url names a cluster; a tag's member set and its keys lie in different hash slots."),
+				 errhint("Use a single Redis node or Sentinel for tags, or key prefixes and cache_invalidate_pattern() instead.")));
+}
+
+/*
  * Defines cachext.redis_url and cachext.redis_retry_interval; called from
  * cachext.c's define_settings so that every setting is registered in
  * _PG_init, before MarkGUCPrefixReserved.
@@ -106,11 +137,12 @@ l2_define_settings(void)
 	DefineCustomStringVariable("cachext.redis_url",
 							   "Redis server used as the shared cache (L2); empty means L1 only.",
 							   "redis://[[user]:password@]host[:port][/db], rediss://... (TLS), "
-							   "redis-sentinel://[[user]:password@]host[:port][,...]/service[/db] or unix:///path[?db=N].",
+							   "redis-sentinel://[[user]:password@]host[:port][,...]/service[/db], "
+							   "redis-cluster://[[user]:password@]host[:port][,...] or unix:///path[?db=N].",
 							   &cachext_redis_url,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_redis_url, NULL, NULL);
+							   check_redis_url, assign_redis_url, NULL);
 	DefineCustomIntVariable("cachext.redis_retry_interval",
 							"How long a backend skips Redis after a failure.",
 							NULL,
@@ -137,7 +169,7 @@ l2_shmem_startup(void)
 static void
 disconnect(void)
 {
-	redis_conn_close(&redis);
+	redis_route_close(&redis);
 }
 
 /* on_proc_exit callback: a backend leaving closes its socket politely. */
@@ -187,8 +219,8 @@ static bool
 run(int ncommands, const RedisCommand *commands, RedisReply **replies)
 {
 	char	   *reason = NULL;
-	RedisConnResult result = redis_conn_exchange(&redis, ncommands, commands,
-												 replies, &reason);
+	RedisConnResult result = redis_route_exchange(redis, ncommands, commands,
+												  replies, &reason);
 
 	if (result != REDIS_CONN_OK)
 	{
@@ -231,7 +263,7 @@ connect_to_redis(void)
 	RedisConnResult result;
 	char	   *reason;
 
-	redis = redis_route_connect(&target, &result, &reason);
+	redis = redis_route_open(&target, &result, &reason);
 	if (redis == NULL)
 	{
 		fail(result == REDIS_CONN_TIMEOUT, reason);
@@ -628,26 +660,23 @@ l2_invalidate_tag(const char *tag, int tag_len, int64 *removed,
 }
 
 /*
- * Unlinks every key matching a SCAN MATCH pattern, one SCAN page (COUNT
- * 1000) and one UNLINK at a time; never KEYS, which blocks Redis.  The
- * epoch is bumped first, so loads begun before fail.  A failure part way
- * leaves the rest; the caller queues the pattern again.
+ * Unlinks every key matching a SCAN MATCH pattern on one master, one SCAN
+ * page (COUNT 1000) and one UNLINK at a time; never KEYS, which blocks
+ * Redis.  Adds to *removed the cache entries it unlinked.
  */
-bool
-l2_unlink_matching(const char *match, int match_len, int64 *removed)
+static bool
+unlink_matching_on(int master, const char *match, int match_len,
+				   int64 *removed)
 {
 	char	   *cursor = pstrdup("0");
-	RedisReply *bumped;
 
-	*removed = 0;
-	if (!connect_and_run_one(l2_lease_epoch_bump_command(), &bumped))
-		return false;
-	redis_reply_free(bumped);
 	do
 	{
 		RedisCommand scan = redis_command(6);
 		RedisReply *page;
 		RedisReply *keys;
+		char	   *reason;
+		RedisConnResult result;
 
 		redis_command_arg_string(&scan, 0, "SCAN");
 		redis_command_arg_string(&scan, 1, cursor);
@@ -655,7 +684,14 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 		redis_command_arg(&scan, 3, match, match_len);
 		redis_command_arg_string(&scan, 4, "COUNT");
 		redis_command_arg_string(&scan, 5, "1000");
-		if (!connect_and_run(1, &scan, &page))
+		result = redis_route_exchange_on(redis, master, 1, &scan, &page,
+										 &reason);
+		if (result != REDIS_CONN_OK)
+		{
+			fail(result == REDIS_CONN_TIMEOUT, reason);
+			return false;
+		}
+		if (!check_error_replies(&page, 1))
 			return false;
 		if (page->type != REPLY_ARRAY || page->elements != 2 ||
 			page->element[0]->type != REPLY_STRING ||
@@ -714,10 +750,38 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 }
 
 /*
+ * Unlinks every key matching a SCAN MATCH pattern, on every master (one
+ * node, or each master of a cluster).  The epoch is bumped first, so
+ * loads begun before fail.  A failure part way leaves the rest; the caller
+ * queues the pattern again.
+ */
+bool
+l2_unlink_matching(const char *match, int match_len, int64 *removed)
+{
+	int			nbumps;
+	RedisCommand *bumps = l2_lease_epoch_bump_commands(&nbumps);
+	RedisReply **bumped = palloc(nbumps * sizeof(RedisReply *));
+	int			masters[REDIS_ROUTE_MAX_MASTERS];
+	int			nmasters;
+
+	*removed = 0;
+	if (!connect_and_run(nbumps, bumps, bumped))
+		return false;
+	redis_replies_free(bumped, nbumps);
+	nmasters = redis_route_masters(redis, masters);
+	for (int i = 0; i < nmasters; i++)
+		if (!unlink_matching_on(masters[i], match, match_len, removed))
+			return false;
+	return true;
+}
+
+/*
  * Invalidates nkeys cache keys and places or lifts their fences (step; see
- * l2_lease_fence_command), one script and round trip per L2_FENCE_BATCH
- * keys.  Returns how many keys, from the first, Redis took (fewer after a
- * failure); *removed counts the cache entries Redis held.
+ * l2_lease_fence_commands), one round trip per L2_FENCE_BATCH keys (one
+ * script for them on a single node, one per key in a cluster, where a
+ * script touches one slot).  Returns how many keys, from the first, Redis
+ * took (fewer after a failure); *removed counts the cache entries Redis
+ * held.
  */
 int
 l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
@@ -729,16 +793,19 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 	while (done < nkeys)
 	{
 		int			n = Min(nkeys - done, L2_FENCE_BATCH);
-		RedisReply *reply;
-
-		if (!connect_and_run_one(l2_lease_fence_command(n, keys + done,
+		int			nscripts;
+		RedisCommand *scripts = l2_lease_fence_commands(n, keys + done,
 														key_lens + done, step,
-														fence_ttl_ms),
-								 &reply))
+														fence_ttl_ms,
+														&nscripts);
+		RedisReply **replies = palloc(nscripts * sizeof(RedisReply *));
+
+		if (!connect_and_run(nscripts, scripts, replies))
 			break;
-		if (reply->type == REPLY_INTEGER)
-			*removed += reply->integer;
-		redis_reply_free(reply);
+		for (int i = 0; i < nscripts; i++)
+			if (replies[i]->type == REPLY_INTEGER)
+				*removed += replies[i]->integer;
+		redis_replies_free(replies, nscripts);
 		done += n;
 	}
 	return done;
@@ -746,18 +813,20 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 
 /*
  * Places or lifts the fence of committing pattern invalidations (step; see
- * l2_lease_pattern_fence_command).
+ * l2_lease_pattern_fence_commands: in a cluster, every slot's).
  */
 bool
 l2_fence_patterns(L2FenceStep step, int64 fence_ttl_ms)
 {
-	RedisReply *reply;
+	int			nscripts;
+	RedisCommand *scripts = l2_lease_pattern_fence_commands(step,
+															fence_ttl_ms,
+															&nscripts);
+	RedisReply **replies = palloc(nscripts * sizeof(RedisReply *));
 
-	if (!connect_and_run_one(l2_lease_pattern_fence_command(step,
-															fence_ttl_ms),
-							 &reply))
+	if (!connect_and_run(nscripts, scripts, replies))
 		return false;
-	redis_reply_free(reply);
+	redis_replies_free(replies, nscripts);
 	return true;
 }
 

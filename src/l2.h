@@ -57,6 +57,7 @@ extern void l2_shmem_startup(void);
 
 /* True when cachext.redis_url names a Redis server. */
 extern bool l2_is_configured(void);
+extern void l2_require_tags_supported(void);
 
 /* True when configured and the circuit breaker lets this backend try. */
 extern bool l2_is_usable(void);

@@ -16,6 +16,18 @@
  * lease succeeds.  They expire after cachext.fence_timeout, should their
  * transactions never lift them.
  *
+ * Cluster.  Behind a redis-cluster:// URL every key an EVAL touches must be
+ * in one hash slot, and a cluster has no single place for the epoch.  So
+ * there (l2_lease_set_cluster) each own key starts with "{<tag>}", the tag
+ * of the cache key's slot (redis_slot_tag), which puts it in the cache
+ * key's slot while the cache key itself stays as it is, readable by any
+ * client: "{<tag>}<key>\0seq", "{<tag>}<key>\0load", "{<tag>}<key>\0fence"
+ * (and a fence script invalidates one key).  The epoch and the pattern
+ * fence are one per slot, "{<tag>}\0cachext:epoch" and
+ * "{<tag>}\0cachext:fence", and a pattern invalidation, a clear or a
+ * pattern fence touches all 16384 of them (a pipeline per master).  A single node keeps
+ * the names above, so instances of an earlier version sharing it agree.
+ *
  * Scripts.  A lease read creates a missing sequence or epoch with a random
  * value; a store under a lease compares the sequence and the epoch and
  * sets the value in one EVAL, so no invalidation can slip between the
@@ -25,8 +37,9 @@
  * released by us.
  *
  * This file builds commands in the caller's memory context and never
- * talks to Redis itself (l2.c runs what it builds), so it has no state and
- * no locking.
+ * talks to Redis itself (l2.c runs what it builds); its one state is this
+ * process' naming mode, set by cachext.redis_url's assign hook (l2.c), so
+ * there is no locking.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -34,6 +47,7 @@
 #include "utils/timestamp.h"
 
 #include "l2_lease.h"
+#include "redis_slot.h"
 
 #define L2_SEQ_SUFFIX		"\0seq"
 #define L2_LOCK_SUFFIX		"\0load"
@@ -52,12 +66,80 @@
 /* ARGV of the fence scripts for each L2FenceStep. */
 static const char *const fence_step_arg[] = {"place", "lift", "none"};
 
-/* key followed by suffix, palloc'd; *len is its length. */
+/* Are own keys named for a cluster (in their cache key's slot)? */
+static bool cluster_keys = false;
+
+/* Names own keys for a cluster (true) or a single node, from now on. */
+void
+l2_lease_set_cluster(bool cluster)
+{
+	cluster_keys = cluster;
+}
+
+/* "{<tag of slot>}" followed by suffix, palloc'd; *len is its length. */
+static char *
+slot_key(int slot, const char *key, int key_len, const char *suffix,
+		 int suffix_len, int *len)
+{
+	const char *tag = redis_slot_tag(slot);
+	int			tag_len = strlen(tag);
+	char	   *own = palloc(tag_len + 2 + key_len + suffix_len);
+
+	own[0] = '{';
+	memcpy(own + 1, tag, tag_len);
+	own[tag_len + 1] = '}';
+	memcpy(own + tag_len + 2, key, key_len);
+	memcpy(own + tag_len + 2 + key_len, suffix, suffix_len);
+	*len = tag_len + 2 + key_len + suffix_len;
+	return own;
+}
+
+/*
+ * An instance-wide key (the epoch, the pattern fence) as a lease on key
+ * sees it: the one key, or in a cluster its copy in key's slot.
+ */
+static const char *
+shared_key(const char *key, int key_len, const char *name, int name_len,
+		   int *len)
+{
+	if (cluster_keys)
+		return slot_key(redis_slot_of_key(key, key_len), "", 0, name,
+						name_len, len);
+	*len = name_len;
+	return name;
+}
+
+/* How many copies of each instance-wide key there are: one per slot in a cluster. */
+static int
+shared_key_copies(void)
+{
+	return cluster_keys ? REDIS_CLUSTER_SLOTS : 1;
+}
+
+/* Copy i (of shared_key_copies) of an instance-wide key. */
+static const char *
+shared_key_copy(int i, const char *name, int name_len, int *len)
+{
+	if (cluster_keys)
+		return slot_key(i, "", 0, name, name_len, len);
+	*len = name_len;
+	return name;
+}
+
+/*
+ * key followed by suffix (in a cluster, after its slot's tag), palloc'd;
+ * *len is its length.
+ */
 static char *
 own_key(const char *key, int key_len, const char *suffix, int suffix_len,
 		int *len)
 {
-	char	   *own = palloc(key_len + suffix_len);
+	char	   *own;
+
+	if (cluster_keys)
+		return slot_key(redis_slot_of_key(key, key_len), key, key_len,
+						suffix, suffix_len, len);
+	own = palloc(key_len + suffix_len);
 
 	memcpy(own, key, key_len);
 	memcpy(own + key_len, suffix, suffix_len);
@@ -141,15 +223,28 @@ l2_lease_bump_commands(RedisCommand *commands, const char *key, int key_len)
 	redis_command_arg_string(&commands[1], 2, L2_SEQ_TTL_MS);
 }
 
-/* INCR of the epoch, so that loads begun before a pattern invalidation fail. */
-RedisCommand
-l2_lease_epoch_bump_command(void)
+/*
+ * INCRs of the epoch (in a cluster, of every slot's), so that loads begun
+ * before a pattern invalidation fail; *ncommands says how many.
+ */
+RedisCommand *
+l2_lease_epoch_bump_commands(int *ncommands)
 {
-	RedisCommand cmd = redis_command(2);
+	int			n = shared_key_copies();
+	RedisCommand *commands = palloc(n * sizeof(RedisCommand));
 
-	redis_command_arg_string(&cmd, 0, "INCR");
-	redis_command_arg(&cmd, 1, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
-	return cmd;
+	for (int i = 0; i < n; i++)
+	{
+		int			len;
+		const char *epoch = shared_key_copy(i, L2_EPOCH_KEY,
+											sizeof(L2_EPOCH_KEY) - 1, &len);
+
+		commands[i] = redis_command(2);
+		redis_command_arg_string(&commands[i], 0, "INCR");
+		redis_command_arg(&commands[i], 1, epoch, len);
+	}
+	*ncommands = n;
+	return commands;
 }
 
 /*
@@ -181,6 +276,9 @@ l2_lease_read_command(const char *key, int key_len)
 	RedisCommand cmd = redis_command(7);
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
+	int			epoch_len;
+	const char *epoch = shared_key(key, key_len, L2_EPOCH_KEY,
+								   sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
@@ -189,7 +287,7 @@ l2_lease_read_command(const char *key, int key_len)
 							 "return redis.call('MGET', KEYS[1], KEYS[2])");
 	redis_command_arg_string(&cmd, 2, "2");
 	redis_command_arg(&cmd, 3, seq, seq_len);
-	redis_command_arg(&cmd, 4, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	redis_command_arg(&cmd, 4, epoch, epoch_len);
 	redis_command_arg_string(&cmd, 5, random_counter_start());
 	redis_command_arg_string(&cmd, 6, random_counter_start());
 	return cmd;
@@ -283,6 +381,14 @@ l2_lease_write_command(const L2Write *write)
 	char	   *seq = seq_key(write->key, write->key_len, &seq_len);
 	int			fence_len;
 	char	   *fence = fence_key(write->key, write->key_len, &fence_len);
+	int			epoch_len;
+	const char *epoch = shared_key(write->key, write->key_len, L2_EPOCH_KEY,
+								   sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
+	int			pattern_fence_len;
+	const char *pattern_fence = shared_key(write->key, write->key_len,
+										   L2_PATTERN_FENCE_KEY,
+										   sizeof(L2_PATTERN_FENCE_KEY) - 1,
+										   &pattern_fence_len);
 	int64		now_ms = unix_ms_now();
 	int			a = 0;
 
@@ -291,10 +397,9 @@ l2_lease_write_command(const L2Write *write)
 	redis_command_arg_string(&cmd, a++, psprintf("%d", nkeys));
 	redis_command_arg(&cmd, a++, write->key, write->key_len);
 	redis_command_arg(&cmd, a++, seq, seq_len);
-	redis_command_arg(&cmd, a++, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
+	redis_command_arg(&cmd, a++, epoch, epoch_len);
 	redis_command_arg(&cmd, a++, fence, fence_len);
-	redis_command_arg(&cmd, a++, L2_PATTERN_FENCE_KEY,
-					  sizeof(L2_PATTERN_FENCE_KEY) - 1);
+	redis_command_arg(&cmd, a++, pattern_fence, pattern_fence_len);
 	for (int i = 0; i < write->ntags; i++)
 	{
 		int			len;
@@ -469,9 +574,9 @@ l2_lease_unlock_command(const char *key, int key_len, const char *token)
  * fence stands no lease stores, and the lift bumps them.  It answers how
  * many cache entries Redis held.
  */
-RedisCommand
-l2_lease_fence_command(int nkeys, const char *const *keys, const int *key_lens,
-					   L2FenceStep step, int64 fence_ttl_ms)
+static RedisCommand
+fence_command(int nkeys, const char *const *keys, const int *key_lens,
+			  L2FenceStep step, int64 fence_ttl_ms)
 {
 	RedisCommand cmd = redis_command(3 * nkeys + 6);
 	int			arg = 0;
@@ -515,14 +620,39 @@ l2_lease_fence_command(int nkeys, const char *const *keys, const int *key_lens,
 }
 
 /*
- * The script that places or lifts the fence of committing pattern
- * invalidations (step).  Lifting, or L2_FENCE_NONE, bumps the epoch, so
- * that no lease read before can store.
+ * The scripts of fence_command for nkeys keys: one for all on a single
+ * node, one per key in a cluster (a script touches one slot).
+ * *ncommands says how many.
  */
-RedisCommand
-l2_lease_pattern_fence_command(L2FenceStep step, int64 fence_ttl_ms)
+RedisCommand *
+l2_lease_fence_commands(int nkeys, const char *const *keys,
+						const int *key_lens, L2FenceStep step,
+						int64 fence_ttl_ms, int *ncommands)
+{
+	int			per_script = cluster_keys ? 1 : nkeys;
+	RedisCommand *commands;
+
+	*ncommands = nkeys / per_script;
+	commands = palloc(*ncommands * sizeof(RedisCommand));
+	for (int i = 0; i < *ncommands; i++)
+		commands[i] = fence_command(per_script, keys + i * per_script,
+									key_lens + i * per_script, step,
+									fence_ttl_ms);
+	return commands;
+}
+
+/* Copy i (shared_key_copy) of the pattern fence script. */
+static RedisCommand
+pattern_fence_command(int i, L2FenceStep step, int64 fence_ttl_ms)
 {
 	RedisCommand cmd = redis_command(7);
+	int			epoch_len;
+	const char *epoch = shared_key_copy(i, L2_EPOCH_KEY,
+										sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
+	int			fence_len;
+	const char *fence = shared_key_copy(i, L2_PATTERN_FENCE_KEY,
+										sizeof(L2_PATTERN_FENCE_KEY) - 1,
+										&fence_len);
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
@@ -535,10 +665,28 @@ l2_lease_pattern_fence_command(L2FenceStep step, int64 fence_ttl_ms)
 							 "redis.call('DEL', KEYS[2]) end end "
 							 "return 1");
 	redis_command_arg_string(&cmd, 2, "2");
-	redis_command_arg(&cmd, 3, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
-	redis_command_arg(&cmd, 4, L2_PATTERN_FENCE_KEY,
-					  sizeof(L2_PATTERN_FENCE_KEY) - 1);
+	redis_command_arg(&cmd, 3, epoch, epoch_len);
+	redis_command_arg(&cmd, 4, fence, fence_len);
 	redis_command_arg_string(&cmd, 5, fence_step_arg[step]);
 	redis_command_arg_string(&cmd, 6, psprintf(INT64_FORMAT, fence_ttl_ms));
 	return cmd;
+}
+
+/*
+ * The scripts that place or lift the fence of committing pattern
+ * invalidations (step): one, or in a cluster one per slot.  Lifting, or
+ * L2_FENCE_NONE, bumps the epoch, so that no lease read before can store.
+ * *ncommands says how many.
+ */
+RedisCommand *
+l2_lease_pattern_fence_commands(L2FenceStep step, int64 fence_ttl_ms,
+								int *ncommands)
+{
+	int			n = shared_key_copies();
+	RedisCommand *commands = palloc(n * sizeof(RedisCommand));
+
+	for (int i = 0; i < n; i++)
+		commands[i] = pattern_fence_command(i, step, fence_ttl_ms);
+	*ncommands = n;
+	return commands;
 }

@@ -51,15 +51,19 @@ typedef enum L2FenceStep
 } L2FenceStep;
 
 extern bool l2_lease_is_fence_key(const char *key, size_t len);
-extern RedisCommand l2_lease_fence_command(int nkeys, const char *const *keys,
-										   const int *key_lens,
-										   L2FenceStep step,
-										   int64 fence_ttl_ms);
-extern RedisCommand l2_lease_pattern_fence_command(L2FenceStep step,
-												   int64 fence_ttl_ms);
+extern RedisCommand *l2_lease_fence_commands(int nkeys,
+											 const char *const *keys,
+											 const int *key_lens,
+											 L2FenceStep step,
+											 int64 fence_ttl_ms,
+											 int *ncommands);
+extern RedisCommand *l2_lease_pattern_fence_commands(L2FenceStep step,
+													 int64 fence_ttl_ms,
+													 int *ncommands);
 extern void l2_lease_bump_commands(RedisCommand *commands, const char *key,
 								   int key_len);
-extern RedisCommand l2_lease_epoch_bump_command(void);
+extern void l2_lease_set_cluster(bool cluster);
+extern RedisCommand *l2_lease_epoch_bump_commands(int *ncommands);
 extern RedisCommand l2_lease_read_command(const char *key, int key_len);
 extern bool l2_lease_take(const RedisReply *reply, L2Lease *lease);
 extern RedisCommand l2_lease_write_command(const L2Write *write);

@@ -1,11 +1,17 @@
 /*-------------------------------------------------------------------------
  * redis_route.c
  *	  Which Redis node serves cachext's data: the one node a redis://,
- *	  rediss:// or unix:// URL names, or the master that Sentinels name for
- *	  a redis-sentinel:// service.
+ *	  rediss:// or unix:// URL names, the master that Sentinels name for
+ *	  a redis-sentinel:// service, or, for a redis-cluster:// URL, the
+ *	  master owning each key's slot (redis_cluster.c).
  *
  * Every connection (a backend's, the sync worker's) is opened here, so a
- * new way of finding the node changes this file and nothing above it.
+ * new way of finding the node changes this file and nothing above it.  A
+ * RedisRoute is what the L2 module runs commands on: one connection, or a
+ * cluster; redis_route_masters and redis_route_exchange_on reach each
+ * master in turn (SCAN), which for one node is that node.  The sync worker
+ * follows each node redis_route_masters_of names, connecting to each with
+ * redis_route_connect.
  *
  * Sentinel.  A connect asks the listed Sentinels in turn, each within
  * cachext.redis_connect_timeout and cachext.redis_timeout and as
@@ -26,8 +32,22 @@
 #include "postgres.h"
 
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
+#include "redis_cluster.h"
 #include "redis_route.h"
+
+/*
+ * A route, in TopMemoryContext (it outlives transactions): exactly one of
+ * conn and cluster is set.
+ */
+struct RedisRoute
+{
+	const RedisTarget *target;	/* the caller's; outlives the route */
+	RedisConn  *conn;			/* one node (URL or Sentinel); NULL after
+								 * a cancel closed it mid-exchange */
+	RedisCluster *cluster;		/* redis-cluster:// */
+};
 
 /* The channel Sentinels announce a new master on. */
 #define SWITCH_MASTER_CHANNEL	"+switch-master"
@@ -88,11 +108,11 @@ static RedisTarget
 sentinel_node(const RedisTarget *target, int i)
 {
 	RedisTarget node;
-	const char *host = target->sentinels[i].host;
+	const char *host = target->addresses[i].host;
 
 	memset(&node, 0, sizeof(node));
-	node.host = target->sentinels[i].host;
-	node.port = target->sentinels[i].port;
+	node.host = target->addresses[i].host;
+	node.port = target->addresses[i].port;
 	if (cachext_redis_sentinel_password[0] != '\0')
 	{
 		node.password = cachext_redis_sentinel_password;
@@ -134,7 +154,7 @@ ask_sentinel(const RedisTarget *target, int i, RedisTarget *master,
 	{
 		*master = *target;
 		master->service = NULL;
-		master->nsentinels = 0;
+		master->naddresses = 0;
 		master->host = pstrdup(reply->element[0]->str);
 		master->port = atoi(reply->element[1]->str);
 		master->display = psprintf(strchr(master->host, ':') ?
@@ -184,7 +204,7 @@ static RedisConn *
 connect_to_master(const RedisTarget *target, RedisConnResult *result,
 				  char **reason)
 {
-	for (int i = 0; i < target->nsentinels; i++)
+	for (int i = 0; i < target->naddresses; i++)
 	{
 		RedisTarget master;
 		RedisConn  *conn;
@@ -218,9 +238,137 @@ RedisConn *
 redis_route_connect(const RedisTarget *target, RedisConnResult *result,
 					char **reason)
 {
+	Assert(!target->cluster);
 	if (target->service != NULL)
 		return connect_to_master(target, result, reason);
 	return redis_conn_open(target, result, reason);
+}
+
+/*
+ * Opens a route to target's data (target must outlive it); NULL with
+ * *result and *reason when no node can be reached, having counted and
+ * logged nothing.
+ */
+RedisRoute *
+redis_route_open(const RedisTarget *target, RedisConnResult *result,
+				 char **reason)
+{
+	RedisConn  *conn = NULL;
+	RedisCluster *cluster = NULL;
+	RedisRoute *route;
+
+	if (target->cluster)
+		cluster = redis_cluster_open(target, result, reason);
+	else
+		conn = redis_route_connect(target, result, reason);
+	if (conn == NULL && cluster == NULL)
+		return NULL;
+	route = MemoryContextAlloc(TopMemoryContext, sizeof(RedisRoute));
+	route->target = target;
+	route->conn = conn;
+	route->cluster = cluster;
+	return route;
+}
+
+/*
+ * Runs commands over route, each where its key lives; replies[i] answers
+ * commands[i].  A failure leaves no reply; the caller closes the route.
+ */
+RedisConnResult
+redis_route_exchange(RedisRoute *route, int ncommands,
+					 const RedisCommand *commands, RedisReply **replies,
+					 char **reason)
+{
+	RedisConnResult result;
+
+	if (route->cluster != NULL)
+		return redis_cluster_exchange(route->cluster, ncommands, commands,
+									  replies, reason);
+	if (route->conn == NULL &&
+		(route->conn = redis_route_connect(route->target, &result,
+										   reason)) == NULL)
+		return result;
+	return redis_conn_exchange(&route->conn, ncommands, commands, replies,
+							   reason);
+}
+
+/*
+ * Fills masters (REDIS_ROUTE_MAX_MASTERS long) with every master of the
+ * route, for redis_route_exchange_on; returns how many.
+ */
+int
+redis_route_masters(RedisRoute *route, int *masters)
+{
+	if (route->cluster != NULL)
+		return redis_cluster_masters(route->cluster, masters,
+									 REDIS_ROUTE_MAX_MASTERS);
+	masters[0] = 0;
+	return 1;
+}
+
+/* Runs commands as they are on one master (from redis_route_masters). */
+RedisConnResult
+redis_route_exchange_on(RedisRoute *route, int master, int ncommands,
+						const RedisCommand *commands, RedisReply **replies,
+						char **reason)
+{
+	if (route->cluster != NULL)
+		return redis_cluster_exchange_on(route->cluster, master, ncommands,
+										 commands, replies, reason);
+	return redis_route_exchange(route, ncommands, commands, replies, reason);
+}
+
+/* Closes every connection of *route and frees it; *route becomes NULL. */
+void
+redis_route_close(RedisRoute **route)
+{
+	if (*route == NULL)
+		return;
+	redis_conn_close(&(*route)->conn);
+	redis_cluster_close(&(*route)->cluster);
+	pfree(*route);
+	*route = NULL;
+}
+
+/*
+ * The nodes that hold target's data, each a target redis_route_connect
+ * opens: target itself, or a cluster's masters now (learned from its
+ * seeds), in the caller's memory context.  False with *reason when a
+ * cluster cannot be asked.
+ */
+bool
+redis_route_masters_of(const RedisTarget *target, RedisTarget **masters,
+					   int *nmasters, char **reason)
+{
+	RedisConnResult result;
+	RedisCluster *cluster;
+	int		   *nodes;
+
+	if (!target->cluster)
+	{
+		*masters = palloc(sizeof(RedisTarget));
+		**masters = *target;
+		*nmasters = 1;
+		return true;
+	}
+	cluster = redis_cluster_open(target, &result, reason);
+	if (cluster == NULL)
+		return false;
+	nodes = palloc(REDIS_ROUTE_MAX_MASTERS * sizeof(int));
+	*nmasters = redis_cluster_masters(cluster, nodes, REDIS_ROUTE_MAX_MASTERS);
+	*masters = palloc(*nmasters * sizeof(RedisTarget));
+	for (int i = 0; i < *nmasters; i++)
+	{
+		RedisTarget *master = &(*masters)[i];
+
+		*master = *redis_cluster_node(cluster, nodes[i]);
+		master->host = pstrdup(master->host);
+		master->display = pstrdup(master->display);
+		master->user = target->user;
+		master->password = target->password;
+	}
+	redis_cluster_close(&cluster);
+	return true;
 }
 
 /*
@@ -234,7 +382,7 @@ redis_route_watch(const RedisTarget *target, char **reason)
 	const char *subscribe[] = {"SUBSCRIBE", SWITCH_MASTER_CHANNEL};
 
 	*reason = NULL;
-	for (int i = 0; i < target->nsentinels; i++)
+	for (int i = 0; i < target->naddresses; i++)
 	{
 		RedisTarget sentinel = sentinel_node(target, i);
 		RedisConnResult result;

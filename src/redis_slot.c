@@ -11,11 +11,17 @@
  * hashes whole, "foo{{bar}}zap" hashes "{bar", "foo{bar}{zap}" hashes
  * "bar"), exactly as Redis' keyHashSlot() does.
  *
- * This is the first piece of redis-cluster:// (issue #12): the routing of
- * commands by slot, MOVED/ASK and per-node tracking streams will be built
- * on it.  Pure C with no PostgreSQL dependencies and no state: the caller
- * owns each RedisSlotMap (test/unit/test_redis_slot.c checks it against
- * Redis' own CLUSTER KEYSLOT answers).
+ * Slot tags.  redis_slot_tag names, for each slot, a short alphanumeric
+ * string that hashes to it, so that cachext's own keys can be put in a
+ * given slot with "{<tag>}" (l2_lease.c: a data key's write sequence and
+ * load lock, and each slot's epoch).  The table is found once per process
+ * by trying strings in order, the same on every machine.
+ *
+ * Pure C with no PostgreSQL dependencies: redis_route.c uses it for
+ * redis-cluster://; the caller owns each RedisSlotMap, and the only state is
+ * the slot-tag table, filled on first use and never changed after
+ * (test/unit/test_redis_slot.c checks all of it against Redis' own CLUSTER
+ * KEYSLOT answers and the tags against redis_slot_of_key).
  *-------------------------------------------------------------------------
  */
 #include <string.h>
@@ -24,6 +30,14 @@
 
 /* CRC16-CCITT's polynomial, in the XMODEM variant Redis Cluster uses. */
 #define CRC16_POLYNOMIAL	0x1021
+
+/* The characters slot tags are spelled with. */
+static const char tag_alphabet[] =
+"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/* Each slot's tag, NUL-terminated; filled on first use. */
+static char slot_tags[REDIS_CLUSTER_SLOTS][REDIS_SLOT_TAG_MAX + 1];
+static bool slot_tags_filled = false;
 
 /* CRC16 (XMODEM) of buf, bit by bit: keys are short and this runs once per key. */
 uint16_t
@@ -98,4 +112,58 @@ redis_slot_map_complete(const RedisSlotMap *map)
 		if (map->node[slot] == REDIS_SLOT_NO_NODE)
 			return false;
 	return true;
+}
+
+/*
+ * Fills slot_tags: strings of the alphabet, shortest first, each kept for
+ * the first slot it hashes to.  Three characters (238328 strings) reach
+ * every slot; the unit test proves it.
+ */
+static void
+fill_slot_tags(void)
+{
+	const int	base = sizeof(tag_alphabet) - 1;
+	int			missing = REDIS_CLUSTER_SLOTS;
+
+	for (int len = 1; len <= REDIS_SLOT_TAG_MAX && missing > 0; len++)
+	{
+		long		count = 1;
+
+		for (int i = 0; i < len; i++)
+			count *= base;
+		for (long n = 0; n < count && missing > 0; n++)
+		{
+			char		tag[REDIS_SLOT_TAG_MAX + 1];
+			long		rest = n;
+			int			slot;
+
+			for (int i = len - 1; i >= 0; i--)
+			{
+				tag[i] = tag_alphabet[rest % base];
+				rest /= base;
+			}
+			tag[len] = '\0';
+			slot = redis_slot_crc16(tag, len) % REDIS_CLUSTER_SLOTS;
+			if (slot_tags[slot][0] == '\0')
+			{
+				memcpy(slot_tags[slot], tag, len + 1);
+				missing--;
+			}
+		}
+	}
+	slot_tags_filled = true;
+}
+
+/*
+ * A string that hashes to slot (alphanumeric, at most REDIS_SLOT_TAG_MAX
+ * bytes), or NULL for a slot out of range.
+ */
+const char *
+redis_slot_tag(int slot)
+{
+	if (slot < 0 || slot >= REDIS_CLUSTER_SLOTS)
+		return NULL;
+	if (!slot_tags_filled)
+		fill_slot_tags();
+	return slot_tags[slot][0] != '\0' ? slot_tags[slot] : NULL;
 }

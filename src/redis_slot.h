@@ -18,6 +18,9 @@
 /* A slot no node serves (yet). */
 #define REDIS_SLOT_NO_NODE	(-1)
 
+/* The longest slot tag redis_slot_tag gives. */
+#define REDIS_SLOT_TAG_MAX	3
+
 /* Which node (an index into the caller's list of nodes) serves each slot. */
 typedef struct RedisSlotMap
 {
@@ -26,6 +29,8 @@ typedef struct RedisSlotMap
 
 extern uint16_t redis_slot_crc16(const char *buf, size_t len);
 extern int	redis_slot_of_key(const char *key, size_t len);
+
+extern const char *redis_slot_tag(int slot);
 
 extern void redis_slot_map_clear(RedisSlotMap *map);
 extern bool redis_slot_map_assign(RedisSlotMap *map, long first, long last,

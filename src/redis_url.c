@@ -5,7 +5,9 @@
  *	  rediss://[[user]:password@]host[:port][/db] (the same over TLS),
  *	  redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]
  *	  (the master Sentinels name for service; the credentials are the data
- *	  nodes') or unix://[[user]:password@]/path[?db=N].
+ *	  nodes'), redis-cluster://[[user]:password@]host[:port][,host[:port]...]
+ *	  (seed nodes of a Redis Cluster, which serves db 0 only) or
+ *	  unix://[[user]:password@]/path[?db=N].
  *
  * The user name and password may hold any byte but NUL written as %XX
  * (RFC 3986 percent-encoding), so a password with "@", ":" or "/" can be
@@ -232,6 +234,35 @@ parse_tcp(const char *rest, RedisTarget *t, Storage *storage,
 }
 
 /*
+ * Parses the comma-separated host[:port] list from rest to end into
+ * t->addresses, each without a port given default_port.
+ */
+static bool
+parse_addresses(const char *rest, const char *end, int default_port,
+				RedisTarget *t, Storage *storage, const char **problem)
+{
+	for (const char *item = rest; item <= end;)
+	{
+		const char *comma = memchr(item, ',', end - item);
+		const char *item_end = comma ? comma : end;
+		RedisAddress *address = &t->addresses[t->naddresses];
+
+		if (t->naddresses == REDIS_URL_MAX_SENTINELS)
+		{
+			*problem = "At most 16 Sentinels or cluster nodes can be listed.";
+			return false;
+		}
+		address->port = default_port;
+		if (!parse_host_port(item, item_end, &address->host, &address->port,
+							 storage, problem))
+			return false;
+		t->naddresses++;
+		item = item_end + 1;
+	}
+	return true;
+}
+
+/*
  * Parses what follows "redis-sentinel://": the Sentinels, comma-separated,
  * "/", the service name, and optionally "/" and the database.
  */
@@ -250,24 +281,9 @@ parse_sentinel(const char *rest, RedisTarget *t, Storage *storage,
 		*problem = "A redis-sentinel:// URL must name the service after the Sentinels and \"/\".";
 		return false;
 	}
-	for (const char *item = rest; item <= slash;)
-	{
-		const char *comma = memchr(item, ',', slash - item);
-		const char *item_end = comma ? comma : slash;
-		RedisAddress *sentinel = &t->sentinels[t->nsentinels];
-
-		if (t->nsentinels == REDIS_URL_MAX_SENTINELS)
-		{
-			*problem = "At most 16 Sentinels can be listed.";
-			return false;
-		}
-		sentinel->port = REDIS_SENTINEL_DEFAULT_PORT;
-		if (!parse_host_port(item, item_end, &sentinel->host, &sentinel->port,
-							 storage, problem))
-			return false;
-		t->nsentinels++;
-		item = item_end + 1;
-	}
+	if (!parse_addresses(rest, slash, REDIS_SENTINEL_DEFAULT_PORT, t, storage,
+						 problem))
+		return false;
 	service_end = strchr(slash + 1, '/');
 	if (service_end == NULL)
 		service_end = slash + strlen(slash);
@@ -282,6 +298,35 @@ parse_sentinel(const char *rest, RedisTarget *t, Storage *storage,
 	t->display = storage->next;
 	storage->next += sprintf(t->display, "service %s via Sentinel (db %d)",
 							 t->service, t->db) + 1;
+	return true;
+}
+
+/*
+ * Parses what follows "redis-cluster://": the seed nodes, comma-separated,
+ * and nothing else but an optional "/0" (a cluster has no other database).
+ */
+static bool
+parse_cluster(const char *rest, RedisTarget *t, Storage *storage,
+			  const char **problem)
+{
+	const char *slash;
+
+	if (!parse_credentials(&rest, t, storage, problem))
+		return false;
+	slash = strchr(rest, '/');
+	if (slash != NULL && strcmp(slash, "/") != 0 && strcmp(slash, "/0") != 0)
+	{
+		*problem = "A redis-cluster:// URL names no database: Redis Cluster serves database 0 only.";
+		return false;
+	}
+	t->cluster = true;
+	if (!parse_addresses(rest, slash ? slash : rest + strlen(rest),
+						 REDIS_DEFAULT_PORT, t, storage, problem))
+		return false;
+	t->display = storage->next;
+	storage->next += sprintf(t->display, "cluster seeded by %s%s",
+							 t->addresses[0].host,
+							 t->naddresses > 1 ? " and others" : "") + 1;
 	return true;
 }
 
@@ -333,7 +378,7 @@ redis_url_parse(const char *url, RedisTarget *t, char *storage,
 	Storage		s = {storage};
 
 	memset(t, 0, sizeof(RedisTarget));
-	t->port = 6379;
+	t->port = REDIS_DEFAULT_PORT;
 	if (strncmp(url, "redis://", 8) == 0)
 		return parse_tcp(url + 8, t, &s, problem);
 	if (strncmp(url, "rediss://", 9) == 0)
@@ -343,8 +388,10 @@ redis_url_parse(const char *url, RedisTarget *t, char *storage,
 	}
 	if (strncmp(url, "redis-sentinel://", 17) == 0)
 		return parse_sentinel(url + 17, t, &s, problem);
+	if (strncmp(url, REDIS_CLUSTER_SCHEME, strlen(REDIS_CLUSTER_SCHEME)) == 0)
+		return parse_cluster(url + strlen(REDIS_CLUSTER_SCHEME), t, &s, problem);
 	if (strncmp(url, "unix://", 7) == 0)
 		return parse_unix(url + 7, t, &s, problem);
-	*problem = "The URL must start with redis://, rediss://, redis-sentinel:// or unix://.";
+	*problem = "The URL must start with redis://, rediss://, redis-sentinel://, redis-cluster:// or unix://.";
 	return false;
 }

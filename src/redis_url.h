@@ -13,9 +13,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Sentinels a redis-sentinel:// URL may list, and their default port. */
+/*
+ * Addresses a redis-sentinel:// URL (Sentinels) or a redis-cluster:// URL
+ * (seed nodes) may list, and the default port of a Sentinel and of a node.
+ */
 #define REDIS_URL_MAX_SENTINELS		16
 #define REDIS_SENTINEL_DEFAULT_PORT	26379
+#define REDIS_DEFAULT_PORT			6379
 
 typedef struct RedisAddress
 {
@@ -23,9 +27,12 @@ typedef struct RedisAddress
 	int			port;
 } RedisAddress;
 
+/* The scheme of a Redis Cluster URL (its own key naming follows it: l2_lease.c). */
+#define REDIS_CLUSTER_SCHEME		"redis-cluster://"
+
 /*
  * Where and as whom to connect, parsed from cachext.redis_url.  Exactly one
- * of host (TCP), socket_path (unix) and service (Sentinel) is set.
+ * of host (TCP), socket_path (unix), service (Sentinel) and cluster is set.
  */
 typedef struct RedisTarget
 {
@@ -38,8 +45,9 @@ typedef struct RedisTarget
 	int			db;
 	char	   *display;		/* for messages: no secrets */
 	char	   *service;		/* redis-sentinel://: the master's name */
-	int			nsentinels;
-	RedisAddress sentinels[REDIS_URL_MAX_SENTINELS];
+	bool		cluster;		/* redis-cluster://: routed by slot (db 0) */
+	int			naddresses;		/* the Sentinels, or the cluster's seeds */
+	RedisAddress addresses[REDIS_URL_MAX_SENTINELS];
 } RedisTarget;
 
 /*

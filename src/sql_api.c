@@ -164,10 +164,14 @@ ttl_argument(FunctionCallInfo fcinfo, int argno)
 	return ttl_to_ms(PG_GETARG_INTERVAL_P(argno));
 }
 
-/* Checks a tag datum as checked_key checks a key. */
+/*
+ * Checks a tag datum as checked_key checks a key, and that tags can be
+ * used with this Redis.
+ */
 static const char *
 checked_tag(const text *tag, bool is_null, int *tag_len)
 {
+	l2_require_tags_supported();
 	return checked_name(tag, is_null, true, tag_len);
 }
 

@@ -5,7 +5,7 @@
  *	  a value another instance (or any Redis client) has since changed.
  *
  * Stream.  Redis' client-side caching in broadcast mode, over RESP2 as
- * hiredis 0.14 speaks it, takes two connections: the stream connection
+ * hiredis 0.14 speaks it, takes two connections per node: the stream connection
  * asks CLIENT ID and SUBSCRIBEs to __redis__:invalidate; the tracking
  * connection turns on CLIENT TRACKING ... REDIRECT <id> BCAST, with no
  * PREFIX, so that every change of any key (write, delete, expiry,
@@ -61,7 +61,15 @@
  * the stream -- emptying L1, since the new master's changes were never
  * tracked -- and starts it again at once on the new master.
  *
- * Waiting.  The loop waits on the latch, the stream socket and the watched
+ * Cluster.  Behind a redis-cluster:// URL there is a stream (both
+ * connections) on every master, listed from the slot map when the streams
+ * start; an own write announced by a master is read back on that master's
+ * tracking connection.  Each heartbeat also compares the cluster's masters
+ * with those followed, and a change (a failover, a node added or removed)
+ * loses the streams -- emptying L1 -- and starts them again at once.
+ * Losing any master's stream loses them all.
+ *
+ * Waiting.  The loop waits on the latch, the streams' sockets and the watched
  * Sentinel's, with a timeout for the next heartbeat or reconnection
  * attempt; SIGTERM is core's die, SIGHUP re-reads the configuration (a
  * changed cachext.redis_url, or TLS or Sentinel setting, restarts the
@@ -105,9 +113,17 @@
 
 #define INVALIDATION_CHANNEL	"__redis__:invalidate"
 
-/* The two connections of the stream; both NULL or both open. */
-static RedisConn *stream = NULL;	/* subscribed to the channel */
-static RedisConn *tracker = NULL;	/* CLIENT TRACKING, redirecting */
+/*
+ * The streams followed, one per node holding data (one, or each master of
+ * a cluster), each two connections; nstreams is 0 or all are open.
+ */
+static RedisConn *streams[REDIS_ROUTE_MAX_MASTERS];	/* subscribed to the
+														 * channel */
+static RedisConn *trackers[REDIS_ROUTE_MAX_MASTERS];	/* CLIENT TRACKING,
+														 * redirecting */
+static int	nstreams = 0;
+static char *followed_masters = NULL;	/* redis-cluster://: the masters
+										 * followed, in TopMemoryContext */
 static RedisConn *watch = NULL;		/* redis-sentinel:// only: subscribed to
 									 * +switch-master on a Sentinel */
 static char *watched_service = NULL;	/* its service, in TopMemoryContext */
@@ -167,11 +183,21 @@ reset_l1(void)
  * now until the stream is back.  Logs the first loss of an outage.
  */
 static void
+close_streams(void)
+{
+	for (int i = 0; i < nstreams; i++)
+	{
+		redis_conn_close(&streams[i]);
+		redis_conn_close(&trackers[i]);
+	}
+	nstreams = 0;
+	redis_conn_close(&watch);
+}
+
+static void
 lose_stream(const char *reason)
 {
-	redis_conn_close(&stream);
-	redis_conn_close(&tracker);
-	redis_conn_close(&watch);
+	close_streams();
 	reset_l1();
 	l2_stats_set_coherence(L2_COHERENCE_NONE);
 	refused = false;
@@ -248,56 +274,96 @@ refuse_stream(const char *reason)
 }
 
 /*
- * Opens a connection of the worker's own to the node url's data lives on;
- * NULL with *reason (naming the server, never the password) on failure.
+ * Opens a connection of the worker's own to node (a URL's node, its master
+ * through Sentinel, or a cluster's master); NULL with *reason (naming the
+ * server, never the password) on failure.
  */
 static RedisConn *
-open_connection(const char *url, char **reason)
+open_connection(const RedisTarget *node, char **reason)
 {
-	RedisTarget target;
-	const char *problem;
 	RedisConnResult result;
-	RedisConn  *conn;
+	RedisConn  *conn = redis_route_connect(node, &result, reason);
 
-	if (!redis_route_parse(url, &target, &problem))
-	{
-		*reason = pstrdup(problem);
-		return NULL;
-	}
-	conn = redis_route_connect(&target, &result, reason);
 	if (conn == NULL)
-		*reason = psprintf("Redis at %s: %s", target.display, *reason);
+		*reason = psprintf("Redis at %s: %s", node->display, *reason);
 	return conn;
 }
 
 /*
- * Opens the stream to url: the subscribed connection, then tracking on the
- * other, redirected to it; then empties L1, since anything it holds may
- * have changed before tracking began.  On failure, every connection
- * closed, returns CALL_REFUSED if Redis refused a command, else
- * CALL_FAILED, with *reason.
+ * The masters of a cluster as one string, "host:port" sorted, to notice a
+ * change of them.
+ */
+static char *
+masters_text(RedisTarget *masters, int nmasters)
+{
+	char	  **names = palloc(nmasters * sizeof(char *));
+	StringInfoData text;
+
+	for (int i = 0; i < nmasters; i++)
+		names[i] = psprintf("%s:%d", masters[i].host, masters[i].port);
+	qsort(names, nmasters, sizeof(char *), pg_qsort_strcmp);
+	initStringInfo(&text);
+	for (int i = 0; i < nmasters; i++)
+		appendStringInfo(&text, "%s ", names[i]);
+	return text.data;
+}
+
+/*
+ * Opens the stream of one node into streams[i] and trackers[i]: the
+ * subscribed connection, then tracking on the other, redirected to it.
  */
 static CallResult
-start_stream(const char *url, char **reason)
+start_node_stream(int i, const RedisTarget *node, char **reason)
 {
 	const char *client_id[] = {"CLIENT", "ID"};
 	const char *subscribe[] = {"SUBSCRIBE", INVALIDATION_CHANNEL};
 	const char *tracking[] = {"CLIENT", "TRACKING", "on", "REDIRECT", NULL,
 	"BCAST"};
 	RedisReply *id;
+	CallResult	result;
+
+	streams[i] = open_connection(node, reason);
+	if (streams[i] == NULL)
+		return CALL_FAILED;
+	result = call(&streams[i], 2, client_id, REPLY_INTEGER, &id, reason);
+	if (result != CALL_OK)
+		return result;
+	tracking[4] = psprintf("%lld", id->integer);
+	redis_reply_free(id);
+	result = call(&streams[i], 2, subscribe, REPLY_ARRAY, NULL, reason);
+	if (result != CALL_OK)
+		return result;
+	trackers[i] = open_connection(node, reason);
+	if (trackers[i] == NULL)
+		return CALL_FAILED;
+	return call(&trackers[i], 6, tracking, REPLY_STATUS, NULL, reason);
+}
+
+/*
+ * Opens the stream to url: one per node holding data (each master of a
+ * cluster); then empties L1, since anything it holds may have changed
+ * before tracking began.  On failure, every connection closed, returns
+ * CALL_REFUSED if Redis refused a command, else CALL_FAILED, with *reason.
+ */
+static CallResult
+start_stream(const char *url, char **reason)
+{
 	RedisTarget target;
+	RedisTarget *masters;
+	int			nmasters;
 	const char *problem;
 	CallResult	result = CALL_FAILED;
 
-	/*
-	 * Behind Sentinels, the announcements of a new master are followed
-	 * before the master is looked up, so that none can fall in between.
-	 */
 	if (!redis_route_parse(url, &target, &problem))
 	{
 		*reason = pstrdup(problem);
 		return CALL_FAILED;
 	}
+
+	/*
+	 * Behind Sentinels, the announcements of a new master are followed
+	 * before the master is looked up, so that none can fall in between.
+	 */
 	if (target.service != NULL)
 	{
 		watch = redis_route_watch(&target, reason);
@@ -307,51 +373,47 @@ start_stream(const char *url, char **reason)
 			pfree(watched_service);
 		watched_service = MemoryContextStrdup(TopMemoryContext, target.service);
 	}
-	stream = open_connection(url, reason);
-	if (stream == NULL)
+	if (!redis_route_masters_of(&target, &masters, &nmasters, reason))
 		goto failed;
-	result = call(&stream, 2, client_id, REPLY_INTEGER, &id, reason);
-	if (result != CALL_OK)
-		goto failed;
-	tracking[4] = psprintf("%lld", id->integer);
-	redis_reply_free(id);
-	result = call(&stream, 2, subscribe, REPLY_ARRAY, NULL, reason);
-	if (result != CALL_OK)
-		goto failed;
-	tracker = open_connection(url, reason);
-	if (tracker == NULL)
+	for (int i = 0; i < nmasters; i++)
 	{
-		result = CALL_FAILED;
-		goto failed;
+		/* counted first, so that a failure part way closes what is open */
+		nstreams = i + 1;
+		result = start_node_stream(i, &masters[i], reason);
+		if (result != CALL_OK)
+			goto failed;
 	}
-	result = call(&tracker, 6, tracking, REPLY_STATUS, NULL, reason);
-	if (result != CALL_OK)
-		goto failed;
+	if (followed_masters != NULL)
+		pfree(followed_masters);
+	followed_masters = target.cluster ?
+		MemoryContextStrdup(TopMemoryContext, masters_text(masters, nmasters)) :
+		NULL;
 
 	reset_l1();
 	l2_stats_set_coherence(L2_COHERENCE_TRACKING);
 	ereport(LOG,
 			(errmsg("cachext sync worker follows Redis' invalidation stream"),
-			 errdetail("L1 was emptied; from now on every change in Redis evicts its key from L1, unless Redis still holds this instance's own write.")));
+			 errdetail_plural("L1 was emptied; from now on every change in Redis (%d node) evicts its key from L1, unless Redis still holds this instance's own write.",
+							  "L1 was emptied; from now on every change in Redis (%d nodes) evicts its key from L1, unless Redis still holds this instance's own write.",
+							  nmasters, nmasters)));
 	reported_down = false;
 	refused = false;
 	return CALL_OK;
 
 failed:
-	redis_conn_close(&stream);
-	redis_conn_close(&tracker);
-	redis_conn_close(&watch);
+	close_streams();
 	return result;
 }
 
 /*
  * Settles the keys of a message that L1 held as own writes (own[] indexes
  * keys): reads them back from Redis in one round trip on the tracking
- * connection, keeps each whose text in Redis hashes as the written text
+ * connection of the node that announced them, keeps each whose text in Redis hashes as the written text
  * did, and removes the others.  If Redis cannot answer, the stream is lost.
  */
 static void
-revalidate_own_writes(const RedisReply *keys, const int *own, int nown)
+revalidate_own_writes(int node, const RedisReply *keys, const int *own,
+					  int nown)
 {
 	RedisCommand *gets = palloc(nown * sizeof(RedisCommand));
 	RedisReply **replies = palloc(nown * sizeof(RedisReply *));
@@ -367,7 +429,7 @@ revalidate_own_writes(const RedisReply *keys, const int *own, int nown)
 		redis_command_arg(&gets[m], 1, keys->element[own[m]]->str,
 						  keys->element[own[m]]->len);
 	}
-	if (redis_conn_exchange(&tracker, nown, gets, replies, &reason) !=
+	if (redis_conn_exchange(&trackers[node], nown, gets, replies, &reason) !=
 		REDIS_CONN_OK)
 	{
 		lose_stream(reason);
@@ -404,7 +466,7 @@ revalidate_own_writes(const RedisReply *keys, const int *own, int nown)
  * flushed).  Other replies (the subscription's confirmation) are ignored.
  */
 static void
-apply_message(const RedisReply *message)
+apply_message(int node, const RedisReply *message)
 {
 	const RedisReply *keys;
 	TimestampTz now;
@@ -445,16 +507,16 @@ apply_message(const RedisReply *message)
 	}
 	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
 	if (nown > 0)
-		revalidate_own_writes(keys, own, nown);
+		revalidate_own_writes(node, keys, own, nown);
 }
 
-/* Reads what the stream socket holds and applies every complete message. */
+/* Reads what stream i's socket holds and applies every complete message. */
 static void
-read_stream(void)
+read_stream(int i)
 {
 	char	   *reason;
 
-	if (!redis_conn_read_available(stream, &reason))
+	if (!redis_conn_read_available(streams[i], &reason))
 	{
 		lose_stream(reason);
 		return;
@@ -463,16 +525,16 @@ read_stream(void)
 	{
 		RedisReply *message;
 
-		if (!redis_conn_next_reply(stream, &message, &reason))
+		if (!redis_conn_next_reply(streams[i], &message, &reason))
 		{
 			lose_stream(reason);
 			return;
 		}
 		if (message == NULL)
 			return;
-		apply_message(message);
+		apply_message(i, message);
 		redis_reply_free(message);
-		if (stream == NULL)		/* lost while applying it */
+		if (nstreams == 0)		/* lost while applying it */
 			return;
 	}
 }
@@ -521,29 +583,30 @@ read_watch(void)
 }
 
 /*
- * Waits for the latch, the stream's socket and the watched Sentinel's, up
- * to timeout ms (-1: no timeout).  A set of the pass' own, freed before
- * returning, since the sockets change from pass to pass.
+ * Waits for the latch, the streams' sockets and the watched Sentinel's, up
+ * to timeout ms (-1: no timeout); stream_readable[i] says whether stream i
+ * has input.  A set of the pass' own, freed before returning, since the
+ * sockets change from pass to pass.
  */
 static void
 wait_for_events(long timeout, bool *stream_readable, bool *watch_readable)
 {
-	WaitEventSet *set = CreateSessionWaitEventSet(4);
-	WaitEvent	occurred[4];
+	int			nevents = 3 + nstreams;
+	WaitEventSet *set = CreateSessionWaitEventSet(nevents);
+	WaitEvent  *occurred = palloc(nevents * sizeof(WaitEvent));
 	int			n;
 
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	if (stream != NULL)
-		AddWaitEventToSet(set, WL_SOCKET_READABLE, redis_conn_socket(stream),
-						  NULL, &stream);
+	for (int i = 0; i < nstreams; i++)
+		AddWaitEventToSet(set, WL_SOCKET_READABLE,
+						  redis_conn_socket(streams[i]), NULL, &streams[i]);
 	if (watch != NULL)
 		AddWaitEventToSet(set, WL_SOCKET_READABLE, redis_conn_socket(watch),
 						  NULL, &watch);
-	n = WaitEventSetWait(set, timeout, occurred, lengthof(occurred),
-						 PG_WAIT_EXTENSION);
+	n = WaitEventSetWait(set, timeout, occurred, nevents, PG_WAIT_EXTENSION);
 	FreeWaitEventSet(set);
-	*stream_readable = false;
+	memset(stream_readable, 0, nstreams * sizeof(bool));
 	*watch_readable = false;
 	for (int i = 0; i < n; i++)
 	{
@@ -551,21 +614,67 @@ wait_for_events(long timeout, bool *stream_readable, bool *watch_readable)
 			ResetLatch(MyLatch);
 		if (occurred[i].events & WL_SOCKET_READABLE)
 		{
-			*stream_readable |= occurred[i].user_data == (void *) &stream;
-			*watch_readable |= occurred[i].user_data == (void *) &watch;
+			RedisConn **conn = occurred[i].user_data;
+
+			if (conn == &watch)
+				*watch_readable = true;
+			else
+				stream_readable[conn - streams] = true;
 		}
 	}
 }
 
-/* Asks the tracking connection for a PONG; without tracking, no stream. */
-static void
+/*
+ * Has the set of a cluster's masters changed since the streams started (a
+ * failover, a node added or removed)?  Then the streams are lost -- a new
+ * master's changes were never tracked -- and true says to start again at
+ * once.  A cluster that cannot be asked is a loss too.
+ */
+static bool
+masters_changed(void)
+{
+	RedisTarget target;
+	RedisTarget *masters;
+	int			nmasters;
+	const char *problem;
+	char	   *reason;
+
+	if (followed_masters == NULL ||
+		!redis_route_parse(followed_url, &target, &problem))
+		return false;
+	if (!redis_route_masters_of(&target, &masters, &nmasters, &reason))
+	{
+		lose_stream(reason);
+		return false;
+	}
+	if (strcmp(masters_text(masters, nmasters), followed_masters) == 0)
+		return false;
+	ereport(LOG,
+			(errmsg("cachext sync worker follows the new masters of the Redis cluster"),
+			 errdetail("The cluster's masters changed; L1 is emptied.")));
+	lose_stream("The cluster's masters changed.");
+	reported_down = false;
+	return true;
+}
+
+/*
+ * Asks every tracking connection for a PONG (without tracking, no stream),
+ * and a cluster whether its masters are still those followed.  True when
+ * the streams must start again at once.
+ */
+static bool
 heartbeat(void)
 {
 	const char *ping[] = {"PING"};
 	char	   *reason;
 
-	if (call(&tracker, 1, ping, REPLY_STATUS, NULL, &reason) != CALL_OK)
-		lose_stream(reason);
+	for (int i = 0; i < nstreams; i++)
+		if (call(&trackers[i], 1, ping, REPLY_STATUS, NULL, &reason) != CALL_OK)
+		{
+			lose_stream(reason);
+			return false;
+		}
+	return masters_changed();
 }
 
 /*
@@ -582,7 +691,7 @@ reload_configuration(void)
 		followed_generation == redis_conn_settings_generation())
 		return false;
 	followed_generation = redis_conn_settings_generation();
-	if (stream != NULL)
+	if (nstreams > 0)
 		lose_stream("cachext.redis_url or a setting of the connection changed.");
 	l2_stats_set_coherence(L2_COHERENCE_NONE);
 	reported_down = false;
@@ -626,7 +735,7 @@ cachext_sync_main(Datum arg)
 	for (;;)
 	{
 		long		timeout = -1;
-		bool		stream_readable;
+		bool		stream_readable[REDIS_ROUTE_MAX_MASTERS];
 		bool		watch_readable;
 
 		MemoryContextReset(pass_context);
@@ -635,7 +744,7 @@ cachext_sync_main(Datum arg)
 		if (ConfigReloadPending && reload_configuration())
 			next_attempt = 0;
 
-		if (stream == NULL && followed_url != NULL &&
+		if (nstreams == 0 && followed_url != NULL &&
 			GetCurrentTimestamp() >= next_attempt)
 		{
 			char	   *reason;
@@ -646,7 +755,8 @@ cachext_sync_main(Datum arg)
 					next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 																 HEARTBEAT_INTERVAL_MS);
 					/* what came with the subscriptions' answers is read already */
-					read_stream();
+					for (int i = 0; i < nstreams; i++)
+						read_stream(i);
 					if (watch != NULL && read_watch())
 						next_attempt = 0;
 					break;
@@ -663,32 +773,37 @@ cachext_sync_main(Datum arg)
 					break;
 			}
 		}
-		if (stream != NULL && GetCurrentTimestamp() >= next_heartbeat)
+		if (nstreams > 0 && GetCurrentTimestamp() >= next_heartbeat)
 		{
-			heartbeat();
+			bool		restart = heartbeat();
+
 			next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														 HEARTBEAT_INTERVAL_MS);
-			if (stream == NULL)
+			if (restart)
+				next_attempt = 0;
+			else if (nstreams == 0)
 				next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														   cachext_redis_retry_interval_ms);
 		}
 
-		if (stream != NULL || refused)
+		if (nstreams > 0 || refused)
 			layers_replay_queue();
 
-		if (stream != NULL)
+		if (nstreams > 0)
 			timeout = ms_until(next_heartbeat);
 		else if (refused)		/* Redis answers: replay the queue meanwhile */
 			timeout = Min(ms_until(next_attempt), HEARTBEAT_INTERVAL_MS);
 		else if (followed_url != NULL)
 			timeout = ms_until(next_attempt);
-		wait_for_events(timeout, &stream_readable, &watch_readable);
+		wait_for_events(timeout, stream_readable, &watch_readable);
 		if (watch_readable && watch != NULL && read_watch())
 			next_attempt = 0;
-		else if (stream_readable && stream != NULL)
+		else if (nstreams > 0)
 		{
-			read_stream();
-			if (stream == NULL)
+			for (int i = 0; i < nstreams && nstreams > 0; i++)
+				if (stream_readable[i])
+					read_stream(i);
+			if (nstreams == 0)
 				next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														   cachext_redis_retry_interval_ms);
 		}

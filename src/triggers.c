@@ -56,6 +56,7 @@
 #include "cachext.h"
 #include "events.h"
 #include "fence.h"
+#include "l2.h"
 #include "triggers.h"
 
 /* A set of strings that remembers insertion order. */
@@ -298,6 +299,14 @@ triggers_subxact_abort(void)
 	MemoryContextDelete(child->context);
 }
 
+/* Records a tag of a tag: template, if this Redis supports tags. */
+static void
+record_tag(PendingSet *set, const char *tag)
+{
+	l2_require_tags_supported();
+	stringset_add(&set->tags, tag);
+}
+
 /* The pending set of the current (sub)transaction level, created if new. */
 static PendingSet *
 current_set(void)
@@ -393,7 +402,7 @@ record_row(PendingSet *set, PendingEvent *event, TriggerData *trigger,
 
 			if (strlen(tag) == 0 || strlen(tag) > (size_t) cachext_max_key_length)
 				continue;		/* no tag can be empty or that long */
-			stringset_add(&set->tags, tag);
+			record_tag(set, tag);
 		}
 		else if (strlen(key) == 0 || strlen(key) > (size_t) cachext_max_key_length)
 			continue;			/* no cache key can be empty or that long */
@@ -468,7 +477,7 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 				if (tag[0] == '\0')
 					continue;	/* no tag can be empty */
 				if (strchr(tag, '{') == NULL)
-					stringset_add(&set->tags, tag);
+					record_tag(set, tag);
 				else
 					stringset_add(&set->patterns, "*");
 				stringset_add(&event->keys, template);

@@ -74,6 +74,7 @@ render(const RedisTarget *t, char *out)
 {
 	out += sprintf(out, t->socket_path ? "unix://" :
 				   t->service ? "redis-sentinel://" :
+				   t->cluster ? "redis-cluster://" :
 				   t->tls ? "rediss://" : "redis://");
 	if (t->password != NULL)
 	{
@@ -85,14 +86,15 @@ render(const RedisTarget *t, char *out)
 	}
 	if (t->socket_path != NULL)
 		sprintf(out, "%s?db=%d", t->socket_path, t->db);
-	else if (t->service != NULL)
+	else if (t->service != NULL || t->cluster)
 	{
-		for (int i = 0; i < t->nsentinels; i++)
-			out += sprintf(out, strchr(t->sentinels[i].host, ':') != NULL ||
-						   t->sentinels[i].host[0] == '[' ? "%s[%s]:%d" : "%s%s:%d",
-						   i > 0 ? "," : "", t->sentinels[i].host,
-						   t->sentinels[i].port);
-		sprintf(out, "/%s/%d", t->service, t->db);
+		for (int i = 0; i < t->naddresses; i++)
+			out += sprintf(out, strchr(t->addresses[i].host, ':') != NULL ||
+						   t->addresses[i].host[0] == '[' ? "%s[%s]:%d" : "%s%s:%d",
+						   i > 0 ? "," : "", t->addresses[i].host,
+						   t->addresses[i].port);
+		if (t->service != NULL)
+			sprintf(out, "/%s/%d", t->service, t->db);
 	}
 	else if (strchr(t->host, ':') != NULL || t->host[0] == '[')
 		sprintf(out, "[%s]:%d/%d", t->host, t->port, t->db);
@@ -109,15 +111,15 @@ same(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* Do two targets list the same Sentinels? */
+/* Do two targets list the same Sentinels or cluster seeds? */
 static int
 same_sentinels(const RedisTarget *a, const RedisTarget *b)
 {
-	if (a->nsentinels != b->nsentinels)
+	if (a->naddresses != b->naddresses)
 		return 0;
-	for (int i = 0; i < a->nsentinels; i++)
-		if (!same(a->sentinels[i].host, b->sentinels[i].host) ||
-			a->sentinels[i].port != b->sentinels[i].port)
+	for (int i = 0; i < a->naddresses; i++)
+		if (!same(a->addresses[i].host, b->addresses[i].host) ||
+			a->addresses[i].port != b->addresses[i].port)
 			return 0;
 	return 1;
 }
@@ -126,21 +128,25 @@ static void
 check_accepted(const RedisTarget *t, const char *url)
 {
 	const char *place = t->host ? t->host :
-		t->socket_path ? t->socket_path : t->service;
+		t->socket_path ? t->socket_path :
+		t->service ? t->service : t->addresses[0].host;
 	size_t		len;
 	char	   *again;
 	char	   *storage;
 	RedisTarget u;
 	const char *problem;
 
-	if ((t->host != NULL) + (t->socket_path != NULL) + (t->service != NULL) != 1)
-		fail("not exactly one of host, socket path and service", url);
-	if ((t->service != NULL) != (t->nsentinels > 0) ||
-		t->nsentinels > REDIS_URL_MAX_SENTINELS)
-		fail("a service without Sentinels, or Sentinels without a service", url);
-	for (int i = 0; i < t->nsentinels; i++)
-		if (t->sentinels[i].host[0] == '\0' || t->sentinels[i].port < 1 ||
-			t->sentinels[i].port > 65535)
+	if ((t->host != NULL) + (t->socket_path != NULL) + (t->service != NULL) +
+		t->cluster != 1)
+		fail("not exactly one of host, socket path, service and cluster", url);
+	if ((t->service != NULL || t->cluster) != (t->naddresses > 0) ||
+		t->naddresses > REDIS_URL_MAX_SENTINELS)
+		fail("a service or cluster without addresses, or addresses without either", url);
+	if (t->cluster && t->db != 0)
+		fail("a cluster with a database other than 0", url);
+	for (int i = 0; i < t->naddresses; i++)
+		if (t->addresses[i].host[0] == '\0' || t->addresses[i].port < 1 ||
+			t->addresses[i].port > 65535)
 			fail("a Sentinel without a host or with a port out of range", url);
 	if (t->service != NULL && t->service[0] == '\0')
 		fail("an empty service", url);
@@ -172,7 +178,8 @@ check_accepted(const RedisTarget *t, const char *url)
 	if (!same(t->host, u.host) || t->port != u.port ||
 		!same(t->socket_path, u.socket_path) || !same(t->user, u.user) ||
 		!same(t->password, u.password) || t->db != u.db || t->tls != u.tls ||
-		!same(t->service, u.service) || !same_sentinels(t, &u) ||
+		!same(t->service, u.service) || t->cluster != u.cluster ||
+		!same_sentinels(t, &u) ||
 		!same(t->display, u.display))
 	{
 		fprintf(stderr, "re-rendered as \"%s\"\n", again);

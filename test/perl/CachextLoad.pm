@@ -1,5 +1,6 @@
 # CachextLoad: pgbench workloads running in the background while a TAP test
-# injects faults, and short polls of a node.
+# injects faults, short polls of a node or of anything, and the check that
+# every L1 entry holds Redis' value once the faults are over.
 package CachextLoad;
 
 use strict;
@@ -11,7 +12,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(pgbench_scripts pgbench_start pgbench_finish poll_node);
+our @EXPORT =
+  qw(pgbench_scripts pgbench_start pgbench_finish poll_node wait_for l1_matches_redis);
 
 # Writes each script of %$scripts (name => [weight, text]) into $dir;
 # returns pgbench's -f arguments for them.
@@ -72,6 +74,46 @@ sub poll_node
 		usleep(50_000);
 	}
 	return 0;
+}
+
+# Polls $check every 100 ms for up to $seconds; true once it returns true.
+sub wait_for
+{
+	my ($seconds, $check) = @_;
+	for (1 .. $seconds * 10)
+	{
+		return 1 if $check->();
+		usleep(100_000);
+	}
+	return 0;
+}
+
+# Checks that $node's L1 holds entries and that each holds what Redis holds,
+# $redis_get->($redis_key) reading Redis.  Entries within 3 s of their expiry
+# are skipped, and so is an entry Redis no longer has once its expiry has
+# passed while the keys were being read one by one (a slow machine takes
+# seconds): Redis and L1 expire them separately.
+sub l1_matches_redis
+{
+	my ($node, $redis_get) = @_;
+	my @rows = split /\n/,
+	  $node->safe_psql(
+		'postgres', q{SELECT key, coalesce(extract(epoch FROM expires_at), 'Infinity'),
+       cache_get(key)::text FROM cache_entries
+WHERE expires_at IS NULL OR expires_at > clock_timestamp() + interval '3 s'
+ORDER BY key});
+	my @stale;
+	for my $row (@rows)
+	{
+		my ($key, $expires, $l1) = split /\|/, $row, 3;
+		my $l2 = $redis_get->("cache:$key");
+		next if $l2 eq '' && $expires <= Time::HiRes::time() + 1;
+		push @stale, "$key: L1 $l1, Redis '$l2'" if $l1 ne $l2;
+	}
+	cmp_ok(scalar @rows, '>', 0, $node->name . ': L1 holds entries to compare');
+	is(scalar @stale, 0,
+		$node->name . ': every L1 entry (' . scalar(@rows) . ') holds Redis\' value')
+	  or diag(join "\n", @stale[ 0 .. ($#stale < 20 ? $#stale : 19) ]);
 }
 
 1;

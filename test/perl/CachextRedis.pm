@@ -14,7 +14,8 @@ use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
 our @EXPORT =
-  qw(redis_start redis_start_tls redis_start_sentinel redis_kill redis_cli redis_dir %redis);
+  qw(redis_start redis_start_tls redis_start_sentinel redis_start_cluster_node
+  redis_cluster_command redis_cluster_ok redis_kill redis_cli redis_dir %redis);
 
 my $redis_dir = PostgreSQL::Test::Utils::tempdir_short;
 our %redis;    # name => { port, pid, extra, auth, tls }
@@ -100,6 +101,32 @@ sub redis_start_sentinel
 	chomp $pid;
 	$redis{$name} = { %{ $redis{$name} // {} }, port => $port, pid => $pid };
 	return $redis{$name};
+}
+
+# Starts a Redis Cluster node (not yet in a cluster) on $port, judging a node
+# down after 3 s.
+sub redis_start_cluster_node
+{
+	my ($name, $port) = @_;
+	return redis_start($name, $port, '--cluster-enabled', 'yes',
+		'--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '3000');
+}
+
+# Runs redis-cli --cluster @args (create, add-node, reshard ...); dies if it
+# fails, else returns its output.
+sub redis_cluster_command
+{
+	my @args = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run [ 'redis-cli', '--cluster', @args ], '>', \$out, '2>', \$err
+	  or die "redis-cli --cluster @args failed: $out $err";
+	return $out;
+}
+
+# Do all the named nodes say the cluster is ok?
+sub redis_cluster_ok
+{
+	return !grep { redis_cli($_, 'CLUSTER', 'INFO') !~ /cluster_state:ok/ } @_;
 }
 
 # Kills a Redis server for good (SIGKILL: no goodbye to clients).

@@ -15,7 +15,6 @@ use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
 
 my $service = 'cachext';
 my %port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() }
@@ -33,18 +32,6 @@ for my $s (qw(s1 s2 s3))
 	$redis{$s}{auth} = [ '-a', 'sentpw', '--no-auth-warning' ];
 	redis_start_sentinel($s, $port{$s}, $service, $port{one},
 		"sentinel auth-pass $service datapw", 'requirepass sentpw');
-}
-
-# Polls $check every 100 ms for up to $seconds; true once it returns true.
-sub wait_for
-{
-	my ($seconds, $check) = @_;
-	for (1 .. $seconds * 10)
-	{
-		return 1 if $check->();
-		usleep(100_000);
-	}
-	return 0;
 }
 
 sub master_port

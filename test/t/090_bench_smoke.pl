@@ -37,7 +37,7 @@ if (open my $fh, '<', "$out/results.csv")
 	close $fh;
 }
 for my $scenario (
-	qw(l1_hit l2_hit l2_tls writes get_or_set invalidation multi_get value_size scaling))
+	qw(l1_hit l2_hit l2_tls l2_cluster writes get_or_set invalidation multi_get value_size scaling))
 {
 	ok($rows{$scenario}, "results.csv has a row for $scenario");
 }

@@ -96,6 +96,26 @@ main(void)
 		  redis_slot_map_node(&map, redis_slot_of_key("foo", 3)) == 0,
 		  "a moved slot follows its new node");
 
+	/* every slot has a tag, and "{<tag>}..." lands in that slot */
+	{
+		int			tagged = 0;
+
+		for (int slot = 0; slot < REDIS_CLUSTER_SLOTS; slot++)
+		{
+			const char *tag = redis_slot_tag(slot);
+			char		key[REDIS_SLOT_TAG_MAX + 16];
+
+			if (tag == NULL || strlen(tag) > REDIS_SLOT_TAG_MAX)
+				continue;
+			snprintf(key, sizeof(key), "{%s}ns:k", tag);
+			tagged += redis_slot_of_key(key, strlen(key)) == slot;
+		}
+		check(tagged == REDIS_CLUSTER_SLOTS, "every slot has a tag that hashes to it");
+		check(redis_slot_tag(-1) == NULL &&
+			  redis_slot_tag(REDIS_CLUSTER_SLOTS) == NULL,
+			  "slots out of range have no tag");
+	}
+
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }

@@ -67,9 +67,9 @@ typedef struct RejectedCase
 } RejectedCase;
 
 static const RejectedCase rejected_cases[] = {
-	{"http://h", "must start with redis://, rediss://, redis-sentinel:// or unix://"},
-	{"", "must start with redis://, rediss://, redis-sentinel:// or unix://"},
-	{"redis:/h", "must start with redis://, rediss://, redis-sentinel:// or unix://"},
+	{"http://h", "must start with redis://, rediss://, redis-sentinel://, redis-cluster:// or unix://"},
+	{"", "must start with redis://, rediss://, redis-sentinel://, redis-cluster:// or unix://"},
+	{"redis:/h", "must start with redis://, rediss://, redis-sentinel://, redis-cluster:// or unix://"},
 	{"rediss://", "names no host"},
 	{"rediss://h:0", "port must be"},
 	{"redis-sentinel://h:26379", "must name the service"},
@@ -78,7 +78,10 @@ static const RejectedCase rejected_cases[] = {
 	{"redis-sentinel://a,,b/mymaster", "names no host"},
 	{"redis-sentinel://a:0/mymaster", "port must be"},
 	{"redis-sentinel://a/mymaster/x", "database after"},
-	{"redis-sentinel://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q/s", "At most 16 Sentinels"},
+	{"redis-sentinel://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q/s", "At most 16 Sentinels or cluster nodes"},
+	{"redis-cluster://a/1", "Redis Cluster serves database 0 only"},
+	{"redis-cluster://", "names no host"},
+	{"redis-cluster://a,,b", "names no host"},
 	{"redis://", "names no host"},
 	{"redis://[]:1", "names no host"},
 	{"redis://:pw@", "names no host"},
@@ -103,13 +106,13 @@ static const RejectedCase rejected_cases[] = {
 	{"unix://:a%0@/s", "two hexadecimal digits"},
 };
 
-/* A redis-sentinel:// URL's parts beyond UrlCase's. */
+/* A redis-sentinel:// or redis-cluster:// (service NULL) URL's parts beyond UrlCase's. */
 typedef struct SentinelCase
 {
 	const char *url;
 	const char *service;
 	int			db;
-	int			nsentinels;
+	int			naddresses;
 	const char *last_host;		/* the last Sentinel listed */
 	int			last_port;
 	const char *password;
@@ -119,6 +122,10 @@ typedef struct SentinelCase
 static const SentinelCase sentinel_cases[] = {
 	{"redis-sentinel://s1/mymaster", "mymaster", 0, 1, "s1", 26379, NULL,
 	"service mymaster via Sentinel (db 0)"},
+	{"redis-cluster://n1", NULL, 0, 1, "n1", 6379, NULL,
+	"cluster seeded by n1"},
+	{"redis-cluster://:pw@n1:7000,[::1]:7001,n3:7002/0", NULL, 0, 3, "n3", 7002,
+	"pw", "cluster seeded by n1 and others"},
 	{"redis-sentinel://:p%40w@s1:5000,[::1]:5001,s3/cache/2", "cache", 2, 3,
 	"s3", 26379, "p@w", "service cache via Sentinel (db 2)"},
 	{"redis-sentinel://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p/s/", "s", 0, 16, "p",
@@ -180,9 +187,10 @@ check_sentinel(const SentinelCase *c)
 	const char *problem = parse(c->url, &t, &storage);
 	int			ok = problem == NULL && t.host == NULL &&
 		t.socket_path == NULL && !t.tls && same(t.service, c->service) &&
-		t.db == c->db && t.nsentinels == c->nsentinels &&
-		same(t.sentinels[t.nsentinels - 1].host, c->last_host) &&
-		t.sentinels[t.nsentinels - 1].port == c->last_port &&
+		t.cluster == (c->service == NULL) &&
+		t.db == c->db && t.naddresses == c->naddresses &&
+		same(t.addresses[t.naddresses - 1].host, c->last_host) &&
+		t.addresses[t.naddresses - 1].port == c->last_port &&
 		same(t.password, c->password) && same(t.display, c->display);
 
 	return reported(c->url, problem, ok, storage);
