@@ -838,7 +838,49 @@ start_connect(const RedisTarget *t, char **reason)
 	return fd;
 }
 
-/* Did the non-blocking connect of fd succeed?  False with *reason. */
+/*
+ * Is TCP socket fd connected to itself?  A connect to a port of this host
+ * that nothing listens on, when the port lies in the kernel's ephemeral
+ * range, can be given that very port as its source and then completes as
+ * TCP's simultaneous open: the socket is its own peer.  Every command
+ * would read back as its own reply, and the socket would hold the port the
+ * Redis server needs to start again.
+ */
+static bool
+socket_is_own_peer(pgsocket fd)
+{
+	struct sockaddr_storage local;
+	struct sockaddr_storage peer;
+	socklen_t	local_len = sizeof(local);
+	socklen_t	peer_len = sizeof(peer);
+
+	if (getsockname(fd, (struct sockaddr *) &local, &local_len) != 0 ||
+		getpeername(fd, (struct sockaddr *) &peer, &peer_len) != 0 ||
+		local.ss_family != peer.ss_family)
+		return false;
+	if (local.ss_family == AF_INET)
+	{
+		struct sockaddr_in *l = (struct sockaddr_in *) &local;
+		struct sockaddr_in *p = (struct sockaddr_in *) &peer;
+
+		return l->sin_port == p->sin_port &&
+			l->sin_addr.s_addr == p->sin_addr.s_addr;
+	}
+	if (local.ss_family == AF_INET6)
+	{
+		struct sockaddr_in6 *l = (struct sockaddr_in6 *) &local;
+		struct sockaddr_in6 *p = (struct sockaddr_in6 *) &peer;
+
+		return l->sin6_port == p->sin6_port &&
+			memcmp(&l->sin6_addr, &p->sin6_addr, sizeof(l->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+/*
+ * Did the non-blocking connect of fd succeed, to a peer other than fd
+ * itself?  False with *reason.
+ */
 static bool
 socket_connected(pgsocket fd, char **reason)
 {
@@ -847,10 +889,24 @@ socket_connected(pgsocket fd, char **reason)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &socket_error, &optlen) != 0)
 		socket_error = errno;
-	if (socket_error == 0)
-		return true;
-	*reason = psprintf("The connection failed: %s.", strerror(socket_error));
-	return false;
+	if (socket_error != 0)
+	{
+		*reason = psprintf("The connection failed: %s.", strerror(socket_error));
+		return false;
+	}
+	if (socket_is_own_peer(fd))
+	{
+		/*
+		 * Closed with a reset rather than a FIN: a FIN would leave the port
+		 * in TIME_WAIT for a minute, and Redis could not bind it meanwhile.
+		 */
+		struct linger reset = {.l_onoff = 1,.l_linger = 0};
+
+		(void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+		*reason = pstrdup("The connection reached its own socket: nothing listens on the port, which is in this host's ephemeral port range.");
+		return false;
+	}
+	return true;
 }
 
 /*
