@@ -5,7 +5,8 @@
 # lease and load lock live in the key's slot; pattern invalidation reaches
 # every master; a MOVED (a slot moved by hand) is followed; the sync worker
 # follows every master's invalidations, so a write on the owning master by
-# another client evicts the key from L1.
+# another client evicts the key from L1.  Tags are refused (0A000) at each
+# entry point, and the untagged API keeps working after the refusals.
 use strict;
 use warnings;
 
@@ -159,6 +160,59 @@ sql(q{SELECT cache_set('moving', '2')});
 is(redis_cli($to, 'GET', 'cache:moving'), '2', 'a write after MOVED lands on the new owner');
 is(sql(q{SELECT errors FROM cache_stats WHERE layer = 'l2'}), '0',
 	'no L2 error along the way');
+
+# ---- Tags are refused: their scripts touch the member set's slot and every
+# member's, which a cluster answers with CROSSSLOT.  Each use of a tag fails
+# with 0A000, saying why and what to use instead, and stores nothing.
+sub refused_tag_use
+{
+	my ($what, $query) = @_;
+	my ($rc, $out, $err) =
+	  $node->psql('postgres', "\\set VERBOSITY verbose\n$query");
+	my $refusal = join '\n',
+	  'ERROR:  0A000: cache tags are not supported with Redis Cluster',
+	  'DETAIL:  cachext\.redis_url names a cluster; .* different hash slots\.',
+	  'HINT:  Use a single Redis node or Sentinel for tags, .*';
+	like($err, qr/$refusal/, "$what is refused with 0A000, its reason and a hint");
+}
+refused_tag_use('a tagged cache_set',
+	q{SELECT cache_set('tagged', '1', '1 hour', ARRAY['t1'])});
+refused_tag_use('cache_get_or_set_tagged',
+	q{SELECT cache_get_or_set_tagged('tagged', 'SELECT 1', '1 hour', ARRAY['t1'])});
+refused_tag_use('cache_invalidate_tag',
+	q{SELECT cache_invalidate_tag('t1')});
+sql(q{CREATE FUNCTION tagged_answer(i int) RETURNS int LANGUAGE sql AS 'SELECT i';
+SELECT cache_function('tagged_answer(int)', '1 hour', 'answer', ARRAY['t1'])});
+refused_tag_use('a cache_function wrapper with tags',
+	q{SELECT tagged_answer_cached(1)});
+sql(q{CREATE TABLE tw (id int PRIMARY KEY);
+SELECT cache_watch_table('tw', 'TW', ARRAY['tw:{id}', 'tag:tw:{id}'])});
+refused_tag_use('an INSERT into a table watched with a tag: template',
+	q{INSERT INTO tw VALUES (1)});
+sql(q{CREATE TABLE tw_all (id int PRIMARY KEY);
+SELECT cache_watch_table('tw_all', 'TWA', ARRAY['tag:tw_all'])});
+refused_tag_use('a TRUNCATE of a table watched with a plain tag: template',
+	q{TRUNCATE tw_all});
+is(sql(q{SELECT count(*) FROM tw}), '0', 'the refused INSERT left no row');
+is(scalar(grep { redis_cli($_, '--scan', '--pattern', '*tag*') ne '' } @masters),
+	0, 'no master holds a tag key');
+is(scalar(grep { redis_cli($_, '--scan', '--pattern', 'cache:tagged') ne '' } @masters),
+	0, 'nor the refused entries');
+
+# Untagged calls keep working afterwards.
+sql(q{SELECT cache_set('untagged', '5', '1 hour', NULL)});
+sql(q{SELECT cache_set('untagged2', '6', '1 hour', '{}')});
+is( sql(q{SELECT cache_get_or_set_tagged('untagged3', 'SELECT 7', '1 hour', NULL)}),
+	'7', 'cache_get_or_set_tagged without tags loads and stores');
+is(sql(q{SELECT cache_get('untagged')::text || cache_get('untagged2')::text}),
+	'56', 'cache_set with a NULL or an empty tag array stores');
+is(scalar(owners('cache:untagged')), 1, 'in Redis too');
+sql(q{INSERT INTO w VALUES (1, 0)});
+is(sql(q{SELECT count(*) FROM w}), '1', 'a table watched without tags takes writes');
+is(sql(q{SELECT cache_invalidate('untagged')}), 't', 'cache_invalidate works');
+is(scalar(owners('cache:untagged')), 0, 'and reaches Redis');
+is(sql(q{SELECT errors FROM cache_stats WHERE layer = 'l2'}), '0',
+	'the refusals cost no L2 error');
 
 $node->stop;
 done_testing();
