@@ -13,33 +13,23 @@ use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use CachextLoad;
+use CachextNode;
 use CachextRedis;
 use IPC::Run;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 my @masters = qw(m1 m2 m3);
-my %port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() } @masters;
-redis_start_cluster_node($_, $port{$_}) for @masters;
-redis_cluster_command('create', (map { "127.0.0.1:$port{$_}" } @masters),
-	'--cluster-yes');
+my %port = redis_create_cluster(@masters);
 ok(wait_for(120, sub { redis_cluster_ok(@masters) }),
 	'the three masters form a cluster');
 
 my $seeds = join ',', map { "127.0.0.1:$port{$_}" } @masters[ 0 .. 1 ];
-my $node = PostgreSQL::Test::Cluster->new('cluster');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis-cluster://$seeds'
+my $node = cachext_node(
+	'cluster', qq{cachext.redis_url = 'redis-cluster://$seeds'
 cachext.redis_retry_interval = 200ms
 cachext.redis_timeout = 2s
-cachext.redis_connect_timeout = 2s
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+cachext.redis_connect_timeout = 2s});
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
