@@ -56,11 +56,13 @@ ifdef ASSERTS
 override CPPFLAGS += -DUSE_ASSERT_CHECKING
 endif
 
-# The test clock (src/ttl_clock.c): an offset on L1's clock that tests move
-# with cachext_test_advance_clock() (scripts/test sets TEST_CLOCK=1; normal
-# builds do not have it).
-ifdef TEST_CLOCK
-override CPPFLAGS += -DCACHEXT_TEST_CLOCK
+# A test build (scripts/test sets TEST_BUILD=1; normal builds, the Debian
+# package included, have none of this): the test clock (src/ttl_clock.c), an
+# offset on L1's clock that tests move with cachext_test_advance_clock(), and
+# the pause point after the pre-commit fence (src/test_pause.c,
+# cachext.test_pause_after_fence).
+ifdef TEST_BUILD
+override CPPFLAGS += -DCACHEXT_TEST_BUILD
 endif
 
 # Unit tests of the pure-C parts, with AddressSanitizer and UBSan; no server.
