@@ -115,6 +115,20 @@ sub old_in_cache
 	);
 }
 
+# Loads w:id through cache_get_or_set: v is what it returns, and what L1
+# and Redis hold afterwards.
+sub loaded_and_cached
+{
+	my ($id, $v, $name) = @_;
+	is( $node->safe_psql(
+			'postgres',
+			"SELECT cache_get_or_set('w:$id', 'SELECT v FROM w WHERE id = $id'), cache_get('w:$id')"
+		),
+		"$v|$v",
+		$name);
+	is(redis_cli('fence', 'GET', "cache:w:$id"), $v, "$name, and in Redis");
+}
+
 # Runs a writer's statement while the poller watches for its commit.
 sub write_and_poll
 {
@@ -190,12 +204,7 @@ $_->{h}->finish for (\%a, \%b);
 like($b{err}, qr/could not serialize access.*\n.*\n?.*during commit attempt/,
 	'the second writer failed at COMMIT, after its fence')
   or diag("a: $a{err}\nb: $b{err}");
-is( $node->safe_psql(
-		'postgres',
-		q{SELECT cache_get_or_set('w:10', 'SELECT v FROM w WHERE id = 10'), cache_get('w:10')}),
-	'2|2',
-	'after the failed commit, its key is loaded and cached again');
-is(redis_cli('fence', 'GET', 'cache:w:10'), '2', 'and stored in Redis again');
+loaded_and_cached(10, 2, 'after the failed commit, its key is loaded and cached again');
 is(redis_cli('fence', '--scan', '--pattern', '*fence*'), '',
 	'no fence is left in Redis');
 
@@ -236,11 +245,7 @@ is($node->safe_psql('postgres', q{SELECT cache_get('w:5') IS NULL}),
 	't', 'and does not store it in L1');
 is(redis_cli('fence', 'GET', 'cache:w:5'), '', 'nor in Redis');
 unlike(release_writer($writer), qr/ERROR/, 'the held writer committed');
-is( $node->safe_psql(
-		'postgres',
-		q{SELECT cache_get_or_set('w:5', 'SELECT v FROM w WHERE id = 5'), cache_get('w:5')}),
-	'105|105',
-	'after the commit, the new row is loaded and cached');
+loaded_and_cached(5, 105, 'after the commit, the new row is loaded and cached');
 
 # 5. A listener reacting to the first event reads no old value.
 for my $mode ('async', 'on')
@@ -356,12 +361,7 @@ SKIP:
 	is($err, '', 'the paused writer committed');
 	$h{in} .= "\\q\n";
 	$h{h}->finish;
-	is( $node->safe_psql(
-			'postgres',
-			q{SELECT cache_get_or_set('w:8', 'SELECT v FROM w WHERE id = 8'), cache_get('w:8')}),
-		'81|81',
-		'after the commit, the new row is loaded and cached');
-	is(redis_cli('fence', 'GET', 'cache:w:8'), '81', 'in Redis too');
+	loaded_and_cached(8, 81, 'after the paused commit, the new row is loaded and cached');
 }
 
 done_testing();
