@@ -23,10 +23,10 @@
  * patterns and tags are fenced (fence.c: from then on nothing reads or
  * stores what they name; a test build may pause there: test_pause.c),
  * then the events are queued (with NOTIFY, or for the event worker: see
- * events.c), so they follow NOTIFY's rules; once the
- * commit is durable and visible, every pending key is invalidated, once
- * however many rows named it, patterns and tags likewise, and the fence is
- * lifted.  Invalidating again after the commit is visible is what makes
+ * events.c), so they follow NOTIFY's rules; once the commit is durable
+ * and visible, every pending key is invalidated, once however many rows
+ * named it, patterns and tags likewise, and the fence is lifted.
+ * Invalidating again after the commit is visible is what makes
  * leases work: a load that read the old row took its lease before this
  * invalidation, so its value is not stored.  An aborted transaction lifts
  * its fence and invalidates nothing more.  PREPARE TRANSACTION with
