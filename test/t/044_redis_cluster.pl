@@ -188,6 +188,7 @@ is(scalar(grep { redis_cli($_, '--scan', '--pattern', '*tag*') ne '' } @masters)
 	0, 'no master holds a tag key');
 is(scalar(grep { redis_cli($_, '--scan', '--pattern', 'cache:tagged') ne '' } @masters),
 	0, 'nor the refused entries');
+is(sql(q{SELECT cache_get('tagged') IS NULL}), 't', 'which no layer serves');
 
 # Untagged calls keep working afterwards.
 sql(q{SELECT cache_set('untagged', '5', '1 hour', NULL)});
