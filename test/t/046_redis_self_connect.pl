@@ -14,6 +14,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -37,18 +38,11 @@ for (1 .. 200)
 plan skip_all => "no free port in the ephemeral range $low-$high"
   unless defined $port;
 
-my $node = PostgreSQL::Test::Cluster->new('self');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$port'
+my $node = cachext_node(
+	'self', qq{cachext.redis_url = 'redis://127.0.0.1:$port'
 cachext.redis_retry_interval = 0
 log_min_messages = error
-log_statement = none
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+log_statement = none});
 
 # Batches of calls, each trying to connect; stops at the first answer.
 my $batch = 20_000;
