@@ -42,6 +42,9 @@
 #include "l2_stats.h"
 #include "redis_route.h"
 
+/* Arguments (keys, mostly) one round trip of fence scripts carries, about. */
+#define L2_FENCE_ROUND_ARGS	8192
+
 char	   *cachext_redis_url = NULL;
 int			cachext_redis_retry_interval_ms = 1000;
 
@@ -776,39 +779,45 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 }
 
 /*
- * Invalidates nkeys cache keys and places or lifts their fences (step; see
- * l2_lease_fence_commands), one round trip per L2_FENCE_BATCH keys (one
- * script for them on a single node, one per key in a cluster, where a
- * script touches one slot).  Returns how many keys, from the first, Redis
- * took (fewer after a failure); *removed counts the cache entries Redis
- * held.
+ * Places or lifts the fences of nkeys cache keys' buckets (step; see
+ * l2_lease_fence_commands), unlinking the keys too when unlink is set,
+ * the fences first, in round trips of about L2_FENCE_ROUND_ARGS
+ * arguments.  True when Redis took every command; *removed counts the
+ * cache entries Redis held.  A failure part way leaves some buckets done:
+ * the caller queues every key.
  */
-int
+bool
 l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
-			  L2FenceStep step, int64 fence_ttl_ms, int64 *removed)
+			  L2FenceStep step, bool unlink, int64 fence_ttl_ms,
+			  int64 *removed)
 {
-	int			done = 0;
+	int			ncommands;
+	int			nscripts;
+	RedisCommand *commands = l2_lease_fence_commands(nkeys, keys, key_lens,
+													 step, unlink,
+													 fence_ttl_ms, &ncommands,
+													 &nscripts);
+	RedisReply **replies = palloc(Max(ncommands, 1) * sizeof(RedisReply *));
 
 	*removed = 0;
-	while (done < nkeys)
+	for (int done = 0; done < ncommands;)
 	{
-		int			n = Min(nkeys - done, L2_FENCE_BATCH);
-		int			nscripts;
-		RedisCommand *scripts = l2_lease_fence_commands(n, keys + done,
-														key_lens + done, step,
-														fence_ttl_ms,
-														&nscripts);
-		RedisReply **replies = palloc(nscripts * sizeof(RedisReply *));
+		int			n = 0;
+		int			args = 0;
 
-		if (!connect_and_run(nscripts, scripts, replies))
-			break;
-		for (int i = 0; i < nscripts; i++)
+		/* a round ends where the scripts do: they run before any UNLINK */
+		while (done + n < ncommands && (n == 0 || args < L2_FENCE_ROUND_ARGS) &&
+			   (done + n != nscripts || n == 0))
+			args += commands[done + n++].argc;
+		if (!connect_and_run(n, commands + done, replies))
+			return false;
+		for (int i = 0; i < n; i++)
 			if (replies[i]->type == REPLY_INTEGER)
 				*removed += replies[i]->integer;
-		redis_replies_free(replies, nscripts);
+		redis_replies_free(replies, n);
 		done += n;
 	}
-	return done;
+	return true;
 }
 
 /*

@@ -83,11 +83,8 @@ extern bool l2_unlink_matching(const char *match, int match_len,
 							   int64 *removed);
 
 extern bool l2_read_lease(const char *key, int key_len, L2Lease *lease);
-/* Cache keys whose fences one script places or lifts (fence.c). */
-#define L2_FENCE_BATCH		500
-
-extern int	l2_fence_keys(int nkeys, const char *const *keys,
-						  const int *key_lens, L2FenceStep step,
+extern bool l2_fence_keys(int nkeys, const char *const *keys,
+						  const int *key_lens, L2FenceStep step, bool unlink,
 						  int64 fence_ttl_ms, int64 *removed);
 extern bool l2_fence_patterns(L2FenceStep step, int64 fence_ttl_ms);
 extern bool l2_lock(const char *key, int key_len, const char *token,
