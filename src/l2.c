@@ -43,7 +43,7 @@
 #include "redis_route.h"
 
 /* Arguments (keys, mostly) one round trip of fence scripts carries, about. */
-#define L2_FENCE_ROUND_ARGS	8192
+#define L2_FENCE_ROUND_ARGS	2048
 
 char	   *cachext_redis_url = NULL;
 int			cachext_redis_retry_interval_ms = 1000;

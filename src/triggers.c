@@ -48,7 +48,6 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -59,18 +58,37 @@
 #include "l2.h"
 #include "triggers.h"
 
-/* A set of strings that remembers insertion order. */
-typedef struct StringSet
-{
-	MemoryContext context;		/* of the strings and the list */
-	HTAB	   *index;			/* StringSetEntry by string */
-	List	   *order;			/* the strings, first added first */
-} StringSet;
-
+/*
+ * A set of strings that remembers insertion order: a simplehash of the
+ * strings (open addressing, each entry with its hash, so a bulk UPDATE's
+ * 100 000 keys cost one hash and about one probe each) and a list.
+ */
 typedef struct StringSetEntry
 {
-	const char *string;			/* hash key: the pointer, hashed by content */
+	const char *string;			/* the key; a copy in the set's context */
+	uint32		hash;
+	char		status;			/* simplehash's */
 } StringSetEntry;
+
+#define SH_PREFIX		strings
+#define SH_ELEMENT_TYPE	StringSetEntry
+#define SH_KEY_TYPE		const char *
+#define SH_KEY			string
+#define SH_HASH_KEY(tb, key) hash_bytes((const unsigned char *) (key), strlen(key))
+#define SH_EQUAL(tb, a, b) (strcmp(a, b) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+typedef struct StringSet
+{
+	MemoryContext context;		/* of the strings, the index and the list */
+	strings_hash *index;
+	List	   *order;			/* the strings, first added first */
+} StringSet;
 
 /* One event to send at commit: its name, table and the keys it names. */
 typedef struct PendingEvent
@@ -99,34 +117,11 @@ typedef struct PendingSet
 
 static PendingSet *pending = NULL;
 
-static uint32
-string_pointer_hash(const void *key, Size keysize)
-{
-	const char *s = *(const char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-string_pointer_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 static void
 stringset_init(StringSet *set, MemoryContext context)
 {
-	HASHCTL		ctl;
-
-	ctl.keysize = sizeof(const char *);
-	ctl.entrysize = sizeof(StringSetEntry);
-	ctl.hash = string_pointer_hash;
-	ctl.match = string_pointer_match;
-	ctl.hcxt = context;
 	set->context = context;
-	set->index = hash_create("cachext pending strings", 64, &ctl,
-							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
-							 HASH_CONTEXT);
+	set->index = strings_create(context, 64, NULL);
 	set->order = NIL;
 }
 
@@ -135,7 +130,7 @@ static void
 stringset_add(StringSet *set, const char *s)
 {
 	bool		found;
-	StringSetEntry *entry = hash_search(set->index, &s, HASH_ENTER, &found);
+	StringSetEntry *entry = strings_insert(set->index, s, &found);
 
 	if (!found)
 	{
