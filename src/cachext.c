@@ -30,6 +30,7 @@
 #include "redis_conn.h"
 #include "redis_route.h"
 #include "sync_worker.h"
+#include "test_pause.h"
 #include "ttl_clock.h"
 #include "xact.h"
 
@@ -274,6 +275,7 @@ define_settings(void)
 	l2_define_settings();
 	redis_conn_define_settings();
 	redis_route_define_settings();
+	test_pause_define_settings();
 	MarkGUCPrefixReserved("cachext");
 }
 
