@@ -148,8 +148,7 @@ remove_from_l1(void)
 	TimestampTz now = ttl_clock_now();
 	ListCell   *lc;
 
-	for (int i = 0; i < fence->nkeys; i++)
-		(void) l1_remove(fence->keys[i], fence->key_lens[i], now);
+	(void) l1_remove_multi(fence->nkeys, fence->keys, fence->key_lens, now);
 	foreach(lc, fence->patterns)
 		(void) l1_remove_matching(cachext_redis_prefix,
 								  strlen(cachext_redis_prefix),

@@ -106,6 +106,8 @@ extern L1StoreResult l1_store_tagged(const char *key, int key_len,
 									 TimestampTz now, const L1Lease *lease,
 									 const uint64 *own_text_hash);
 extern bool l1_remove(const char *key, int key_len, TimestampTz now);
+extern int64 l1_remove_multi(int nkeys, char *const *keys,
+							 const int *key_lens, TimestampTz now);
 extern L1Change l1_remove_changed(const char *key, int key_len,
 								  const uint64 *redis_text_hash,
 								  TimestampTz now);

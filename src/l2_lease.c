@@ -619,57 +619,67 @@ l2_lease_unlock_command(const char *key, int key_len, const char *token)
 }
 
 /*
- * The script of a fence bucket (step; see "Fence buckets" above).  KEYS:
- * the bucket's fence and sequence.  ARGV: the step, the fence's TTL, the
- * sequence's TTL.  Placing increments the fence, expiring after the
- * fence's TTL; lifting, or L2_FENCE_NONE, bumps the sequence (killing the
- * leases of the bucket's keys read before), and lifting decrements the
- * fence, deleting it at zero.
+ * The script of fence buckets (step; see "Fence buckets" above).  KEYS:
+ * each bucket's fence and sequence.  ARGV: the step, the fence's TTL, the
+ * sequence's TTL.  Placing increments the fences, expiring after the
+ * fence's TTL; lifting, or L2_FENCE_NONE, bumps the sequences (killing the
+ * leases of the buckets' keys read before), and lifting decrements the
+ * fences, deleting each at zero.
  */
 #define L2_FENCE_SCRIPT \
+	"for i = 1, #KEYS, 2 do " \
 	"if ARGV[1] == 'place' then " \
-	"redis.call('INCR', KEYS[1]) " \
-	"redis.call('PEXPIRE', KEYS[1], ARGV[2]) " \
+	"redis.call('INCR', KEYS[i]) " \
+	"redis.call('PEXPIRE', KEYS[i], ARGV[2]) " \
 	"else " \
-	"redis.call('INCR', KEYS[2]) " \
-	"redis.call('PEXPIRE', KEYS[2], ARGV[3]) " \
-	"if ARGV[1] == 'lift' and redis.call('DECR', KEYS[1]) <= 0 then " \
-	"redis.call('DEL', KEYS[1]) end " \
+	"redis.call('INCR', KEYS[i + 1]) " \
+	"redis.call('PEXPIRE', KEYS[i + 1], ARGV[3]) " \
+	"if ARGV[1] == 'lift' and redis.call('DECR', KEYS[i]) <= 0 then " \
+	"redis.call('DEL', KEYS[i]) end " \
+	"end " \
 	"end " \
 	"return 0"
 
-/* The fence script of a bucket. */
+/* The fence script of nbuckets buckets, buckets[0 ..]. */
 static RedisCommand
-fence_command(int bucket, L2FenceStep step, int64 fence_ttl_ms)
+fence_command(int nbuckets, const int *buckets, L2FenceStep step,
+			  int64 fence_ttl_ms)
 {
-	RedisCommand cmd = redis_command(8);
-	int			len;
-	char	   *own;
+	RedisCommand cmd = redis_command(2 * nbuckets + 6);
+	int			arg = 0;
 
-	redis_command_arg_string(&cmd, 0, "EVAL");
-	redis_command_arg_string(&cmd, 1, L2_FENCE_SCRIPT);
-	redis_command_arg_string(&cmd, 2, "2");
-	own = bucket_key(bucket, L2_BUCKET_FENCE_KEY,
-					 sizeof(L2_BUCKET_FENCE_KEY) - 1, &len);
-	redis_command_arg(&cmd, 3, own, len);
-	own = bucket_key(bucket, L2_BUCKET_SEQ_KEY, sizeof(L2_BUCKET_SEQ_KEY) - 1,
-					 &len);
-	redis_command_arg(&cmd, 4, own, len);
-	redis_command_arg_string(&cmd, 5, fence_step_arg[step]);
-	redis_command_arg_string(&cmd, 6, psprintf(INT64_FORMAT, fence_ttl_ms));
-	redis_command_arg_string(&cmd, 7, L2_SEQ_TTL_MS);
+	redis_command_arg_string(&cmd, arg++, "EVAL");
+	redis_command_arg_string(&cmd, arg++, L2_FENCE_SCRIPT);
+	redis_command_arg_string(&cmd, arg++, psprintf("%d", 2 * nbuckets));
+	for (int i = 0; i < nbuckets; i++)
+	{
+		int			len;
+		char	   *own;
+
+		own = bucket_key(buckets[i], L2_BUCKET_FENCE_KEY,
+						 sizeof(L2_BUCKET_FENCE_KEY) - 1, &len);
+		redis_command_arg(&cmd, arg++, own, len);
+		own = bucket_key(buckets[i], L2_BUCKET_SEQ_KEY,
+						 sizeof(L2_BUCKET_SEQ_KEY) - 1, &len);
+		redis_command_arg(&cmd, arg++, own, len);
+	}
+	redis_command_arg_string(&cmd, arg++, fence_step_arg[step]);
+	redis_command_arg_string(&cmd, arg++, psprintf(INT64_FORMAT, fence_ttl_ms));
+	redis_command_arg_string(&cmd, arg++, L2_SEQ_TTL_MS);
+	Assert(arg == cmd.argc);
 	return cmd;
 }
 
 /*
  * The commands that place or lift (step) the fences of the buckets of
- * nkeys cache keys: one script per bucket, then, when unlink is set,
+ * nkeys cache keys: one script for them (in a cluster, where a script
+ * touches one slot, one per bucket), then, when unlink is set,
  * UNLINKs of the keys, L2_FENCE_UNLINK_CHUNK keys each, grouped by bucket
  * (a cluster then splits each by slot into few pieces).  A fence placed
  * before its keys are unlinked, in the order Redis runs them, leaves a
  * load no moment to store an old value: before the UNLINK it is unlinked,
  * after the fence it is refused.  The keys are grouped with a counting
- * sort, so a commit costs one script per bucket however many keys it
+ * sort, so a commit costs a few writes per bucket however many keys it
  * has, and one UNLINK argument per key.  *ncommands says how many;
  * *nscripts how many of them, first, are scripts.
  */
@@ -683,6 +693,8 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 	int		   *start = palloc0((nbuckets + 1) * sizeof(int));
 	int		   *bucket_of = palloc(Max(nkeys, 1) * sizeof(int));
 	RedisCommand *commands;
+	int		   *buckets;
+	int			per_script;
 	int			nunlinks = unlink ?
 		(nkeys + L2_FENCE_UNLINK_CHUNK - 1) / L2_FENCE_UNLINK_CHUNK : 0;
 	int			n = 0;
@@ -698,12 +710,20 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 		n += start[b + 1] > 0;
 		start[b + 1] += start[b];
 	}
-	commands = palloc((n + Max(nunlinks, 1)) * sizeof(RedisCommand));
-	*nscripts = n;
+	/* the buckets with keys; a script for all, or in a cluster one each */
+	buckets = palloc(Max(n, 1) * sizeof(int));
 	n = 0;
 	for (int b = 0; b < nbuckets; b++)
 		if (start[b + 1] > start[b])
-			commands[n++] = fence_command(b, step, fence_ttl_ms);
+			buckets[n++] = b;
+	per_script = cluster_keys ? 1 : Max(n, 1);
+	*nscripts = (n + per_script - 1) / per_script;
+	commands = palloc((*nscripts + Max(nunlinks, 1)) * sizeof(RedisCommand));
+	for (int c = 0; c < *nscripts; c++)
+		commands[c] = fence_command(Min(per_script, n - c * per_script),
+									buckets + c * per_script, step,
+									fence_ttl_ms);
+	n = *nscripts;
 	for (int u = 0; u < nunlinks; u++)
 	{
 		int			count = Min(nkeys - u * L2_FENCE_UNLINK_CHUNK,
