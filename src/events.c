@@ -59,10 +59,18 @@ send_event(StringInfo payload)
 static void
 notify_invalidated(const char *field, const char *value, int value_len)
 {
-	StringInfoData payload;
+	/* one buffer for every event: a bulk commit sends one per key */
+	static StringInfoData payload;
 	char	   *text = pnstrdup(value, value_len);
 
-	initStringInfo(&payload);
+	if (payload.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&payload);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&payload);
 	appendStringInfo(&payload, "{\"event\": \"CACHE_INVALIDATED\", \"%s\": ",
 					 field);
 	escape_json(&payload, text);
@@ -80,8 +88,13 @@ notify_invalidated(const char *field, const char *value, int value_len)
 						 field, md5, field, value_len);
 	}
 	send_event(&payload);
-	pfree(payload.data);
 	pfree(text);
+	/* a long key's payload does not keep its memory */
+	if (payload.maxlen > NOTIFY_PAYLOAD_LIMIT)
+	{
+		pfree(payload.data);
+		payload.data = NULL;
+	}
 }
 
 void

@@ -782,7 +782,8 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
  * Places or lifts the fences of nkeys cache keys' buckets (step; see
  * l2_lease_fence_commands), unlinking the keys too when unlink is set,
  * the fences first, in round trips of about L2_FENCE_ROUND_ARGS
- * arguments.  True when Redis took every command; *removed counts the
+ * arguments, each ending where the commands that must be answered first
+ * do.  True when Redis took every command; *removed counts the
  * cache entries Redis held.  A failure part way leaves some buckets done:
  * the caller queues every key.
  */
@@ -792,11 +793,11 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 			  int64 *removed)
 {
 	int			ncommands;
-	int			nscripts;
+	int			nfirst;
 	RedisCommand *commands = l2_lease_fence_commands(nkeys, keys, key_lens,
 													 step, unlink,
 													 fence_ttl_ms, &ncommands,
-													 &nscripts);
+													 &nfirst);
 	RedisReply **replies = palloc(Max(ncommands, 1) * sizeof(RedisReply *));
 
 	*removed = 0;
@@ -805,9 +806,8 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 		int			n = 0;
 		int			args = 0;
 
-		/* a round ends where the scripts do: they run before any UNLINK */
 		while (done + n < ncommands && (n == 0 || args < L2_FENCE_ROUND_ARGS) &&
-			   (done + n != nscripts || n == 0))
+			   (done + n != nfirst || n == 0))
 			args += commands[done + n++].argc;
 		if (!connect_and_run(n, commands + done, replies))
 			return false;

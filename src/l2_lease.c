@@ -680,13 +680,16 @@ fence_command(int nbuckets, const int *buckets, L2FenceStep step,
  * load no moment to store an old value: before the UNLINK it is unlinked,
  * after the fence it is refused.  The keys are grouped with a counting
  * sort, so a commit costs a few writes per bucket however many keys it
- * has, and one UNLINK argument per key.  *ncommands says how many;
- * *nscripts how many of them, first, are scripts.
+ * has, and one UNLINK argument per key.  *ncommands says how many.
+ * *nfirst says how many, from the first, must be answered before the
+ * others are sent: the scripts in a cluster, where a redirection could
+ * run a piece later than the rest; none on a single node, where one
+ * connection runs a pipeline in order.
  */
 RedisCommand *
 l2_lease_fence_commands(int nkeys, const char *const *keys,
 						const int *key_lens, L2FenceStep step, bool unlink,
-						int64 fence_ttl_ms, int *ncommands, int *nscripts)
+						int64 fence_ttl_ms, int *ncommands, int *nfirst)
 {
 	int			nbuckets = cluster_keys ? REDIS_CLUSTER_SLOTS :
 		L2_SINGLE_NODE_BUCKETS;
@@ -695,6 +698,7 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 	RedisCommand *commands;
 	int		   *buckets;
 	int			per_script;
+	int			nscripts;
 	int			nunlinks = unlink ?
 		(nkeys + L2_FENCE_UNLINK_CHUNK - 1) / L2_FENCE_UNLINK_CHUNK : 0;
 	int			n = 0;
@@ -717,13 +721,14 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 		if (start[b + 1] > start[b])
 			buckets[n++] = b;
 	per_script = cluster_keys ? 1 : Max(n, 1);
-	*nscripts = (n + per_script - 1) / per_script;
-	commands = palloc((*nscripts + Max(nunlinks, 1)) * sizeof(RedisCommand));
-	for (int c = 0; c < *nscripts; c++)
+	nscripts = (n + per_script - 1) / per_script;
+	commands = palloc((nscripts + Max(nunlinks, 1)) * sizeof(RedisCommand));
+	for (int c = 0; c < nscripts; c++)
 		commands[c] = fence_command(Min(per_script, n - c * per_script),
 									buckets + c * per_script, step,
 									fence_ttl_ms);
-	n = *nscripts;
+	*nfirst = cluster_keys ? nscripts : 0;
+	n = nscripts;
 	for (int u = 0; u < nunlinks; u++)
 	{
 		int			count = Min(nkeys - u * L2_FENCE_UNLINK_CHUNK,

@@ -58,7 +58,7 @@ extern RedisCommand *l2_lease_fence_commands(int nkeys,
 											 L2FenceStep step,
 											 bool unlink,
 											 int64 fence_ttl_ms,
-											 int *ncommands, int *nscripts);
+											 int *ncommands, int *nfirst);
 extern RedisCommand *l2_lease_pattern_fence_commands(L2FenceStep step,
 													 int64 fence_ttl_ms,
 													 int *ncommands);
