@@ -655,6 +655,44 @@ op_remove(ModelKey *m)
 		fail("a removed key is still found");
 }
 
+/* l1_remove_multi of up to 8 keys, some maybe named twice. */
+static void
+op_remove_multi(void)
+{
+	int			n = 1 + next_byte() % 8;
+	char	   *keys[8];
+	int			key_lens[8];
+	bool		counted[NKEYS] = {false};
+	int64		expected = 0;
+
+	for (int j = 0; j < n; j++)
+	{
+		int			k = next_byte() % NKEYS;
+		L1PartitionView *view;
+		bool		live;
+
+		keys[j] = model[k].key;
+		key_lens[j] = model[k].key_len;
+		locate(&model[k], &view, &live);
+		expected += live && !counted[k];
+		counted[k] = true;
+	}
+	if (l1_remove_multi(n, keys, key_lens, now) != expected)
+		fail("remove_multi's count is wrong");
+	for (int k = 0; k < NKEYS; k++)
+	{
+		L1PartitionView *view;
+		bool		live;
+
+		if (!counted[k])
+			continue;
+		model[k].present = false;
+		model[k].writes++;
+		if (locate(&model[k], &view, &live) != L1_NONE)
+			fail("a key removed by remove_multi is still found");
+	}
+}
+
 static void
 op_remove_matching(void)
 {
@@ -846,7 +884,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				op_lookup(m, op / 8 % 2 ? 0 : 1000);
 				break;
 			case 3:
-				op_remove(m);
+				if (op / 8 % 2 == 0)
+					op_remove(m);
+				else
+					op_remove_multi();
 				break;
 			case 4:
 				op_remove_matching();

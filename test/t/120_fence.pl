@@ -12,6 +12,8 @@
 #    (synchronous replication waiting for a standby that is not there): a
 #    cache_get_or_set that reads the old row meanwhile does not store it,
 #    in L1 or in Redis.
+#    4b. The same writer held longer than cachext.fence_timeout: the lift
+#    unlinks again what a load stored in Redis after the fence expired.
 # 5. A listener reacting to an event of the write (cachext.events = async,
 #    then on) never reads the old value.
 # 6. The same fence for TRUNCATE's patterns.
@@ -258,6 +260,29 @@ is($node->safe_psql('postgres', q{SELECT cache_get('w:5') IS NULL}),
 is(redis_cli('fence', 'GET', 'cache:w:5'), '', 'nor in Redis');
 unlike(release_writer($writer), qr/ERROR/, 'the held writer committed');
 loaded_and_cached(5, 105, 'after the commit, the new row is loaded and cached');
+
+# 4b. A writer held longer than cachext.fence_timeout (5 s): its Redis fence
+# expires while the commit waits, so a load that reads the old row meanwhile
+# stores it in Redis (not in this instance's L1, whose fences never expire);
+# the lift, finding more than half the timeout gone, unlinks the key again,
+# so once the commit returns Redis does not hold the old value.
+my $old_v6 = $node->safe_psql('postgres', 'SELECT v FROM w WHERE id = 6');
+$node->safe_psql('postgres', q{SELECT cache_invalidate('w:6')});
+$writer = hold_writer('UPDATE w SET v = v + 1000 WHERE id = 6');
+sleep 6;
+is( $node->safe_psql(
+		'postgres',
+		q{SELECT cache_get_or_set('w:6', 'SELECT v FROM w WHERE id = 6');
+		  SELECT count(*) FROM cache_entries WHERE key = 'w:6'}),
+	"$old_v6\n0",
+	'a load after the Redis fence expired reads the old row, not stored in L1');
+is(redis_cli('fence', 'GET', 'cache:w:6'), $old_v6,
+	'the expired fence let Redis store it');
+unlike(release_writer($writer), qr/ERROR/, 'the writer held past its fence committed');
+is(redis_cli('fence', 'GET', 'cache:w:6'), '',
+	'the late lift unlinked the old value from Redis');
+loaded_and_cached(6, $old_v6 + 1000,
+	'after the late commit, the new row is loaded and cached');
 
 # 5. A listener reacting to the first event reads no old value.
 for my $mode ('async', 'on')
