@@ -17,9 +17,6 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
-/* expires_at of an entry that never expires */
-#define L1_NO_EXPIRY	DT_NOEND
-
 /* Why l1_store did or did not store. */
 typedef enum L1StoreResult
 {
@@ -48,7 +45,7 @@ typedef struct L1Lease
 typedef struct L1EntryMeta
 {
 	bool		stale;			/* expired, returned from its stale window */
-	TimestampTz expires_at;		/* L1_NO_EXPIRY for none */
+	TimestampTz expires_at;		/* CACHEXT_NO_EXPIRY for none */
 	int64		load_us;		/* how long its load took; 0 if not loaded */
 } L1EntryMeta;
 

@@ -34,16 +34,13 @@
 
 #include "storage/ipc.h"
 #include "storage/shmem.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "cachext.h"
 #include "l2.h"
 #include "l2_stats.h"
 #include "redis_route.h"
-
-char	   *cachext_redis_url = NULL;
-int			cachext_redis_retry_interval_ms = 1000;
 
 /*
  * This backend's connection.  connected_url and target's strings live in
@@ -66,49 +63,6 @@ static bool exit_callback_registered = false;
 static char *logged_reason = NULL;
 
 /*
- * Rejects a malformed cachext.redis_url when it is set, not when it is
- * used, without ever quoting the value.
- */
-static bool
-check_redis_url(char **newval, void **extra, GucSource source)
-{
-	MemoryContext parse_context;
-	MemoryContext old_context;
-	RedisTarget parsed;
-	const char *problem = NULL;
-	bool		ok = true;
-
-	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;
-	parse_context = AllocSetContextCreate(CurrentMemoryContext,
-										  "cachext redis_url check",
-										  ALLOCSET_SMALL_SIZES);
-	old_context = MemoryContextSwitchTo(parse_context);
-	ok = redis_route_parse(*newval, &parsed, &problem);
-	MemoryContextSwitchTo(old_context);
-	MemoryContextDelete(parse_context);
-	if (!ok)
-	{
-		/* replaces the default message, which would quote the password */
-		GUC_check_errmsg("invalid value for parameter \"cachext.redis_url\"");
-		GUC_check_errdetail("%s", problem);
-	}
-	return ok;
-}
-
-/*
- * A new cachext.redis_url names cachext's own keys for a cluster or a
- * single node at once, in every process, before any command is built.
- */
-static void
-assign_redis_url(const char *newval, void *extra)
-{
-	l2_lease_set_cluster(newval != NULL &&
-						 strncmp(newval, REDIS_CLUSTER_SCHEME,
-								 strlen(REDIS_CLUSTER_SCHEME)) == 0);
-}
-
-/*
  * Tags need one Redis node: their scripts touch keys of many hash slots,
  * which a cluster refuses (and a queued tag invalidation would then never
  * replay).  Raises the error of a tag used behind redis-cluster://.
@@ -124,32 +78,6 @@ l2_require_tags_supported(void)
 				 errmsg("cache tags are not supported with Redis Cluster"),
 				 errdetail("cachext.redis_url names a cluster; a tag's member set and its keys lie in different hash slots."),
 				 errhint("Use a single Redis node or Sentinel for tags, or key prefixes and cache_invalidate_pattern() instead.")));
-}
-
-/*
- * Defines cachext.redis_url and cachext.redis_retry_interval; called from
- * cachext.c's define_settings so that every setting is registered in
- * _PG_init, before MarkGUCPrefixReserved.
- */
-void
-l2_define_settings(void)
-{
-	DefineCustomStringVariable("cachext.redis_url",
-							   "Redis server used as the shared cache (L2); empty means L1 only.",
-							   "redis://[[user]:password@]host[:port][/db], rediss://... (TLS), "
-							   "redis-sentinel://[[user]:password@]host[:port][,...]/service[/db], "
-							   "redis-cluster://[[user]:password@]host[:port][,...] or unix:///path[?db=N].",
-							   &cachext_redis_url,
-							   "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_redis_url, assign_redis_url, NULL);
-	DefineCustomIntVariable("cachext.redis_retry_interval",
-							"How long a backend skips Redis after a failure.",
-							NULL,
-							&cachext_redis_retry_interval_ms,
-							1000, 0, INT_MAX,
-							PGC_SUSET, GUC_UNIT_MS,
-							NULL, NULL, NULL);
 }
 
 /* L2's shared memory: its counters. */
@@ -384,7 +312,7 @@ take_value(RedisReply *reply, L2Value *value)
 	value->found = false;
 	value->data = NULL;
 	value->len = 0;
-	value->pttl_ms = L2_NO_EXPIRY;
+	value->pttl_ms = CACHEXT_NO_TTL;
 	if (reply->type != REPLY_STRING)
 		return;
 	value->found = true;
@@ -593,7 +521,7 @@ l2_incr(const char *key, int key_len, int64 by, int64 ttl_ms,
 	return true;
 }
 
-/* PTTL key: its remaining TTL in ms, L2_NO_EXPIRY, or L2_MISSING. */
+/* PTTL key: its remaining TTL in ms, CACHEXT_NO_TTL, or L2_MISSING. */
 bool
 l2_pttl(const char *key, int key_len, int64 *pttl_ms)
 {

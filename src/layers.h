@@ -18,9 +18,6 @@
 #include "l2.h"
 #include "l2_queue.h"
 
-/* ttl_ms of an entry that never expires */
-#define LAYERS_NO_TTL	(-1)
-
 extern char *layers_full_key(const char *key, int key_len, char *buffer,
 							 int *full_len);
 extern uint32 layers_key_hash(const char *key, int key_len);

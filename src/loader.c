@@ -422,7 +422,7 @@ load_across_instances(const char *key, int key_len, const char *query,
 	for (;;)
 	{
 		LayersLock lock = layers_lock_load(key, key_len, token,
-										   cachext_lock_timeout_ms);
+										   cachext_load_wait_timeout_ms);
 		Jsonb	   *value;
 
 		if (lock != LAYERS_LOCK_BUSY ||
@@ -573,7 +573,7 @@ refresh_early(const L1EntryMeta *meta)
 {
 	double		draw;
 
-	if (!cachext_early_refresh || meta->expires_at == L1_NO_EXPIRY ||
+	if (!cachext_early_refresh || meta->expires_at == CACHEXT_NO_EXPIRY ||
 		meta->load_us <= 0)
 		return false;
 	draw = -log(1.0 - cachext_random_fraction());
@@ -596,7 +596,7 @@ loader_get_or_set(const char *key, int key_len, const char *query,
 	int64		stale_us = (int64) cachext_stale_ttl_ms * 1000;
 	TimestampTz deadline =
 		TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-									cachext_lock_timeout_ms);
+									cachext_load_wait_timeout_ms);
 
 	if (!exit_callback_registered)
 	{
