@@ -311,3 +311,9 @@ AS $function$ SELECT @extschema@.cache_function(fn, ttl, key_prefix, NULL::text[
 COMMENT ON FUNCTION cache_function(regprocedure, interval, text) IS
 'Creates <name>_cached(same arguments): the function''s result cached under cache_key(key_prefix, args...) for ttl';
 
+-- cachext.redis_prefix was renamed cachext.namespace (the old name stays a
+-- deprecated alias until 0.3.0): the comments that name it.
+COMMENT ON FUNCTION cache_clear() IS
+'Removes every entry of L1 (all namespaces) and of this namespace (cachext.namespace) in Redis; returns the larger of the two counts';
+COMMENT ON VIEW cache_entries IS
+'One row per live L1 entry: namespace (cachext.namespace), key, bytes held, created_at, expires_at, last_access, hits';

@@ -18,7 +18,7 @@
  * set them", and MarkGUCPrefixReserved runs once every one is defined.
  *
  * Deprecated names.  cachext.lock_timeout and cachext.redis_prefix were
- * renamed cachext.load_wait_timeout and cachext.key_prefix in 0.2.0; the
+ * renamed cachext.load_wait_timeout and cachext.namespace in 0.2.0; the
  * old names stay settings of their own until 0.3.0.  The value in force
  * (the variable cachext.h exports) is the new name's when it is set away
  * from its default, else the old name's; both names' assign hooks
@@ -86,13 +86,13 @@ char	   *cachext_redis_sentinel_password = NULL;
  * variable, and the value in force that cachext.h exports.
  */
 #define LOAD_WAIT_TIMEOUT_DEFAULT_MS 5000
-#define KEY_PREFIX_DEFAULT "cache:"
+#define NAMESPACE_DEFAULT "cache:"
 static int	load_wait_timeout_setting = LOAD_WAIT_TIMEOUT_DEFAULT_MS;
 static int	deprecated_lock_timeout_setting = LOAD_WAIT_TIMEOUT_DEFAULT_MS;
 int			cachext_load_wait_timeout_ms = LOAD_WAIT_TIMEOUT_DEFAULT_MS;
-static char *key_prefix_setting = NULL;
+static char *namespace_setting = NULL;
 static char *deprecated_redis_prefix_setting = NULL;
-char	   *cachext_key_prefix = NULL;
+char	   *cachext_namespace = NULL;
 
 #ifdef CACHEXT_HAS_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -157,14 +157,14 @@ check_notify_channel(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-/* The prefix is part of every key, so it shares the keys' hard limit. */
+/* The namespace prefixes every key, so it shares the keys' hard limit. */
 static bool
-check_key_prefix(char **newval, void **extra, GucSource source)
+check_namespace(char **newval, void **extra, GucSource source)
 {
-	if (*newval != NULL && strlen(*newval) > CACHEXT_PREFIX_LENGTH_LIMIT)
+	if (*newval != NULL && strlen(*newval) > CACHEXT_NAMESPACE_LENGTH_LIMIT)
 	{
-		GUC_check_errdetail("cachext.key_prefix must be at most %d bytes long.",
-							CACHEXT_PREFIX_LENGTH_LIMIT);
+		GUC_check_errdetail("cachext.namespace must be at most %d bytes long.",
+							CACHEXT_NAMESPACE_LENGTH_LIMIT);
 		return false;
 	}
 	return true;
@@ -202,8 +202,8 @@ check_deprecated_lock_timeout(int *newval, void **extra, GucSource source)
 static bool
 check_deprecated_redis_prefix(char **newval, void **extra, GucSource source)
 {
-	report_deprecated("cachext.redis_prefix", "cachext.key_prefix", source);
-	return check_key_prefix(newval, extra, source);
+	report_deprecated("cachext.redis_prefix", "cachext.namespace", source);
+	return check_namespace(newval, extra, source);
 }
 
 /* The wait in force: the new name's unless it is at its default. */
@@ -223,32 +223,34 @@ assign_deprecated_lock_timeout(int newval, void *extra)
 }
 
 /*
- * The prefix in force: the new name's unless it is at its default.  It
+ * The namespace in force: the new name's unless it is at its default.  It
  * points at one of the two settings' current strings, which the GUC
  * machinery keeps until that setting's next assignment, and every
  * assignment of either recomputes it.
  */
 static char *
-key_prefix_in_force(char *key_prefix, char *redis_prefix)
+namespace_in_force(char *namespace_value, char *redis_prefix_value)
 {
-	if (redis_prefix == NULL ||
-		(key_prefix != NULL && strcmp(key_prefix, KEY_PREFIX_DEFAULT) != 0))
-		return key_prefix;
-	return redis_prefix;
+	if (redis_prefix_value == NULL ||
+		(namespace_value != NULL &&
+		 strcmp(namespace_value, NAMESPACE_DEFAULT) != 0))
+		return namespace_value;
+	return redis_prefix_value;
 }
 
 static void
-assign_key_prefix(const char *newval, void *extra)
+assign_namespace(const char *newval, void *extra)
 {
-	cachext_key_prefix = key_prefix_in_force(unconstify(char *, newval),
-											 deprecated_redis_prefix_setting);
+	cachext_namespace =
+		namespace_in_force(unconstify(char *, newval),
+						   deprecated_redis_prefix_setting);
 }
 
 static void
 assign_deprecated_redis_prefix(const char *newval, void *extra)
 {
-	cachext_key_prefix = key_prefix_in_force(key_prefix_setting,
-											 unconstify(char *, newval));
+	cachext_namespace =
+		namespace_in_force(namespace_setting, unconstify(char *, newval));
 }
 
 /*
@@ -462,7 +464,7 @@ define_cache_settings(void)
 							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.max_key_length",
-							"Longest cache key accepted, in bytes, not counting cachext.key_prefix.",
+							"Longest cache key accepted, in bytes, not counting cachext.namespace.",
 							NULL,
 							&cachext_max_key_length,
 							1024, 1, CACHEXT_KEY_LENGTH_LIMIT,
@@ -505,18 +507,18 @@ define_cache_settings(void)
 							   "cache_events",
 							   PGC_USERSET, 0,
 							   check_notify_channel, NULL, NULL);
-	DefineCustomStringVariable("cachext.key_prefix",
+	DefineCustomStringVariable("cachext.namespace",
 							   "Namespace of this database's keys, in L1 and in Redis.",
 							   NULL,
-							   &key_prefix_setting,
-							   KEY_PREFIX_DEFAULT,
+							   &namespace_setting,
+							   NAMESPACE_DEFAULT,
 							   PGC_SUSET, 0,
-							   check_key_prefix, assign_key_prefix, NULL);
+							   check_namespace, assign_namespace, NULL);
 	DefineCustomStringVariable("cachext.redis_prefix",
-							   "Deprecated name of cachext.key_prefix (removed in 0.3.0).",
-							   "Applies only while cachext.key_prefix is at its default.",
+							   "Deprecated name of cachext.namespace (removed in 0.3.0).",
+							   "Applies only while cachext.namespace is at its default.",
 							   &deprecated_redis_prefix_setting,
-							   KEY_PREFIX_DEFAULT,
+							   NAMESPACE_DEFAULT,
 							   PGC_SUSET, 0,
 							   check_deprecated_redis_prefix,
 							   assign_deprecated_redis_prefix, NULL);

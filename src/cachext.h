@@ -33,7 +33,7 @@ extern int	cachext_load_wait_timeout_ms;	/* cache_get_or_set's longest
 extern char *cachext_notify_channel;
 extern int	cachext_events;				/* a CachextEvents */
 extern int	cachext_events_queue_size_kb;	/* per database, async events */
-extern char *cachext_key_prefix;		/* the namespace, in L1 and Redis */
+extern char *cachext_namespace;		/* the namespace, in L1 and Redis */
 extern int	cachext_stale_ttl_ms;		/* cache_get_or_set's stale window */
 extern bool cachext_early_refresh;		/* cache_get_or_set's XFetch */
 extern int	cachext_fence_timeout_ms;	/* Redis fences of a commit expire */
@@ -77,9 +77,9 @@ typedef enum CachextEvents
 
 /* Hard limits behind the settings, so a full L1 key always fits a buffer. */
 #define CACHEXT_KEY_LENGTH_LIMIT	65535	/* cachext.max_key_length's maximum */
-#define CACHEXT_PREFIX_LENGTH_LIMIT 1024	/* cachext.key_prefix's maximum */
+#define CACHEXT_NAMESPACE_LENGTH_LIMIT 1024	/* cachext.namespace's maximum */
 #define CACHEXT_FULL_KEY_LIMIT \
-	(CACHEXT_KEY_LENGTH_LIMIT + CACHEXT_PREFIX_LENGTH_LIMIT)
+	(CACHEXT_KEY_LENGTH_LIMIT + CACHEXT_NAMESPACE_LENGTH_LIMIT)
 
 /* True once _PG_init ran inside shared_preload_libraries. */
 extern bool cachext_preloaded;

@@ -93,7 +93,7 @@ static bool exit_callback_registered = false;
 static const char *
 user_key(int i, int *len)
 {
-	int			prefix_len = strlen(cachext_key_prefix);
+	int			prefix_len = strlen(cachext_namespace);
 
 	*len = fence->key_lens[i] - prefix_len;
 	return fence->keys[i] + prefix_len;
@@ -341,14 +341,14 @@ fence_lift(bool committed)
 			ListCell   *lc;
 
 			foreach(lc, lifting->patterns)
-				(void) l1_remove_matching(cachext_key_prefix,
-										  strlen(cachext_key_prefix),
+				(void) l1_remove_matching(cachext_namespace,
+										  strlen(cachext_namespace),
 										  lfirst(lc), strlen(lfirst(lc)),
 										  now);
 			foreach(lc, lifting->tags)
 			{
-				(void) l1_remove_tagged(cachext_key_prefix,
-										strlen(cachext_key_prefix),
+				(void) l1_remove_tagged(cachext_namespace,
+										strlen(cachext_namespace),
 										lfirst(lc), strlen(lfirst(lc)), now);
 				op_stats_count(OP_TAG_INVALIDATIONS);
 			}

@@ -80,13 +80,13 @@
 char *
 layers_full_key(const char *key, int key_len, char *buffer, int *full_len)
 {
-	int			prefix_len = strlen(cachext_key_prefix);
+	int			prefix_len = strlen(cachext_namespace);
 	char	   *result = buffer;
 
 	*full_len = prefix_len + key_len;
 	if (buffer == NULL || *full_len > SHORT_KEY_BUFFER)
 		result = palloc(*full_len);
-	memcpy(result, cachext_key_prefix, prefix_len);
+	memcpy(result, cachext_namespace, prefix_len);
 	memcpy(result + prefix_len, key, key_len);
 	return result;
 }
@@ -109,10 +109,10 @@ layers_key_hash(const char *key, int key_len)
 static char *
 namespace_match(const char *pattern, int pattern_len, int *match_len)
 {
-	int			prefix_len = strlen(cachext_key_prefix);
+	int			prefix_len = strlen(cachext_namespace);
 	char	   *match = palloc(2 * prefix_len + pattern_len);
 
-	*match_len = keys_glob_escape(cachext_key_prefix, prefix_len, match);
+	*match_len = keys_glob_escape(cachext_namespace, prefix_len, match);
 	memcpy(match + *match_len, pattern, pattern_len);
 	*match_len += pattern_len;
 	return match;
@@ -149,7 +149,7 @@ forget_replayed(L2QueueKind kind, const char *namespace, int namespace_len,
 void
 layers_queue_invalidation(L2QueueKind kind, const char *item, int item_len)
 {
-	l2_queue_add(kind, cachext_key_prefix, strlen(cachext_key_prefix),
+	l2_queue_add(kind, cachext_namespace, strlen(cachext_namespace),
 				 item, item_len);
 }
 
@@ -311,7 +311,7 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 		(!expiry_after(sent_at, pttl_ms, &expires_at) || expires_at <= now))
 		return false;
 	expires_at = bounded_l1_expiry(now, expires_at);
-	return l1_store(full, full_len, strlen(cachext_key_prefix), value,
+	return l1_store(full, full_len, strlen(cachext_namespace), value,
 					expires_at, keep_until_after(expires_at), 0, now, lease,
 					NULL) == L1_STORED;
 }
@@ -573,7 +573,7 @@ store_in_l1(const char *full, int full_len, const PreparedValue *p,
 
 	if (p->over_limit)
 		return L1_TOO_LARGE;
-	result = l1_store_tagged(full, full_len, strlen(cachext_key_prefix),
+	result = l1_store_tagged(full, full_len, strlen(cachext_namespace),
 							 p->value, tags, tags_len, p->expires_at,
 							 keep_until_after(p->expires_at), load_us, p->now,
 							 lease,
@@ -815,8 +815,8 @@ layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 	int64		removed_l2 = layers_invalidate_matching_in_l2(L2_QUEUE_PATTERN,
 															  pattern,
 															  pattern_len);
-	int64		removed = l1_remove_matching(cachext_key_prefix,
-											 strlen(cachext_key_prefix),
+	int64		removed = l1_remove_matching(cachext_namespace,
+											 strlen(cachext_namespace),
 											 pattern, pattern_len,
 											 ttl_clock_now());
 
@@ -987,7 +987,7 @@ layers_incr(const char *key, int key_len, int64 by, int64 ttl_ms)
 			report_not_integer(key, key_len);
 		if (pg_add_s64_overflow(current, by, &result))
 			report_incr_overflow(key, key_len, by);
-		if (l1_store(full, len, strlen(cachext_key_prefix),
+		if (l1_store(full, len, strlen(cachext_namespace),
 					 jsonb_of_integer(result), expires_at,
 					 keep_until_after(expires_at), 0, now, &lease,
 					 NULL) == L1_LEASE_LOST)
@@ -1168,8 +1168,8 @@ int64
 layers_invalidate_tag(const char *tag, int tag_len, bool announce)
 {
 	int64		removed_l2 = layers_invalidate_tag_in_l2(tag, tag_len);
-	int64		removed = l1_remove_tagged(cachext_key_prefix,
-										   strlen(cachext_key_prefix),
+	int64		removed = l1_remove_tagged(cachext_namespace,
+										   strlen(cachext_namespace),
 										   tag, tag_len, ttl_clock_now());
 
 	op_stats_count(OP_TAG_INVALIDATIONS);

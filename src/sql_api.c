@@ -671,7 +671,10 @@ cache_invalidate_tag(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(layers_invalidate_tag(tag, tag_len, true));
 }
 
-/* cache_clear() returns bigint: empties L1, returning how many it held. */
+/*
+ * cache_clear() returns bigint: empties L1 (every namespace) and this
+ * namespace in Redis, returning the larger of the two counts.
+ */
 Datum
 cache_clear(PG_FUNCTION_ARGS)
 {
