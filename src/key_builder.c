@@ -24,7 +24,7 @@ key_builder_build(const char *prefix, const char **parts, int nparts)
 {
 	size_t		len = keys_build(prefix, parts, nparts, NULL);
 	char	   *key = palloc(len + 1);
-	char		md5[33];
+	char		md5[CACHEXT_MD5_HEX_SIZE];
 
 	keys_build(prefix, parts, nparts, key);
 	key[len] = '\0';

@@ -89,8 +89,9 @@
  * Pattern removal never matches under a lock: it copies keys in bounded
  * batches under the shared lock, matches them unlocked, and removes the
  * matching ones under the exclusive lock (see MATCH_BATCH_SLOTS).
- * Only the returned value is allocated under a lock (an out-of-memory error
- * there is safe: aborting releases LWLocks).
+ * Only results are allocated under a lock: a lookup's copy of the value,
+ * and l1_list_entries' rows (an out-of-memory error there is safe:
+ * aborting releases LWLocks).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -163,6 +163,9 @@ run(int ncommands, const RedisCommand *commands, RedisReply **replies)
  * fails the connection like a broken socket; WRONGTYPE is about one key
  * and is only counted.  Frees every reply when it fails.
  */
+/* The error reply about one key holding another type than the command's */
+#define WRONGTYPE_ERROR "WRONGTYPE"
+
 static bool
 check_error_replies(RedisReply **replies, int n)
 {
@@ -170,7 +173,8 @@ check_error_replies(RedisReply **replies, int n)
 	{
 		if (replies[i]->type != REPLY_ERROR)
 			continue;
-		if (strncmp(replies[i]->str, "WRONGTYPE", 9) == 0)
+		if (strncmp(replies[i]->str, WRONGTYPE_ERROR,
+					strlen(WRONGTYPE_ERROR)) == 0)
 			l2_stats_count(L2_ERRORS, 1);
 		else
 		{
@@ -305,7 +309,7 @@ connect_and_run_one(RedisCommand cmd, RedisReply **reply)
 	return connect_and_run(1, &cmd, reply);
 }
 
-/* Copies a string reply into values[i] (a miss for nil or any other type). */
+/* Copies a string reply into *value (a miss for nil or any other type). */
 static void
 take_value(RedisReply *reply, L2Value *value)
 {
@@ -362,7 +366,7 @@ l2_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 		take_value(got, &values[i]);
 		if (values[i].found && pttl->type == REPLY_INTEGER)
 		{
-			if (pttl->integer == -2)
+			if (pttl->integer == L2_MISSING)
 			{
 				pfree(values[i].data);
 				values[i].found = false;
@@ -587,10 +591,13 @@ l2_invalidate_tag(const char *tag, int tag_len, int64 *removed,
 	return true;
 }
 
+/* How many keys one SCAN looks at (its COUNT): bounds each page's work. */
+#define SCAN_PAGE_KEYS "1000"
+
 /*
  * Unlinks every key matching a SCAN MATCH pattern on one master, one SCAN
- * page (COUNT 1000) and one UNLINK at a time; never KEYS, which blocks
- * Redis.  Adds to *removed the cache entries it unlinked.
+ * page (COUNT SCAN_PAGE_KEYS) and one UNLINK at a time; never KEYS, which
+ * blocks Redis.  Adds to *removed the cache entries it unlinked.
  */
 static bool
 unlink_matching_on(int master, const char *match, int match_len,
@@ -611,7 +618,7 @@ unlink_matching_on(int master, const char *match, int match_len,
 		redis_command_arg_string(&scan, 2, "MATCH");
 		redis_command_arg(&scan, 3, match, match_len);
 		redis_command_arg_string(&scan, 4, "COUNT");
-		redis_command_arg_string(&scan, 5, "1000");
+		redis_command_arg_string(&scan, 5, SCAN_PAGE_KEYS);
 		result = redis_route_exchange_on(redis, master, 1, &scan, &page,
 										 &reason);
 		if (result != REDIS_CONN_OK)
