@@ -3,7 +3,7 @@
  *	  The shared-memory store (L1).
  *
  * Keys handed to these functions are full L1 keys: the namespace (the
- * database's cachext.redis_prefix) followed by the user's key; namespace_len
+ * database's cachext.namespace) followed by the user's key; namespace_len
  * says where the two meet.  Values are jsonb varlenas with a 4-byte header,
  * stored and returned as they are, so a hit needs no parsing.
  *-------------------------------------------------------------------------

@@ -2,9 +2,9 @@
  * layers.c
  *	  The two-layer logic every SQL function goes through.
  *
- * A user key becomes a full key by prefixing it with cachext.redis_prefix,
- * the namespace: two databases share entries only if they share the
- * prefix.  The full key is the L1 key and the Redis key alike.  Writes and
+ * A user key becomes a full key by prefixing it with the namespace,
+ * cachext.namespace: two databases share entries only if they share the
+ * namespace.  The full key is the L1 key and the Redis key alike.  Writes and
  * invalidations announce themselves through events.c.
  *
  * Reads look in L1, then (on a miss, when cachext.redis_url is set) in

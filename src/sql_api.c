@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * sql_api.c
- *	  The SQL-callable functions: argument checks, a call into layers.c (or
- *	  the l1/l2 statistics modules), and building the result.  No cache
- *	  logic lives here.
+ *	  The SQL-callable functions: argument checks, a call into a module
+ *	  (layers.c for the cache, loader.c for cache_get_or_set, key_builder.c
+ *	  for cache_key, the statistics modules), and building the result.  No
+ *	  cache logic lives here.
  *
  * Every function first checks that cachext was preloaded, so a missing
  * shared_preload_libraries entry is one clear error, not a crash.
