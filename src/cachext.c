@@ -55,31 +55,38 @@
 
 PG_MODULE_MAGIC;
 
-int			cachext_l1_max_entries = 1000;
-int			cachext_l1_memory_kb = 64 * 1024;
-int			cachext_l1_partitions = 16;
-int			cachext_l1_max_value_size_kb = 1024;
-int			cachext_l1_max_ttl_ms = 60 * 1000;
-int			cachext_l1_eviction = CACHEXT_EVICTION_SIEVE;
-int			cachext_default_ttl_s = 3600;
-int			cachext_max_key_length = 1024;
-char	   *cachext_notify_channel = NULL;
-int			cachext_events = CACHEXT_EVENTS_ON;
-int			cachext_events_queue_size_kb = 256;
-int			cachext_fence_timeout_ms = 60000;
-int			cachext_stale_ttl_ms = 0;
-bool		cachext_early_refresh = false;
+/*
+ * The settings' variables.  Their defaults are the boot values given in
+ * define_settings, which assigns them before anything reads them; a
+ * process where _PG_init defined nothing never reads them (see
+ * cachext_preloaded).
+ */
+int			cachext_l1_max_entries;
+int			cachext_l1_memory_kb;
+int			cachext_l1_partitions;
+int			cachext_l1_max_value_size_kb;
+int			cachext_l1_max_ttl_ms;
+int			cachext_l1_eviction;
+int			cachext_default_ttl_s;
+int			cachext_max_key_length;
+char	   *cachext_notify_channel;
+int			cachext_events;
+int			cachext_events_queue_size_kb;
+int			cachext_fence_timeout_ms;
+int			cachext_stale_ttl_ms;
+bool		cachext_early_refresh;
+char	   *cachext_redis_url;
+int			cachext_redis_retry_interval_ms;
+int			cachext_redis_connect_timeout_ms;
+int			cachext_redis_timeout_ms;
+char	   *cachext_redis_tls_ca_file;
+char	   *cachext_redis_tls_cert_file;
+char	   *cachext_redis_tls_key_file;
+int			cachext_redis_tls_verify;
+char	   *cachext_redis_sentinel_user;
+char	   *cachext_redis_sentinel_password;
+
 bool		cachext_preloaded = false;
-char	   *cachext_redis_url = NULL;
-int			cachext_redis_retry_interval_ms = 1000;
-int			cachext_redis_connect_timeout_ms = 200;
-int			cachext_redis_timeout_ms = 100;
-char	   *cachext_redis_tls_ca_file = NULL;
-char	   *cachext_redis_tls_cert_file = NULL;
-char	   *cachext_redis_tls_key_file = NULL;
-int			cachext_redis_tls_verify = REDIS_TLS_VERIFY_FULL;
-char	   *cachext_redis_sentinel_user = NULL;
-char	   *cachext_redis_sentinel_password = NULL;
 
 /*
  * The renamed settings (see "Deprecated names" above): each name's own
@@ -87,12 +94,12 @@ char	   *cachext_redis_sentinel_password = NULL;
  */
 #define LOAD_WAIT_TIMEOUT_DEFAULT_MS 5000
 #define NAMESPACE_DEFAULT "cache:"
-static int	load_wait_timeout_setting = LOAD_WAIT_TIMEOUT_DEFAULT_MS;
-static int	deprecated_lock_timeout_setting = LOAD_WAIT_TIMEOUT_DEFAULT_MS;
-int			cachext_load_wait_timeout_ms = LOAD_WAIT_TIMEOUT_DEFAULT_MS;
-static char *namespace_setting = NULL;
-static char *deprecated_redis_prefix_setting = NULL;
-char	   *cachext_namespace = NULL;
+static int	load_wait_timeout_setting;
+static int	deprecated_lock_timeout_setting;
+int			cachext_load_wait_timeout_ms;
+static char *namespace_setting;
+static char *deprecated_redis_prefix_setting;
+char	   *cachext_namespace;
 
 #ifdef CACHEXT_HAS_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -291,9 +298,7 @@ check_redis_url(char **newval, void **extra, GucSource source)
 static void
 assign_redis_url(const char *newval, void *extra)
 {
-	l2_lease_set_cluster(newval != NULL &&
-						 strncmp(newval, REDIS_CLUSTER_SCHEME,
-								 strlen(REDIS_CLUSTER_SCHEME)) == 0);
+	l2_lease_set_cluster(redis_url_is_cluster(newval));
 }
 
 /*

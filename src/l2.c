@@ -70,9 +70,7 @@ static char *logged_reason = NULL;
 void
 l2_require_tags_supported(void)
 {
-	if (cachext_redis_url != NULL &&
-		strncmp(cachext_redis_url, REDIS_CLUSTER_SCHEME,
-				strlen(REDIS_CLUSTER_SCHEME)) == 0)
+	if (redis_url_is_cluster(cachext_redis_url))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cache tags are not supported with Redis Cluster"),
