@@ -192,7 +192,7 @@ report_deprecated(const char *old_name, const char *new_name,
 		return;
 	ereport(source == PGC_S_FILE ? LOG : WARNING,
 			(errcode(ERRCODE_WARNING_DEPRECATED_FEATURE),
-			 errmsg("setting \"%s\" is deprecated", old_name),
+			 errmsg("parameter \"%s\" is deprecated", old_name),
 			 errdetail("It was renamed \"%s\" in cachext 0.2.0; the old name will be removed in 0.3.0.",
 					   new_name),
 			 errhint("Set \"%s\" instead.", new_name)));

@@ -56,7 +56,7 @@ sub wait_for_load
 is(namespace_of('conf'), 'conf_old:',
 	'cachext.redis_prefix in postgresql.conf sets the namespace');
 like(slurp_file($node->logfile),
-	qr/setting "cachext.redis_prefix" is deprecated/,
+	qr/parameter "cachext.redis_prefix" is deprecated/,
 	'the postmaster logs the use of the old name');
 my $waited = wait_for_load('conf_wait', '');
 cmp_ok($waited, '<', 2.5,
@@ -95,7 +95,7 @@ $node->safe_psql('postgres',
 my ($ret, $out, $err) = $node->psql('shop',
 	q{DO $$BEGIN PERFORM cache_set('db', '1'); END$$; SELECT namespace FROM cache_entries WHERE key = 'db'});
 is($out, 'shop_old:', 'ALTER DATABASE SET cachext.redis_prefix sets the namespace');
-like($err, qr/WARNING:  setting "cachext.redis_prefix" is deprecated/,
+like($err, qr/WARNING:  parameter "cachext.redis_prefix" is deprecated/,
 	'and the session is warned');
 
 $node->stop;
