@@ -4,7 +4,9 @@
  *	  every layer, in the current database's namespace.
  *
  * Keys and patterns arrive already checked (non-empty, within
- * cachext.max_key_length, well-formed) by sql_api.c.
+ * cachext.max_key_length, well-formed): by sql_api.c for the SQL
+ * functions (loader.c included), by triggers.c for the keys a watched row
+ * names, which fence.c invalidates.
  *-------------------------------------------------------------------------
  */
 #ifndef CACHEXT_LAYERS_H
