@@ -1259,8 +1259,9 @@ l1_remove_tagged(const char *namespace, int namespace_len, const char *tag,
 }
 
 /*
- * Sets *expires_at to the key's expiry (CACHEXT_NO_EXPIRY for none); false when
- * L1 does not hold the key live (or it is fenced, as for lookups).  Counts nothing, moves nothing.
+ * Sets *expires_at to the key's expiry (CACHEXT_NO_EXPIRY for none); false
+ * when L1 does not hold the key live (or it is fenced, as for lookups).
+ * Counts nothing, moves nothing.
  */
 bool
 l1_expiry(const char *key, int key_len, TimestampTz now,

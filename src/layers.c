@@ -1081,7 +1081,7 @@ layers_ttl(const char *key, int key_len, int64 *ttl_ms)
 
 	if (can_read_l2() && l2_pttl(full, len, &pttl_ms) && pttl_ms != L2_MISSING)
 	{
-		*ttl_ms = pttl_ms == CACHEXT_NO_TTL ? CACHEXT_NO_TTL : pttl_ms;
+		*ttl_ms = pttl_ms;		/* PTTL answers CACHEXT_NO_TTL for no expiry */
 		return true;
 	}
 	if (!l1_expiry(full, len, now, &expires_at))

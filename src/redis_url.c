@@ -197,7 +197,8 @@ parse_host_port(const char *s, const char *end, char **host, int *port,
 		 !parse_number(host_end + 1, end - host_end - 1, MAX_PORT, port) ||
 		 *port == 0))
 	{
-		*problem = "The port must be a number between 1 and " STRINGIFY(MAX_PORT) ".";
+		*problem = "The port must be a number between 1 and "
+			STRINGIFY(MAX_PORT) ".";
 		return false;
 	}
 	return true;
