@@ -30,8 +30,6 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
-
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/memutils.h"
