@@ -26,6 +26,12 @@ REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/test/cachext.co
 	--load-extension=cachext
 
 ISOLATION = $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec))
+# Specs that stop a writer at the pause point (src/test_pause.c) run only
+# against a test build (TEST_BUILD=1, below).
+ISOLATION_TEST_BUILD = load_between_fence_and_commit
+ifndef TEST_BUILD
+ISOLATION := $(filter-out $(ISOLATION_TEST_BUILD),$(ISOLATION))
+endif
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --outputdir=$(CURDIR)/output_iso \
 	--temp-config=$(srcdir)/test/cachext.conf --temp-instance=$(CURDIR)/tmp_check_iso \
 	--load-extension=cachext
@@ -56,11 +62,13 @@ ifdef ASSERTS
 override CPPFLAGS += -DUSE_ASSERT_CHECKING
 endif
 
-# The test clock (src/ttl_clock.c): an offset on L1's clock that tests move
-# with cachext_test_advance_clock() (scripts/test sets TEST_CLOCK=1; normal
-# builds do not have it).
-ifdef TEST_CLOCK
-override CPPFLAGS += -DCACHEXT_TEST_CLOCK
+# A test build (scripts/test sets TEST_BUILD=1; normal builds, the Debian
+# package included, have none of this): the test clock (src/ttl_clock.c), an
+# offset on L1's clock that tests move with cachext_test_advance_clock(), and
+# the pause point after the pre-commit fence (src/test_pause.c,
+# cachext.test_pause_after_fence).
+ifdef TEST_BUILD
+override CPPFLAGS += -DCACHEXT_TEST_BUILD
 endif
 
 # Unit tests of the pure-C parts, with AddressSanitizer and UBSan; no server.

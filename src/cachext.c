@@ -16,6 +16,8 @@
  * calls that module's exported function rather than living in it.  So one
  * file answers "which settings are there, with which bounds and who may
  * set them", and MarkGUCPrefixReserved runs once every one is defined.
+ * Test builds' settings (cachext.test_*) are here too, under
+ * CACHEXT_TEST_BUILD.
  *
  * Deprecated names.  cachext.lock_timeout and cachext.redis_prefix were
  * renamed cachext.load_wait_timeout and cachext.namespace in 0.2.0; the
@@ -85,6 +87,9 @@ char	   *cachext_redis_tls_key_file;
 int			cachext_redis_tls_verify;
 char	   *cachext_redis_sentinel_user;
 char	   *cachext_redis_sentinel_password;
+#ifdef CACHEXT_TEST_BUILD
+int			cachext_test_pause_after_fence_key;
+#endif
 
 bool		cachext_preloaded = false;
 
@@ -614,11 +619,30 @@ define_redis_settings(void)
 							   NULL, assign_sentinel_password, NULL);
 }
 
+/*
+ * The settings of test builds only (TEST_BUILD=1): the pause point of
+ * test_pause.c.  Normal builds do not have them.
+ */
+static void
+define_test_settings(void)
+{
+#ifdef CACHEXT_TEST_BUILD
+	DefineCustomIntVariable("cachext.test_pause_after_fence",
+							"Test builds only: after its pre-commit fence, a committing transaction waits for the advisory lock with this key; 0 turns it off.",
+							"The wait lasts while another session holds pg_advisory_lock(key).",
+							&cachext_test_pause_after_fence_key,
+							0, 0, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+#endif
+}
+
 static void
 define_settings(void)
 {
 	define_cache_settings();
 	define_redis_settings();
+	define_test_settings();
 	MarkGUCPrefixReserved("cachext");
 }
 

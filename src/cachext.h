@@ -51,6 +51,11 @@ extern int	cachext_redis_tls_verify;	/* a RedisTlsVerify (redis_conn.h) */
 extern char *cachext_redis_sentinel_user;
 extern char *cachext_redis_sentinel_password;
 
+#ifdef CACHEXT_TEST_BUILD
+/* Test builds: the advisory lock key test_pause.c waits for; 0: none */
+extern int	cachext_test_pause_after_fence_key;
+#endif
+
 /*
  * No expiry.  A TTL in milliseconds of CACHEXT_NO_TTL means the entry never
  * expires: SQL's NULL TTL becomes it, and it is what Redis' PTTL answers

@@ -915,13 +915,13 @@ cache_entries(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-#ifdef CACHEXT_TEST_CLOCK
+#ifdef CACHEXT_TEST_BUILD
 PG_FUNCTION_INFO_V1(cachext_test_advance_clock);
 
 /*
  * cachext_test_advance_clock(step interval): moves L1's clock forward by
  * step (positive, millisecond precision, like a TTL) for the whole
- * instance.  Test builds only (TEST_CLOCK=1); the extension's SQL script
+ * instance.  Test builds only (TEST_BUILD=1); the extension's SQL script
  * does not declare it, a test does with CREATE FUNCTION ... AS
  * '$libdir/cachext', 'cachext_test_advance_clock'.
  */

@@ -21,11 +21,12 @@
  * PendingSet; committing a subtransaction merges its set into its
  * parent's, aborting one discards it.  At top-level pre-commit the keys,
  * patterns and tags are fenced (fence.c: from then on nothing reads or
- * stores what they name), then the events are queued (with NOTIFY, or for
- * the event worker: see events.c), so they follow NOTIFY's rules; once the
- * commit is durable and visible, every pending key is invalidated, once
- * however many rows named it, patterns and tags likewise, and the fence is
- * lifted.  Invalidating again after the commit is visible is what makes
+ * stores what they name; a test build may pause there: test_pause.c),
+ * then the events are queued (with NOTIFY, or for the event worker: see
+ * events.c), so they follow NOTIFY's rules; once the commit is durable
+ * and visible, every pending key is invalidated, once however many rows
+ * named it, patterns and tags likewise, and the fence is lifted.
+ * Invalidating again after the commit is visible is what makes
  * leases work: a load that read the old row took its lease before this
  * invalidation, so its value is not stored.  An aborted transaction lifts
  * its fence and invalidates nothing more.  PREPARE TRANSACTION with
@@ -57,6 +58,7 @@
 #include "events.h"
 #include "fence.h"
 #include "l2.h"
+#include "test_pause.h"
 #include "triggers.h"
 
 /* A set of strings that remembers insertion order. */
@@ -234,6 +236,7 @@ triggers_pre_commit(void)
 	Assert(pending->parent == NULL);
 	fence_place(pending->keys.order, pending->patterns.order,
 				pending->tags.order);
+	test_pause_after_fence();
 	send_pending_events(pending);
 }
 

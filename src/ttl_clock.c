@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * ttl_clock.c
  *	  The test clock: an offset added to the wall clock L1's TTLs run on,
- *	  compiled in only with TEST_CLOCK=1 (-DCACHEXT_TEST_CLOCK).
+ *	  compiled in only with TEST_BUILD=1 (-DCACHEXT_TEST_BUILD).
  *
  * Tests of expiry (test/t/030_model.pl) must make time pass without
  * sleeping.  cachext_test_advance_clock(interval), declared by the test
@@ -19,7 +19,7 @@
  */
 #include "postgres.h"
 
-#ifdef CACHEXT_TEST_CLOCK
+#ifdef CACHEXT_TEST_BUILD
 
 #include "common/int.h"
 #include "port/atomics.h"
@@ -86,4 +86,4 @@ ttl_clock_advance(int64 usecs)
 											 (uint64) offset));
 }
 
-#endif							/* CACHEXT_TEST_CLOCK */
+#endif							/* CACHEXT_TEST_BUILD */

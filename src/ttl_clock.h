@@ -4,7 +4,7 @@
  *	  are taken from it, and expiry is judged by it.
  *
  * In a normal build it is GetCurrentTimestamp() and nothing else.  A build
- * with TEST_CLOCK=1 (-DCACHEXT_TEST_CLOCK, which scripts/test uses) adds an
+ * with TEST_BUILD=1 (-DCACHEXT_TEST_BUILD, which scripts/test uses) adds an
  * instance-wide offset that cachext_test_advance_clock() moves forward, so
  * tests can expire entries without waiting; see ttl_clock.c.
  *-------------------------------------------------------------------------
@@ -17,7 +17,7 @@
 #include "datatype/timestamp.h"
 #include "utils/timestamp.h"
 
-#ifdef CACHEXT_TEST_CLOCK
+#ifdef CACHEXT_TEST_BUILD
 
 extern TimestampTz ttl_clock_now(void);
 extern void ttl_clock_advance(int64 usecs);
@@ -44,6 +44,6 @@ ttl_clock_shmem_startup(void)
 {
 }
 
-#endif							/* CACHEXT_TEST_CLOCK */
+#endif							/* CACHEXT_TEST_BUILD */
 
 #endif							/* CACHEXT_TTL_CLOCK_H */

@@ -8,9 +8,9 @@
  * Commit, in order (core's steps in brackets):
  *   [deferred triggers fire]
  *   PRE_COMMIT  triggers_pre_commit: fences the transaction's keys,
- *               patterns and tags in L1 and Redis (fence.c), then
- *               hands its events to events.c (Async_Notify, or the
- *               async queue);
+ *               patterns and tags in L1 and Redis (fence.c; a test
+ *               build may pause here: test_pause.c), then hands its
+ *               events to events.c (Async_Notify, or the async queue);
  *               event_queue_pre_commit: copies async events into the
  *               shared ring as a pending record.
  *   [PreCommit_Notify; the commit record; the commit becomes visible]

@@ -19,7 +19,7 @@
 # 100000 per policy), MODEL_POLICIES (default "lru sieve"),
 # MODEL_SHRINK_SECONDS (time allowed for shrinking, default 120).
 #
-# Time.  cachext is built with TEST_CLOCK=1 (scripts/test does it), which
+# Time.  cachext is built with TEST_BUILD=1 (scripts/test does it), which
 # gives it cachext_test_advance_clock(interval); the test declares that
 # function itself.  The model counts time in whole days: every TTL and
 # every clock step is a whole number of days, and the wall clock moves far
@@ -91,7 +91,7 @@ LANGUAGE C STRICT};
 if (!eval { $dbh->do($clock_function); 1 })
 {
 	plan skip_all =>
-	  'cachext was built without TEST_CLOCK=1 (scripts/test builds it with)';
+	  'cachext was built without TEST_BUILD=1 (scripts/test builds it with)';
 }
 
 # A step is read like a TTL: it must be positive.
@@ -615,7 +615,7 @@ sub report
 {
 	my ($ops, $failure) = @_;
 	my $sql = join("\n",
-		"-- cachext built with TEST_CLOCK=1, postgresql.conf: shared_preload_libraries = 'cachext', "
+		"-- cachext built with TEST_BUILD=1, postgresql.conf: shared_preload_libraries = 'cachext', "
 		  . join(', ', map { "$_ = $conf{$_}" } sort keys %conf)
 		  . ", cachext.l1_eviction = $policy",
 		'CREATE EXTENSION IF NOT EXISTS cachext;',

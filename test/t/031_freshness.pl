@@ -8,7 +8,7 @@
 # early refresh (cachext.early_refresh: XFetch reloads an entry shortly
 # before its expiry, and never when it is off).
 #
-# Expiry is made deterministic with the test clock (TEST_CLOCK=1 builds,
+# Expiry is made deterministic with the test clock (TEST_BUILD=1 builds,
 # as scripts/test makes): cachext_test_advance_clock moves L1's clock.
 use strict;
 use warnings;
@@ -36,7 +36,7 @@ my $clock_function = q{CREATE FUNCTION cachext_test_advance_clock(interval)
 RETURNS void AS '$libdir/cachext', 'cachext_test_advance_clock'
 LANGUAGE C STRICT};
 my ($rc) = $node->psql('postgres', $clock_function);
-plan skip_all => 'cachext was built without TEST_CLOCK=1 (scripts/test builds it with)'
+plan skip_all => 'cachext was built without TEST_BUILD=1 (scripts/test builds it with)'
   if $rc != 0;
 
 # cache_get_or_set timed inside the server, so psql's start does not count.

@@ -37,7 +37,10 @@ for my $f (sort keys %functions)
 }
 
 # Settings: a row of reference.md's settings table, and in the README's a
-# row naming it or a family of it (`cachext.redis_tls_*`).
+# row naming it or a family of it (`cachext.redis_tls_*`).  Test builds'
+# settings (`cachext.test_*`, TEST_BUILD=1 only) are described in
+# docs/testing.md instead, and named in reference.md.
+my $testing = slurp('docs/testing.md');
 my %settings;
 for my $file (glob("$root/src/*.c"))
 {
@@ -49,6 +52,12 @@ for my $file (glob("$root/src/*.c"))
 cmp_ok(scalar(keys %settings), '>', 10, 'the C code defines its settings');
 my @readme_rows = map { [ /`(cachext\.\w+\*?)`/g ] } grep { /^\| `cachext\./ } split /\n/, $readme;
 my @readme_names = map { @$_ } @readme_rows;
+for my $s (grep { /^cachext\.test_/ } sort keys %settings)
+{
+	like($testing, qr/`\Q$s\E`/, "docs/testing.md describes the test build's $s");
+	like($reference, qr/`\Q$s\E`/, "docs/reference.md names the test build's $s");
+	delete $settings{$s};
+}
 for my $s (sort keys %settings)
 {
 	like($reference, qr/^\| `\Q$s\E` \|/m, "docs/reference.md has a row for $s");

@@ -16,6 +16,9 @@
 #    then on) never reads the old value.
 # 6. The same fence for TRUNCATE's patterns.
 # 7. The same fence for the tags of tag: templates.
+# 8. A writer paused between its fence and its commit record (the pause
+#    point of test builds): the Redis copy is already gone, and a load of
+#    the old row is stored in neither layer.
 use strict;
 use warnings;
 
@@ -112,6 +115,20 @@ sub old_in_cache
 	);
 }
 
+# Loads w:id through cache_get_or_set: v is what it returns, and what L1
+# and Redis hold afterwards.
+sub loaded_and_cached
+{
+	my ($id, $v, $name) = @_;
+	is( $node->safe_psql(
+			'postgres',
+			"SELECT cache_get_or_set('w:$id', 'SELECT v FROM w WHERE id = $id'), cache_get('w:$id')"
+		),
+		"$v|$v",
+		$name);
+	is(redis_cli('fence', 'GET', "cache:w:$id"), $v, "$name, and in Redis");
+}
+
 # Runs a writer's statement while the poller watches for its commit.
 sub write_and_poll
 {
@@ -187,12 +204,7 @@ $_->{h}->finish for (\%a, \%b);
 like($b{err}, qr/could not serialize access.*\n.*\n?.*during commit attempt/,
 	'the second writer failed at COMMIT, after its fence')
   or diag("a: $a{err}\nb: $b{err}");
-is( $node->safe_psql(
-		'postgres',
-		q{SELECT cache_get_or_set('w:10', 'SELECT v FROM w WHERE id = 10'), cache_get('w:10')}),
-	'2|2',
-	'after the failed commit, its key is loaded and cached again');
-is(redis_cli('fence', 'GET', 'cache:w:10'), '2', 'and stored in Redis again');
+loaded_and_cached(10, 2, 'after the failed commit, its key is loaded and cached again');
 is(redis_cli('fence', '--scan', '--pattern', '*fence*'), '',
 	'no fence is left in Redis');
 
@@ -233,11 +245,7 @@ is($node->safe_psql('postgres', q{SELECT cache_get('w:5') IS NULL}),
 	't', 'and does not store it in L1');
 is(redis_cli('fence', 'GET', 'cache:w:5'), '', 'nor in Redis');
 unlike(release_writer($writer), qr/ERROR/, 'the held writer committed');
-is( $node->safe_psql(
-		'postgres',
-		q{SELECT cache_get_or_set('w:5', 'SELECT v FROM w WHERE id = 5'), cache_get('w:5')}),
-	'105|105',
-	'after the commit, the new row is loaded and cached');
+loaded_and_cached(5, 105, 'after the commit, the new row is loaded and cached');
 
 # 5. A listener reacting to the first event reads no old value.
 for my $mode ('async', 'on')
@@ -317,5 +325,43 @@ is( $node->safe_psql(
 	't|t',
 	'after the commit, no key of the tag is cached');
 is(redis_cli('fence', 'GET', 'cache:g:1'), '', 'nor in Redis');
+
+# 8. The window's other end, before the commit record: the writer's COMMIT
+# waits right after its fence for the advisory lock a holder session has
+# (cachext.test_pause_after_fence, test builds only: docs/testing.md).
+SKIP:
+{
+	skip 'cachext was built without TEST_BUILD=1 (scripts/test builds it with)', 7
+	  unless $node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_settings WHERE name = 'cachext.test_pause_after_fence'})
+	  eq '1';
+	$node->safe_psql('postgres', q{INSERT INTO w VALUES (8, 80)});
+	fill(8, 8);
+	my %h = (in => '', out => '', err => '');
+	$h{h} = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres') ],
+		'<', \$h{in}, '>', \$h{out}, '2>', \$h{err});
+	run_in(\%h, 'SELECT pg_advisory_lock(4242);');
+	$writer = start_psql($node,
+		'SET cachext.test_pause_after_fence = 4242; UPDATE w SET v = 81 WHERE id = 8',
+		'paused');
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'paused' AND wait_event = 'advisory'})
+	  or die 'the writer did not pause after its fence';
+	is($node->safe_psql('postgres', q{SELECT cache_get('w:8') IS NULL}),
+		't', 'paused after the fence: the cached key misses');
+	is(redis_cli('fence', 'GET', 'cache:w:8'), '', 'and is gone from Redis');
+	is( $node->safe_psql(
+			'postgres',
+			q{SELECT cache_get_or_set('w:8', 'SELECT v FROM w WHERE id = 8'), cache_get('w:8') IS NULL}),
+		'80|t',
+		'a load reads the old row and does not store it in L1');
+	is(redis_cli('fence', 'GET', 'cache:w:8'), '', 'nor in Redis');
+	run_in(\%h, 'SELECT pg_advisory_unlock(4242);');
+	my ($out, $err) = finish_psql($writer);
+	is($err, '', 'the paused writer committed');
+	$h{in} .= "\\q\n";
+	$h{h}->finish;
+	loaded_and_cached(8, 81, 'after the paused commit, the new row is loaded and cached');
+}
 
 done_testing();
