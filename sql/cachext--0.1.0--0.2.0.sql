@@ -189,6 +189,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     p pg_proc;
+    schema_name name;
     ret pg_type;
     elem_type oid;
     wrapper text;
@@ -246,13 +247,13 @@ BEGIN
         key_args := key_args || format(', $%s', i + 1);
     END LOOP;
 
-    target := format('%I.%I(%s)', p.pronamespace::regnamespace::text, p.proname, call_args);
-    wrapper := format('%I.%I', p.pronamespace::regnamespace::text, p.proname || '_cached');
+    -- names are quoted once, here, as SQL spells them (the key prefix too)
+    SELECT nspname INTO schema_name FROM pg_namespace WHERE oid = p.pronamespace;
+    target := format('%I.%I(%s)', schema_name, p.proname, call_args);
+    wrapper := format('%I.%I', schema_name, p.proname || '_cached');
     arg_types := array_to_string(ARRAY(SELECT format_type(t, NULL)
                                        FROM unnest(p.proargtypes::oid[]) t), ', ');
-    prefix := coalesce(key_prefix,
-        format('%s.%s(%s)', quote_ident((SELECT nspname FROM pg_namespace WHERE oid = p.pronamespace)),
-               quote_ident(p.proname), arg_types));
+    prefix := coalesce(key_prefix, format('%I.%I(%s)', schema_name, p.proname, arg_types));
 
     -- the factory query returns one jsonb value; the wrapper turns it back
     elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
@@ -310,6 +311,38 @@ SET search_path = pg_catalog, pg_temp
 AS $function$ SELECT @extschema@.cache_function(fn, ttl, key_prefix, NULL::text[]) $function$;
 COMMENT ON FUNCTION cache_function(regprocedure, interval, text) IS
 'Creates <name>_cached(same arguments): the function''s result cached under cache_key(key_prefix, args...) for ttl';
+
+-- cache_uncache_function: finds wrappers in schemas whose names need quoting.
+-- Drops the wrapper cache_function created.
+CREATE OR REPLACE FUNCTION cache_uncache_function(fn regprocedure)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    p pg_proc;
+    wrapper regprocedure;
+BEGIN
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'function to uncache must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO p FROM pg_proc WHERE oid = fn;
+    wrapper := to_regprocedure(format('%I.%I(%s)',
+        (SELECT nspname FROM pg_namespace WHERE oid = p.pronamespace),
+        p.proname || '_cached',
+        array_to_string(ARRAY(SELECT format_type(t, NULL)
+                              FROM unnest(p.proargtypes::oid[]) t), ', ')));
+    IF wrapper IS NULL
+       OR coalesce(obj_description(wrapper, 'pg_proc'), '') NOT LIKE 'Cached by cachext: %' THEN
+        RAISE EXCEPTION 'function % has no cachext wrapper', fn::text
+            USING ERRCODE = 'undefined_function',
+                  HINT = 'cache_function() creates one.';
+    END IF;
+    EXECUTE format('DROP FUNCTION %s', wrapper::text);
+END
+$function$;
+COMMENT ON FUNCTION cache_uncache_function(regprocedure) IS
+'Drops the <name>_cached wrapper that cache_function created';
 
 -- cachext.redis_prefix was renamed cachext.namespace (the old name stays a
 -- deprecated alias until 0.3.0): the comments that name it.

@@ -315,6 +315,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     p pg_proc;
+    schema_name name;
     ret pg_type;
     elem_type oid;
     wrapper text;
@@ -372,13 +373,13 @@ BEGIN
         key_args := key_args || format(', $%s', i + 1);
     END LOOP;
 
-    target := format('%I.%I(%s)', p.pronamespace::regnamespace::text, p.proname, call_args);
-    wrapper := format('%I.%I', p.pronamespace::regnamespace::text, p.proname || '_cached');
+    -- names are quoted once, here, as SQL spells them (the key prefix too)
+    SELECT nspname INTO schema_name FROM pg_namespace WHERE oid = p.pronamespace;
+    target := format('%I.%I(%s)', schema_name, p.proname, call_args);
+    wrapper := format('%I.%I', schema_name, p.proname || '_cached');
     arg_types := array_to_string(ARRAY(SELECT format_type(t, NULL)
                                        FROM unnest(p.proargtypes::oid[]) t), ', ');
-    prefix := coalesce(key_prefix,
-        format('%s.%s(%s)', quote_ident((SELECT nspname FROM pg_namespace WHERE oid = p.pronamespace)),
-               quote_ident(p.proname), arg_types));
+    prefix := coalesce(key_prefix, format('%I.%I(%s)', schema_name, p.proname, arg_types));
 
     -- the factory query returns one jsonb value; the wrapper turns it back
     elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
@@ -451,7 +452,8 @@ BEGIN
         RAISE EXCEPTION 'function to uncache must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     SELECT * INTO p FROM pg_proc WHERE oid = fn;
-    wrapper := to_regprocedure(format('%I.%I(%s)', p.pronamespace::regnamespace::text,
+    wrapper := to_regprocedure(format('%I.%I(%s)',
+        (SELECT nspname FROM pg_namespace WHERE oid = p.pronamespace),
         p.proname || '_cached',
         array_to_string(ARRAY(SELECT format_type(t, NULL)
                               FROM unnest(p.proargtypes::oid[]) t), ', ')));

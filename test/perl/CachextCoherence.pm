@@ -7,8 +7,8 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use CachextNode;
 use IPC::Run;
-use PostgreSQL::Test::Cluster;
 use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(coherent_instance wait_for_value in_l1 l2_stat write_seen_after);
@@ -38,16 +38,10 @@ END $$};
 sub coherent_instance
 {
 	my ($name, $url, $conf, %init) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init(%init);
-	$node->append_conf(
-		'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = '$url'
+	my $node = cachext_node(
+		$name, qq{cachext.redis_url = '$url'
 cachext.redis_retry_interval = 100ms
-$conf});
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+$conf}, %init);
 	$node->safe_psql('postgres', $wait_function);
 	return $node;
 }

@@ -10,12 +10,13 @@ use warnings;
 
 use Exporter 'import';
 use IPC::Run;
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
 our @EXPORT =
   qw(redis_start redis_start_tls redis_start_sentinel redis_start_cluster_node
-  redis_cluster_command redis_cluster_ok redis_kill redis_cli redis_dir %redis);
+  redis_create_cluster redis_cluster_command redis_cluster_ok redis_kill redis_cli redis_dir %redis);
 
 my $redis_dir = PostgreSQL::Test::Utils::tempdir_short;
 our %redis;    # name => { port, pid, extra, auth, tls }
@@ -110,6 +111,19 @@ sub redis_start_cluster_node
 	my ($name, $port) = @_;
 	return redis_start($name, $port, '--cluster-enabled', 'yes',
 		'--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '3000');
+}
+
+# Starts a cluster node for each name, on free ports, and makes them the
+# masters of a new cluster (redis-cli --cluster create); returns name =>
+# port.  The cluster is ok a little later: wait for redis_cluster_ok.
+sub redis_create_cluster
+{
+	my @masters = @_;
+	my %port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() } @masters;
+	redis_start_cluster_node($_, $port{$_}) for @masters;
+	redis_cluster_command('create', (map { "127.0.0.1:$port{$_}" } @masters),
+		'--cluster-yes');
+	return %port;
 }
 
 # Runs redis-cli --cluster @args (create, add-node, reshard ...); dies if it

@@ -9,22 +9,17 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('stress');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'cachext'
-cachext.l1_max_entries = 300
+my $node = cachext_node(
+	'stress', q{cachext.l1_max_entries = 300
 cachext.l1_memory = '1MB'
 cachext.l1_partitions = 4
-cachext.l1_max_value_size = '64kB'
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+cachext.l1_max_value_size = '64kB'});
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
 my %scripts = (

@@ -8,22 +8,14 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextSessions;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('loader');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'cachext'
-max_connections = 60
-});
-$node->start;
-$node->safe_psql('postgres',
-	'CREATE EXTENSION cachext; CREATE TABLE t (i int)');
+my $node = cachext_node('loader', 'max_connections = 60');
+$node->safe_psql('postgres', 'CREATE TABLE t (i int)');
 
 # 1. Stampede: 24 callers on a cold key whose factory takes 0.5 s.
 # (cache_stats counts the factory's runs: a factory that writes, even a

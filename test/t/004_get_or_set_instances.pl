@@ -8,6 +8,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 use CachextSessions;
 use PostgreSQL::Test::Cluster;
@@ -18,21 +19,10 @@ use Time::HiRes qw(time);
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('shared', $port);
 
-my @nodes;
-for my $name (qw(alpha beta))
-{
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf(
-		'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$port'
-max_connections = 40
-});
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
-	push @nodes, $node;
-}
+my @nodes = map {
+	cachext_node($_, qq{cachext.redis_url = 'redis://127.0.0.1:$port'
+max_connections = 40})
+} qw(alpha beta);
 
 # 1. 12 callers on each instance, one cold key, a 0.5 s factory.
 # (cache_stats counts the factory's runs: a factory that writes, even a

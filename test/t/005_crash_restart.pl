@@ -4,21 +4,16 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'cachext'
-cachext.l1_partitions = 1
-restart_after_crash = on
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+my $node = cachext_node(
+	'crash', q{cachext.l1_partitions = 1
+restart_after_crash = on});
 $node->safe_psql('postgres',
 	q{SELECT cache_set('before:' || i, to_jsonb(i)) FROM generate_series(1, 500) i});
 

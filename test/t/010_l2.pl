@@ -13,6 +13,7 @@ use Time::HiRes qw(time usleep);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 
 my $redis_dir = redis_dir();
@@ -21,18 +22,11 @@ my $port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('main', $port, '--unixsocket', "$redis_dir/main.sock",
 	'--unixsocketperm', '700');
 
-my $node = PostgreSQL::Test::Cluster->new('l2');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$port'
+my $node = cachext_node(
+	'l2', qq{cachext.redis_url = 'redis://127.0.0.1:$port'
 cachext.l1_max_value_size = 1kB
 cachext.redis_timeout = 100ms
-cachext.redis_retry_interval = 1s
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+cachext.redis_retry_interval = 1s});
 
 # Points the server at another Redis URL and waits until new backends see it.
 sub set_url

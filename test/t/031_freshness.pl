@@ -15,22 +15,15 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextSessions;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('freshness');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'cachext'
-cachext.stale_ttl = '1h'
-cachext.events = off
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+my $node = cachext_node(
+	'freshness', q{cachext.stale_ttl = '1h'
+cachext.events = off});
 
 my $clock_function = q{CREATE FUNCTION cachext_test_advance_clock(interval)
 RETURNS void AS '$libdir/cachext', 'cachext_test_advance_clock'

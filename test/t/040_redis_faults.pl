@@ -12,6 +12,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use CachextLoad;
+use CachextNode;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -27,20 +28,14 @@ redis_start('shared', $redis_port);
 sub new_instance
 {
 	my ($name) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf(
-		'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$redis_port'
+	my $node = cachext_node(
+		$name, qq{cachext.redis_url = 'redis://127.0.0.1:$redis_port'
 cachext.redis_retry_interval = ${retry_ms}ms
 cachext.l1_max_entries = 2000
 max_connections = 40
-log_statement = none
-});
-	$node->start;
+log_statement = none});
 	$node->safe_psql(
-		'postgres', q{CREATE EXTENSION cachext;
+		'postgres', q{
 CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL);
 INSERT INTO items SELECT i, 0 FROM generate_series(1, 200) i;
 SELECT cache_watch_table('items', 'ITEM', ARRAY['g{id}'])});

@@ -10,6 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use CachextLoad;
+use CachextNode;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -19,17 +20,10 @@ use Time::HiRes qw(usleep);
 my %port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() } qw(first second);
 redis_start($_, $port{$_}) for qw(first second);
 
-my $node = PostgreSQL::Test::Cluster->new('reload');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$port{first}'
+my $node = cachext_node(
+	'reload', qq{cachext.redis_url = 'redis://127.0.0.1:$port{first}'
 cachext.redis_retry_interval = 250ms
-log_statement = none
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+log_statement = none});
 
 sub l2_stat
 {

@@ -9,6 +9,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -68,20 +69,12 @@ $redis{$_}{tls} = [ @{ $redis{$_}{tls} }, '--insecure' ] for keys %port;
 
 my $url = "rediss://localhost:$port{tls}";
 my @nodes = map {
-	my $node = PostgreSQL::Test::Cluster->new($_);
-	$node->init;
-	$node->append_conf(
-		'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = '$url'
+	cachext_node(
+		$_, qq{cachext.redis_url = '$url'
 cachext.redis_tls_ca_file = '$tls{ca}'
 cachext.redis_retry_interval = 200ms
 cachext.redis_connect_timeout = 2s
-cachext.redis_timeout = 1s
-});
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
-	$node;
+cachext.redis_timeout = 1s});
 } qw(a b);
 my ($a, $b) = @nodes;
 for my $node (@nodes)

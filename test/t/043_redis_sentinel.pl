@@ -11,6 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use CachextLoad;
+use CachextNode;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -47,20 +48,13 @@ ok( wait_for(30,
 	'the Sentinels know the replica');
 
 my $sentinels = join ',', map { "127.0.0.1:$port{$_}" } qw(s1 s2 s3);
-my $node = PostgreSQL::Test::Cluster->new('sentinel');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis-sentinel://:datapw\@$sentinels/$service'
+my $node = cachext_node(
+	'sentinel', qq{cachext.redis_url = 'redis-sentinel://:datapw\@$sentinels/$service'
 cachext.redis_sentinel_password = 'sentpw'
 cachext.redis_retry_interval = 200ms
 cachext.redis_timeout = 500ms
 cachext.redis_connect_timeout = 500ms
-max_connections = 40
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+max_connections = 40});
 ok( poll_node($node,
 		q{SELECT sync_resets >= 1 FROM cache_stats WHERE layer = 'l2'}),
 	'the sync worker follows the master found through Sentinel');

@@ -5,40 +5,31 @@
 # lease and load lock live in the key's slot; pattern invalidation reaches
 # every master; a MOVED (a slot moved by hand) is followed; the sync worker
 # follows every master's invalidations, so a write on the owning master by
-# another client evicts the key from L1.
+# another client evicts the key from L1.  Tags are refused (0A000) at each
+# entry point, and the untagged API keeps working after the refusals.
 use strict;
 use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use CachextLoad;
+use CachextNode;
 use CachextRedis;
 use IPC::Run;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 my @masters = qw(m1 m2 m3);
-my %port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() } @masters;
-redis_start_cluster_node($_, $port{$_}) for @masters;
-redis_cluster_command('create', (map { "127.0.0.1:$port{$_}" } @masters),
-	'--cluster-yes');
+my %port = redis_create_cluster(@masters);
 ok(wait_for(120, sub { redis_cluster_ok(@masters) }),
 	'the three masters form a cluster');
 
 my $seeds = join ',', map { "127.0.0.1:$port{$_}" } @masters[ 0 .. 1 ];
-my $node = PostgreSQL::Test::Cluster->new('cluster');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis-cluster://$seeds'
+my $node = cachext_node(
+	'cluster', qq{cachext.redis_url = 'redis-cluster://$seeds'
 cachext.redis_retry_interval = 200ms
 cachext.redis_timeout = 2s
-cachext.redis_connect_timeout = 2s
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+cachext.redis_connect_timeout = 2s});
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
@@ -159,6 +150,60 @@ sql(q{SELECT cache_set('moving', '2')});
 is(redis_cli($to, 'GET', 'cache:moving'), '2', 'a write after MOVED lands on the new owner');
 is(sql(q{SELECT errors FROM cache_stats WHERE layer = 'l2'}), '0',
 	'no L2 error along the way');
+
+# ---- Tags are refused: their scripts touch the member set's slot and every
+# member's, which a cluster answers with CROSSSLOT.  Each use of a tag fails
+# with 0A000, saying why and what to use instead, and stores nothing.
+sub refused_tag_use
+{
+	my ($what, $query) = @_;
+	my ($rc, $out, $err) =
+	  $node->psql('postgres', "\\set VERBOSITY verbose\n$query");
+	my $refusal = join '\n',
+	  'ERROR:  0A000: cache tags are not supported with Redis Cluster',
+	  'DETAIL:  cachext\.redis_url names a cluster; .* different hash slots\.',
+	  'HINT:  Use a single Redis node or Sentinel for tags, .*';
+	like($err, qr/$refusal/, "$what is refused with 0A000, its reason and a hint");
+}
+refused_tag_use('a tagged cache_set',
+	q{SELECT cache_set('tagged', '1', '1 hour', ARRAY['t1'])});
+refused_tag_use('cache_get_or_set_tagged',
+	q{SELECT cache_get_or_set_tagged('tagged', 'SELECT 1', '1 hour', ARRAY['t1'])});
+refused_tag_use('cache_invalidate_tag',
+	q{SELECT cache_invalidate_tag('t1')});
+sql(q{CREATE FUNCTION tagged_answer(i int) RETURNS int LANGUAGE sql AS 'SELECT i';
+SELECT cache_function('tagged_answer(int)', '1 hour', 'answer', ARRAY['t1'])});
+refused_tag_use('a cache_function wrapper with tags',
+	q{SELECT tagged_answer_cached(1)});
+sql(q{CREATE TABLE tw (id int PRIMARY KEY);
+SELECT cache_watch_table('tw', 'TW', ARRAY['tw:{id}', 'tag:tw:{id}'])});
+refused_tag_use('an INSERT into a table watched with a tag: template',
+	q{INSERT INTO tw VALUES (1)});
+sql(q{CREATE TABLE tw_all (id int PRIMARY KEY);
+SELECT cache_watch_table('tw_all', 'TWA', ARRAY['tag:tw_all'])});
+refused_tag_use('a TRUNCATE of a table watched with a plain tag: template',
+	q{TRUNCATE tw_all});
+is(sql(q{SELECT count(*) FROM tw}), '0', 'the refused INSERT left no row');
+is(scalar(grep { redis_cli($_, '--scan', '--pattern', '*tag*') ne '' } @masters),
+	0, 'no master holds a tag key');
+is(scalar(grep { redis_cli($_, '--scan', '--pattern', 'cache:tagged') ne '' } @masters),
+	0, 'nor the refused entries');
+is(sql(q{SELECT cache_get('tagged') IS NULL}), 't', 'which no layer serves');
+
+# Untagged calls keep working afterwards.
+sql(q{SELECT cache_set('untagged', '5', '1 hour', NULL)});
+sql(q{SELECT cache_set('untagged2', '6', '1 hour', '{}')});
+is( sql(q{SELECT cache_get_or_set_tagged('untagged3', 'SELECT 7', '1 hour', NULL)}),
+	'7', 'cache_get_or_set_tagged without tags loads and stores');
+is(sql(q{SELECT cache_get('untagged')::text || cache_get('untagged2')::text}),
+	'56', 'cache_set with a NULL or an empty tag array stores');
+is(scalar(owners('cache:untagged')), 1, 'in Redis too');
+sql(q{INSERT INTO w VALUES (1, 0)});
+is(sql(q{SELECT count(*) FROM w}), '1', 'a table watched without tags takes writes');
+is(sql(q{SELECT cache_invalidate('untagged')}), 't', 'cache_invalidate works');
+is(scalar(owners('cache:untagged')), 0, 'and reaches Redis');
+is(sql(q{SELECT errors FROM cache_stats WHERE layer = 'l2'}), '0',
+	'the refusals cost no L2 error');
 
 $node->stop;
 done_testing();

@@ -10,16 +10,16 @@ use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use CachextLoad;
+use CachextNode;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 my @masters = qw(m1 m2 m3);
-my %port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() } (@masters, 'r1');
-redis_start_cluster_node($_, $port{$_}) for @masters, 'r1';
-redis_cluster_command('create', (map { "127.0.0.1:$port{$_}" } @masters),
-	'--cluster-yes');
+my %port = redis_create_cluster(@masters);
+$port{r1} = PostgreSQL::Test::Cluster::get_free_port();
+redis_start_cluster_node('r1', $port{r1});
 ok(wait_for(120, sub { redis_cluster_ok(@masters) }),
 	'the three masters form a cluster');
 my %id = map { $_ => redis_cli($_, 'CLUSTER', 'MYID') } @masters;
@@ -29,19 +29,12 @@ ok( wait_for(120,
 		sub { redis_cli('r1', 'INFO', 'replication') =~ /master_link_status:up/ }),
 	'the replica follows the first master');
 
-my $node = PostgreSQL::Test::Cluster->new('cluster_load');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis-cluster://127.0.0.1:$port{m1},127.0.0.1:$port{m2},127.0.0.1:$port{m3}'
+my $node = cachext_node(
+	'cluster_load', qq{cachext.redis_url = 'redis-cluster://127.0.0.1:$port{m1},127.0.0.1:$port{m2},127.0.0.1:$port{m3}'
 cachext.redis_retry_interval = 200ms
 cachext.redis_timeout = 2s
 cachext.redis_connect_timeout = 2s
-max_connections = 40
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+max_connections = 40});
 ok( poll_node($node,
 		q{SELECT sync_resets >= 1 FROM cache_stats WHERE layer = 'l2'}),
 	'the sync worker follows the cluster');

@@ -14,6 +14,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -23,21 +24,15 @@ use Time::HiRes qw(time);
 my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('soak', $redis_port);
 
-my $node = PostgreSQL::Test::Cluster->new('soak');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$redis_port'
+my $node = cachext_node(
+	'soak', qq{cachext.redis_url = 'redis://127.0.0.1:$redis_port'
 cachext.redis_retry_interval = 100ms
-log_statement = none
-});
-$node->start;
+log_statement = none});
 
 # One iteration makes 9 calls, and every 100th one more (a pattern).
 my $calls_per_iteration = 9.01;
 $node->safe_psql(
-	'postgres', q{CREATE EXTENSION cachext;
+	'postgres', q{
 CREATE FUNCTION soak(first int, iterations int) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE

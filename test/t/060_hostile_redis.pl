@@ -14,21 +14,15 @@ use Time::HiRes qw(time);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('main', $port, '--requirepass', 'hostile-secret-pw');
 $redis{main}{auth} = [ '-a', 'hostile-secret-pw', '--no-auth-warning' ];
 
-my $node = PostgreSQL::Test::Cluster->new('hostile');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://:hostile-secret-pw\@127.0.0.1:$port'
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+my $node = cachext_node(
+	'hostile', qq{cachext.redis_url = 'redis://:hostile-secret-pw\@127.0.0.1:$port'});
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
@@ -164,18 +158,11 @@ note(sprintf('1 GB refusal: %.1f s', time - $t0));
 # Even where L1 could hold such a value, Redis is configured, so it is
 # refused before either layer changes: an L1-only copy would be one that
 # Redis' invalidation messages cannot reach.  The write fails as a whole.
-my $big_l1 = PostgreSQL::Test::Cluster->new('big_l1');
-$big_l1->init;
-$big_l1->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://:hostile-secret-pw\@127.0.0.1:$port'
+my $big_l1 = cachext_node(
+	'big_l1', qq{cachext.redis_url = 'redis://:hostile-secret-pw\@127.0.0.1:$port'
 cachext.l1_partitions = 1
 cachext.l1_memory = 160MB
-cachext.l1_max_value_size = 150MB
-});
-$big_l1->start;
-$big_l1->safe_psql('postgres', 'CREATE EXTENSION cachext');
+cachext.l1_max_value_size = 150MB});
 redis_cli('main', 'SET', 'cache:escaped_l1', '"older value"');
 ($ret, $out, $err) = $big_l1->psql('postgres',
 	q{SELECT cache_set('escaped_l1', to_jsonb(repeat(chr(1), 90 * 1000 * 1000)))});

@@ -11,25 +11,18 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextSessions;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 
-my $node = PostgreSQL::Test::Cluster->new('async_events');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'cachext'
-cachext.events = async
+my $node = cachext_node(
+	'async_events', q{cachext.events = async
 restart_after_crash = on
-synchronous_commit = off
-});
-$node->start;
+synchronous_commit = off});
 $node->safe_psql(
 	'postgres', q{
-CREATE EXTENSION cachext;
 CREATE TABLE items (id int PRIMARY KEY, n int NOT NULL DEFAULT 0);
 INSERT INTO items (id) SELECT generate_series(1, 100);
 SELECT cache_watch_table('items', 'ITEM', ARRAY['item:{id}:{n}']);

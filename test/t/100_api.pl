@@ -10,6 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use CachextLoad;
+use CachextNode;
 use CachextRedis;
 use CachextSessions;
 use PostgreSQL::Test::Cluster;
@@ -29,19 +30,11 @@ redis_start('shared', $redis_port);
 sub new_instance
 {
 	my ($name) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf(
-		'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$redis_port'
+	return cachext_node(
+		$name, qq{cachext.redis_url = 'redis://127.0.0.1:$redis_port'
 cachext.redis_timeout = 10s
 cachext.redis_retry_interval = 100ms
-max_connections = 40
-});
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
-	return $node;
+max_connections = 40});
 }
 
 my $node_a = new_instance('a');

@@ -9,6 +9,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 use CachextSessions;
 use PostgreSQL::Test::Cluster;
@@ -19,21 +20,8 @@ use Time::HiRes qw(time);
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('shared', $port);
 
-my @nodes;
-for my $name (qw(alpha beta))
-{
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf(
-		'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$port'
-});
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
-	push @nodes, $node;
-}
-my ($alpha, $beta) = @nodes;
+my ($alpha, $beta) =
+  map { cachext_node($_, "cachext.redis_url = 'redis://127.0.0.1:$port'") } qw(alpha beta);
 
 # Runs cache_get_or_set(key) on alpha in a session that catches the cancel
 # and then stays alive; $setup runs first in the same session.
@@ -97,5 +85,5 @@ cancel_and_miss_again(
 		$alpha->safe_psql('postgres', q{SELECT cache_invalidate('polled')});
 	});
 
-$_->stop for @nodes;
+$_->stop for $alpha, $beta;
 done_testing();

@@ -9,6 +9,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 use CachextSessions;
 use PostgreSQL::Test::Cluster;
@@ -19,17 +20,10 @@ use Time::HiRes qw(usleep);
 my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('order', $redis_port);
 
-my $node = PostgreSQL::Test::Cluster->new('order');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$redis_port'
+my $node = cachext_node(
+	'order', qq{cachext.redis_url = 'redis://127.0.0.1:$redis_port'
 cachext.redis_timeout = 10s
-cachext.events = off
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+cachext.events = off});
 
 # The sync worker: the postmaster's child whose title says so.
 my $sync_pid;

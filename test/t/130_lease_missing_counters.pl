@@ -13,6 +13,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 use CachextSessions;
 use IPC::Run;
@@ -23,15 +24,7 @@ use Test::More;
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('shared', $port);
 
-my $node = PostgreSQL::Test::Cluster->new('node');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$port'
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
+my $node = cachext_node('node', "cachext.redis_url = 'redis://127.0.0.1:$port'");
 
 # Runs a Redis command whose last argument (a key holding a NUL) comes raw
 # from stdin (redis-cli -x).

@@ -7,23 +7,15 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextSessions;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('worker_restart');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'cachext'
-cachext.events = async
-});
-$node->start;
+my $node = cachext_node('worker_restart', 'cachext.events = async');
 $node->safe_psql(
 	'postgres', q{
-CREATE EXTENSION cachext;
 CREATE TABLE items (id int PRIMARY KEY, n int NOT NULL DEFAULT 0);
 INSERT INTO items (id) SELECT generate_series(1, 10);
 SELECT cache_watch_table('items', 'ITEM', ARRAY['item:{id}']);

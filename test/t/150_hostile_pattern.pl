@@ -11,23 +11,17 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextSessions;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('hostile_pattern');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'cachext'
-cachext.l1_partitions = 1
+my $node = cachext_node(
+	'hostile_pattern', q{cachext.l1_partitions = 1
 cachext.l1_max_entries = 4000
-cachext.l1_memory = '64MB'
-});
-$node->start;
+cachext.l1_memory = '64MB'});
 $node->safe_psql(
-	'postgres', q{CREATE EXTENSION cachext;
+	'postgres', q{
 SELECT count(cache_set(repeat('a', 1000) || i, '1')) FROM generate_series(1, 3000) i;
 SELECT cache_set('reader', '"fast"');
 SELECT cache_set(repeat('a', 700) || 'b', '"matches"');

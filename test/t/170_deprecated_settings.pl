@@ -7,22 +7,16 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextSessions;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('deprecated');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'cachext'
+my $node = cachext_node('deprecated', q{
 cachext.redis_prefix = 'conf_old:'
 cachext.lock_timeout = '300ms'
 });
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION cachext');
 
 # The namespace a new session stores key under.
 sub namespace_of
