@@ -98,7 +98,7 @@ static bool exit_callback_registered = false;
 static const char *
 user_key(int i, int *len)
 {
-	int			prefix_len = strlen(cachext_redis_prefix);
+	int			prefix_len = strlen(cachext_namespace);
 
 	*len = fence->key_lens[i] - prefix_len;
 	return fence->keys[i] + prefix_len;
@@ -150,13 +150,13 @@ remove_from_l1(void)
 
 	(void) l1_remove_multi(fence->nkeys, fence->keys, fence->key_lens, now);
 	foreach(lc, fence->patterns)
-		(void) l1_remove_matching(cachext_redis_prefix,
-								  strlen(cachext_redis_prefix),
+		(void) l1_remove_matching(cachext_namespace,
+								  strlen(cachext_namespace),
 								  lfirst(lc), strlen(lfirst(lc)), now);
 	foreach(lc, fence->tags)
 	{
-		(void) l1_remove_tagged(cachext_redis_prefix,
-								strlen(cachext_redis_prefix),
+		(void) l1_remove_tagged(cachext_namespace,
+								strlen(cachext_namespace),
 								lfirst(lc), strlen(lfirst(lc)), now);
 		op_stats_count(OP_TAG_INVALIDATIONS);
 	}

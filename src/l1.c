@@ -89,8 +89,9 @@
  * Pattern removal never matches under a lock: it copies keys in bounded
  * batches under the shared lock, matches them unlocked, and removes the
  * matching ones under the exclusive lock (see MATCH_BATCH_SLOTS).
- * Only the returned value is allocated under a lock (an out-of-memory error
- * there is safe: aborting releases LWLocks).
+ * Only results are allocated under a lock: a lookup's copy of the value,
+ * and l1_list_entries' rows (an out-of-memory error there is safe:
+ * aborting releases LWLocks).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -141,7 +142,7 @@ typedef struct L1Entry
 	uint32		value_len;		/* the jsonb varlena, header included */
 	uint32		tags_len;		/* NUL-terminated tags after the value */
 	TimestampTz created_at;
-	TimestampTz expires_at;		/* L1_NO_EXPIRY for none */
+	TimestampTz expires_at;		/* CACHEXT_NO_EXPIRY for none */
 	TimestampTz keep_until;		/* stale copy kept until; >= expires_at */
 	int64		load_us;		/* the load's duration, 0 if not loaded */
 	pg_atomic_uint64 last_access;	/* a TimestampTz; only moves forward */
@@ -673,14 +674,14 @@ remove_entry(L1PartitionView *view, int32 i)
 static bool
 is_expired(const L1Entry *e, TimestampTz now)
 {
-	return e->expires_at != L1_NO_EXPIRY && e->expires_at <= now;
+	return e->expires_at != CACHEXT_NO_EXPIRY && e->expires_at <= now;
 }
 
 /* Past its stale window too: no lookup may return it any more. */
 static bool
 is_past_keeping(const L1Entry *e, TimestampTz now)
 {
-	return e->keep_until != L1_NO_EXPIRY && e->keep_until <= now;
+	return e->keep_until != CACHEXT_NO_EXPIRY && e->keep_until <= now;
 }
 
 /*
@@ -848,7 +849,7 @@ l1_lookup(const char *key, int key_len, TimestampTz now)
 
 /*
  * Stores value under key, replacing any previous value, making room as
- * needed.  expires_at is L1_NO_EXPIRY for an entry that never expires;
+ * needed.  expires_at is CACHEXT_NO_EXPIRY for an entry that never expires;
  * keep_until (>= expires_at) is when its stale copy goes; load_us is how
  * long loading it took (0: not loaded).  With a lease, stores nothing if
  * the key was written or invalidated since the lease was taken, or is
@@ -942,7 +943,7 @@ l1_store_tagged(const char *key, int key_len, int namespace_len,
 	*bucket_for(view, hash) = i;
 	policy_on_insert(view, i);
 	e->heap_pos = L1_NONE;
-	if (expires_at != L1_NO_EXPIRY)
+	if (expires_at != CACHEXT_NO_EXPIRY)
 	{
 		heap_place(view, h->heap_size++, i);
 		heap_sift_up(view, e->heap_pos);
@@ -1310,8 +1311,9 @@ l1_remove_tagged(const char *namespace, int namespace_len, const char *tag,
 }
 
 /*
- * Sets *expires_at to the key's expiry (L1_NO_EXPIRY for none); false when
- * L1 does not hold the key live (or it is fenced, as for lookups).  Counts nothing, moves nothing.
+ * Sets *expires_at to the key's expiry (CACHEXT_NO_EXPIRY for none); false
+ * when L1 does not hold the key live (or it is fenced, as for lookups).
+ * Counts nothing, moves nothing.
  */
 bool
 l1_expiry(const char *key, int key_len, TimestampTz now,
@@ -1334,7 +1336,7 @@ l1_expiry(const char *key, int key_len, TimestampTz now,
 }
 
 /*
- * Gives a live entry a new expiry (L1_NO_EXPIRY for none) and stale
+ * Gives a live entry a new expiry (CACHEXT_NO_EXPIRY for none) and stale
  * window end (keep_until, as for l1_store) without rewriting its value; false when L1 does not hold the key live.  Moves
  * the key's lease like a write, so a load begun before it stores nothing.
  */
@@ -1363,7 +1365,7 @@ l1_set_expiry(const char *key, int key_len, TimestampTz expires_at,
 			heap_remove(view, i);
 		e->expires_at = expires_at;
 		e->keep_until = keep_until;
-		if (expires_at != L1_NO_EXPIRY)
+		if (expires_at != CACHEXT_NO_EXPIRY)
 		{
 			heap_place(view, view->header->heap_size++, i);
 			heap_sift_up(view, e->heap_pos);
