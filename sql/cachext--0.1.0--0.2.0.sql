@@ -344,3 +344,9 @@ $function$;
 COMMENT ON FUNCTION cache_uncache_function(regprocedure) IS
 'Drops the <name>_cached wrapper that cache_function created';
 
+-- cachext.redis_prefix was renamed cachext.namespace (the old name stays a
+-- deprecated alias until 0.3.0): the comments that name it.
+COMMENT ON FUNCTION cache_clear() IS
+'Removes every entry of L1 (all namespaces) and of this namespace (cachext.namespace) in Redis; returns the larger of the two counts';
+COMMENT ON VIEW cache_entries IS
+'One row per live L1 entry: namespace (cachext.namespace), key, bytes held, created_at, expires_at, last_access, hits';

@@ -57,7 +57,7 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'cache_clear'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION cache_clear() IS
-'Removes every entry of L1 (all namespaces) and of this namespace (cachext.redis_prefix) in Redis; returns the larger of the two counts';
+'Removes every entry of L1 (all namespaces) and of this namespace (cachext.namespace) in Redis; returns the larger of the two counts';
 
 -- The counters behind the cache_stats view.
 CREATE FUNCTION cache_stats(
@@ -160,7 +160,7 @@ COMMENT ON FUNCTION cache_entries() IS
 -- Per-entry analytics: age, expiry, recency and hit count of each entry.
 CREATE VIEW cache_entries AS SELECT * FROM cache_entries();
 COMMENT ON VIEW cache_entries IS
-'One row per live L1 entry: namespace (cachext.redis_prefix), key, bytes held, created_at, expires_at, last_access, hits';
+'One row per live L1 entry: namespace (cachext.namespace), key, bytes held, created_at, expires_at, last_access, hits';
 
 -- The cache-aside pattern in one call, stampede-safe across the instance.
 -- Two overloads: this one, without parameters, takes named arguments

@@ -8,16 +8,38 @@
  * memory sized at postmaster start.  Loaded any other way (CREATE EXTENSION
  * alone), _PG_init defines nothing and every SQL function reports the
  * missing preload (see sql_api.c).
+ *
+ * Settings.  Every cachext.* setting is defined here, in define_settings,
+ * and its variable is declared in cachext.h; the modules only read the
+ * variables.  A check or assign hook that needs a module's knowledge (a
+ * Redis URL's syntax, the connection to drop when a TLS file changes)
+ * calls that module's exported function rather than living in it.  So one
+ * file answers "which settings are there, with which bounds and who may
+ * set them", and MarkGUCPrefixReserved runs once every one is defined.
+ * Test builds' settings (cachext.test_*) are here too, under
+ * CACHEXT_TEST_BUILD.
+ *
+ * Deprecated names.  cachext.lock_timeout and cachext.redis_prefix were
+ * renamed cachext.load_wait_timeout and cachext.namespace in 0.2.0; the
+ * old names stay settings of their own until 0.3.0.  The value in force
+ * (the variable cachext.h exports) is the new name's when it is set away
+ * from its default, else the old name's; both names' assign hooks
+ * recompute it, so SET, SET LOCAL, RESET, a rollback and a reload all
+ * keep it right.  Setting an old name says so: a WARNING to the session,
+ * or a LOG line from the postmaster for the configuration file.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <limits.h>
+#include <unistd.h>
 
+#include "access/parallel.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "cachext.h"
 #include "compat.h"
@@ -30,29 +52,59 @@
 #include "redis_conn.h"
 #include "redis_route.h"
 #include "sync_worker.h"
-#include "test_pause.h"
 #include "ttl_clock.h"
 #include "xact.h"
 
 PG_MODULE_MAGIC;
 
-int			cachext_l1_max_entries = 1000;
-int			cachext_l1_memory_kb = 64 * 1024;
-int			cachext_l1_partitions = 16;
-int			cachext_l1_max_value_size_kb = 1024;
-int			cachext_l1_max_ttl_ms = 60 * 1000;
-int			cachext_l1_eviction = CACHEXT_EVICTION_SIEVE;
-int			cachext_default_ttl_s = 3600;
-int			cachext_max_key_length = 1024;
-int			cachext_lock_timeout_ms = 5000;
-char	   *cachext_notify_channel = NULL;
-int			cachext_events = CACHEXT_EVENTS_ON;
-int			cachext_events_queue_size_kb = 256;
-int			cachext_fence_timeout_ms = 60000;
-char	   *cachext_redis_prefix = NULL;
-int			cachext_stale_ttl_ms = 0;
-bool		cachext_early_refresh = false;
+/*
+ * The settings' variables.  Their defaults are the boot values given in
+ * define_settings, which assigns them before anything reads them; a
+ * process where _PG_init defined nothing never reads them (see
+ * cachext_preloaded).
+ */
+int			cachext_l1_max_entries;
+int			cachext_l1_memory_kb;
+int			cachext_l1_partitions;
+int			cachext_l1_max_value_size_kb;
+int			cachext_l1_max_ttl_ms;
+int			cachext_l1_eviction;
+int			cachext_default_ttl_s;
+int			cachext_max_key_length;
+char	   *cachext_notify_channel;
+int			cachext_events;
+int			cachext_events_queue_size_kb;
+int			cachext_fence_timeout_ms;
+int			cachext_stale_ttl_ms;
+bool		cachext_early_refresh;
+char	   *cachext_redis_url;
+int			cachext_redis_retry_interval_ms;
+int			cachext_redis_connect_timeout_ms;
+int			cachext_redis_timeout_ms;
+char	   *cachext_redis_tls_ca_file;
+char	   *cachext_redis_tls_cert_file;
+char	   *cachext_redis_tls_key_file;
+int			cachext_redis_tls_verify;
+char	   *cachext_redis_sentinel_user;
+char	   *cachext_redis_sentinel_password;
+#ifdef CACHEXT_TEST_BUILD
+int			cachext_test_pause_after_fence_key;
+#endif
+
 bool		cachext_preloaded = false;
+
+/*
+ * The renamed settings (see "Deprecated names" above): each name's own
+ * variable, and the value in force that cachext.h exports.
+ */
+#define LOAD_WAIT_TIMEOUT_DEFAULT_MS 5000
+#define NAMESPACE_DEFAULT "cache:"
+static int	load_wait_timeout_setting;
+static int	deprecated_lock_timeout_setting;
+int			cachext_load_wait_timeout_ms;
+static char *namespace_setting;
+static char *deprecated_redis_prefix_setting;
+char	   *cachext_namespace;
 
 #ifdef CACHEXT_HAS_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -117,17 +169,207 @@ check_notify_channel(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-/* The prefix is part of every key, so it shares the keys' hard limit. */
+/* The namespace prefixes every key, so it shares the keys' hard limit. */
 static bool
-check_redis_prefix(char **newval, void **extra, GucSource source)
+check_namespace(char **newval, void **extra, GucSource source)
 {
-	if (*newval != NULL && strlen(*newval) > CACHEXT_PREFIX_LENGTH_LIMIT)
+	if (*newval != NULL && strlen(*newval) > CACHEXT_NAMESPACE_LENGTH_LIMIT)
 	{
-		GUC_check_errdetail("cachext.redis_prefix must be at most %d bytes long.",
-							CACHEXT_PREFIX_LENGTH_LIMIT);
+		GUC_check_errdetail("cachext.namespace must be at most %d bytes long.",
+							CACHEXT_NAMESPACE_LENGTH_LIMIT);
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Says that a deprecated name was set: to the session, or, for the
+ * configuration file, once in the postmaster's log rather than once per
+ * backend at every reload.  Parallel workers restoring the leader's
+ * settings stay quiet: the leader said it.
+ */
+static void
+report_deprecated(const char *old_name, const char *new_name,
+				  GucSource source)
+{
+	if (source == PGC_S_DEFAULT || IsParallelWorker() ||
+		(source == PGC_S_FILE && IsUnderPostmaster))
+		return;
+	ereport(source == PGC_S_FILE ? LOG : WARNING,
+			(errcode(ERRCODE_WARNING_DEPRECATED_FEATURE),
+			 errmsg("parameter \"%s\" is deprecated", old_name),
+			 errdetail("It was renamed \"%s\" in cachext 0.2.0; the old name will be removed in 0.3.0.",
+					   new_name),
+			 errhint("Set \"%s\" instead.", new_name)));
+}
+
+static bool
+check_deprecated_lock_timeout(int *newval, void **extra, GucSource source)
+{
+	report_deprecated("cachext.lock_timeout", "cachext.load_wait_timeout",
+					  source);
+	return true;
+}
+
+static bool
+check_deprecated_redis_prefix(char **newval, void **extra, GucSource source)
+{
+	report_deprecated("cachext.redis_prefix", "cachext.namespace", source);
+	return check_namespace(newval, extra, source);
+}
+
+/* The wait in force: the new name's unless it is at its default. */
+static void
+assign_load_wait_timeout(int newval, void *extra)
+{
+	cachext_load_wait_timeout_ms = newval != LOAD_WAIT_TIMEOUT_DEFAULT_MS ?
+		newval : deprecated_lock_timeout_setting;
+}
+
+static void
+assign_deprecated_lock_timeout(int newval, void *extra)
+{
+	cachext_load_wait_timeout_ms =
+		load_wait_timeout_setting != LOAD_WAIT_TIMEOUT_DEFAULT_MS ?
+		load_wait_timeout_setting : newval;
+}
+
+/*
+ * The namespace in force: the new name's unless it is at its default.  It
+ * points at one of the two settings' current strings, which the GUC
+ * machinery keeps until that setting's next assignment, and every
+ * assignment of either recomputes it.
+ */
+static char *
+namespace_in_force(char *namespace_value, char *redis_prefix_value)
+{
+	if (redis_prefix_value == NULL ||
+		(namespace_value != NULL &&
+		 strcmp(namespace_value, NAMESPACE_DEFAULT) != 0))
+		return namespace_value;
+	return redis_prefix_value;
+}
+
+static void
+assign_namespace(const char *newval, void *extra)
+{
+	cachext_namespace =
+		namespace_in_force(unconstify(char *, newval),
+						   deprecated_redis_prefix_setting);
+}
+
+static void
+assign_deprecated_redis_prefix(const char *newval, void *extra)
+{
+	cachext_namespace =
+		namespace_in_force(namespace_setting, unconstify(char *, newval));
+}
+
+/*
+ * Rejects a malformed cachext.redis_url when it is set, not when it is
+ * used, without ever quoting the value.
+ */
+static bool
+check_redis_url(char **newval, void **extra, GucSource source)
+{
+	MemoryContext parse_context;
+	MemoryContext old_context;
+	RedisTarget parsed;
+	const char *problem = NULL;
+	bool		ok = true;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	parse_context = AllocSetContextCreate(CurrentMemoryContext,
+										  "cachext redis_url check",
+										  ALLOCSET_SMALL_SIZES);
+	old_context = MemoryContextSwitchTo(parse_context);
+	ok = redis_route_parse(*newval, &parsed, &problem);
+	MemoryContextSwitchTo(old_context);
+	MemoryContextDelete(parse_context);
+	if (!ok)
+	{
+		/* replaces the default message, which would quote the password */
+		GUC_check_errmsg("invalid value for parameter \"cachext.redis_url\"");
+		GUC_check_errdetail("%s", problem);
+	}
+	return ok;
+}
+
+/*
+ * A new cachext.redis_url names cachext's own keys for a cluster or a
+ * single node at once, in every process, before any command is built.
+ */
+static void
+assign_redis_url(const char *newval, void *extra)
+{
+	l2_lease_set_cluster(redis_url_is_cluster(newval));
+}
+
+/*
+ * A TLS file setting must name a readable file (or be empty), checked when
+ * it is set or reloaded, so that a typo is reported at once rather than as
+ * a Redis fault at the next connection.
+ */
+static bool
+check_tls_file(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (access(*newval, R_OK) != 0)
+	{
+		GUC_check_errdetail("File \"%s\" cannot be read: %m.", *newval);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A setting that says how to connect (a TLS file, the Sentinel
+ * credentials) changed value: connections reconnect at their next use.
+ */
+static void
+connection_string_assigned(const char *old_value, const char *new_value)
+{
+	if (strcmp(old_value ? old_value : "", new_value ? new_value : "") != 0)
+		redis_conn_settings_changed();
+}
+
+static void
+assign_tls_ca_file(const char *newval, void *extra)
+{
+	connection_string_assigned(cachext_redis_tls_ca_file, newval);
+}
+
+static void
+assign_tls_cert_file(const char *newval, void *extra)
+{
+	connection_string_assigned(cachext_redis_tls_cert_file, newval);
+}
+
+static void
+assign_tls_key_file(const char *newval, void *extra)
+{
+	connection_string_assigned(cachext_redis_tls_key_file, newval);
+}
+
+static void
+assign_tls_verify(int newval, void *extra)
+{
+	if (newval != cachext_redis_tls_verify)
+		redis_conn_settings_changed();
+}
+
+static void
+assign_sentinel_user(const char *newval, void *extra)
+{
+	connection_string_assigned(cachext_redis_sentinel_user, newval);
+}
+
+static void
+assign_sentinel_password(const char *newval, void *extra)
+{
+	connection_string_assigned(cachext_redis_sentinel_password, newval);
 }
 
 /*
@@ -154,8 +396,17 @@ static const struct config_enum_entry eviction_options[] = {
 	{NULL, 0, false}
 };
 
+/* cachext.redis_tls_verify's values. */
+static const struct config_enum_entry tls_verify_options[] = {
+	{"full", REDIS_TLS_VERIFY_FULL, false},
+	{"ca", REDIS_TLS_VERIFY_CA, false},
+	{"none", REDIS_TLS_VERIFY_NONE, false},
+	{NULL, 0, false}
+};
+
+/* The settings of L1, of the SQL functions, of events and of the namespace. */
 static void
-define_settings(void)
+define_cache_settings(void)
 {
 	DefineCustomIntVariable("cachext.l1_max_entries",
 							"Maximum number of entries in the shared-memory cache (L1).",
@@ -223,19 +474,27 @@ define_settings(void)
 							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.max_key_length",
-							"Longest cache key accepted, in bytes, not counting cachext.redis_prefix.",
+							"Longest cache key accepted, in bytes, not counting cachext.namespace.",
 							NULL,
 							&cachext_max_key_length,
 							1024, 1, CACHEXT_KEY_LENGTH_LIMIT,
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
-	DefineCustomIntVariable("cachext.lock_timeout",
+	DefineCustomIntVariable("cachext.load_wait_timeout",
 							"Longest time cache_get_or_set waits for another backend loading the same key.",
-							NULL,
-							&cachext_lock_timeout_ms,
-							5000, 0, INT_MAX,
+							"Not core's lock_timeout: no lock is waited for, but another session's load.",
+							&load_wait_timeout_setting,
+							LOAD_WAIT_TIMEOUT_DEFAULT_MS, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
-							NULL, NULL, NULL);
+							NULL, assign_load_wait_timeout, NULL);
+	DefineCustomIntVariable("cachext.lock_timeout",
+							"Deprecated name of cachext.load_wait_timeout (removed in 0.3.0).",
+							"Applies only while cachext.load_wait_timeout is at its default.",
+							&deprecated_lock_timeout_setting,
+							LOAD_WAIT_TIMEOUT_DEFAULT_MS, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							check_deprecated_lock_timeout,
+							assign_deprecated_lock_timeout, NULL);
 	DefineCustomEnumVariable("cachext.events",
 							 "How cache events are sent (NOTIFY on cachext.notify_channel): on, async or off.",
 							 "on: by the writing transaction, which then takes a database-wide lock while it commits; "
@@ -258,13 +517,21 @@ define_settings(void)
 							   "cache_events",
 							   PGC_USERSET, 0,
 							   check_notify_channel, NULL, NULL);
-	DefineCustomStringVariable("cachext.redis_prefix",
+	DefineCustomStringVariable("cachext.namespace",
 							   "Namespace of this database's keys, in L1 and in Redis.",
 							   NULL,
-							   &cachext_redis_prefix,
-							   "cache:",
+							   &namespace_setting,
+							   NAMESPACE_DEFAULT,
 							   PGC_SUSET, 0,
-							   check_redis_prefix, NULL, NULL);
+							   check_namespace, assign_namespace, NULL);
+	DefineCustomStringVariable("cachext.redis_prefix",
+							   "Deprecated name of cachext.namespace (removed in 0.3.0).",
+							   "Applies only while cachext.namespace is at its default.",
+							   &deprecated_redis_prefix_setting,
+							   NAMESPACE_DEFAULT,
+							   PGC_SUSET, 0,
+							   check_deprecated_redis_prefix,
+							   assign_deprecated_redis_prefix, NULL);
 	DefineCustomIntVariable("cachext.fence_timeout",
 							"Longest time a committing transaction's fences stand in Redis.",
 							"They are lifted when the commit's invalidation ends; this bounds them should it never run.",
@@ -272,10 +539,110 @@ define_settings(void)
 							60000, 1000, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
-	l2_define_settings();
-	redis_conn_define_settings();
-	redis_route_define_settings();
-	test_pause_define_settings();
+}
+
+/* Where Redis is and how to reach it. */
+static void
+define_redis_settings(void)
+{
+	DefineCustomStringVariable("cachext.redis_url",
+							   "Redis server used as the shared cache (L2); empty means L1 only.",
+							   "redis://[[user]:password@]host[:port][/db], rediss://... (TLS), "
+							   "redis-sentinel://[[user]:password@]host[:port][,...]/service[/db], "
+							   "redis-cluster://[[user]:password@]host[:port][,...] or unix:///path[?db=N].",
+							   &cachext_redis_url,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_redis_url, assign_redis_url, NULL);
+	DefineCustomIntVariable("cachext.redis_retry_interval",
+							"How long a backend skips Redis after a failure.",
+							NULL,
+							&cachext_redis_retry_interval_ms,
+							1000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("cachext.redis_tls_ca_file",
+							   "Certificate authorities that a rediss:// server's certificate is verified against.",
+							   "Empty means the system's store.",
+							   &cachext_redis_tls_ca_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_tls_file, assign_tls_ca_file, NULL);
+	DefineCustomStringVariable("cachext.redis_tls_cert_file",
+							   "Client certificate shown to a rediss:// server (mutual TLS).",
+							   "Empty means none; needs cachext.redis_tls_key_file.",
+							   &cachext_redis_tls_cert_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_tls_file, assign_tls_cert_file, NULL);
+	DefineCustomStringVariable("cachext.redis_tls_key_file",
+							   "Private key of cachext.redis_tls_cert_file.",
+							   NULL,
+							   &cachext_redis_tls_key_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_tls_file, assign_tls_key_file, NULL);
+	DefineCustomEnumVariable("cachext.redis_tls_verify",
+							 "What is verified of a rediss:// server: full (certificate and host name), ca (certificate) or none.",
+							 NULL,
+							 &cachext_redis_tls_verify,
+							 REDIS_TLS_VERIFY_FULL, tls_verify_options,
+							 PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							 NULL, assign_tls_verify, NULL);
+	DefineCustomIntVariable("cachext.redis_connect_timeout",
+							"Longest wait for a connection to Redis.",
+							NULL,
+							&cachext_redis_connect_timeout_ms,
+							200, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.redis_timeout",
+							"Longest wait for Redis to answer one exchange of commands.",
+							NULL,
+							&cachext_redis_timeout_ms,
+							100, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("cachext.redis_sentinel_user",
+							   "User name cachext authenticates as to Sentinels (redis-sentinel:// URLs).",
+							   "Empty means AUTH with the password alone.",
+							   &cachext_redis_sentinel_user,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, assign_sentinel_user, NULL);
+	DefineCustomStringVariable("cachext.redis_sentinel_password",
+							   "Password cachext authenticates with to Sentinels (redis-sentinel:// URLs).",
+							   "Empty means no AUTH; the URL's credentials are the data nodes'.",
+							   &cachext_redis_sentinel_password,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, assign_sentinel_password, NULL);
+}
+
+/*
+ * The settings of test builds only (TEST_BUILD=1): the pause point of
+ * test_pause.c.  Normal builds do not have them.
+ */
+static void
+define_test_settings(void)
+{
+#ifdef CACHEXT_TEST_BUILD
+	DefineCustomIntVariable("cachext.test_pause_after_fence",
+							"Test builds only: after its pre-commit fence, a committing transaction waits for the advisory lock with this key; 0 turns it off.",
+							"The wait lasts while another session holds pg_advisory_lock(key).",
+							&cachext_test_pause_after_fence_key,
+							0, 0, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+#endif
+}
+
+static void
+define_settings(void)
+{
+	define_cache_settings();
+	define_redis_settings();
+	define_test_settings();
 	MarkGUCPrefixReserved("cachext");
 }
 

@@ -44,8 +44,12 @@
 #define CACHEXT_EXCEPTIONAL_CONDITION_HAS_ERROR_TYPE 1
 #endif
 
-/* pg_md5_hash gained an error-string argument in 15. */
 #include "common/md5.h"
+
+/* cachext_md5_hex's output: two hex digits a byte, and a NUL. */
+#define CACHEXT_MD5_HEX_SIZE	(2 * MD5_DIGEST_LENGTH + 1)
+
+/* pg_md5_hash gained an error-string argument in 15. */
 static inline bool
 cachext_md5_hex(const void *data, size_t len, char *hex)
 {

@@ -26,6 +26,7 @@
 #include "commands/async.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "utils/builtins.h"
 #include "utils/json.h"
 
 #include "cachext.h"
@@ -59,10 +60,18 @@ send_event(StringInfo payload)
 static void
 notify_invalidated(const char *field, const char *value, int value_len)
 {
-	StringInfoData payload;
+	/* one buffer for every event: a bulk commit sends one per key */
+	static StringInfoData payload;
 	char	   *text = pnstrdup(value, value_len);
 
-	initStringInfo(&payload);
+	if (payload.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&payload);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&payload);
 	appendStringInfo(&payload, "{\"event\": \"CACHE_INVALIDATED\", \"%s\": ",
 					 field);
 	escape_json(&payload, text);
@@ -70,7 +79,7 @@ notify_invalidated(const char *field, const char *value, int value_len)
 
 	if (payload.len >= NOTIFY_PAYLOAD_LIMIT)
 	{
-		char		md5[33];
+		char		md5[CACHEXT_MD5_HEX_SIZE];
 
 		if (!cachext_md5_hex(value, value_len, md5))
 			elog(ERROR, "could not compute MD5 of a cache key");
@@ -80,8 +89,13 @@ notify_invalidated(const char *field, const char *value, int value_len)
 						 field, md5, field, value_len);
 	}
 	send_event(&payload);
-	pfree(payload.data);
 	pfree(text);
+	/* a long key's payload does not keep its memory */
+	if (payload.maxlen > NOTIFY_PAYLOAD_LIMIT)
+	{
+		pfree(payload.data);
+		payload.data = NULL;
+	}
 }
 
 void
@@ -127,6 +141,14 @@ begin_change(StringInfo payload, const char *name, const char *table,
 }
 
 /*
+ * What a change event's payload keeps free besides an item: ", " before
+ * it, and the closing "], \"omitted\": N}" (MAXINT8LEN holds any N).
+ */
+#define CHANGE_OMITTED_FIELD ", \"omitted\": "
+#define CHANGE_CLOSING_ROOM \
+	(strlen(", ") + strlen("]" CHANGE_OMITTED_FIELD "}") + MAXINT8LEN)
+
+/*
  * Sends {"event": "USER_UPDATED", "table": "public.users", "keys": [...]}
  * ("patterns" instead of "keys" for TRUNCATE), in as many payloads as the
  * size limit needs.  A key too long to fit any payload is left out of the
@@ -151,15 +173,15 @@ events_notify_change(const char *name, const char *table, bool patterns,
 	{
 		resetStringInfo(&item);
 		escape_json(&item, lfirst(lc));
-		/* room for ", ", the item and the closing "], \"omitted\": N}" */
-		if (payload.len + item.len + 40 >= NOTIFY_PAYLOAD_LIMIT && in_payload > 0)
+		if (payload.len + item.len + CHANGE_CLOSING_ROOM >= NOTIFY_PAYLOAD_LIMIT &&
+			in_payload > 0)
 		{
 			appendStringInfoString(&payload, "]}");
 			send_event(&payload);
 			begin_change(&payload, name, table, list);
 			in_payload = 0;
 		}
-		if (payload.len + item.len + 40 >= NOTIFY_PAYLOAD_LIMIT)
+		if (payload.len + item.len + CHANGE_CLOSING_ROOM >= NOTIFY_PAYLOAD_LIMIT)
 		{
 			omitted++;
 			continue;
@@ -170,7 +192,7 @@ events_notify_change(const char *name, const char *table, bool patterns,
 	}
 	appendStringInfoChar(&payload, ']');
 	if (omitted > 0)
-		appendStringInfo(&payload, ", \"omitted\": %d", omitted);
+		appendStringInfo(&payload, CHANGE_OMITTED_FIELD "%d", omitted);
 	appendStringInfoChar(&payload, '}');
 	send_event(&payload);
 	pfree(payload.data);

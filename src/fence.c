@@ -10,40 +10,42 @@
  * 1. fence_place, at pre-commit: L1 fences the keys (l1.c: lookups miss,
  *    stores under a lease are refused), one lease slot per key, or every
  *    partition for patterns and tags and for more than FENCE_ALL_L1_ABOVE
- *    keys.
- *    Then Redis: the keys are unlinked and each key's fence "<key>\0fence"
- *    incremented with a TTL of cachext.fence_timeout, in one script per
- *    L2_FENCE_BATCH keys; patterns and tags place the pattern fence, then
- *    patterns are unlinked with SCAN and tags' members with the tag's
- *    script (layers_invalidate_tag_in_l2) here, before the commit record,
- *    so neither runs after it.  While the fences stand, no store under
- *    a lease succeeds in Redis (l2_write's script refuses), so a load that
- *    read the old row meanwhile stores nothing, here or on another instance.
- *    Redis' failures are handled here, where they still can be: keys and
- *    patterns Redis did not take are queued (l2_queue.c), and this instance
- *    never reads Redis while its queue is non-empty.
+ *    keys, and removes their entries (remove_from_l1).
+ *    Then Redis: the fence of each key's bucket (l2_lease.c, "Fence
+ *    buckets") is incremented with a TTL of cachext.fence_timeout, one
+ *    script per bucket, then the keys are unlinked; patterns and tags place the
+ *    pattern fence, then patterns are unlinked with SCAN and tags' members
+ *    with the tag's script (layers_invalidate_tag_in_l2) here, before the
+ *    commit record, so neither runs after it.  While the fences stand, no
+ *    store under a lease succeeds in Redis (l2_write's script refuses), so
+ *    a load that read the old row meanwhile stores nothing, here or on
+ *    another instance.  Redis' failures are handled here, where they still
+ *    can be: keys and patterns Redis did not take are queued
+ *    (l2_queue.c), and this instance never reads Redis while its queue is
+ *    non-empty.
  *
  * 2. fence_lift, once the commit is visible (or on abort, or at backend
- *    exit between the two): Redis first -- the keys unlinked again, their
- *    sequences bumped (killing any lease read while they were fenced) and
- *    their fences decremented; the pattern fence lifted with an epoch bump
- *    -- then L1: the keys, the patterns' and the tags' entries removed
- *    (after a commit) and their fences lifted,
- *    which bumps their lease slots and epochs.  Nothing here raises an
+ *    exit between the two): Redis first -- the buckets' sequences bumped
+ *    (killing any lease read while they were fenced) and their fences
+ *    decremented; the pattern fence lifted with an epoch bump -- then
+ *    L1's fences, which bumps their lease slots and epochs.  Neither layer
+ *    needs its keys removed again: nothing stored them under a lease while
+ *    they were fenced.  Nothing here raises an
  *    ERROR: Redis' failures, and any error at all inside the Redis part,
  *    queue the invalidations instead (never dropped), and the L1 fences
- *    are lifted whatever happened.  An abort lifts the fences without
- *    removing L1 entries: the rows did not change; the Redis copies
- *    unlinked at step 1 only cost misses, and Redis fences an abort
- *    cannot lift expire.
+ *    are lifted whatever happened.  An abort lifts the fences: the
+ *    copies removed at step 1 only cost misses, and Redis fences an
+ *    abort cannot lift expire.
  *
- * A commit whose steps lie further apart than cachext.fence_timeout (a
- * synchronous replication wait, say) loses its Redis fences before the
- * lift: loads that read the old row may then store it in Redis until the
- * lift unlinks it.  L1 fences never expire.  The lift decrements only the
- * fences Redis confirmed placing: a placing that timed out may still run
- * once Redis answers, and its fences then stand (refusing stores of those
- * keys, never serving anything old) until cachext.fence_timeout.
+ * A commit whose steps lie further apart than half cachext.fence_timeout
+ * (a synchronous replication wait, say) may have outlived its Redis
+ * fences: loads that read the old row may then have stored it.  Its lift
+ * then leaves the fences to expire (decrementing a fence that expired
+ * would take away another transaction's), unlinks the keys again and
+ * queues the patterns and tags to be invalidated again.  L1 fences never
+ * expire.  A placing that failed part way is lifted no more than one that
+ * failed: what it placed stands (refusing stores, never serving anything
+ * old) until cachext.fence_timeout.
  *
  * Memory.  The fence, its copies of the full keys and the patterns live in
  * TopTransactionContext, which outlives the commit and abort callbacks;
@@ -57,6 +59,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "cachext.h"
 #include "fence.h"
@@ -79,7 +82,9 @@ typedef struct Fence
 	int		   *key_lens;
 	List	   *patterns;		/* user patterns, as recorded */
 	List	   *tags;			/* user tags, as recorded */
-	int			redis_placed;	/* keys[0 .. redis_placed) fenced in Redis */
+	bool		redis_placed;	/* every key's bucket fenced, and the keys
+								 * unlinked, in Redis */
+	TimestampTz placed_at;		/* when fence_place began */
 	bool		patterns_placed;	/* the pattern fence placed in Redis (for
 									 * patterns and tags) */
 	bool		l1_all;			/* every L1 partition fenced */
@@ -93,7 +98,7 @@ static bool exit_callback_registered = false;
 static const char *
 user_key(int i, int *len)
 {
-	int			prefix_len = strlen(cachext_redis_prefix);
+	int			prefix_len = strlen(cachext_namespace);
 
 	*len = fence->key_lens[i] - prefix_len;
 	return fence->keys[i] + prefix_len;
@@ -131,6 +136,33 @@ queue_from(int from)
 }
 
 /*
+ * Pre-commit's L1 part, once L1 fences the keys, patterns and tags: their
+ * entries are removed.  No load can store them again until the lift (the
+ * fences refuse it, and the lift bumps the leases taken before), and the
+ * sync worker, told of the UNLINKs that follow, finds nothing left to read
+ * back.  An abort then only costs misses.
+ */
+static void
+remove_from_l1(void)
+{
+	TimestampTz now = ttl_clock_now();
+	ListCell   *lc;
+
+	(void) l1_remove_multi(fence->nkeys, fence->keys, fence->key_lens, now);
+	foreach(lc, fence->patterns)
+		(void) l1_remove_matching(cachext_namespace,
+								  strlen(cachext_namespace),
+								  lfirst(lc), strlen(lfirst(lc)), now);
+	foreach(lc, fence->tags)
+	{
+		(void) l1_remove_tagged(cachext_namespace,
+								strlen(cachext_namespace),
+								lfirst(lc), strlen(lfirst(lc)), now);
+		op_stats_count(OP_TAG_INVALIDATIONS);
+	}
+}
+
+/*
  * Pre-commit's Redis part: places the fences (invalidating the keys), and
  * unlinks the patterns' keys and the tags' members; what Redis does not
  * take is queued.
@@ -150,12 +182,12 @@ place_in_redis(void)
 	}
 	fence->redis_placed = l2_fence_keys(fence->nkeys,
 										(const char *const *) fence->keys,
-										fence->key_lens, L2_FENCE_PLACE,
+										fence->key_lens, L2_FENCE_PLACE, true,
 										cachext_fence_timeout_ms, &removed);
 	l2_stats_count(L2_INVALIDATIONS, removed);
-	if (fence->redis_placed < fence->nkeys)
+	if (!fence->redis_placed)
 	{
-		queue_from(fence->redis_placed);
+		queue_from(0);
 		return;
 	}
 	if (fence->patterns == NIL && fence->tags == NIL)
@@ -175,24 +207,23 @@ place_in_redis(void)
 }
 
 /*
- * The lift's Redis part.  After a commit: invalidates every key again,
- * lifting the fences pre-commit placed (and only those: a fence whose
- * placing timed out may have been placed anyway, and then expires after
- * cachext.fence_timeout), then lifts the pattern fence, or queues the
- * patterns and tags if it was not placed; what Redis does not take is queued.
- * After an abort: lifts what was placed, nothing more; what Redis does not
- * take expires.
+ * The lift's Redis part.  After a commit: lifts the fences pre-commit
+ * placed, or, for a fence that may have expired (see the file header) or
+ * was not placed, bumps the buckets' sequences and the epoch, unlinks the
+ * keys again and queues the patterns and tags; what Redis does not take
+ * is queued.  After an abort: lifts what was placed, nothing more; what
+ * Redis does not take expires.
  */
 static void
 lift_in_redis(bool committed)
 {
+	bool		outlived = GetCurrentTimestamp() - fence->placed_at >=
+		(int64) cachext_fence_timeout_ms * 1000 / 2;
+	bool		keys_fenced = fence->redis_placed && !outlived;
 	int64		removed = 0;
-	int			placed = fence->redis_placed;
-	int			upto = committed ? fence->nkeys : placed;
-	int			done;
 
 	if (!l2_is_configured() ||
-		(upto == 0 && !fence->patterns_placed && !committed))
+		(!committed && !fence->redis_placed && !fence->patterns_placed))
 		return;
 	if (!l2_is_usable())
 	{
@@ -200,23 +231,28 @@ lift_in_redis(bool committed)
 			queue_from(0);
 		return;
 	}
-	done = l2_fence_keys(placed, (const char *const *) fence->keys,
-						 fence->key_lens, L2_FENCE_LIFT,
-						 cachext_fence_timeout_ms, &removed);
-	if (done == placed && upto > placed)
-		done += l2_fence_keys(upto - placed,
-							  (const char *const *) fence->keys + placed,
-							  fence->key_lens + placed, L2_FENCE_NONE,
-							  cachext_fence_timeout_ms, &removed);
-	l2_stats_count(L2_INVALIDATIONS, removed);
-	if (done < upto)
+	if (fence->nkeys > 0 && (committed || fence->redis_placed))
 	{
-		if (committed)
-			queue_from(done);
-		return;
+		bool		done = l2_fence_keys(fence->nkeys,
+										 (const char *const *) fence->keys,
+										 fence->key_lens,
+										 keys_fenced ? L2_FENCE_LIFT :
+										 L2_FENCE_NONE,
+										 committed && !keys_fenced,
+										 cachext_fence_timeout_ms, &removed);
+
+		l2_stats_count(L2_INVALIDATIONS, removed);
+		if (!done)
+		{
+			if (committed)
+				queue_from(0);
+			return;
+		}
 	}
 	if (fence->patterns_placed &&
-		l2_fence_patterns(L2_FENCE_LIFT, cachext_fence_timeout_ms))
+		l2_fence_patterns(outlived ? L2_FENCE_NONE : L2_FENCE_LIFT,
+						  cachext_fence_timeout_ms) &&
+		!outlived)
 		return;
 	if (committed)
 		queue_patterns_and_tags();
@@ -266,6 +302,7 @@ fence_place(List *keys, List *patterns, List *tags)
 		fence->patterns = lappend(fence->patterns, pstrdup(lfirst(lc)));
 	foreach(lc, tags)
 		fence->tags = lappend(fence->tags, pstrdup(lfirst(lc)));
+	fence->placed_at = GetCurrentTimestamp();
 	work = AllocSetContextCreate(TopTransactionContext, "cachext fence",
 								 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(work);
@@ -279,6 +316,7 @@ fence_place(List *keys, List *patterns, List *tags)
 		for (; fence->l1_fenced < fence->nkeys; fence->l1_fenced++)
 			l1_fence_key(fence->keys[fence->l1_fenced],
 						 fence->key_lens[fence->l1_fenced], 1);
+	remove_from_l1();
 	place_in_redis();
 
 	MemoryContextSwitchTo(old);
@@ -299,11 +337,10 @@ swallow_error(MemoryContext context, int holdoff)
 }
 
 /*
- * Step 2, after the commit (committed) or on abort: invalidates again in
- * Redis, then in L1 when committed, and lifts the fences.  Never raises an
- * ERROR (see the file header): an error in the Redis part queues every
- * invalidation; one while removing patterns or tags from L1 (out of
- * memory) empties L1.  A no-op without a fence.
+ * Step 2, after the commit (committed) or on abort: lifts the fences in
+ * Redis (invalidating again there when they may have expired), then in
+ * L1.  Never raises an ERROR (see the file header): an error in the Redis
+ * part queues every invalidation.  A no-op without a fence.
  */
 void
 fence_lift(bool committed)
@@ -329,37 +366,6 @@ fence_lift(bool committed)
 			queue_from(0);
 	}
 	PG_END_TRY();
-
-	if (committed)
-	{
-		TimestampTz now = ttl_clock_now();
-
-		for (int i = 0; i < lifting->nkeys; i++)
-			(void) l1_remove(lifting->keys[i], lifting->key_lens[i], now);
-		PG_TRY();
-		{
-			ListCell   *lc;
-
-			foreach(lc, lifting->patterns)
-				(void) l1_remove_matching(cachext_redis_prefix,
-										  strlen(cachext_redis_prefix),
-										  lfirst(lc), strlen(lfirst(lc)),
-										  now);
-			foreach(lc, lifting->tags)
-			{
-				(void) l1_remove_tagged(cachext_redis_prefix,
-										strlen(cachext_redis_prefix),
-										lfirst(lc), strlen(lfirst(lc)), now);
-				op_stats_count(OP_TAG_INVALIDATIONS);
-			}
-		}
-		PG_CATCH();
-		{
-			swallow_error(work, holdoff);
-			(void) l1_clear();
-		}
-		PG_END_TRY();
-	}
 
 	/* L1's fences go whatever happened above; the lift bumps the leases */
 	if (lifting->l1_all)

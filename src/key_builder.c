@@ -7,6 +7,13 @@
  * stays free of the server so the fuzzer can check it; this file adds that
  * a key longer than KEY_BUILDER_MAX_CHARS characters becomes
  * prefix ":" md5(key) in lower-case hex.
+ *
+ * cache_key() spans three files, one per kind of dependency: sql_api.c
+ * turns its SQL arguments (VARIADIC "any") into text forms, which needs
+ * fmgr; this file counts characters in the server's encoding and hashes,
+ * which needs the server but not fmgr; keys.c joins and escapes in pure C.
+ * cache_function()'s wrappers call cache_key() in SQL, so they build the
+ * same keys.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -24,7 +31,7 @@ key_builder_build(const char *prefix, const char **parts, int nparts)
 {
 	size_t		len = keys_build(prefix, parts, nparts, NULL);
 	char	   *key = palloc(len + 1);
-	char		md5[33];
+	char		md5[CACHEXT_MD5_HEX_SIZE];
 
 	keys_build(prefix, parts, nparts, key);
 	key[len] = '\0';

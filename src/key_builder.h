@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * key_builder.h
- *	  Generated keys: cache_key() and the wrappers of cache_function().
+ *	  Generated keys: cache_key()'s server side (see key_builder.c).
  *-------------------------------------------------------------------------
  */
 #ifndef CACHEXT_KEY_BUILDER_H

@@ -89,8 +89,9 @@
  * Pattern removal never matches under a lock: it copies keys in bounded
  * batches under the shared lock, matches them unlocked, and removes the
  * matching ones under the exclusive lock (see MATCH_BATCH_SLOTS).
- * Only the returned value is allocated under a lock (an out-of-memory error
- * there is safe: aborting releases LWLocks).
+ * Only results are allocated under a lock: a lookup's copy of the value,
+ * and l1_list_entries' rows (an out-of-memory error there is safe:
+ * aborting releases LWLocks).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -141,7 +142,7 @@ typedef struct L1Entry
 	uint32		value_len;		/* the jsonb varlena, header included */
 	uint32		tags_len;		/* NUL-terminated tags after the value */
 	TimestampTz created_at;
-	TimestampTz expires_at;		/* L1_NO_EXPIRY for none */
+	TimestampTz expires_at;		/* CACHEXT_NO_EXPIRY for none */
 	TimestampTz keep_until;		/* stale copy kept until; >= expires_at */
 	int64		load_us;		/* the load's duration, 0 if not loaded */
 	pg_atomic_uint64 last_access;	/* a TimestampTz; only moves forward */
@@ -673,14 +674,14 @@ remove_entry(L1PartitionView *view, int32 i)
 static bool
 is_expired(const L1Entry *e, TimestampTz now)
 {
-	return e->expires_at != L1_NO_EXPIRY && e->expires_at <= now;
+	return e->expires_at != CACHEXT_NO_EXPIRY && e->expires_at <= now;
 }
 
 /* Past its stale window too: no lookup may return it any more. */
 static bool
 is_past_keeping(const L1Entry *e, TimestampTz now)
 {
-	return e->keep_until != L1_NO_EXPIRY && e->keep_until <= now;
+	return e->keep_until != CACHEXT_NO_EXPIRY && e->keep_until <= now;
 }
 
 /*
@@ -848,7 +849,7 @@ l1_lookup(const char *key, int key_len, TimestampTz now)
 
 /*
  * Stores value under key, replacing any previous value, making room as
- * needed.  expires_at is L1_NO_EXPIRY for an entry that never expires;
+ * needed.  expires_at is CACHEXT_NO_EXPIRY for an entry that never expires;
  * keep_until (>= expires_at) is when its stale copy goes; load_us is how
  * long loading it took (0: not loaded).  With a lease, stores nothing if
  * the key was written or invalidated since the lease was taken, or is
@@ -942,7 +943,7 @@ l1_store_tagged(const char *key, int key_len, int namespace_len,
 	*bucket_for(view, hash) = i;
 	policy_on_insert(view, i);
 	e->heap_pos = L1_NONE;
-	if (expires_at != L1_NO_EXPIRY)
+	if (expires_at != CACHEXT_NO_EXPIRY)
 	{
 		heap_place(view, h->heap_size++, i);
 		heap_sift_up(view, e->heap_pos);
@@ -996,6 +997,58 @@ l1_remove(const char *key, int key_len, TimestampTz now)
 							  find_entry(view, hash, key, key_len), now);
 	LWLockRelease(view->lock);
 	return was_live;
+}
+
+/* Keys l1_remove_multi removes under one acquisition of a partition lock. */
+#define L1_REMOVE_PER_LOCK	256
+
+/*
+ * Removes nkeys keys as l1_remove does, grouped by partition so that each
+ * lock is taken once per L1_REMOVE_PER_LOCK keys rather than once per key
+ * (a bulk commit's keys, fence.c).  Returns how many were live.
+ */
+int64
+l1_remove_multi(int nkeys, char *const *keys, const int *key_lens,
+				TimestampTz now)
+{
+	uint32	   *hashes = palloc(Max(nkeys, 1) * sizeof(uint32));
+	int		   *order = palloc(Max(nkeys, 1) * sizeof(int));
+	int		   *end = palloc0((npartitions + 1) * sizeof(int));
+	int64		live = 0;
+
+	/* a counting sort by partition: end[p + 1] counts, then ends, p's keys */
+	for (int i = 0; i < nkeys; i++)
+	{
+		hashes[i] = hash_key(keys[i], key_lens[i]);
+		end[(hashes[i] & (npartitions - 1)) + 1]++;
+	}
+	for (int p = 0; p < npartitions; p++)
+		end[p + 1] += end[p];
+	for (int i = 0; i < nkeys; i++)
+		order[end[hashes[i] & (npartitions - 1)]++] = i;
+	/* now end[p] is where partition p's keys end (and p + 1's begin) */
+	for (int p = 0, first = 0; p < npartitions; first = end[p++])
+	{
+		L1PartitionView *view = &partitions[p];
+
+		for (int j = first; j < end[p]; j += L1_REMOVE_PER_LOCK)
+		{
+			LWLockAcquire(view->lock, LW_EXCLUSIVE);
+			for (int k = j; k < Min(end[p], j + L1_REMOVE_PER_LOCK); k++)
+			{
+				int			i = order[k];
+
+				live += invalidate_key(view, hashes[i],
+									   find_entry(view, hashes[i], keys[i],
+												  key_lens[i]), now);
+			}
+			LWLockRelease(view->lock);
+		}
+	}
+	pfree(hashes);
+	pfree(order);
+	pfree(end);
+	return live;
 }
 
 /*
@@ -1258,8 +1311,9 @@ l1_remove_tagged(const char *namespace, int namespace_len, const char *tag,
 }
 
 /*
- * Sets *expires_at to the key's expiry (L1_NO_EXPIRY for none); false when
- * L1 does not hold the key live (or it is fenced, as for lookups).  Counts nothing, moves nothing.
+ * Sets *expires_at to the key's expiry (CACHEXT_NO_EXPIRY for none); false
+ * when L1 does not hold the key live (or it is fenced, as for lookups).
+ * Counts nothing, moves nothing.
  */
 bool
 l1_expiry(const char *key, int key_len, TimestampTz now,
@@ -1282,7 +1336,7 @@ l1_expiry(const char *key, int key_len, TimestampTz now,
 }
 
 /*
- * Gives a live entry a new expiry (L1_NO_EXPIRY for none) and stale
+ * Gives a live entry a new expiry (CACHEXT_NO_EXPIRY for none) and stale
  * window end (keep_until, as for l1_store) without rewriting its value; false when L1 does not hold the key live.  Moves
  * the key's lease like a write, so a load begun before it stores nothing.
  */
@@ -1311,7 +1365,7 @@ l1_set_expiry(const char *key, int key_len, TimestampTz expires_at,
 			heap_remove(view, i);
 		e->expires_at = expires_at;
 		e->keep_until = keep_until;
-		if (expires_at != L1_NO_EXPIRY)
+		if (expires_at != CACHEXT_NO_EXPIRY)
 		{
 			heap_place(view, view->header->heap_size++, i);
 			heap_sift_up(view, e->heap_pos);

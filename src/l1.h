@@ -3,7 +3,7 @@
  *	  The shared-memory store (L1).
  *
  * Keys handed to these functions are full L1 keys: the namespace (the
- * database's cachext.redis_prefix) followed by the user's key; namespace_len
+ * database's cachext.namespace) followed by the user's key; namespace_len
  * says where the two meet.  Values are jsonb varlenas with a 4-byte header,
  * stored and returned as they are, so a hit needs no parsing.
  *-------------------------------------------------------------------------
@@ -16,9 +16,6 @@
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
-
-/* expires_at of an entry that never expires */
-#define L1_NO_EXPIRY	DT_NOEND
 
 /* Why l1_store did or did not store. */
 typedef enum L1StoreResult
@@ -48,7 +45,7 @@ typedef struct L1Lease
 typedef struct L1EntryMeta
 {
 	bool		stale;			/* expired, returned from its stale window */
-	TimestampTz expires_at;		/* L1_NO_EXPIRY for none */
+	TimestampTz expires_at;		/* CACHEXT_NO_EXPIRY for none */
 	int64		load_us;		/* how long its load took; 0 if not loaded */
 } L1EntryMeta;
 
@@ -106,6 +103,8 @@ extern L1StoreResult l1_store_tagged(const char *key, int key_len,
 									 TimestampTz now, const L1Lease *lease,
 									 const uint64 *own_text_hash);
 extern bool l1_remove(const char *key, int key_len, TimestampTz now);
+extern int64 l1_remove_multi(int nkeys, char *const *keys,
+							 const int *key_lens, TimestampTz now);
 extern L1Change l1_remove_changed(const char *key, int key_len,
 								  const uint64 *redis_text_hash,
 								  TimestampTz now);

@@ -30,20 +30,18 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
-
 #include "storage/ipc.h"
 #include "storage/shmem.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "cachext.h"
 #include "l2.h"
 #include "l2_stats.h"
 #include "redis_route.h"
 
-char	   *cachext_redis_url = NULL;
-int			cachext_redis_retry_interval_ms = 1000;
+/* Arguments (keys, mostly) one round trip of fence scripts carries, about. */
+#define L2_FENCE_ROUND_ARGS	2048
 
 /*
  * This backend's connection.  connected_url and target's strings live in
@@ -66,49 +64,6 @@ static bool exit_callback_registered = false;
 static char *logged_reason = NULL;
 
 /*
- * Rejects a malformed cachext.redis_url when it is set, not when it is
- * used, without ever quoting the value.
- */
-static bool
-check_redis_url(char **newval, void **extra, GucSource source)
-{
-	MemoryContext parse_context;
-	MemoryContext old_context;
-	RedisTarget parsed;
-	const char *problem = NULL;
-	bool		ok = true;
-
-	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;
-	parse_context = AllocSetContextCreate(CurrentMemoryContext,
-										  "cachext redis_url check",
-										  ALLOCSET_SMALL_SIZES);
-	old_context = MemoryContextSwitchTo(parse_context);
-	ok = redis_route_parse(*newval, &parsed, &problem);
-	MemoryContextSwitchTo(old_context);
-	MemoryContextDelete(parse_context);
-	if (!ok)
-	{
-		/* replaces the default message, which would quote the password */
-		GUC_check_errmsg("invalid value for parameter \"cachext.redis_url\"");
-		GUC_check_errdetail("%s", problem);
-	}
-	return ok;
-}
-
-/*
- * A new cachext.redis_url names cachext's own keys for a cluster or a
- * single node at once, in every process, before any command is built.
- */
-static void
-assign_redis_url(const char *newval, void *extra)
-{
-	l2_lease_set_cluster(newval != NULL &&
-						 strncmp(newval, REDIS_CLUSTER_SCHEME,
-								 strlen(REDIS_CLUSTER_SCHEME)) == 0);
-}
-
-/*
  * Tags need one Redis node: their scripts touch keys of many hash slots,
  * which a cluster refuses (and a queued tag invalidation would then never
  * replay).  Raises the error of a tag used behind redis-cluster://.
@@ -116,40 +71,12 @@ assign_redis_url(const char *newval, void *extra)
 void
 l2_require_tags_supported(void)
 {
-	if (cachext_redis_url != NULL &&
-		strncmp(cachext_redis_url, REDIS_CLUSTER_SCHEME,
-				strlen(REDIS_CLUSTER_SCHEME)) == 0)
+	if (redis_url_is_cluster(cachext_redis_url))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cache tags are not supported with Redis Cluster"),
 				 errdetail("cachext.redis_url names a cluster; a tag's member set and its keys lie in different hash slots."),
 				 errhint("Use a single Redis node or Sentinel for tags, or key prefixes and cache_invalidate_pattern() instead.")));
-}
-
-/*
- * Defines cachext.redis_url and cachext.redis_retry_interval; called from
- * cachext.c's define_settings so that every setting is registered in
- * _PG_init, before MarkGUCPrefixReserved.
- */
-void
-l2_define_settings(void)
-{
-	DefineCustomStringVariable("cachext.redis_url",
-							   "Redis server used as the shared cache (L2); empty means L1 only.",
-							   "redis://[[user]:password@]host[:port][/db], rediss://... (TLS), "
-							   "redis-sentinel://[[user]:password@]host[:port][,...]/service[/db], "
-							   "redis-cluster://[[user]:password@]host[:port][,...] or unix:///path[?db=N].",
-							   &cachext_redis_url,
-							   "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_redis_url, assign_redis_url, NULL);
-	DefineCustomIntVariable("cachext.redis_retry_interval",
-							"How long a backend skips Redis after a failure.",
-							NULL,
-							&cachext_redis_retry_interval_ms,
-							1000, 0, INT_MAX,
-							PGC_SUSET, GUC_UNIT_MS,
-							NULL, NULL, NULL);
 }
 
 /* L2's shared memory: its counters. */
@@ -235,6 +162,9 @@ run(int ncommands, const RedisCommand *commands, RedisReply **replies)
  * fails the connection like a broken socket; WRONGTYPE is about one key
  * and is only counted.  Frees every reply when it fails.
  */
+/* The error reply about one key holding another type than the command's */
+#define WRONGTYPE_ERROR "WRONGTYPE"
+
 static bool
 check_error_replies(RedisReply **replies, int n)
 {
@@ -242,7 +172,8 @@ check_error_replies(RedisReply **replies, int n)
 	{
 		if (replies[i]->type != REPLY_ERROR)
 			continue;
-		if (strncmp(replies[i]->str, "WRONGTYPE", 9) == 0)
+		if (strncmp(replies[i]->str, WRONGTYPE_ERROR,
+					strlen(WRONGTYPE_ERROR)) == 0)
 			l2_stats_count(L2_ERRORS, 1);
 		else
 		{
@@ -377,14 +308,14 @@ connect_and_run_one(RedisCommand cmd, RedisReply **reply)
 	return connect_and_run(1, &cmd, reply);
 }
 
-/* Copies a string reply into values[i] (a miss for nil or any other type). */
+/* Copies a string reply into *value (a miss for nil or any other type). */
 static void
 take_value(RedisReply *reply, L2Value *value)
 {
 	value->found = false;
 	value->data = NULL;
 	value->len = 0;
-	value->pttl_ms = L2_NO_EXPIRY;
+	value->pttl_ms = CACHEXT_NO_TTL;
 	if (reply->type != REPLY_STRING)
 		return;
 	value->found = true;
@@ -434,7 +365,7 @@ l2_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 		take_value(got, &values[i]);
 		if (values[i].found && pttl->type == REPLY_INTEGER)
 		{
-			if (pttl->integer == -2)
+			if (pttl->integer == L2_MISSING)
 			{
 				pfree(values[i].data);
 				values[i].found = false;
@@ -593,7 +524,7 @@ l2_incr(const char *key, int key_len, int64 by, int64 ttl_ms,
 	return true;
 }
 
-/* PTTL key: its remaining TTL in ms, L2_NO_EXPIRY, or L2_MISSING. */
+/* PTTL key: its remaining TTL in ms, CACHEXT_NO_TTL, or L2_MISSING. */
 bool
 l2_pttl(const char *key, int key_len, int64 *pttl_ms)
 {
@@ -659,10 +590,13 @@ l2_invalidate_tag(const char *tag, int tag_len, int64 *removed,
 	return true;
 }
 
+/* How many keys one SCAN looks at (its COUNT): bounds each page's work. */
+#define SCAN_PAGE_KEYS "1000"
+
 /*
  * Unlinks every key matching a SCAN MATCH pattern on one master, one SCAN
- * page (COUNT 1000) and one UNLINK at a time; never KEYS, which blocks
- * Redis.  Adds to *removed the cache entries it unlinked.
+ * page (COUNT SCAN_PAGE_KEYS) and one UNLINK at a time; never KEYS, which
+ * blocks Redis.  Adds to *removed the cache entries it unlinked.
  */
 static bool
 unlink_matching_on(int master, const char *match, int match_len,
@@ -683,7 +617,7 @@ unlink_matching_on(int master, const char *match, int match_len,
 		redis_command_arg_string(&scan, 2, "MATCH");
 		redis_command_arg(&scan, 3, match, match_len);
 		redis_command_arg_string(&scan, 4, "COUNT");
-		redis_command_arg_string(&scan, 5, "1000");
+		redis_command_arg_string(&scan, 5, SCAN_PAGE_KEYS);
 		result = redis_route_exchange_on(redis, master, 1, &scan, &page,
 										 &reason);
 		if (result != REDIS_CONN_OK)
@@ -776,39 +710,45 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 }
 
 /*
- * Invalidates nkeys cache keys and places or lifts their fences (step; see
- * l2_lease_fence_commands), one round trip per L2_FENCE_BATCH keys (one
- * script for them on a single node, one per key in a cluster, where a
- * script touches one slot).  Returns how many keys, from the first, Redis
- * took (fewer after a failure); *removed counts the cache entries Redis
- * held.
+ * Places or lifts the fences of nkeys cache keys' buckets (step; see
+ * l2_lease_fence_commands), unlinking the keys too when unlink is set,
+ * the fences first, in round trips of about L2_FENCE_ROUND_ARGS
+ * arguments, each ending where the commands that must be answered first
+ * do.  True when Redis took every command; *removed counts the
+ * cache entries Redis held.  A failure part way leaves some buckets done:
+ * the caller queues every key.
  */
-int
+bool
 l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
-			  L2FenceStep step, int64 fence_ttl_ms, int64 *removed)
+			  L2FenceStep step, bool unlink, int64 fence_ttl_ms,
+			  int64 *removed)
 {
-	int			done = 0;
+	int			ncommands;
+	int			nfirst;
+	RedisCommand *commands = l2_lease_fence_commands(nkeys, keys, key_lens,
+													 step, unlink,
+													 fence_ttl_ms, &ncommands,
+													 &nfirst);
+	RedisReply **replies = palloc(Max(ncommands, 1) * sizeof(RedisReply *));
 
 	*removed = 0;
-	while (done < nkeys)
+	for (int done = 0; done < ncommands;)
 	{
-		int			n = Min(nkeys - done, L2_FENCE_BATCH);
-		int			nscripts;
-		RedisCommand *scripts = l2_lease_fence_commands(n, keys + done,
-														key_lens + done, step,
-														fence_ttl_ms,
-														&nscripts);
-		RedisReply **replies = palloc(nscripts * sizeof(RedisReply *));
+		int			n = 0;
+		int			args = 0;
 
-		if (!connect_and_run(nscripts, scripts, replies))
-			break;
-		for (int i = 0; i < nscripts; i++)
+		while (done + n < ncommands && (n == 0 || args < L2_FENCE_ROUND_ARGS) &&
+			   (done + n != nfirst || n == 0))
+			args += commands[done + n++].argc;
+		if (!connect_and_run(n, commands + done, replies))
+			return false;
+		for (int i = 0; i < n; i++)
 			if (replies[i]->type == REPLY_INTEGER)
 				*removed += replies[i]->integer;
-		redis_replies_free(replies, nscripts);
+		redis_replies_free(replies, n);
 		done += n;
 	}
-	return done;
+	return true;
 }
 
 /*

@@ -18,8 +18,10 @@
 
 #include "l2_lease.h"
 
-/* PTTL's answers for a key without expiry, and for a missing key */
-#define L2_NO_EXPIRY	(-1)
+/*
+ * PTTL's answer for a missing key; for a key without expiry it answers
+ * CACHEXT_NO_TTL (cachext.h).
+ */
 #define L2_MISSING		(-2)
 
 /*
@@ -35,7 +37,7 @@ typedef struct L2Value
 	bool		found;
 	char	   *data;			/* palloc'd, NUL-terminated; NULL on a miss */
 	int			len;
-	int64		pttl_ms;		/* remaining TTL, or L2_NO_EXPIRY */
+	int64		pttl_ms;		/* remaining TTL, or CACHEXT_NO_TTL */
 } L2Value;
 
 /* How l2_incr went, once Redis answered. */
@@ -45,11 +47,6 @@ typedef enum L2IncrOutcome
 	L2_INCR_NOT_INTEGER,		/* the value is not an integer's text */
 	L2_INCR_OVERFLOW			/* the result would leave bigint's range */
 } L2IncrOutcome;
-
-/* Settings (cachext.redis_url, cachext.redis_retry_interval). */
-extern char *cachext_redis_url;
-extern int	cachext_redis_retry_interval_ms;
-extern void l2_define_settings(void);
 
 /* Shared memory of L2 (its counters). */
 extern void l2_shmem_request(void);
@@ -83,11 +80,8 @@ extern bool l2_unlink_matching(const char *match, int match_len,
 							   int64 *removed);
 
 extern bool l2_read_lease(const char *key, int key_len, L2Lease *lease);
-/* Cache keys whose fences one script places or lifts (fence.c). */
-#define L2_FENCE_BATCH		500
-
-extern int	l2_fence_keys(int nkeys, const char *const *keys,
-						  const int *key_lens, L2FenceStep step,
+extern bool l2_fence_keys(int nkeys, const char *const *keys,
+						  const int *key_lens, L2FenceStep step, bool unlink,
 						  int64 fence_ttl_ms, int64 *removed);
 extern bool l2_fence_patterns(L2FenceStep step, int64 fence_ttl_ms);
 extern bool l2_lock(const char *key, int key_len, const char *token,

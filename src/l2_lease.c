@@ -6,30 +6,42 @@
  * Keys.  Each own key is the cache key, a NUL, then a suffix.  No text key
  * contains a NUL, so no cache entry can collide with them.  "<key>\0seq"
  * is the key's write sequence, the Redis side of a lease: every write and
- * invalidation of the key increments it, and it expires after an hour
- * idle.  "<key>\0load" is the key's load lock.  "\0cachext:epoch" counts
- * every pattern invalidation, tag invalidation and clear, of any prefix.
- * "<namespace><tag>\0tag" is a tag's member set (see
- * l2_lease_write_command).  "<key>\0fence" counts the committing
- * transactions that fence the key, and "\0cachext:fence" those that fence
- * patterns, of any prefix (fence.c): while either exists, no store under a
- * lease succeeds.  They expire after cachext.fence_timeout, should their
- * transactions never lift them.
+ * single-key invalidation of the key increments it, and it expires after
+ * an hour idle.  "<key>\0load" is the key's load lock.  "\0cachext:epoch"
+ * counts every pattern invalidation, tag invalidation and clear, of any
+ * prefix.  "<namespace><tag>\0tag" is a tag's member set (see
+ * l2_lease_write_command).  "\0cachext:fence" counts the committing
+ * transactions that fence patterns, of any prefix (fence.c).
+ *
+ * Fence buckets.  A committing transaction fences its keys by bucket, not
+ * one by one, so that a commit of 100 000 keys costs Redis one UNLINK per
+ * key and a few writes per bucket, not several writes per key (each of
+ * them also announced to every tracking client).  A key's bucket is its
+ * hash slot (redis_slot_of_key), on a single node modulo
+ * L2_SINGLE_NODE_BUCKETS.  Bucket b has a fence, "{<tag of b>}\0cachext:
+ * bucket-fence", counting the committing transactions that fence a key of
+ * b, and a sequence, "{<tag of b>}\0cachext:bucket-seq", part of every
+ * lease of b's keys and bumped when a fence is lifted.  While a bucket's
+ * fence or the pattern fence exists, no store under a lease of the keys
+ * they cover succeeds (the other keys of a fenced bucket only miss their
+ * store meanwhile, never serve anything old).  Fences expire after
+ * cachext.fence_timeout, should their transactions never lift them.
  *
  * Cluster.  Behind a redis-cluster:// URL every key an EVAL touches must be
  * in one hash slot, and a cluster has no single place for the epoch.  So
  * there (l2_lease_set_cluster) each own key starts with "{<tag>}", the tag
  * of the cache key's slot (redis_slot_tag), which puts it in the cache
  * key's slot while the cache key itself stays as it is, readable by any
- * client: "{<tag>}<key>\0seq", "{<tag>}<key>\0load", "{<tag>}<key>\0fence"
- * (and a fence script invalidates one key).  The epoch and the pattern
+ * client: "{<tag>}<key>\0seq", "{<tag>}<key>\0load", and a bucket is a
+ * slot, so its keys share the slot of the cache keys it covers.  The epoch and the pattern
  * fence are one per slot, "{<tag>}\0cachext:epoch" and
  * "{<tag>}\0cachext:fence", and a pattern invalidation, a clear or a
  * pattern fence touches all 16384 of them (a pipeline per master).  A single node keeps
  * the names above, so instances of an earlier version sharing it agree.
  *
- * Scripts.  A lease read creates a missing sequence or epoch with a random
- * value; a store under a lease compares the sequence and the epoch and
+ * Scripts.  A lease read creates a missing sequence (the key's or its
+ * bucket's) or epoch with a random value; a store under a lease compares
+ * the sequences and the epoch and
  * sets the value in one EVAL, so no invalidation can slip between the
  * check and the SET, and a counter missing at the store never validates
  * the lease (LEASE_STILL_VALID); an unlock deletes the lock only if it
@@ -60,8 +72,15 @@
 #define L2_TAG_GRACE_MS		60000
 #define L2_SEQ_TTL_MS		"3600000"
 #define L2_EPOCH_KEY		"\0cachext:epoch"
-#define L2_FENCE_SUFFIX		"\0fence"
 #define L2_PATTERN_FENCE_KEY "\0cachext:fence"
+#define L2_BUCKET_FENCE_KEY	"\0cachext:bucket-fence"
+#define L2_BUCKET_SEQ_KEY	"\0cachext:bucket-seq"
+
+/* Fence buckets of a single node (a cluster has one per slot). */
+#define L2_SINGLE_NODE_BUCKETS 1024
+
+/* Most keys one UNLINK of a fence script names (Lua's unpack has a limit). */
+#define L2_FENCE_UNLINK_CHUNK 500
 
 /* ARGV of the fence scripts for each L2FenceStep. */
 static const char *const fence_step_arg[] = {"place", "lift", "none"};
@@ -147,11 +166,11 @@ own_key(const char *key, int key_len, const char *suffix, int suffix_len,
 	return own;
 }
 
-/* Does the Redis key (as SCAN returns it) end with suffix after a name? */
+/* Does the Redis key (as SCAN returns it) end with suffix? */
 static bool
 ends_with(const char *key, size_t len, const char *suffix, size_t suffix_len)
 {
-	return len > suffix_len &&
+	return len >= suffix_len &&
 		memcmp(key + len - suffix_len, suffix, suffix_len) == 0;
 }
 
@@ -162,19 +181,30 @@ seq_key(const char *key, int key_len, int *len)
 	return own_key(key, key_len, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1, len);
 }
 
-/* The key's fence, "<key>\0fence". */
-static char *
-fence_key(const char *key, int key_len, int *len)
+/* The fence bucket of a cache key (full key): see "Fence buckets" above. */
+static int
+fence_bucket(const char *key, int key_len)
 {
-	return own_key(key, key_len, L2_FENCE_SUFFIX, sizeof(L2_FENCE_SUFFIX) - 1,
-				   len);
+	int			slot = redis_slot_of_key(key, key_len);
+
+	return cluster_keys ? slot : slot % L2_SINGLE_NODE_BUCKETS;
 }
 
-/* Is this Redis key (as SCAN returns it) the fence of a cache key? */
+/* Bucket b's own key name (L2_BUCKET_FENCE_KEY or L2_BUCKET_SEQ_KEY). */
+static char *
+bucket_key(int bucket, const char *name, int name_len, int *len)
+{
+	return slot_key(bucket, "", 0, name, name_len, len);
+}
+
+/* Is this Redis key (as SCAN returns it) a fence, of a bucket or of patterns? */
 bool
 l2_lease_is_fence_key(const char *key, size_t len)
 {
-	return ends_with(key, len, L2_FENCE_SUFFIX, sizeof(L2_FENCE_SUFFIX) - 1);
+	return ends_with(key, len, L2_BUCKET_FENCE_KEY,
+					 sizeof(L2_BUCKET_FENCE_KEY) - 1) ||
+		ends_with(key, len, L2_PATTERN_FENCE_KEY,
+				  sizeof(L2_PATTERN_FENCE_KEY) - 1);
 }
 
 /* The key's load lock, "<key>\0load". */
@@ -266,30 +296,39 @@ random_counter_start(void)
 
 /*
  * The script that reads the Redis side of a lease: the key's write
- * sequence and the epoch, each created first with a random value when
- * Redis does not hold it (the sequence with its idle expiry), so that a
- * lease always holds two values that existed in Redis.
+ * sequence, the epoch and the key's bucket's sequence, each created first
+ * with a random value when Redis does not hold it (the sequences with
+ * their idle expiry), so that a lease always holds three values that
+ * existed in Redis.
  */
 RedisCommand
 l2_lease_read_command(const char *key, int key_len)
 {
-	RedisCommand cmd = redis_command(7);
+	RedisCommand cmd = redis_command(9);
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
 	int			epoch_len;
 	const char *epoch = shared_key(key, key_len, L2_EPOCH_KEY,
 								   sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
+	int			bucket_seq_len;
+	char	   *bucket_seq = bucket_key(fence_bucket(key, key_len),
+										L2_BUCKET_SEQ_KEY,
+										sizeof(L2_BUCKET_SEQ_KEY) - 1,
+										&bucket_seq_len);
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
 							 "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', " L2_SEQ_TTL_MS ") "
 							 "redis.call('SET', KEYS[2], ARGV[2], 'NX') "
-							 "return redis.call('MGET', KEYS[1], KEYS[2])");
-	redis_command_arg_string(&cmd, 2, "2");
+							 "redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', " L2_SEQ_TTL_MS ") "
+							 "return redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])");
+	redis_command_arg_string(&cmd, 2, "3");
 	redis_command_arg(&cmd, 3, seq, seq_len);
 	redis_command_arg(&cmd, 4, epoch, epoch_len);
-	redis_command_arg_string(&cmd, 5, random_counter_start());
+	redis_command_arg(&cmd, 5, bucket_seq, bucket_seq_len);
 	redis_command_arg_string(&cmd, 6, random_counter_start());
+	redis_command_arg_string(&cmd, 7, random_counter_start());
+	redis_command_arg_string(&cmd, 8, random_counter_start());
 	return cmd;
 }
 
@@ -297,12 +336,15 @@ l2_lease_read_command(const char *key, int key_len)
 bool
 l2_lease_take(const RedisReply *reply, L2Lease *lease)
 {
-	if (reply->type != REPLY_ARRAY || reply->elements != 2 ||
-		reply->element[0]->type != REPLY_STRING ||
-		reply->element[1]->type != REPLY_STRING)
+	if (reply->type != REPLY_ARRAY || reply->elements != 3)
 		return false;
+	for (int i = 0; i < 3; i++)
+		if (reply->element[i]->type != REPLY_STRING)
+			return false;
 	lease->seq = pnstrdup(reply->element[0]->str, reply->element[0]->len);
 	lease->epoch = pnstrdup(reply->element[1]->str, reply->element[1]->len);
+	lease->bucket_seq = pnstrdup(reply->element[2]->str,
+								 reply->element[2]->len);
 	return true;
 }
 
@@ -316,29 +358,32 @@ unix_ms_now(void)
 
 /*
  * The one place a lease is checked (Lua, in the storing script, with the
- * key's write sequence as KEYS[2], the epoch as KEYS[3] and the lease's
- * values as ARGV[2] and ARGV[3]): both counters must exist and still hold
- * the values the lease read.  A missing counter never validates a lease:
- * the lease read created both, so missing means something (an eviction, a
- * DEL, a pattern invalidation's UNLINK) removed it since, and a counter
- * created again would not tell what happened meanwhile.  The fences are
- * checked beside it, in the same script.
+ * key's write sequence as KEYS[2], the epoch as KEYS[3], the bucket's
+ * sequence as KEYS[6] and the lease's values as ARGV[2], ARGV[3] and
+ * ARGV[10]): the three counters must exist and still hold the values the
+ * lease read.  A missing counter never validates a lease: the lease read
+ * created them, so missing means something (an eviction, a DEL, a pattern
+ * invalidation's UNLINK) removed it since, and a counter created again
+ * would not tell what happened meanwhile.  The fences are checked beside
+ * it, in the same script.
  */
 #define LEASE_STILL_VALID \
 	"local seq = redis.call('GET', KEYS[2]) " \
 	"local epoch = redis.call('GET', KEYS[3]) " \
-	"local lease_valid = seq and epoch and " \
-	"seq == ARGV[2] and epoch == ARGV[3] "
+	"local bucket_seq = redis.call('GET', KEYS[6]) " \
+	"local lease_valid = seq and epoch and bucket_seq and " \
+	"seq == ARGV[2] and epoch == ARGV[3] and bucket_seq == ARGV[10] "
 
 /*
  * The script of l2_lease_write_command.  KEYS: the key, its write
- * sequence, the epoch, its fence, the pattern fence, then the tags' member
- * sets.  ARGV: value, the lease's sequence and epoch, TTL in ms (-1:
- * none), condition ("", "NX", "XX"), "1" to check the lease, the members'
- * score, the score below which members are trimmed, the write sequence's
- * TTL.  Answers 1 when it stored.
+ * sequence, the epoch, its bucket's fence, the pattern fence, its
+ * bucket's sequence, then the tags' member sets.  ARGV: value, the
+ * lease's sequence and epoch, TTL in ms (-1: none), condition ("", "NX",
+ * "XX"), "1" to check the lease, the members' score, the score below which
+ * members are trimmed, the write sequence's TTL, the lease's bucket
+ * sequence.  Answers 1 when it stored.
  */
-#define L2_WRITE_KEYS_BEFORE_TAGS 5
+#define L2_WRITE_KEYS_BEFORE_TAGS 6
 #define L2_WRITE_SCRIPT \
 	"if ARGV[6] == '1' then " \
 	"if redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 then return 0 end " \
@@ -363,7 +408,7 @@ unix_ms_now(void)
 
 /*
  * The script that writes one key as write says: under a lease or not (a
- * lease no longer valid (LEASE_STILL_VALID), or whose key or the patterns
+ * lease no longer valid (LEASE_STILL_VALID), or whose bucket or the patterns
  * are fenced by a committing transaction, stores nothing, and no
  * invalidation can slip between the check and the SET), only if absent
  * (NX) or present (XX) or always, bumping the key's sequence and recording
@@ -376,11 +421,17 @@ RedisCommand
 l2_lease_write_command(const L2Write *write)
 {
 	int			nkeys = L2_WRITE_KEYS_BEFORE_TAGS + write->ntags;
-	RedisCommand cmd = redis_command(3 + nkeys + 9);
+	RedisCommand cmd = redis_command(3 + nkeys + 10);
 	int			seq_len;
 	char	   *seq = seq_key(write->key, write->key_len, &seq_len);
+	int			bucket = fence_bucket(write->key, write->key_len);
 	int			fence_len;
-	char	   *fence = fence_key(write->key, write->key_len, &fence_len);
+	char	   *fence = bucket_key(bucket, L2_BUCKET_FENCE_KEY,
+								   sizeof(L2_BUCKET_FENCE_KEY) - 1, &fence_len);
+	int			bucket_seq_len;
+	char	   *bucket_seq = bucket_key(bucket, L2_BUCKET_SEQ_KEY,
+										sizeof(L2_BUCKET_SEQ_KEY) - 1,
+										&bucket_seq_len);
 	int			epoch_len;
 	const char *epoch = shared_key(write->key, write->key_len, L2_EPOCH_KEY,
 								   sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
@@ -400,6 +451,7 @@ l2_lease_write_command(const L2Write *write)
 	redis_command_arg(&cmd, a++, epoch, epoch_len);
 	redis_command_arg(&cmd, a++, fence, fence_len);
 	redis_command_arg(&cmd, a++, pattern_fence, pattern_fence_len);
+	redis_command_arg(&cmd, a++, bucket_seq, bucket_seq_len);
 	for (int i = 0; i < write->ntags; i++)
 	{
 		int			len;
@@ -421,6 +473,8 @@ l2_lease_write_command(const L2Write *write)
 							 "+inf");
 	redis_command_arg_string(&cmd, a++, psprintf(INT64_FORMAT, now_ms));
 	redis_command_arg_string(&cmd, a++, L2_SEQ_TTL_MS);
+	redis_command_arg_string(&cmd, a++,
+							 write->lease ? write->lease->bucket_seq : "");
 	Assert(a == cmd.argc);
 	return cmd;
 }
@@ -565,79 +619,136 @@ l2_lease_unlock_command(const char *key, int key_len, const char *token)
 }
 
 /*
- * The script that invalidates nkeys cache keys and places or lifts their
- * fences (step), with as few Redis calls per key as it can: the keys are
- * unlinked in one call; placing increments each key's fence (expiring
- * after fence_ttl_ms); lifting, or L2_FENCE_NONE, bumps each key's write
- * sequence (killing the leases read before), and lifting decrements the
- * fence, deleting it at zero.  Placing leaves the sequences: while the
- * fence stands no lease stores, and the lift bumps them.  It answers how
- * many cache entries Redis held.
+ * The script of fence buckets (step; see "Fence buckets" above).  KEYS:
+ * each bucket's fence and sequence.  ARGV: the step, the fence's TTL, the
+ * sequence's TTL.  Placing increments the fences, expiring after the
+ * fence's TTL; lifting, or L2_FENCE_NONE, bumps the sequences (killing the
+ * leases of the buckets' keys read before), and lifting decrements the
+ * fences, deleting each at zero.
  */
+#define L2_FENCE_SCRIPT \
+	"for i = 1, #KEYS, 2 do " \
+	"if ARGV[1] == 'place' then " \
+	"redis.call('INCR', KEYS[i]) " \
+	"redis.call('PEXPIRE', KEYS[i], ARGV[2]) " \
+	"else " \
+	"redis.call('INCR', KEYS[i + 1]) " \
+	"redis.call('PEXPIRE', KEYS[i + 1], ARGV[3]) " \
+	"if ARGV[1] == 'lift' and redis.call('DECR', KEYS[i]) <= 0 then " \
+	"redis.call('DEL', KEYS[i]) end " \
+	"end " \
+	"end " \
+	"return 0"
+
+/* The fence script of nbuckets buckets, buckets[0 ..]. */
 static RedisCommand
-fence_command(int nkeys, const char *const *keys, const int *key_lens,
-			  L2FenceStep step, int64 fence_ttl_ms)
+fence_command(int nbuckets, const int *buckets, L2FenceStep step,
+			  int64 fence_ttl_ms)
 {
-	RedisCommand cmd = redis_command(3 * nkeys + 6);
+	RedisCommand cmd = redis_command(2 * nbuckets + 6);
 	int			arg = 0;
 
 	redis_command_arg_string(&cmd, arg++, "EVAL");
-	redis_command_arg_string(&cmd, arg++,
-							 "local cache_keys = {} "
-							 "for i = 1, #KEYS, 3 do cache_keys[#cache_keys + 1] = KEYS[i] end "
-							 "local removed = redis.call('UNLINK', unpack(cache_keys)) "
-							 "for i = 1, #KEYS, 3 do "
-							 "if ARGV[2] == 'place' then "
-							 "redis.call('INCR', KEYS[i + 2]) "
-							 "redis.call('PEXPIRE', KEYS[i + 2], ARGV[3]) "
-							 "else "
-							 "if redis.call('INCR', KEYS[i + 1]) == 1 then "
-							 "redis.call('PEXPIRE', KEYS[i + 1], ARGV[1]) end "
-							 "if ARGV[2] == 'lift' and "
-							 "redis.call('DECR', KEYS[i + 2]) <= 0 then "
-							 "redis.call('DEL', KEYS[i + 2]) end "
-							 "end "
-							 "end "
-							 "return removed");
-	redis_command_arg_string(&cmd, arg++, psprintf("%d", 3 * nkeys));
-	for (int i = 0; i < nkeys; i++)
+	redis_command_arg_string(&cmd, arg++, L2_FENCE_SCRIPT);
+	redis_command_arg_string(&cmd, arg++, psprintf("%d", 2 * nbuckets));
+	for (int i = 0; i < nbuckets; i++)
 	{
 		int			len;
 		char	   *own;
 
-		redis_command_arg(&cmd, arg++, keys[i], key_lens[i]);
-		own = seq_key(keys[i], key_lens[i], &len);
+		own = bucket_key(buckets[i], L2_BUCKET_FENCE_KEY,
+						 sizeof(L2_BUCKET_FENCE_KEY) - 1, &len);
 		redis_command_arg(&cmd, arg++, own, len);
-		own = fence_key(keys[i], key_lens[i], &len);
+		own = bucket_key(buckets[i], L2_BUCKET_SEQ_KEY,
+						 sizeof(L2_BUCKET_SEQ_KEY) - 1, &len);
 		redis_command_arg(&cmd, arg++, own, len);
 	}
-	redis_command_arg_string(&cmd, arg++, L2_SEQ_TTL_MS);
 	redis_command_arg_string(&cmd, arg++, fence_step_arg[step]);
-	redis_command_arg_string(&cmd, arg++,
-							 psprintf(INT64_FORMAT, fence_ttl_ms));
+	redis_command_arg_string(&cmd, arg++, psprintf(INT64_FORMAT, fence_ttl_ms));
+	redis_command_arg_string(&cmd, arg++, L2_SEQ_TTL_MS);
 	Assert(arg == cmd.argc);
 	return cmd;
 }
 
 /*
- * The scripts of fence_command for nkeys keys: one for all on a single
- * node, one per key in a cluster (a script touches one slot).
- * *ncommands says how many.
+ * The commands that place or lift (step) the fences of the buckets of
+ * nkeys cache keys: one script for them (in a cluster, where a script
+ * touches one slot, one per bucket), then, when unlink is set,
+ * UNLINKs of the keys, L2_FENCE_UNLINK_CHUNK keys each, grouped by bucket
+ * (a cluster then splits each by slot into few pieces).  A fence placed
+ * before its keys are unlinked, in the order Redis runs them, leaves a
+ * load no moment to store an old value: before the UNLINK it is unlinked,
+ * after the fence it is refused.  The keys are grouped with a counting
+ * sort, so a commit costs a few writes per bucket however many keys it
+ * has, and one UNLINK argument per key.  *ncommands says how many.
+ * *nfirst says how many, from the first, must be answered before the
+ * others are sent: the scripts in a cluster, where a redirection could
+ * run a piece later than the rest; none on a single node, where one
+ * connection runs a pipeline in order.
  */
 RedisCommand *
 l2_lease_fence_commands(int nkeys, const char *const *keys,
-						const int *key_lens, L2FenceStep step,
-						int64 fence_ttl_ms, int *ncommands)
+						const int *key_lens, L2FenceStep step, bool unlink,
+						int64 fence_ttl_ms, int *ncommands, int *nfirst)
 {
-	int			per_script = cluster_keys ? 1 : nkeys;
+	int			nbuckets = cluster_keys ? REDIS_CLUSTER_SLOTS :
+		L2_SINGLE_NODE_BUCKETS;
+	int		   *start = palloc0((nbuckets + 1) * sizeof(int));
+	int		   *bucket_of = palloc(Max(nkeys, 1) * sizeof(int));
 	RedisCommand *commands;
+	int		   *buckets;
+	int			per_script;
+	int			nscripts;
+	int			nunlinks = unlink ?
+		(nkeys + L2_FENCE_UNLINK_CHUNK - 1) / L2_FENCE_UNLINK_CHUNK : 0;
+	int			n = 0;
 
-	*ncommands = nkeys / per_script;
-	commands = palloc(*ncommands * sizeof(RedisCommand));
-	for (int i = 0; i < *ncommands; i++)
-		commands[i] = fence_command(per_script, keys + i * per_script,
-									key_lens + i * per_script, step,
+	/* start[b + 1] counts bucket b's keys, then start[b] is its first */
+	for (int i = 0; i < nkeys; i++)
+	{
+		bucket_of[i] = fence_bucket(keys[i], key_lens[i]);
+		start[bucket_of[i] + 1]++;
+	}
+	for (int b = 0; b < nbuckets; b++)
+	{
+		n += start[b + 1] > 0;
+		start[b + 1] += start[b];
+	}
+	/* the buckets with keys; a script for all, or in a cluster one each */
+	buckets = palloc(Max(n, 1) * sizeof(int));
+	n = 0;
+	for (int b = 0; b < nbuckets; b++)
+		if (start[b + 1] > start[b])
+			buckets[n++] = b;
+	per_script = cluster_keys ? 1 : Max(n, 1);
+	nscripts = (n + per_script - 1) / per_script;
+	commands = palloc((nscripts + Max(nunlinks, 1)) * sizeof(RedisCommand));
+	for (int c = 0; c < nscripts; c++)
+		commands[c] = fence_command(Min(per_script, n - c * per_script),
+									buckets + c * per_script, step,
 									fence_ttl_ms);
+	*nfirst = cluster_keys ? nscripts : 0;
+	n = nscripts;
+	for (int u = 0; u < nunlinks; u++)
+	{
+		int			count = Min(nkeys - u * L2_FENCE_UNLINK_CHUNK,
+								L2_FENCE_UNLINK_CHUNK);
+
+		commands[n + u] = redis_command(count + 1);
+		redis_command_arg_string(&commands[n + u], 0, "UNLINK");
+		commands[n + u].argc = 1;
+	}
+	/* each key goes into the next free place of its bucket's run */
+	for (int i = 0; i < nkeys && unlink; i++)
+	{
+		int			at = start[bucket_of[i]]++;
+		RedisCommand *cmd = &commands[n + at / L2_FENCE_UNLINK_CHUNK];
+
+		redis_command_arg(cmd, 1 + at % L2_FENCE_UNLINK_CHUNK, keys[i],
+						  key_lens[i]);
+		cmd->argc++;
+	}
+	*ncommands = n + nunlinks;
 	return commands;
 }
 

@@ -19,6 +19,7 @@ typedef struct L2Lease
 {
 	char	   *seq;			/* the key's write sequence */
 	char	   *epoch;			/* the epoch of pattern invalidations */
+	char	   *bucket_seq;		/* the sequence of the key's fence bucket */
 } L2Lease;
 
 /*
@@ -55,8 +56,9 @@ extern RedisCommand *l2_lease_fence_commands(int nkeys,
 											 const char *const *keys,
 											 const int *key_lens,
 											 L2FenceStep step,
+											 bool unlink,
 											 int64 fence_ttl_ms,
-											 int *ncommands);
+											 int *ncommands, int *nfirst);
 extern RedisCommand *l2_lease_pattern_fence_commands(L2FenceStep step,
 													 int64 fence_ttl_ms,
 													 int *ncommands);

@@ -11,7 +11,7 @@
  * holds may be the stale one).
  *
  * Contents.  A fixed buffer of L2_QUEUE_BYTES holds entries one after the
- * other: a header, the namespace (cachext.redis_prefix of the backend that
+ * other: a header, the namespace (cachext.namespace of the backend that
  * queued it), then the key, pattern or tag.  When an entry does not fit, the
  * queue overflows: every entry is replaced by one "whole namespace" entry
  * per distinct namespace, the safe superset of what was queued (replayed

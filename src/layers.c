@@ -2,9 +2,9 @@
  * layers.c
  *	  The two-layer logic every SQL function goes through.
  *
- * A user key becomes a full key by prefixing it with cachext.redis_prefix,
- * the namespace: two databases share entries only if they share the
- * prefix.  The full key is the L1 key and the Redis key alike.  Writes and
+ * A user key becomes a full key by prefixing it with the namespace,
+ * cachext.namespace: two databases share entries only if they share the
+ * namespace.  The full key is the L1 key and the Redis key alike.  Writes and
  * invalidations announce themselves through events.c.
  *
  * Reads look in L1, then (on a miss, when cachext.redis_url is set) in
@@ -80,13 +80,13 @@
 char *
 layers_full_key(const char *key, int key_len, char *buffer, int *full_len)
 {
-	int			prefix_len = strlen(cachext_redis_prefix);
+	int			prefix_len = strlen(cachext_namespace);
 	char	   *result = buffer;
 
 	*full_len = prefix_len + key_len;
 	if (buffer == NULL || *full_len > SHORT_KEY_BUFFER)
 		result = palloc(*full_len);
-	memcpy(result, cachext_redis_prefix, prefix_len);
+	memcpy(result, cachext_namespace, prefix_len);
 	memcpy(result + prefix_len, key, key_len);
 	return result;
 }
@@ -109,10 +109,10 @@ layers_key_hash(const char *key, int key_len)
 static char *
 namespace_match(const char *pattern, int pattern_len, int *match_len)
 {
-	int			prefix_len = strlen(cachext_redis_prefix);
+	int			prefix_len = strlen(cachext_namespace);
 	char	   *match = palloc(2 * prefix_len + pattern_len);
 
-	*match_len = keys_glob_escape(cachext_redis_prefix, prefix_len, match);
+	*match_len = keys_glob_escape(cachext_namespace, prefix_len, match);
 	memcpy(match + *match_len, pattern, pattern_len);
 	*match_len += pattern_len;
 	return match;
@@ -149,7 +149,7 @@ forget_replayed(L2QueueKind kind, const char *namespace, int namespace_len,
 void
 layers_queue_invalidation(L2QueueKind kind, const char *item, int item_len)
 {
-	l2_queue_add(kind, cachext_redis_prefix, strlen(cachext_redis_prefix),
+	l2_queue_add(kind, cachext_namespace, strlen(cachext_namespace),
 				 item, item_len);
 }
 
@@ -158,14 +158,14 @@ layers_queue_invalidation(L2QueueKind kind, const char *item, int item_len)
  * read must not see a value whose invalidation has not reached Redis.
  */
 static bool
-l2_readable(void)
+can_read_l2(void)
 {
 	return l2_is_usable() && l2_queue_replay(forget_replayed);
 }
 
 /* Before writing to Redis, replays what is queued (when Redis is usable). */
 static bool
-l2_writable(void)
+can_write_l2(void)
 {
 	if (!l2_is_usable())
 		return false;
@@ -283,7 +283,7 @@ keep_until_after(TimestampTz expires_at)
 {
 	TimestampTz keep_until;
 
-	if (expires_at == L1_NO_EXPIRY ||
+	if (expires_at == CACHEXT_NO_EXPIRY ||
 		!expiry_after(expires_at, cachext_stale_ttl_ms, &keep_until))
 		return expires_at;
 	return keep_until;
@@ -291,7 +291,7 @@ keep_until_after(TimestampTz expires_at)
 
 /*
  * Copies an L2 hit into L1, expiring when Redis would (pttl_ms, or never
- * for L2_NO_EXPIRY) or at cachext.l1_max_ttl's bound, unless the key's
+ * for CACHEXT_NO_TTL) or at cachext.l1_max_ttl's bound, unless the key's
  * lease, taken before the read was sent, has moved since; true if L1 took
  * it.  Values L1 refuses stay in Redis alone.  The TTL Redis had left is counted from sent_at, when the
  * read was sent, not from now: a backend descheduled between the answer
@@ -302,16 +302,16 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 		TimestampTz sent_at, const L1Lease *lease)
 {
 	TimestampTz now = ttl_clock_now();
-	TimestampTz expires_at = L1_NO_EXPIRY;
+	TimestampTz expires_at = CACHEXT_NO_EXPIRY;
 
 	if (VARSIZE(value) > (Size) cachext_l1_max_value_size_kb * 1024 ||
 		pttl_ms == 0)
 		return false;
-	if (pttl_ms != L2_NO_EXPIRY &&
+	if (pttl_ms != CACHEXT_NO_TTL &&
 		(!expiry_after(sent_at, pttl_ms, &expires_at) || expires_at <= now))
 		return false;
 	expires_at = bounded_l1_expiry(now, expires_at);
-	return l1_store(full, full_len, strlen(cachext_redis_prefix), value,
+	return l1_store(full, full_len, strlen(cachext_namespace), value,
 					expires_at, keep_until_after(expires_at), 0, now, lease,
 					NULL) == L1_STORED;
 }
@@ -359,7 +359,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 	int64		hits = 0;
 	int64		promotions = 0;
 
-	if (nmissing == 0 || !l2_readable())
+	if (nmissing == 0 || !can_read_l2())
 		return;
 
 	missing_keys = palloc(nmissing * sizeof(char *));
@@ -431,7 +431,7 @@ layers_get_entry(const char *key, int key_len, int64 stale_us,
 	if (fresh == NULL)
 		return value;
 	meta->stale = false;
-	meta->expires_at = L1_NO_EXPIRY;
+	meta->expires_at = CACHEXT_NO_EXPIRY;
 	meta->load_us = 0;
 	return fresh;
 }
@@ -449,7 +449,7 @@ layers_take_lease(const char *key, int key_len, LayersLease *lease)
 	char	   *full = layers_full_key(key, key_len, buffer, &len);
 
 	l1_take_lease(full, len, &lease->l1);
-	lease->in_l2 = l2_writable() && l2_read_lease(full, len, &lease->l2);
+	lease->in_l2 = can_write_l2() && l2_read_lease(full, len, &lease->l2);
 }
 
 /* Raises the error of a value L1 cannot hold when there is no L2 for it. */
@@ -485,15 +485,15 @@ report_too_large_for_redis(size_t json_len)
 }
 
 /*
- * The L1 expiry of an entry stored now for ttl_ms (LAYERS_NO_TTL: none);
+ * The L1 expiry of an entry stored now for ttl_ms (CACHEXT_NO_TTL: none);
  * an error when that is beyond the timestamps PostgreSQL represents.
  */
 static TimestampTz
 expiry_for_ttl(TimestampTz now, int64 ttl_ms)
 {
-	TimestampTz expires_at = L1_NO_EXPIRY;
+	TimestampTz expires_at = CACHEXT_NO_EXPIRY;
 
-	if (ttl_ms != LAYERS_NO_TTL && !expiry_after(now, ttl_ms, &expires_at))
+	if (ttl_ms != CACHEXT_NO_TTL && !expiry_after(now, ttl_ms, &expires_at))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cache TTL is too large"),
@@ -507,7 +507,7 @@ typedef struct PreparedValue
 {
 	const Jsonb *value;
 	TimestampTz now;
-	TimestampTz expires_at;		/* L1's; L1_NO_EXPIRY for none */
+	TimestampTz expires_at;		/* L1's; CACHEXT_NO_EXPIRY for none */
 	bool		over_limit;		/* above cachext.l1_max_value_size */
 	char	   *json;			/* the JSON text in UTF-8, with Redis
 								 * configured */
@@ -573,7 +573,7 @@ store_in_l1(const char *full, int full_len, const PreparedValue *p,
 
 	if (p->over_limit)
 		return L1_TOO_LARGE;
-	result = l1_store_tagged(full, full_len, strlen(cachext_redis_prefix),
+	result = l1_store_tagged(full, full_len, strlen(cachext_namespace),
 							 p->value, tags, tags_len, p->expires_at,
 							 keep_until_after(p->expires_at), load_us, p->now,
 							 lease,
@@ -606,7 +606,7 @@ tags_for_l1(const LayersTags *tags, int *len)
 }
 
 /*
- * Stores value under key for ttl_ms milliseconds (LAYERS_NO_TTL: until
+ * Stores value under key for ttl_ms milliseconds (CACHEXT_NO_TTL: until
  * evicted or invalidated), in L1 and in Redis; returns whether some layer
  * took it.  load_us is how long loading the value took (0: not loaded), and
  * L1 keeps its stale copy for cachext.stale_ttl past the expiry.  A value
@@ -666,7 +666,7 @@ layers_set_tagged(const char *key, int key_len, const Jsonb *value,
 			layers_queue_invalidation(L2_QUEUE_KEY, key, key_len);
 		return in_l1;
 	}
-	if (l2_writable())
+	if (can_write_l2())
 	{
 		bool		stored = true;
 		bool		answered;
@@ -737,7 +737,7 @@ layers_set_multi(int nkeys, const char *const *keys, const int *key_lens,
 			l1_remove(full[i], full_lens[i], p[i].now);
 	if (!l2_is_configured())
 		return;
-	if (l2_writable() &&
+	if (can_write_l2() &&
 		l2_set_multi(nkeys, (const char *const *) full, full_lens,
 					 (const char *const *) json, json_lens, ttl_ms))
 	{
@@ -764,7 +764,7 @@ layers_invalidate(const char *key, int key_len, bool announce)
 	/* Redis first, then L1: see "Invalidation order" */
 	if (l2_is_configured())
 	{
-		if (l2_writable() && l2_unlink(full, len, &in_l2))
+		if (can_write_l2() && l2_unlink(full, len, &in_l2))
 			l2_stats_count(L2_INVALIDATIONS, in_l2 ? 1 : 0);
 		else
 			layers_queue_invalidation(L2_QUEUE_KEY, key, key_len);
@@ -791,7 +791,7 @@ layers_invalidate_matching_in_l2(L2QueueKind kind, const char *pattern,
 	if (!l2_is_configured())
 		return 0;
 	match = namespace_match(pattern, pattern_len, &match_len);
-	if (l2_writable() && l2_unlink_matching(match, match_len, &removed))
+	if (can_write_l2() && l2_unlink_matching(match, match_len, &removed))
 	{
 		l2_stats_count(L2_INVALIDATIONS, removed);
 		return removed;
@@ -815,8 +815,8 @@ layers_invalidate_pattern(const char *pattern, int pattern_len, bool announce)
 	int64		removed_l2 = layers_invalidate_matching_in_l2(L2_QUEUE_PATTERN,
 															  pattern,
 															  pattern_len);
-	int64		removed = l1_remove_matching(cachext_redis_prefix,
-											 strlen(cachext_redis_prefix),
+	int64		removed = l1_remove_matching(cachext_namespace,
+											 strlen(cachext_namespace),
 											 pattern, pattern_len,
 											 ttl_clock_now());
 
@@ -958,7 +958,7 @@ layers_incr(const char *key, int key_len, int64 by, int64 ttl_ms)
 	/* a TTL Redis would refuse must not reach it: that would fail Redis */
 	(void) expiry_for_ttl(ttl_clock_now(), ttl_ms);
 	op_stats_count(OP_INCRS);
-	if (l2_writable())
+	if (can_write_l2())
 	{
 		L2IncrOutcome outcome;
 
@@ -987,7 +987,7 @@ layers_incr(const char *key, int key_len, int64 by, int64 ttl_ms)
 			report_not_integer(key, key_len);
 		if (pg_add_s64_overflow(current, by, &result))
 			report_incr_overflow(key, key_len, by);
-		if (l1_store(full, len, strlen(cachext_redis_prefix),
+		if (l1_store(full, len, strlen(cachext_namespace),
 					 jsonb_of_integer(result), expires_at,
 					 keep_until_after(expires_at), 0, now, &lease,
 					 NULL) == L1_LEASE_LOST)
@@ -1011,7 +1011,7 @@ set_if(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 	PreparedValue p;
 
 	prepare_value(value, ttl_ms, &p);
-	if (l2_writable())
+	if (can_write_l2())
 	{
 		L2Write		write = {full, len, p.json, p.json_len, ttl_ms};
 		bool		stored;
@@ -1066,7 +1066,7 @@ layers_replace(const char *key, int key_len, const Jsonb *value,
 }
 
 /*
- * cache_ttl: sets *ttl_ms to key's remaining time to live (LAYERS_NO_TTL
+ * cache_ttl: sets *ttl_ms to key's remaining time to live (CACHEXT_NO_TTL
  * for none), from Redis when Redis holds the key, else from L1; false
  * when neither holds it.
  */
@@ -1079,20 +1079,20 @@ layers_ttl(const char *key, int key_len, int64 *ttl_ms)
 	TimestampTz expires_at;
 	int64		pttl_ms;
 
-	if (l2_readable() && l2_pttl(full, len, &pttl_ms) && pttl_ms != L2_MISSING)
+	if (can_read_l2() && l2_pttl(full, len, &pttl_ms) && pttl_ms != L2_MISSING)
 	{
-		*ttl_ms = pttl_ms == L2_NO_EXPIRY ? LAYERS_NO_TTL : pttl_ms;
+		*ttl_ms = pttl_ms;		/* PTTL answers CACHEXT_NO_TTL for no expiry */
 		return true;
 	}
 	if (!l1_expiry(full, len, now, &expires_at))
 		return false;
-	*ttl_ms = expires_at == L1_NO_EXPIRY ? LAYERS_NO_TTL :
+	*ttl_ms = expires_at == CACHEXT_NO_EXPIRY ? CACHEXT_NO_TTL :
 		(expires_at - now + 999) / 1000;
 	return true;
 }
 
 /*
- * cache_touch: gives key a new TTL (LAYERS_NO_TTL: none) in both layers
+ * cache_touch: gives key a new TTL (CACHEXT_NO_TTL: none) in both layers
  * without rewriting its value; true if it was cached.
  */
 bool
@@ -1105,7 +1105,7 @@ layers_touch(const char *key, int key_len, int64 ttl_ms)
 	TimestampTz keep_until = keep_until_after(expires_at);
 	bool		in_l1;
 
-	if (l2_writable())
+	if (can_write_l2())
 	{
 		bool		in_l2;
 
@@ -1143,7 +1143,7 @@ layers_invalidate_tag_in_l2(const char *tag, int tag_len)
 	if (!l2_is_configured())
 		return 0;
 	full = layers_full_key(tag, tag_len, NULL, &len);
-	if (l2_writable() &&
+	if (can_write_l2() &&
 		l2_invalidate_tag(full, len, &removed, &members, &member_lens,
 						  &nmembers))
 	{
@@ -1168,8 +1168,8 @@ int64
 layers_invalidate_tag(const char *tag, int tag_len, bool announce)
 {
 	int64		removed_l2 = layers_invalidate_tag_in_l2(tag, tag_len);
-	int64		removed = l1_remove_tagged(cachext_redis_prefix,
-										   strlen(cachext_redis_prefix),
+	int64		removed = l1_remove_tagged(cachext_namespace,
+										   strlen(cachext_namespace),
 										   tag, tag_len, ttl_clock_now());
 
 	op_stats_count(OP_TAG_INVALIDATIONS);

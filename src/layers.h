@@ -4,7 +4,9 @@
  *	  every layer, in the current database's namespace.
  *
  * Keys and patterns arrive already checked (non-empty, within
- * cachext.max_key_length, well-formed) by sql_api.c.
+ * cachext.max_key_length, well-formed): by sql_api.c for the SQL
+ * functions (loader.c included), by triggers.c for the keys a watched row
+ * names, which fence.c invalidates.
  *-------------------------------------------------------------------------
  */
 #ifndef CACHEXT_LAYERS_H
@@ -17,9 +19,6 @@
 #include "l1.h"
 #include "l2.h"
 #include "l2_queue.h"
-
-/* ttl_ms of an entry that never expires */
-#define LAYERS_NO_TTL	(-1)
 
 extern char *layers_full_key(const char *key, int key_len, char *buffer,
 							 int *full_len);

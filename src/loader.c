@@ -9,7 +9,8 @@
  * running the query too.  When the loader has stored its value (or failed)
  * it frees the flight and wakes them; they read the cache again and, on a
  * miss (the load failed, or its value was not stored), one of them loads.
- * A waiter gives up waiting after cachext.lock_timeout and loads on its own.
+ * A waiter gives up waiting after cachext.load_wait_timeout and loads on
+ * its own.
  * Across instances sharing Redis, the loader also takes a short lock in
  * Redis (SET NX PX, released with a compare-and-delete script); a loader
  * that finds it taken polls the cache for the other instance's value, up
@@ -40,7 +41,7 @@
  * the load (the Redis load lock, the poll loop, the lease, the factory, the
  * store) runs inside one PG_TRY that frees the flight on error, so no
  * ERROR or cancel at any wait point leaves the key's later misses waiting
- * cachext.lock_timeout for a flight nobody runs.
+ * cachext.load_wait_timeout for a flight nobody runs.
  *
  * Freshness.  With cachext.stale_ttl set, an entry expired less than that
  * long ago (and still kept in L1, see "Stale copies" in l1.c) is a
@@ -98,6 +99,12 @@
 
 /* XFetch's beta: above 1 refreshes earlier, below 1 later (the paper's 1). */
 #define XFETCH_BETA		1.0
+
+/*
+ * How often a backend waiting for another instance's load (which no
+ * condition variable announces) looks in the cache for its value.
+ */
+#define REMOTE_LOAD_POLL_MS	10
 
 /* What cache_get_or_set may return instead of a load's result. */
 typedef struct Fallback
@@ -405,10 +412,11 @@ serve_stale(Jsonb *value)
  * Loads as this instance's loader of key, first taking the key's load lock
  * in Redis so that instances sharing it do not all load: while another
  * instance holds it, returns the fallback if there is one, else polls the
- * cache for its value (every 10 ms, until deadline) and returns that.
+ * cache for its value (every REMOTE_LOAD_POLL_MS, until deadline) and
+ * returns that.
  * Without a usable L2 it just loads.  The lock is released after the
  * store, and on error too (it would otherwise only expire after
- * cachext.lock_timeout).
+ * cachext.load_wait_timeout).
  */
 static Jsonb *
 load_across_instances(const char *key, int key_len, const char *query,
@@ -422,7 +430,7 @@ load_across_instances(const char *key, int key_len, const char *query,
 	for (;;)
 	{
 		LayersLock lock = layers_lock_load(key, key_len, token,
-										   cachext_lock_timeout_ms);
+										   cachext_load_wait_timeout_ms);
 		Jsonb	   *value;
 
 		if (lock != LAYERS_LOCK_BUSY ||
@@ -452,7 +460,7 @@ load_across_instances(const char *key, int key_len, const char *query,
 				fallback->value;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
+						 REMOTE_LOAD_POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		value = layers_get(key, key_len);
@@ -573,7 +581,7 @@ refresh_early(const L1EntryMeta *meta)
 {
 	double		draw;
 
-	if (!cachext_early_refresh || meta->expires_at == L1_NO_EXPIRY ||
+	if (!cachext_early_refresh || meta->expires_at == CACHEXT_NO_EXPIRY ||
 		meta->load_us <= 0)
 		return false;
 	draw = -log(1.0 - cachext_random_fraction());
@@ -596,7 +604,7 @@ loader_get_or_set(const char *key, int key_len, const char *query,
 	int64		stale_us = (int64) cachext_stale_ttl_ms * 1000;
 	TimestampTz deadline =
 		TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-									cachext_lock_timeout_ms);
+									cachext_load_wait_timeout_ms);
 
 	if (!exit_callback_registered)
 	{

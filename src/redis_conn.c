@@ -67,27 +67,12 @@
 #include "pgstat.h"
 #include "storage/fd.h"
 #include "storage/latch.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "cachext.h"
 #include "compat.h"
-
 #include "redis_conn.h"
-
-int			cachext_redis_connect_timeout_ms = 200;
-int			cachext_redis_timeout_ms = 100;
-char	   *cachext_redis_tls_ca_file = NULL;
-char	   *cachext_redis_tls_cert_file = NULL;
-char	   *cachext_redis_tls_key_file = NULL;
-int			cachext_redis_tls_verify = REDIS_TLS_VERIFY_FULL;
-
-static const struct config_enum_entry tls_verify_options[] = {
-	{"full", REDIS_TLS_VERIFY_FULL, false},
-	{"ca", REDIS_TLS_VERIFY_CA, false},
-	{"none", REDIS_TLS_VERIFY_NONE, false},
-	{NULL, 0, false}
-};
 
 /* Bytes read from the socket at a time. */
 #define READ_CHUNK_BYTES	(16 * 1024)
@@ -121,20 +106,20 @@ static pgsocket socket_wait_fd = PGINVALID_SOCKET;
 static uint32 socket_wait_events = 0;
 
 /*
- * Counts changes of the settings that say how to connect (TLS here,
- * Sentinel credentials in redis_route.c): a process compares it with the
+ * Counts changes of the settings that say how to connect (TLS files and
+ * verification, Sentinel credentials): a process compares it with the
  * value it connected under, and reconnects when it moved, as it does for a
- * new cachext.redis_url.  Per process, bumped by assign hooks when a value
- * really changes (a reload assigns every setting again).
+ * new cachext.redis_url.  Per process, bumped by the settings' assign
+ * hooks (cachext.c) when a value really changes (a reload assigns every
+ * setting again).
  */
 static uint64 settings_generation = 0;
 
-/* Bumps the generation if a string setting's value changes. */
+/* A setting that says how to connect changed: bump the generation. */
 void
-redis_conn_setting_changed(const char *old_value, const char *new_value)
+redis_conn_settings_changed(void)
 {
-	if (strcmp(old_value ? old_value : "", new_value ? new_value : "") != 0)
-		settings_generation++;
+	settings_generation++;
 }
 
 /* The current generation of the connection settings. */
@@ -142,100 +127,6 @@ uint64
 redis_conn_settings_generation(void)
 {
 	return settings_generation;
-}
-
-static void
-assign_tls_ca_file(const char *newval, void *extra)
-{
-	redis_conn_setting_changed(cachext_redis_tls_ca_file, newval);
-}
-
-static void
-assign_tls_cert_file(const char *newval, void *extra)
-{
-	redis_conn_setting_changed(cachext_redis_tls_cert_file, newval);
-}
-
-static void
-assign_tls_key_file(const char *newval, void *extra)
-{
-	redis_conn_setting_changed(cachext_redis_tls_key_file, newval);
-}
-
-static void
-assign_tls_verify(int newval, void *extra)
-{
-	if (newval != cachext_redis_tls_verify)
-		settings_generation++;
-}
-
-/*
- * A TLS file setting must name a readable file (or be empty), checked when
- * it is set or reloaded, so that a typo is reported at once rather than as
- * a Redis fault at the next connection.
- */
-static bool
-check_tls_file(char **newval, void **extra, GucSource source)
-{
-	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;
-	if (access(*newval, R_OK) != 0)
-	{
-		GUC_check_errdetail("File \"%s\" cannot be read: %m.", *newval);
-		return false;
-	}
-	return true;
-}
-
-/*
- * Defines the connection's settings; called from cachext.c's
- * define_settings so that every setting is registered in _PG_init.
- */
-void
-redis_conn_define_settings(void)
-{
-	DefineCustomStringVariable("cachext.redis_tls_ca_file",
-							   "Certificate authorities that a rediss:// server's certificate is verified against.",
-							   "Empty means the system's store.",
-							   &cachext_redis_tls_ca_file,
-							   "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_tls_file, assign_tls_ca_file, NULL);
-	DefineCustomStringVariable("cachext.redis_tls_cert_file",
-							   "Client certificate shown to a rediss:// server (mutual TLS).",
-							   "Empty means none; needs cachext.redis_tls_key_file.",
-							   &cachext_redis_tls_cert_file,
-							   "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_tls_file, assign_tls_cert_file, NULL);
-	DefineCustomStringVariable("cachext.redis_tls_key_file",
-							   "Private key of cachext.redis_tls_cert_file.",
-							   NULL,
-							   &cachext_redis_tls_key_file,
-							   "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_tls_file, assign_tls_key_file, NULL);
-	DefineCustomEnumVariable("cachext.redis_tls_verify",
-							 "What is verified of a rediss:// server: full (certificate and host name), ca (certificate) or none.",
-							 NULL,
-							 &cachext_redis_tls_verify,
-							 REDIS_TLS_VERIFY_FULL, tls_verify_options,
-							 PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							 NULL, assign_tls_verify, NULL);
-	DefineCustomIntVariable("cachext.redis_connect_timeout",
-							"Longest wait for a connection to Redis.",
-							NULL,
-							&cachext_redis_connect_timeout_ms,
-							200, 1, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("cachext.redis_timeout",
-							"Longest wait for Redis to answer one exchange of commands.",
-							NULL,
-							&cachext_redis_timeout_ms,
-							100, 1, INT_MAX,
-							PGC_SUSET, GUC_UNIT_MS,
-							NULL, NULL, NULL);
 }
 
 /* Builds a command in the current memory context. */

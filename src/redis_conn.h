@@ -64,16 +64,12 @@ typedef enum RedisTlsVerify
 	REDIS_TLS_VERIFY_NONE		/* nothing: encryption without identity */
 } RedisTlsVerify;
 
-/* Settings (cachext.redis_connect_timeout, _timeout, _tls_*). */
-extern int	cachext_redis_connect_timeout_ms;
-extern int	cachext_redis_timeout_ms;
-extern char *cachext_redis_tls_ca_file;
-extern char *cachext_redis_tls_cert_file;
-extern char *cachext_redis_tls_key_file;
-extern int	cachext_redis_tls_verify;
-extern void redis_conn_define_settings(void);
-extern void redis_conn_setting_changed(const char *old_value,
-									   const char *new_value);
+/*
+ * The settings that say how to connect (cachext.redis_connect_timeout,
+ * _timeout, _tls_*, _sentinel_*) are cachext.c's; their assign hooks tell
+ * this module when one changed.
+ */
+extern void redis_conn_settings_changed(void);
 extern uint64 redis_conn_settings_generation(void);
 
 /* Commands, built in the current memory context. */

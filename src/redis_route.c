@@ -31,9 +31,9 @@
  */
 #include "postgres.h"
 
-#include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "cachext.h"
 #include "redis_cluster.h"
 #include "redis_route.h"
 
@@ -51,44 +51,6 @@ struct RedisRoute
 
 /* The channel Sentinels announce a new master on. */
 #define SWITCH_MASTER_CHANNEL	"+switch-master"
-
-char	   *cachext_redis_sentinel_user = NULL;
-char	   *cachext_redis_sentinel_password = NULL;
-
-static void
-assign_sentinel_user(const char *newval, void *extra)
-{
-	redis_conn_setting_changed(cachext_redis_sentinel_user, newval);
-}
-
-static void
-assign_sentinel_password(const char *newval, void *extra)
-{
-	redis_conn_setting_changed(cachext_redis_sentinel_password, newval);
-}
-
-/*
- * Defines the Sentinel settings; called from cachext.c's define_settings
- * so that every setting is registered in _PG_init.
- */
-void
-redis_route_define_settings(void)
-{
-	DefineCustomStringVariable("cachext.redis_sentinel_user",
-							   "User name cachext authenticates as to Sentinels (redis-sentinel:// URLs).",
-							   "Empty means AUTH with the password alone.",
-							   &cachext_redis_sentinel_user,
-							   "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   NULL, assign_sentinel_user, NULL);
-	DefineCustomStringVariable("cachext.redis_sentinel_password",
-							   "Password cachext authenticates with to Sentinels (redis-sentinel:// URLs).",
-							   "Empty means no AUTH; the URL's credentials are the data nodes'.",
-							   &cachext_redis_sentinel_password,
-							   "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   NULL, assign_sentinel_password, NULL);
-}
 
 /*
  * Parses url (see redis_url.c) into target, its strings allocated in the

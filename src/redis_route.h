@@ -14,10 +14,6 @@
 #include "redis_conn.h"
 #include "redis_url.h"
 
-/* Settings (cachext.redis_sentinel_user, cachext.redis_sentinel_password). */
-extern char *cachext_redis_sentinel_user;
-extern char *cachext_redis_sentinel_password;
-extern void redis_route_define_settings(void);
 
 extern bool redis_route_parse(const char *url, RedisTarget *target,
 							  const char **problem);

@@ -29,6 +29,16 @@
 
 #include "redis_url.h"
 
+/* The largest TCP port. */
+#define MAX_PORT 65535
+/* The most decimal digits a number parse_number accepts has (INT_MAX's). */
+#define MAX_DIGITS 10
+/* The one query parameter of a unix:// URL. */
+#define UNIX_DB_PARAMETER "?db="
+
+#define STRINGIFY(x) STRINGIFY_VALUE(x)
+#define STRINGIFY_VALUE(x) #x
+
 /* The caller's storage, filled front to back. */
 typedef struct Storage
 {
@@ -45,6 +55,15 @@ store_copy(Storage *storage, const char *s, size_t len)
 	copy[len] = '\0';
 	storage->next += len + 1;
 	return copy;
+}
+
+/* What follows prefix in s, or NULL when s does not start with it. */
+static const char *
+after_prefix(const char *s, const char *prefix)
+{
+	size_t		len = strlen(prefix);
+
+	return strncmp(s, prefix, len) == 0 ? s + len : NULL;
 }
 
 /* The value of a hexadecimal digit, or -1. */
@@ -107,7 +126,7 @@ parse_number(const char *s, size_t len, int max, int *result)
 {
 	long		value = 0;
 
-	if (len == 0 || len > 10)
+	if (len == 0 || len > MAX_DIGITS)
 		return false;
 	for (size_t i = 0; i < len; i++)
 	{
@@ -175,10 +194,11 @@ parse_host_port(const char *s, const char *end, char **host, int *port,
 	}
 	if (host_end < end &&
 		(*host_end != ':' ||
-		 !parse_number(host_end + 1, end - host_end - 1, 65535, port) ||
+		 !parse_number(host_end + 1, end - host_end - 1, MAX_PORT, port) ||
 		 *port == 0))
 	{
-		*problem = "The port must be a number between 1 and 65535.";
+		*problem = "The port must be a number between 1 and "
+			STRINGIFY(MAX_PORT) ".";
 		return false;
 	}
 	return true;
@@ -336,6 +356,7 @@ parse_unix(const char *rest, RedisTarget *t, Storage *storage,
 		   const char **problem)
 {
 	const char *query;
+	const char *db;
 
 	if (rest[0] != '/')
 	{
@@ -354,8 +375,8 @@ parse_unix(const char *rest, RedisTarget *t, Storage *storage,
 	t->socket_path = store_copy(storage, rest,
 								query ? (size_t) (query - rest) : strlen(rest));
 	if (query != NULL &&
-		(strncmp(query, "?db=", 4) != 0 ||
-		 !parse_number(query + 4, strlen(query + 4), INT_MAX, &t->db)))
+		((db = after_prefix(query, UNIX_DB_PARAMETER)) == NULL ||
+		 !parse_number(db, strlen(db), INT_MAX, &t->db)))
 	{
 		*problem = "The only query parameter of a unix:// URL is db=N.";
 		return false;
@@ -376,22 +397,35 @@ redis_url_parse(const char *url, RedisTarget *t, char *storage,
 				const char **problem)
 {
 	Storage		s = {storage};
+	const char *rest;
 
 	memset(t, 0, sizeof(RedisTarget));
 	t->port = REDIS_DEFAULT_PORT;
-	if (strncmp(url, "redis://", 8) == 0)
-		return parse_tcp(url + 8, t, &s, problem);
-	if (strncmp(url, "rediss://", 9) == 0)
+	if ((rest = after_prefix(url, REDIS_SCHEME)) != NULL)
+		return parse_tcp(rest, t, &s, problem);
+	if ((rest = after_prefix(url, REDIS_TLS_SCHEME)) != NULL)
 	{
 		t->tls = true;
-		return parse_tcp(url + 9, t, &s, problem);
+		return parse_tcp(rest, t, &s, problem);
 	}
-	if (strncmp(url, "redis-sentinel://", 17) == 0)
-		return parse_sentinel(url + 17, t, &s, problem);
-	if (strncmp(url, REDIS_CLUSTER_SCHEME, strlen(REDIS_CLUSTER_SCHEME)) == 0)
-		return parse_cluster(url + strlen(REDIS_CLUSTER_SCHEME), t, &s, problem);
-	if (strncmp(url, "unix://", 7) == 0)
-		return parse_unix(url + 7, t, &s, problem);
-	*problem = "The URL must start with redis://, rediss://, redis-sentinel://, redis-cluster:// or unix://.";
+	if ((rest = after_prefix(url, REDIS_SENTINEL_SCHEME)) != NULL)
+		return parse_sentinel(rest, t, &s, problem);
+	if ((rest = after_prefix(url, REDIS_CLUSTER_SCHEME)) != NULL)
+		return parse_cluster(rest, t, &s, problem);
+	if ((rest = after_prefix(url, REDIS_UNIX_SCHEME)) != NULL)
+		return parse_unix(rest, t, &s, problem);
+	*problem = "The URL must start with " REDIS_SCHEME ", " REDIS_TLS_SCHEME
+		", " REDIS_SENTINEL_SCHEME ", " REDIS_CLUSTER_SCHEME " or "
+		REDIS_UNIX_SCHEME ".";
 	return false;
+}
+
+/*
+ * Does url name a Redis Cluster?  (cachext names its own keys for one, and
+ * refuses tags there.)  A NULL or empty URL does not.
+ */
+bool
+redis_url_is_cluster(const char *url)
+{
+	return url != NULL && after_prefix(url, REDIS_CLUSTER_SCHEME) != NULL;
 }

@@ -27,8 +27,12 @@ typedef struct RedisAddress
 	int			port;
 } RedisAddress;
 
-/* The scheme of a Redis Cluster URL (its own key naming follows it: l2_lease.c). */
+/* The schemes of cachext.redis_url. */
+#define REDIS_SCHEME				"redis://"
+#define REDIS_TLS_SCHEME			"rediss://"
+#define REDIS_SENTINEL_SCHEME		"redis-sentinel://"
 #define REDIS_CLUSTER_SCHEME		"redis-cluster://"
+#define REDIS_UNIX_SCHEME			"unix://"
 
 /*
  * Where and as whom to connect, parsed from cachext.redis_url.  Exactly one
@@ -60,5 +64,6 @@ typedef struct RedisTarget
 
 extern bool redis_url_parse(const char *url, RedisTarget *t, char *storage,
 							const char **problem);
+extern bool redis_url_is_cluster(const char *url);
 
 #endif							/* CACHEXT_REDIS_URL_H */

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * sql_api.c
- *	  The SQL-callable functions: argument checks, a call into layers.c (or
- *	  the l1/l2 statistics modules), and building the result.  No cache
- *	  logic lives here.
+ *	  The SQL-callable functions: argument checks, a call into a module
+ *	  (layers.c for the cache, loader.c for cache_get_or_set, key_builder.c
+ *	  for cache_key, the statistics modules), and building the result.  No
+ *	  cache logic lives here.
  *
  * Every function first checks that cachext was preloaded, so a missing
  * shared_preload_libraries entry is one clear error, not a crash.
@@ -151,16 +152,16 @@ ttl_to_ms(const Interval *ttl)
 
 /*
  * The TTL in milliseconds from argument argno: cachext.default_ttl when the
- * argument is absent, LAYERS_NO_TTL when it is NULL.
+ * argument is absent, CACHEXT_NO_TTL when it is NULL.
  */
 static int64
 ttl_argument(FunctionCallInfo fcinfo, int argno)
 {
 	if (PG_NARGS() <= argno)
 		return cachext_default_ttl_s > 0 ?
-			(int64) cachext_default_ttl_s * 1000 : LAYERS_NO_TTL;
+			(int64) cachext_default_ttl_s * 1000 : CACHEXT_NO_TTL;
 	if (PG_ARGISNULL(argno))
-		return LAYERS_NO_TTL;
+		return CACHEXT_NO_TTL;
 	return ttl_to_ms(PG_GETARG_INTERVAL_P(argno));
 }
 
@@ -636,7 +637,7 @@ cache_ttl(PG_FUNCTION_ARGS)
 	key = key_argument(fcinfo, 0, &key_len);
 	if (!layers_ttl(key, key_len, &ttl_ms))
 		PG_RETURN_NULL();
-	if (ttl_ms == LAYERS_NO_TTL)
+	if (ttl_ms == CACHEXT_NO_TTL)
 		ttl_ms = CACHE_TTL_NONE_MS;
 	result = palloc0(sizeof(Interval));
 	result->time = ttl_ms * 1000;
@@ -671,7 +672,10 @@ cache_invalidate_tag(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(layers_invalidate_tag(tag, tag_len, true));
 }
 
-/* cache_clear() returns bigint: empties L1, returning how many it held. */
+/*
+ * cache_clear() returns bigint: empties L1 (every namespace) and this
+ * namespace in Redis, returning the larger of the two counts.
+ */
 Datum
 cache_clear(PG_FUNCTION_ARGS)
 {
@@ -900,7 +904,7 @@ cache_entries(PG_FUNCTION_ARGS)
 		values[1] = CStringGetTextDatum(e->key);
 		values[2] = Int64GetDatum(e->bytes);
 		values[3] = TimestampTzGetDatum(e->created_at);
-		if (e->expires_at == L1_NO_EXPIRY)
+		if (e->expires_at == CACHEXT_NO_EXPIRY)
 			nulls[4] = true;
 		else
 			values[4] = TimestampTzGetDatum(e->expires_at);

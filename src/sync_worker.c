@@ -21,8 +21,10 @@
  * broadcast per event-loop pass, keys deduplicated, so an own write and a
  * foreign one may come back as one key.  Instead L1 marks an own write with
  * a hash of the text it sent to Redis (see "Own writes" in l1.c); the keys
- * of a message that L1 holds as own writes are read back in one pipelined
- * GET on the tracking connection, and each is kept only if Redis' text
+ * that L1 holds as own writes, over all the messages one read of the
+ * stream holds, are read back with pipelined GETs on the tracking
+ * connection (read after the messages, so never older than what they
+ * announce), and each is kept only if Redis' text
  * hashes the same: then L1 equals what Redis held after the announced
  * change, and a later change is announced by a later message.  A miss, an
  * error reply or any other text removes the key; a GET that fails loses
@@ -107,6 +109,9 @@
 
 /* How often a worker whose stream Redis refused asks for it again. */
 #define TRACKING_RETRY_INTERVAL_MS	(60 * 1000)
+
+/* Own writes read back per round trip (see OwnWrites). */
+#define SYNC_READBACK_KEYS	1000
 
 /* How long the postmaster waits before restarting a worker that failed. */
 #define RESTART_INTERVAL_S		5
@@ -406,73 +411,90 @@ failed:
 }
 
 /*
- * Settles the keys of a message that L1 held as own writes (own[] indexes
- * keys): reads them back from Redis in one round trip on the tracking
- * connection of the node that announced them, keeps each whose text in Redis hashes as the written text
- * did, and removes the others.  If Redis cannot answer, the stream is lost.
+ * Own writes Redis announced, collected over every message one read of a
+ * stream holds, to be read back in one round trip: a bulk write announces
+ * its keys one message each, and a round trip per message would keep the
+ * worker busy long after the writer is done.
+ */
+typedef struct OwnWrites
+{
+	int			n;
+	int			size;
+	char	  **keys;			/* copies, in the read's memory context */
+	int		   *lens;
+} OwnWrites;
+
+/*
+ * Settles the own writes collected from node's stream: reads them back
+ * from Redis on the tracking connection of that node, pipelined in round
+ * trips of SYNC_READBACK_KEYS, keeps each whose text in Redis hashes as
+ * the written text did, and removes the others.  If Redis cannot answer,
+ * the stream is lost.
  */
 static void
-revalidate_own_writes(int node, const RedisReply *keys, const int *own,
-					  int nown)
+revalidate_own_writes(int node, const OwnWrites *own)
 {
-	RedisCommand *gets = palloc(nown * sizeof(RedisCommand));
-	RedisReply **replies = palloc(nown * sizeof(RedisReply *));
-	char	   *reason;
-	TimestampTz now;
-	int64		kept = 0;
-	int64		evicted = 0;
+	for (int first = 0; first < own->n; first += SYNC_READBACK_KEYS)
+	{
+		int			n = Min(own->n - first, SYNC_READBACK_KEYS);
+		RedisCommand *gets = palloc(n * sizeof(RedisCommand));
+		RedisReply **replies = palloc(n * sizeof(RedisReply *));
+		char	   *reason;
+		TimestampTz now;
+		int64		kept = 0;
+		int64		evicted = 0;
 
-	for (int m = 0; m < nown; m++)
-	{
-		gets[m] = redis_command(2);
-		redis_command_arg_string(&gets[m], 0, "GET");
-		redis_command_arg(&gets[m], 1, keys->element[own[m]]->str,
-						  keys->element[own[m]]->len);
-	}
-	if (redis_conn_exchange(&trackers[node], nown, gets, replies, &reason) !=
-		REDIS_CONN_OK)
-	{
-		lose_stream(reason);
-		return;
-	}
-	now = ttl_clock_now();
-	for (int m = 0; m < nown; m++)
-	{
-		const RedisReply *key = keys->element[own[m]];
-		L1Change	change;
-
-		if (replies[m]->type == REPLY_STRING)
+		for (int m = 0; m < n; m++)
 		{
-			uint64		redis_text_hash = layers_text_hash(replies[m]->str,
-														   replies[m]->len);
-
-			change = l1_remove_changed(key->str, (int) key->len,
-									   &redis_text_hash, now);
+			gets[m] = redis_command(2);
+			redis_command_arg_string(&gets[m], 0, "GET");
+			redis_command_arg(&gets[m], 1, own->keys[first + m],
+							  own->lens[first + m]);
 		}
-		else
-			change = l1_remove(key->str, (int) key->len, now) ?
-				L1_CHANGE_REMOVED : L1_CHANGE_ABSENT;
-		kept += change == L1_CHANGE_OWN_WRITE;
-		evicted += change == L1_CHANGE_REMOVED;
+		if (redis_conn_exchange(&trackers[node], n, gets, replies, &reason) !=
+			REDIS_CONN_OK)
+		{
+			lose_stream(reason);
+			return;
+		}
+		now = ttl_clock_now();
+		for (int m = 0; m < n; m++)
+		{
+			const char *key = own->keys[first + m];
+			int			key_len = own->lens[first + m];
+			L1Change	change;
+
+			if (replies[m]->type == REPLY_STRING)
+			{
+				uint64		redis_text_hash = layers_text_hash(replies[m]->str,
+															   replies[m]->len);
+
+				change = l1_remove_changed(key, key_len, &redis_text_hash, now);
+			}
+			else
+				change = l1_remove(key, key_len, now) ?
+					L1_CHANGE_REMOVED : L1_CHANGE_ABSENT;
+			kept += change == L1_CHANGE_OWN_WRITE;
+			evicted += change == L1_CHANGE_REMOVED;
+		}
+		redis_replies_free(replies, n);
+		l2_stats_count(L2_SYNC_KEPT, kept);
+		l2_stats_count(L2_SYNC_EVICTIONS, evicted);
 	}
-	redis_replies_free(replies, nown);
-	l2_stats_count(L2_SYNC_KEPT, kept);
-	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
 }
 
 /*
- * Applies one message of the stream: evicts the keys it names, but for own
- * writes Redis still holds, or empties L1 when it names none (Redis was
- * flushed).  Other replies (the subscription's confirmation) are ignored.
+ * Applies one message of the stream: evicts the keys it names, but adds
+ * own writes to own (to be read back), or empties L1 when it names none
+ * (Redis was flushed).  Other replies (the subscription's confirmation)
+ * are ignored.
  */
 static void
-apply_message(int node, const RedisReply *message)
+apply_message(const RedisReply *message, OwnWrites *own)
 {
 	const RedisReply *keys;
 	TimestampTz now;
 	int64		evicted = 0;
-	int		   *own;
-	int			nown = 0;
 
 	if (message->type != REPLY_ARRAY || message->elements != 3 ||
 		message->element[0]->type != REPLY_STRING ||
@@ -487,40 +509,53 @@ apply_message(int node, const RedisReply *message)
 	if (keys->type != REPLY_ARRAY)
 		return;
 	now = ttl_clock_now();
-	own = palloc(keys->elements * sizeof(int));
 	for (size_t i = 0; i < keys->elements; i++)
 	{
-		if (keys->element[i]->type != REPLY_STRING)
+		const RedisReply *key = keys->element[i];
+
+		if (key->type != REPLY_STRING)
 			continue;
-		switch (l1_remove_changed(keys->element[i]->str,
-								  (int) keys->element[i]->len, NULL, now))
+		switch (l1_remove_changed(key->str, (int) key->len, NULL, now))
 		{
 			case L1_CHANGE_REMOVED:
 				evicted++;
 				break;
 			case L1_CHANGE_OWN_WRITE:
-				own[nown++] = (int) i;
+				if (own->n == own->size)
+				{
+					own->size *= 2;
+					own->keys = repalloc(own->keys, own->size * sizeof(char *));
+					own->lens = repalloc(own->lens, own->size * sizeof(int));
+				}
+				own->keys[own->n] = pnstrdup(key->str, key->len);
+				own->lens[own->n++] = (int) key->len;
 				break;
 			case L1_CHANGE_ABSENT:
 				break;
 		}
 	}
 	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
-	if (nown > 0)
-		revalidate_own_writes(node, keys, own, nown);
 }
 
-/* Reads what stream i's socket holds and applies every complete message. */
+/*
+ * Reads what stream i's socket holds, applies every complete message, then
+ * reads back the own writes they announced.
+ */
 static void
 read_stream(int i)
 {
 	char	   *reason;
+	OwnWrites	own;
 
 	if (!redis_conn_read_available(streams[i], &reason))
 	{
 		lose_stream(reason);
 		return;
 	}
+	own.n = 0;
+	own.size = 64;
+	own.keys = palloc(own.size * sizeof(char *));
+	own.lens = palloc(own.size * sizeof(int));
 	for (;;)
 	{
 		RedisReply *message;
@@ -531,12 +566,13 @@ read_stream(int i)
 			return;
 		}
 		if (message == NULL)
-			return;
-		apply_message(i, message);
+			break;
+		apply_message(message, &own);
 		redis_reply_free(message);
 		if (nstreams == 0)		/* lost while applying it */
 			return;
 	}
+	revalidate_own_writes(i, &own);
 }
 
 /*

@@ -25,28 +25,11 @@
 
 #ifdef CACHEXT_TEST_BUILD
 
-#include <limits.h>
-
 #include "miscadmin.h"
 #include "storage/lock.h"
-#include "utils/guc.h"
 
+#include "cachext.h"
 #include "test_pause.h"
-
-/* The advisory lock key to wait for after the fence; 0: no pause. */
-static int	pause_after_fence_key = 0;
-
-void
-test_pause_define_settings(void)
-{
-	DefineCustomIntVariable("cachext.test_pause_after_fence",
-							"Test builds only: after its pre-commit fence, a committing transaction waits for the advisory lock with this key; 0 turns it off.",
-							"The wait lasts while another session holds pg_advisory_lock(key).",
-							&pause_after_fence_key,
-							0, 0, INT_MAX,
-							PGC_SUSET, 0,
-							NULL, NULL, NULL);
-}
 
 /*
  * Waits, if the setting asks, for a share lock on the advisory lock
@@ -57,7 +40,7 @@ void
 test_pause_after_fence(void)
 {
 	LOCKTAG		tag;
-	int64		key = pause_after_fence_key;
+	int64		key = cachext_test_pause_after_fence_key;
 
 	if (key == 0)
 		return;

@@ -4,8 +4,8 @@
  *	  record; see test_pause.c.
  *
  * Only a build with TEST_BUILD=1 (-DCACHEXT_TEST_BUILD, which scripts/test
- * uses) has it; in a normal build both functions are empty and the setting
- * cachext.test_pause_after_fence does not exist.
+ * uses) has it; in a normal build the function is empty and the setting
+ * cachext.test_pause_after_fence (cachext.c) does not exist.
  *-------------------------------------------------------------------------
  */
 #ifndef CACHEXT_TEST_PAUSE_H
@@ -15,15 +15,9 @@
 
 #ifdef CACHEXT_TEST_BUILD
 
-extern void test_pause_define_settings(void);
 extern void test_pause_after_fence(void);
 
 #else
-
-static inline void
-test_pause_define_settings(void)
-{
-}
 
 static inline void
 test_pause_after_fence(void)

@@ -49,7 +49,6 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -61,18 +60,37 @@
 #include "test_pause.h"
 #include "triggers.h"
 
-/* A set of strings that remembers insertion order. */
-typedef struct StringSet
-{
-	MemoryContext context;		/* of the strings and the list */
-	HTAB	   *index;			/* StringSetEntry by string */
-	List	   *order;			/* the strings, first added first */
-} StringSet;
-
+/*
+ * A set of strings that remembers insertion order: a simplehash of the
+ * strings (open addressing, each entry with its hash, so a bulk UPDATE's
+ * 100 000 keys cost one hash and about one probe each) and a list.
+ */
 typedef struct StringSetEntry
 {
-	const char *string;			/* hash key: the pointer, hashed by content */
+	const char *string;			/* the key; a copy in the set's context */
+	uint32		hash;
+	char		status;			/* simplehash's */
 } StringSetEntry;
+
+#define SH_PREFIX		strings
+#define SH_ELEMENT_TYPE	StringSetEntry
+#define SH_KEY_TYPE		const char *
+#define SH_KEY			string
+#define SH_HASH_KEY(tb, key) hash_bytes((const unsigned char *) (key), strlen(key))
+#define SH_EQUAL(tb, a, b) (strcmp(a, b) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+typedef struct StringSet
+{
+	MemoryContext context;		/* of the strings, the index and the list */
+	strings_hash *index;
+	List	   *order;			/* the strings, first added first */
+} StringSet;
 
 /* One event to send at commit: its name, table and the keys it names. */
 typedef struct PendingEvent
@@ -101,34 +119,11 @@ typedef struct PendingSet
 
 static PendingSet *pending = NULL;
 
-static uint32
-string_pointer_hash(const void *key, Size keysize)
-{
-	const char *s = *(const char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-string_pointer_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 static void
 stringset_init(StringSet *set, MemoryContext context)
 {
-	HASHCTL		ctl;
-
-	ctl.keysize = sizeof(const char *);
-	ctl.entrysize = sizeof(StringSetEntry);
-	ctl.hash = string_pointer_hash;
-	ctl.match = string_pointer_match;
-	ctl.hcxt = context;
 	set->context = context;
-	set->index = hash_create("cachext pending strings", 64, &ctl,
-							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
-							 HASH_CONTEXT);
+	set->index = strings_create(context, 64, NULL);
 	set->order = NIL;
 }
 
@@ -137,7 +132,7 @@ static void
 stringset_add(StringSet *set, const char *s)
 {
 	bool		found;
-	StringSetEntry *entry = hash_search(set->index, &s, HASH_ENTER, &found);
+	StringSetEntry *entry = strings_insert(set->index, s, &found);
 
 	if (!found)
 	{
@@ -335,79 +330,206 @@ current_set(void)
 	return pending;
 }
 
-/*
- * Expands a key template for a row: {column} becomes the column's text
- * value.  Returns NULL when a named column is NULL (no key can name the
- * row), or, with as_pattern, the glob matching every value: literal parts
- * escaped, each {column} a '*'.
- */
-static char *
-expand_template(const char *template, Relation rel, HeapTuple tuple,
-				bool as_pattern)
+/* One part of a key template: literal text, or a {column}. */
+typedef struct TemplatePart
 {
+	char	   *literal;		/* NULL for a column */
+	AttrNumber	attnum;			/* the column's, resolved once */
+	FmgrInfo	output;			/* its type's output function */
+} TemplatePart;
+
+/* A key template, split into its parts. */
+typedef struct ParsedTemplate
+{
+	int			nparts;
+	TemplatePart *parts;
+} ParsedTemplate;
+
+/*
+ * What a trigger's rows have in common, parsed at its first row and kept
+ * in fn_extra for the rest of the statement: the templates, the table's
+ * name, and a buffer for keys (stringset_add copies them).
+ */
+typedef struct TriggerCache
+{
+	Oid			tgoid;			/* the trigger this was made for */
+	char	   *table;			/* schema.table */
+	int			ntemplates;		/* tgargs[1 ..] */
+	ParsedTemplate *templates;
 	StringInfoData key;
-	TupleDesc	tupdesc = RelationGetDescr(rel);
+} TriggerCache;
+
+/*
+ * Splits a key template into literal parts and {column} parts, resolving
+ * each column of rel (and its output function) unless rel is NULL.
+ */
+static void
+parse_template(const char *template, Relation rel, ParsedTemplate *parsed)
+{
 	const char *c = template;
+	StringInfoData literal;
 
-	initStringInfo(&key);
-	while (*c)
+	parsed->nparts = 0;
+	parsed->parts = palloc((strlen(template) + 1) * sizeof(TemplatePart));
+	initStringInfo(&literal);
+	while (true)
 	{
-		const char *close;
+		const char *close = NULL;
+		TemplatePart *part;
 
-		if (*c != '{' || (close = strchr(c, '}')) == NULL)
+		if (*c != '\0' && (*c != '{' || (close = strchr(c, '}')) == NULL))
 		{
-			if (as_pattern && strchr("*?[]\\", *c) != NULL)
-				appendStringInfoChar(&key, '\\');
-			appendStringInfoChar(&key, *c++);
+			appendStringInfoChar(&literal, *c++);
 			continue;
 		}
-		if (as_pattern)
-			appendStringInfoChar(&key, '*');
-		else
+		if (literal.len > 0)
+		{
+			part = &parsed->parts[parsed->nparts++];
+			part->literal = pstrdup(literal.data);
+			resetStringInfo(&literal);
+		}
+		if (*c == '\0')
+			break;
+		part = &parsed->parts[parsed->nparts++];
+		part->literal = NULL;
+		part->attnum = InvalidAttrNumber;
+		if (rel != NULL)
 		{
 			char	   *column = pnstrdup(c + 1, close - c - 1);
-			int			attnum = SPI_fnumber(tupdesc, column);
-			char	   *value;
+			TupleDesc	tupdesc = RelationGetDescr(rel);
+			Oid			output;
+			bool		varlena;
 
-			if (attnum <= 0)
+			part->attnum = SPI_fnumber(tupdesc, column);
+			if (part->attnum <= 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
 						 errmsg("column \"%s\" named in cache key template \"%s\" does not exist in table \"%s\"",
 								column, template, RelationGetRelationName(rel)),
 						 errhint("Watch the table again with cache_watch_table() after changing its columns.")));
-			value = SPI_getvalue(tuple, tupdesc, attnum);
-			if (value == NULL)
-				return NULL;
-			appendStringInfoString(&key, value);
+			getTypeOutputInfo(TupleDescAttr(tupdesc, part->attnum - 1)->atttypid,
+							  &output, &varlena);
+			fmgr_info(output, &part->output);
 		}
 		c = close + 1;
 	}
-	return key.data;
+}
+
+/*
+ * The key a parsed template gives for a row, {column} replaced by the
+ * column's text, in buf (valid until the next call), or NULL when a named
+ * column is NULL: no key can name the row.
+ */
+static char *
+row_key(const ParsedTemplate *parsed, TupleDesc tupdesc, HeapTuple tuple,
+		StringInfo buf)
+{
+	resetStringInfo(buf);
+	for (int i = 0; i < parsed->nparts; i++)
+	{
+		const TemplatePart *part = &parsed->parts[i];
+		Datum		value;
+		bool		isnull;
+		char	   *text;
+
+		if (part->literal != NULL)
+		{
+			appendStringInfoString(buf, part->literal);
+			continue;
+		}
+		value = heap_getattr(tuple, part->attnum, tupdesc, &isnull);
+		if (isnull)
+			return NULL;
+		text = OutputFunctionCall((FmgrInfo *) &part->output, value);
+		appendStringInfoString(buf, text);
+		pfree(text);
+	}
+	return buf->data;
+}
+
+/*
+ * The glob a template gives for every row (TRUNCATE): literal parts
+ * escaped, each {column} a '*'.
+ */
+static char *
+template_pattern(const char *template)
+{
+	ParsedTemplate parsed;
+	StringInfoData pattern;
+
+	parse_template(template, NULL, &parsed);
+	initStringInfo(&pattern);
+	for (int i = 0; i < parsed.nparts; i++)
+	{
+		const char *literal = parsed.parts[i].literal;
+
+		if (literal == NULL)
+			appendStringInfoChar(&pattern, '*');
+		for (; literal != NULL && *literal; literal++)
+		{
+			if (strchr("*?[]\\", *literal) != NULL)
+				appendStringInfoChar(&pattern, '\\');
+			appendStringInfoChar(&pattern, *literal);
+		}
+	}
+	return pattern.data;
+}
+
+/*
+ * The trigger's cache (see TriggerCache), made at its first row in the
+ * statement's memory (fn_mcxt), where the trigger's FmgrInfo lives.
+ */
+static TriggerCache *
+trigger_cache(FunctionCallInfo fcinfo, TriggerData *trigger)
+{
+	TriggerCache *cache = fcinfo->flinfo->fn_extra;
+	Trigger    *tg = trigger->tg_trigger;
+	Relation	rel = trigger->tg_relation;
+	MemoryContext old;
+
+	if (cache != NULL && cache->tgoid == tg->tgoid)
+		return cache;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	cache = palloc(sizeof(TriggerCache));
+	cache->tgoid = tg->tgoid;
+	cache->table = psprintf("%s.%s",
+							get_namespace_name(RelationGetNamespace(rel)),
+							RelationGetRelationName(rel));
+	cache->ntemplates = tg->tgnargs - 1;
+	cache->templates = palloc(Max(cache->ntemplates, 1) *
+							  sizeof(ParsedTemplate));
+	for (int i = 0; i < cache->ntemplates; i++)
+		parse_template(tg->tgargs[i + 1], TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event) ? NULL : rel,
+					   &cache->templates[i]);
+	initStringInfo(&cache->key);
+	fcinfo->flinfo->fn_extra = cache;
+	MemoryContextSwitchTo(old);
+	return cache;
 }
 
 /* Records the keys the templates give for one row version. */
 static void
-record_row(PendingSet *set, PendingEvent *event, TriggerData *trigger,
-		   HeapTuple tuple)
+record_row(PendingSet *set, PendingEvent *event, TriggerCache *cache,
+		   TupleDesc tupdesc, HeapTuple tuple)
 {
-	Trigger    *tg = trigger->tg_trigger;
-
-	for (int i = 1; i < tg->tgnargs; i++)
+	for (int i = 0; i < cache->ntemplates; i++)
 	{
-		char	   *key = expand_template(tg->tgargs[i], trigger->tg_relation,
-										  tuple, false);
+		char	   *key = row_key(&cache->templates[i], tupdesc, tuple,
+								  &cache->key);
+		size_t		key_len;
 
 		if (key == NULL)
 			continue;
+		key_len = cache->key.len;
 		if (strncmp(key, TAG_TEMPLATE_PREFIX, TAG_TEMPLATE_PREFIX_LEN) == 0)
 		{
-			char	   *tag = key + TAG_TEMPLATE_PREFIX_LEN;
+			size_t		tag_len = key_len - TAG_TEMPLATE_PREFIX_LEN;
 
-			if (strlen(tag) == 0 || strlen(tag) > (size_t) cachext_max_key_length)
+			if (tag_len == 0 || tag_len > (size_t) cachext_max_key_length)
 				continue;		/* no tag can be empty or that long */
-			record_tag(set, tag);
+			record_tag(set, key + TAG_TEMPLATE_PREFIX_LEN);
 		}
-		else if (strlen(key) == 0 || strlen(key) > (size_t) cachext_max_key_length)
+		else if (key_len == 0 || key_len > (size_t) cachext_max_key_length)
 			continue;			/* no cache key can be empty or that long */
 		else
 			stringset_add(&set->keys, key);
@@ -426,7 +548,7 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 	TriggerData *trigger = (TriggerData *) fcinfo->context;
 	Trigger    *tg;
 	Relation	rel;
-	char	   *table;
+	TriggerCache *cache;
 	const char *operation;
 	PendingSet *set;
 	PendingEvent *event;
@@ -461,12 +583,10 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 	else
 		operation = "UPDATED";
 	snprintf(name, sizeof(name), "%s_%s", tg->tgargs[0], operation);
-	table = psprintf("%s.%s",
-					 get_namespace_name(RelationGetNamespace(rel)),
-					 RelationGetRelationName(rel));
+	cache = trigger_cache(fcinfo, trigger);
 
 	set = current_set();
-	event = pending_event(set, name, table, truncate);
+	event = pending_event(set, name, cache->table, truncate);
 	if (truncate)
 	{
 		for (int i = 1; i < tg->tgnargs; i++)
@@ -486,7 +606,7 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 				stringset_add(&event->keys, template);
 				continue;
 			}
-			template = expand_template(template, rel, NULL, true);
+			template = template_pattern(template);
 			stringset_add(&set->patterns, template);
 			stringset_add(&event->keys, template);
 		}
@@ -498,9 +618,11 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 		 * UPDATE or DELETE; an UPDATE also names the new row's keys, which
 		 * differ where key columns changed (the sets deduplicate the rest).
 		 */
-		record_row(set, event, trigger, trigger->tg_trigtuple);
+		record_row(set, event, cache, RelationGetDescr(rel),
+				   trigger->tg_trigtuple);
 		if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
-			record_row(set, event, trigger, trigger->tg_newtuple);
+			record_row(set, event, cache, RelationGetDescr(rel),
+					   trigger->tg_newtuple);
 	}
 	return PointerGetDatum(NULL);
 }

@@ -158,7 +158,7 @@ check_entry(L1PartitionView *view, int32 i, int32 *owner)
 	}
 	if (partition_for(e->hash) != view)
 		fail("an entry is in another partition than its hash names");
-	if (e->expires_at == L1_NO_EXPIRY ? e->heap_pos != L1_NONE :
+	if (e->expires_at == CACHEXT_NO_EXPIRY ? e->heap_pos != L1_NONE :
 		e->heap_pos < 0 || e->heap_pos >= view->header->heap_size ||
 		view->heap[e->heap_pos] != i)
 		fail("an entry's heap position is wrong");
@@ -245,7 +245,7 @@ check_heap(L1PartitionView *view)
 
 	for (int32 i = 0; i < h->max_entries; i++)
 		if (view->entries[i].in_use &&
-			view->entries[i].expires_at != L1_NO_EXPIRY)
+			view->entries[i].expires_at != CACHEXT_NO_EXPIRY)
 			with_ttl++;
 	if (h->heap_size != with_ttl)
 		fail("the heap does not hold exactly the entries with a TTL");
@@ -511,14 +511,14 @@ check_make_room(ModelKey *m, L1PartitionView *view, const Presence *before,
 static TimestampTz
 expiry_of(uint8_t ttl)
 {
-	return ttl % 4 == 0 ? L1_NO_EXPIRY : now + (ttl % 4) * 1000;
+	return ttl % 4 == 0 ? CACHEXT_NO_EXPIRY : now + (ttl % 4) * 1000;
 }
 
 /* The end of the stale window the same byte asks for: 0 to 1 s more. */
 static TimestampTz
 keep_until_of(uint8_t ttl, TimestampTz expires_at)
 {
-	return expires_at == L1_NO_EXPIRY ? L1_NO_EXPIRY :
+	return expires_at == CACHEXT_NO_EXPIRY ? CACHEXT_NO_EXPIRY :
 		expires_at + (ttl / 4 % 3) * 500;
 }
 
@@ -653,6 +653,44 @@ op_remove(ModelKey *m)
 	m->writes++;
 	if (locate(m, &view, &live) != L1_NONE)
 		fail("a removed key is still found");
+}
+
+/* l1_remove_multi of up to 8 keys, some maybe named twice. */
+static void
+op_remove_multi(void)
+{
+	int			n = 1 + next_byte() % 8;
+	char	   *keys[8];
+	int			key_lens[8];
+	bool		counted[NKEYS] = {false};
+	int64		expected = 0;
+
+	for (int j = 0; j < n; j++)
+	{
+		int			k = next_byte() % NKEYS;
+		L1PartitionView *view;
+		bool		live;
+
+		keys[j] = model[k].key;
+		key_lens[j] = model[k].key_len;
+		locate(&model[k], &view, &live);
+		expected += live && !counted[k];
+		counted[k] = true;
+	}
+	if (l1_remove_multi(n, keys, key_lens, now) != expected)
+		fail("remove_multi's count is wrong");
+	for (int k = 0; k < NKEYS; k++)
+	{
+		L1PartitionView *view;
+		bool		live;
+
+		if (!counted[k])
+			continue;
+		model[k].present = false;
+		model[k].writes++;
+		if (locate(&model[k], &view, &live) != L1_NONE)
+			fail("a key removed by remove_multi is still found");
+	}
 }
 
 static void
@@ -846,7 +884,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				op_lookup(m, op / 8 % 2 ? 0 : 1000);
 				break;
 			case 3:
-				op_remove(m);
+				if (op / 8 % 2 == 0)
+					op_remove(m);
+				else
+					op_remove_multi();
 				break;
 			case 4:
 				op_remove_matching();

@@ -68,6 +68,16 @@ palloc(Size size)
 	return p;
 }
 
+void *
+palloc0(Size size)
+{
+	void	   *p = calloc(1, size);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
 void
 pfree(void *pointer)
 {

@@ -69,14 +69,14 @@ SELECT cache_stats_reset();
 SELECT hits, misses, sets, invalidations FROM cache_stats WHERE layer = 'l1';
 
 --
--- Namespaces.  cachext.redis_prefix (default 'cache:') is the namespace of
+-- Namespaces.  cachext.namespace (default 'cache:') is the namespace of
 -- the keys: it is stored in front of every key, and sessions with different
--- prefixes do not see each other's keys.  Only superusers may change it.
+-- namespaces do not see each other's keys.  Only superusers may change it.
 --
-SHOW cachext.redis_prefix;
+SHOW cachext.namespace;
 SELECT cache_set('shared-name', '"from cache:"');
 
-SET cachext.redis_prefix = 'app2:';
+SET cachext.namespace = 'app2:';
 SELECT cache_get('shared-name') IS NULL AS is_miss;
 SELECT cache_set('shared-name', '"from app2:"');
 SELECT cache_set('only-in-app2', 'true');
@@ -84,7 +84,7 @@ SELECT cache_set('user:2', '{"name": "Grace"}');
 SELECT cache_get('shared-name');
 
 -- Back in the default namespace, the original value is untouched.
-RESET cachext.redis_prefix;
+RESET cachext.namespace;
 SELECT cache_get('shared-name');
 SELECT cache_get('only-in-app2') IS NULL AS is_miss;
 
@@ -94,19 +94,19 @@ SELECT namespace, key FROM cache_entries
  ORDER BY namespace, key;
 
 -- cache_invalidate only removes the key of the current namespace.
-SET cachext.redis_prefix = 'app2:';
+SET cachext.namespace = 'app2:';
 SELECT cache_invalidate('shared-name');
-RESET cachext.redis_prefix;
+RESET cachext.namespace;
 SELECT cache_get('shared-name');
 
 -- cache_invalidate_pattern only touches the current namespace too: 'user:*'
 -- here removes cache:user:1 but not app2:user:2.
 SELECT cache_invalidate_pattern('user:*');
 SELECT namespace, key FROM cache_entries WHERE key LIKE 'user:%';
-SET cachext.redis_prefix = 'app2:';
+SET cachext.namespace = 'app2:';
 SELECT cache_get('user:2');
 SELECT cache_invalidate_pattern('*');
-RESET cachext.redis_prefix;
+RESET cachext.namespace;
 SELECT count(*) FROM cache_entries WHERE namespace = 'app2:';
 
 -- cache_clear empties L1, every namespace, and returns how many entries

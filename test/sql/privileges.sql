@@ -82,11 +82,11 @@ SELECT cache_invalidate_pattern('*');
 
 -- Nor the superuser-only settings: the namespace (which would give access to
 -- another database's keys) and the key length limit.
-SET cachext.redis_prefix = 'other:';
+SET cachext.namespace = 'other:';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET cachext.max_key_length = 4096;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SHOW cachext.redis_prefix;
+SHOW cachext.namespace;
 SHOW cachext.max_key_length;
 
 -- Nor read the Redis URL, which may hold a password (42501), however

@@ -1,7 +1,7 @@
 --
 -- tenants: the grant model SECURITY.md recommends when roles must not read
 -- each other's cached data.  The cache is shared: every role that may call
--- cache_get reads every key of its namespace (cachext.redis_prefix), and
+-- cache_get reads every key of its namespace (cachext.namespace), and
 -- every database uses the namespace 'cache:' unless told otherwise.  The
 -- recipe: one database per tenant, each with its own prefix (a superuser
 -- setting), and the API granted to the tenant's roles only.
@@ -14,7 +14,7 @@ CREATE DATABASE regress_tenant_shared;
 SELECT cache_set('shared:secret', '"visible to every database"');
 \c regress_tenant_shared
 CREATE EXTENSION cachext;
-SHOW cachext.redis_prefix;
+SHOW cachext.namespace;
 SELECT cache_get('shared:secret');
 \c :home
 
@@ -24,8 +24,8 @@ CREATE ROLE regress_tenant_b;
 CREATE ROLE regress_outsider;
 CREATE DATABASE regress_tenant_a_db;
 CREATE DATABASE regress_tenant_b_db;
-ALTER DATABASE regress_tenant_a_db SET cachext.redis_prefix = 'tenant_a:';
-ALTER DATABASE regress_tenant_b_db SET cachext.redis_prefix = 'tenant_b:';
+ALTER DATABASE regress_tenant_a_db SET cachext.namespace = 'tenant_a:';
+ALTER DATABASE regress_tenant_b_db SET cachext.namespace = 'tenant_b:';
 
 -- In each tenant's database: create the extension in a schema of its own,
 -- take its functions and the entry list away from PUBLIC, and give the API
@@ -43,13 +43,13 @@ GRANT EXECUTE ON FUNCTION cache_get(text), cache_get_multi(text[]),
       cache_get_or_set(text, text, interval, text[]), cache_key(text, "any"),
       cache_stats()
    TO regress_tenant_a;
-SHOW cachext.redis_prefix;
+SHOW cachext.namespace;
 SET ROLE regress_tenant_a;
 SELECT cache_set('secret', '"only for tenant a"');
 SELECT cache_get('secret');
 SELECT cache_get('shared:secret') AS other_namespace;
 -- A tenant cannot move to another namespace (42501) ...
-SET cachext.redis_prefix = 'tenant_b:';
+SET cachext.namespace = 'tenant_b:';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- ... nor list the keys of every namespace.
 SELECT count(*) FROM cache_entries;

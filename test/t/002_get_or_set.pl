@@ -1,7 +1,7 @@
 # cache_get_or_set across concurrent sessions of one instance: a stampede
 # on a cold key runs the factory once; a failed or cancelled loader
 # releases its waiters at once; a waiter stops waiting after
-# cachext.lock_timeout; a load overtaken by an invalidation is not stored;
+# cachext.load_wait_timeout; a load overtaken by an invalidation is not stored;
 # a transaction that has written does not publish what it loads.
 use strict;
 use warnings;
@@ -70,16 +70,16 @@ sub loader_stopped_by
 loader_stopped_by('pg_cancel_backend', 'cancelled', '8', qr/canceling statement/);
 loader_stopped_by('pg_terminate_backend', 'terminated', '9', qr/terminating connection/);
 
-# 4. A waiter gives up after cachext.lock_timeout and loads on its own.
+# 4. A waiter gives up after cachext.load_wait_timeout and loads on its own.
 $loader = start_psql($node,
 	q{SELECT cache_get_or_set('slow', 'SELECT 1 FROM pg_sleep(4)')}, 'sleepy_loader');
 wait_for_app($node, 'sleepy_loader');
 $start = time;
 ($wout, $werr) = finish_psql(start_psql($node,
-	q{SET cachext.lock_timeout = '300ms'; SELECT cache_get_or_set('slow', 'SELECT 2')}));
+	q{SET cachext.load_wait_timeout = '300ms'; SELECT cache_get_or_set('slow', 'SELECT 2')}));
 my $waited = time - $start;
 is($wout, '2', 'the impatient waiter loaded its own value');
-cmp_ok($waited, '<', 2.5, "it waited about lock_timeout (${waited}s)");
+cmp_ok($waited, '<', 2.5, "it waited about load_wait_timeout (${waited}s)");
 finish_psql($loader);
 
 # 5. Lease: an invalidation during the load wins; the load is returned, not stored.

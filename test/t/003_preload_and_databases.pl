@@ -1,7 +1,7 @@
 # Two start-up facts a new user meets first: without
 # shared_preload_libraries, CREATE EXTENSION works but every function says
 # exactly what to add; and one L1 serves every database of the instance,
-# keeping databases apart only by their cachext.redis_prefix.
+# keeping databases apart only by their cachext.namespace.
 use strict;
 use warnings;
 
@@ -35,9 +35,9 @@ for my $db (qw(shop blog same))
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->safe_psql($db, 'CREATE EXTENSION cachext');
 }
-$node->safe_psql('postgres', q{ALTER DATABASE shop SET cachext.redis_prefix = 'shop:'});
-$node->safe_psql('postgres', q{ALTER DATABASE blog SET cachext.redis_prefix = 'blog:'});
-$node->safe_psql('postgres', q{ALTER DATABASE same SET cachext.redis_prefix = 'shop:'});
+$node->safe_psql('postgres', q{ALTER DATABASE shop SET cachext.namespace = 'shop:'});
+$node->safe_psql('postgres', q{ALTER DATABASE blog SET cachext.namespace = 'blog:'});
+$node->safe_psql('postgres', q{ALTER DATABASE same SET cachext.namespace = 'shop:'});
 
 $node->safe_psql('shop', q{SELECT cache_set('user:1', '"from shop"')});
 $node->safe_psql('blog', q{SELECT cache_set('user:1', '"from blog"')});

@@ -41,7 +41,7 @@ cmp_ok($elapsed, '<', 5, "in ${elapsed}s");
 is(redis_cli('shared', 'GET', 'cache:cold'), '1', 'the value is in Redis');
 
 # 2. A loader that fails on one instance releases the lock: the other
-#    instance's caller loads at once rather than after cachext.lock_timeout.
+#    instance's caller loads at once rather than after cachext.load_wait_timeout.
 my $failing = start_psql($nodes[0],
 	q{SELECT cache_get_or_set('fails', 'SELECT 1/(pg_backend_pid() * 0) FROM pg_sleep(1)')},
 	'failing_loader');
@@ -52,7 +52,7 @@ my ($fout, $ferr) = finish_psql($failing);
 my ($oout, $oerr) = finish_psql($other);
 like($ferr, qr/division by zero/, 'the failing loader sees its error');
 is($oout, '7', 'the other instance loaded the value itself');
-cmp_ok(time - $start, '<', 3, 'soon after the failure, not after lock_timeout');
+cmp_ok(time - $start, '<', 3, 'soon after the failure, not after load_wait_timeout');
 
 # 3. The Redis side of the lease: an invalidation on the other instance
 #    while a load is in flight wins in Redis too.  The key is in neither

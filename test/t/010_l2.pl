@@ -138,7 +138,7 @@ is(redis_cli('main', 'EXISTS', 'other:user:1', 'cache:item:1'),
 
 # A prefix with glob metacharacters is matched literally.
 redis_cli('main', 'SET', 'p1:k', '1');
-sql(q{SET cachext.redis_prefix = 'p[1]:'; SELECT cache_set('k', '1'); SELECT cache_invalidate_pattern('*')});
+sql(q{SET cachext.namespace = 'p[1]:'; SELECT cache_set('k', '1'); SELECT cache_invalidate_pattern('*')});
 is(redis_cli('main', 'EXISTS', 'p[1]:k', 'p1:k'), '1',
 	'glob characters in the prefix are escaped in SCAN MATCH');
 is(redis_cli('main', 'EXISTS', 'p1:k'), '1', 'the look-alike key survives');

@@ -2,7 +2,7 @@
 # frees the slot, whatever it was waiting for: the Redis load lock (Redis
 # paused for writes), or the poll for another instance's value.  The next
 # miss of the key on that instance then loads at once instead of waiting
-# cachext.lock_timeout for a load nobody runs.  The cancelled backend stays
+# cachext.load_wait_timeout for a load nobody runs.  The cancelled backend stays
 # alive (it catches the cancel), so only the error path can free its slot.
 use strict;
 use warnings;
@@ -50,10 +50,10 @@ sub cancel_and_miss_again
 	$before_miss->();
 	my $start = time;
 	my $value = $alpha->safe_psql('postgres',
-		qq{SET cachext.lock_timeout = '30s'; SELECT cache_get_or_set('$key', 'SELECT ''fresh''')});
+		qq{SET cachext.load_wait_timeout = '30s'; SELECT cache_get_or_set('$key', 'SELECT ''fresh''')});
 	my $elapsed = time - $start;
 	is($value, '"fresh"', "$app: the next miss loads the value");
-	cmp_ok($elapsed, '<', 10, "$app: at once (${elapsed}s), not after cachext.lock_timeout");
+	cmp_ok($elapsed, '<', 10, "$app: at once (${elapsed}s), not after cachext.load_wait_timeout");
 	$alpha->safe_psql('postgres',
 		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '$app'");
 	my (undef, $err) = finish_psql($session);

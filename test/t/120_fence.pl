@@ -12,6 +12,9 @@
 #    (synchronous replication waiting for a standby that is not there): a
 #    cache_get_or_set that reads the old row meanwhile does not store it,
 #    in L1 or in Redis.
+#    4b. The same writer held longer than cachext.fence_timeout: the lift
+#    unlinks again what a load on another instance stored in Redis after
+#    the fence expired.
 # 5. A listener reacting to an event of the write (cachext.events = async,
 #    then on) never reads the old value.
 # 6. The same fence for TRUNCATE's patterns.
@@ -24,6 +27,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 use CachextSessions;
 use PostgreSQL::Test::Cluster;
@@ -164,8 +168,20 @@ unlike($werr, qr/ERROR/, 'the UPDATE committed without error with Redis stopped'
 unlike($perr, qr/ERROR/, 'no read failed with Redis stopped');
 is(old_in_cache(1, 10_000, 2), '0',
 	'once Redis is back, no old value is served');
-is(redis_cli('fence', 'GET', 'cache:w:7'), '',
-	'Redis does not hold the old value');
+# The commit's invalidations were queued, and the queue is replayed by the
+# next backend that reaches Redis or the sync worker, within a second or
+# two: then Redis holds none of the old values, for other instances either.
+my $old_in_redis;
+for (1 .. 100)
+{
+	$old_in_redis = redis_cli('fence', 'EVAL',
+		"local n = 0 for i = 1, 10000 do if redis.call('GET', 'cache:w:' .. i) == '1' then n = n + 1 end end return n",
+		'0');
+	last if $old_in_redis eq '0';
+	usleep(100_000);
+}
+is($old_in_redis, '0',
+	'within 10 s of Redis coming back, Redis holds none of the old values');
 # The pre-commit script that timed out ran once Redis resumed: its fences
 # expire after cachext.fence_timeout.
 my $fences_gone = 0;
@@ -246,6 +262,39 @@ is($node->safe_psql('postgres', q{SELECT cache_get('w:5') IS NULL}),
 is(redis_cli('fence', 'GET', 'cache:w:5'), '', 'nor in Redis');
 unlike(release_writer($writer), qr/ERROR/, 'the held writer committed');
 loaded_and_cached(5, 105, 'after the commit, the new row is loaded and cached');
+
+# 4b. A writer held longer than cachext.fence_timeout (5 s): its Redis fence
+# expires while the commit waits, so a load of the old row on another
+# instance sharing Redis (this one's L1 fences never expire, and refuse its
+# own loads) stores it in Redis meanwhile; the lift, finding more than half
+# the timeout gone, unlinks the key again, so once the commit returns Redis
+# does not hold the old value.
+my $old_v6 = $node->safe_psql('postgres', 'SELECT v FROM w WHERE id = 6');
+my $other = cachext_node('fence_other', qq{
+cachext.redis_url = 'redis://127.0.0.1:$redis_port'
+cachext.events = off
+});
+$other->safe_psql('postgres',
+	"CREATE TABLE w (id int PRIMARY KEY, v int NOT NULL); INSERT INTO w VALUES (6, $old_v6)");
+$node->safe_psql('postgres', q{SELECT cache_invalidate('w:6')});
+$writer = hold_writer('UPDATE w SET v = v + 1000 WHERE id = 6');
+is( $other->safe_psql(
+		'postgres', q{SELECT cache_get_or_set('w:6', 'SELECT v FROM w WHERE id = 6')}),
+	$old_v6, 'while the fence stands, another instance loads the old row');
+is(redis_cli('fence', 'GET', 'cache:w:6'), '', 'and Redis refuses to store it');
+sleep 6;
+$other->safe_psql('postgres', q{SELECT cache_invalidate('w:6')});
+is( $other->safe_psql(
+		'postgres', q{SELECT cache_get_or_set('w:6', 'SELECT v FROM w WHERE id = 6')}),
+	$old_v6, 'after the fence expired, it loads the old row again');
+is(redis_cli('fence', 'GET', 'cache:w:6'), $old_v6,
+	'and the expired fence let Redis store it');
+unlike(release_writer($writer), qr/ERROR/, 'the writer held past its fence committed');
+is(redis_cli('fence', 'GET', 'cache:w:6'), '',
+	'the late lift unlinked the old value from Redis');
+loaded_and_cached(6, $old_v6 + 1000,
+	'after the late commit, the new row is loaded and cached');
+$other->stop;
 
 # 5. A listener reacting to the first event reads no old value.
 for my $mode ('async', 'on')

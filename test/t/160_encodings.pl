@@ -1,4 +1,4 @@
-# Databases of different encodings sharing a namespace (cachext.redis_prefix):
+# Databases of different encodings sharing a namespace (cachext.namespace):
 # an L1 entry written by one is not served to the other as raw bytes, and
 # Redis holds UTF-8 JSON that every database reads in its own encoding.
 use strict;
@@ -20,7 +20,7 @@ sub setup_databases
 	for my $db (qw(u8 l1))
 	{
 		$node->safe_psql($db, 'CREATE EXTENSION cachext');
-		$node->safe_psql('postgres', "ALTER DATABASE $db SET cachext.redis_prefix = 'shared:'");
+		$node->safe_psql('postgres', "ALTER DATABASE $db SET cachext.namespace = 'shared:'");
 	}
 	# e-acute in each database's own encoding, written by its own chr()
 	$node->safe_psql('u8', q{SELECT cache_set('word', to_jsonb('caf' || chr(233)))});
