@@ -61,18 +61,24 @@ PG_MODULE_MAGIC;
  * The settings' variables.  Their defaults are the boot values given in
  * define_settings, which assigns them before anything reads them; a
  * process where _PG_init defined nothing never reads them (see
- * cachext_preloaded).
+ * cachext_preloaded).  An enum's variable starts at its boot value all
+ * the same: from PostgreSQL 16 on, an assert-enabled server checks that
+ * when the setting is defined (check_GUC_init), and aborts otherwise;
+ * integers, booleans and strings may start at 0, false and NULL.
  */
+#define L1_EVICTION_DEFAULT CACHEXT_EVICTION_SIEVE
+#define EVENTS_DEFAULT CACHEXT_EVENTS_ON
+#define REDIS_TLS_VERIFY_DEFAULT REDIS_TLS_VERIFY_FULL
 int			cachext_l1_max_entries;
 int			cachext_l1_memory_kb;
 int			cachext_l1_partitions;
 int			cachext_l1_max_value_size_kb;
 int			cachext_l1_max_ttl_ms;
-int			cachext_l1_eviction;
+int			cachext_l1_eviction = L1_EVICTION_DEFAULT;
 int			cachext_default_ttl_s;
 int			cachext_max_key_length;
 char	   *cachext_notify_channel;
-int			cachext_events;
+int			cachext_events = EVENTS_DEFAULT;
 int			cachext_events_queue_size_kb;
 int			cachext_fence_timeout_ms;
 int			cachext_stale_ttl_ms;
@@ -84,7 +90,7 @@ int			cachext_redis_timeout_ms;
 char	   *cachext_redis_tls_ca_file;
 char	   *cachext_redis_tls_cert_file;
 char	   *cachext_redis_tls_key_file;
-int			cachext_redis_tls_verify;
+int			cachext_redis_tls_verify = REDIS_TLS_VERIFY_DEFAULT;
 char	   *cachext_redis_sentinel_user;
 char	   *cachext_redis_sentinel_password;
 #ifdef CACHEXT_TEST_BUILD
@@ -449,7 +455,7 @@ define_cache_settings(void)
 							 "lru: the least recently used; a hit moves the entry, under the partition lock held exclusively. "
 							 "sieve: SIEVE (NSDI'24); a hit sets a bit, under the lock held shared.",
 							 &cachext_l1_eviction,
-							 CACHEXT_EVICTION_SIEVE, eviction_options,
+							 L1_EVICTION_DEFAULT, eviction_options,
 							 PGC_POSTMASTER, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.stale_ttl",
@@ -500,7 +506,7 @@ define_cache_settings(void)
 							 "on: by the writing transaction, which then takes a database-wide lock while it commits; "
 							 "async: after the commit, by a background worker per database.",
 							 &cachext_events,
-							 CACHEXT_EVENTS_ON, events_options,
+							 EVENTS_DEFAULT, events_options,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.events_queue_size",
@@ -586,7 +592,7 @@ define_redis_settings(void)
 							 "What is verified of a rediss:// server: full (certificate and host name), ca (certificate) or none.",
 							 NULL,
 							 &cachext_redis_tls_verify,
-							 REDIS_TLS_VERIFY_FULL, tls_verify_options,
+							 REDIS_TLS_VERIFY_DEFAULT, tls_verify_options,
 							 PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							 NULL, assign_tls_verify, NULL);
 	DefineCustomIntVariable("cachext.redis_connect_timeout",
