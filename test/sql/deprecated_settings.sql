@@ -50,7 +50,14 @@ DROP ROLE regress_deprecated_user;
 -- changes how long cache_get_or_set waits for another backend's load).
 SET cachext.lock_timeout = '250ms';
 SHOW cachext.lock_timeout;
+SELECT name, unit, min_val, max_val FROM pg_settings
+ WHERE name IN ('cachext.lock_timeout', 'cachext.load_wait_timeout')
+ ORDER BY name;
+-- A value out of range is refused (22023) in core's words, which name the
+-- unit from PostgreSQL 18 on: only the SQLSTATE is shown.
+\set VERBOSITY sqlstate
 SET cachext.lock_timeout = -1;
+\set VERBOSITY default
 RESET cachext.lock_timeout;
 
 -- Clean up.

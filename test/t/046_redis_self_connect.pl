@@ -16,7 +16,7 @@ use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use CachextNode;
 use CachextRedis;
-use PostgreSQL::Test::Cluster;
+use IO::Socket::INET;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -25,15 +25,21 @@ plan skip_all => "no $range_file" unless -r $range_file;
 my ($low, $high) = split ' ', slurp_file($range_file);
 
 # connect() takes source ports of the range's first port's parity first.
+# A port free on 127.0.0.1, drawn at random from the range (the ports
+# get_free_port tries may all lie above it).
 my $port;
 for (1 .. 200)
 {
-	my $p = PostgreSQL::Test::Cluster::get_free_port();
-	if ($p >= $low && $p <= $high && ($p - $low) % 2 == 0)
-	{
-		$port = $p;
-		last;
-	}
+	my $p = $low + 2 * int(rand(($high - $low) / 2 + 1));
+	my $listener = IO::Socket::INET->new(
+		LocalAddr => '127.0.0.1',
+		LocalPort => $p,
+		Proto => 'tcp',
+		Listen => 1);
+	next unless $listener;
+	close $listener;
+	$port = $p;
+	last;
 }
 plan skip_all => "no free port in the ephemeral range $low-$high"
   unless defined $port;
