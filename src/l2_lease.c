@@ -642,7 +642,7 @@ l2_lease_unlock_command(const char *key, int key_len, const char *token)
 
 /* The fence script of nbuckets buckets, buckets[0 ..]. */
 static RedisCommand
-fence_command(int nbuckets, const int *buckets, L2FenceStep step,
+buckets_fence_command(int nbuckets, const int *buckets, L2FenceStep step,
 			  int64 fence_ttl_ms)
 {
 	RedisCommand cmd = redis_command(2 * nbuckets + 6);
@@ -724,9 +724,10 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 	nscripts = (n + per_script - 1) / per_script;
 	commands = palloc((nscripts + Max(nunlinks, 1)) * sizeof(RedisCommand));
 	for (int c = 0; c < nscripts; c++)
-		commands[c] = fence_command(Min(per_script, n - c * per_script),
-									buckets + c * per_script, step,
-									fence_ttl_ms);
+		commands[c] = buckets_fence_command(Min(per_script,
+												n - c * per_script),
+											buckets + c * per_script, step,
+											fence_ttl_ms);
 	*nfirst = cluster_keys ? nscripts : 0;
 	n = nscripts;
 	for (int u = 0; u < nunlinks; u++)
