@@ -9,14 +9,14 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use IO::Socket::INET;
 use IPC::Run;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
 our @EXPORT =
   qw(redis_start redis_start_tls redis_start_sentinel redis_start_cluster_node
-  redis_create_cluster redis_cluster_command redis_cluster_ok redis_kill redis_cli redis_dir %redis);
+  redis_cluster_port redis_create_cluster redis_cluster_command redis_cluster_ok redis_kill redis_cli redis_dir %redis);
 
 my $redis_dir = PostgreSQL::Test::Utils::tempdir_short;
 our %redis;    # name => { port, pid, extra, auth, tls }
@@ -113,13 +113,37 @@ sub redis_start_cluster_node
 		'--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '3000');
 }
 
+# A port for a Redis Cluster node: its cluster bus listens 10000 above it,
+# so the node's port is at most 55535 (get_free_port's run up to 65535)
+# and both are free on 127.0.0.1; never the same port twice.
+my %cluster_ports;
+
+sub redis_cluster_port
+{
+	for (1 .. 1000)
+	{
+		my $port = 49152 + int(rand(55535 - 49152 + 1));
+		next if $cluster_ports{$port} || $cluster_ports{ $port + 10000 };
+		next if grep {
+			!IO::Socket::INET->new(
+				LocalAddr => '127.0.0.1',
+				LocalPort => $_,
+				Proto => 'tcp',
+				Listen => 1)
+		} ($port, $port + 10000);
+		$cluster_ports{$port} = $cluster_ports{ $port + 10000 } = 1;
+		return $port;
+	}
+	die "no free pair of ports for a Redis Cluster node";
+}
+
 # Starts a cluster node for each name, on free ports, and makes them the
 # masters of a new cluster (redis-cli --cluster create); returns name =>
 # port.  The cluster is ok a little later: wait for redis_cluster_ok.
 sub redis_create_cluster
 {
 	my @masters = @_;
-	my %port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() } @masters;
+	my %port = map { $_ => redis_cluster_port() } @masters;
 	redis_start_cluster_node($_, $port{$_}) for @masters;
 	redis_cluster_command('create', (map { "127.0.0.1:$port{$_}" } @masters),
 		'--cluster-yes');

@@ -12,13 +12,12 @@ use lib "$FindBin::RealBin/../perl";
 use CachextLoad;
 use CachextNode;
 use CachextRedis;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 my @masters = qw(m1 m2 m3);
 my %port = redis_create_cluster(@masters);
-$port{r1} = PostgreSQL::Test::Cluster::get_free_port();
+$port{r1} = redis_cluster_port();
 redis_start_cluster_node('r1', $port{r1});
 ok(wait_for(120, sub { redis_cluster_ok(@masters) }),
 	'the three masters form a cluster');
