@@ -102,9 +102,10 @@ is(redis_cli('main', '--scan', '--pattern', 'cache:*'), '', 'cache_clear empties
 # hour idle); no fence stands
 is( redis_cli(
 		'main', 'EVAL',
-		"local n = 0 for _, k in ipairs(redis.call('KEYS', '*')) do "
+		"local seq = '\\0cachext:bucket-seq' local n = 0 "
+		  . "for _, k in ipairs(redis.call('KEYS', '*')) do "
 		  . "if k ~= 'sentinel' and k ~= '\\0cachext:epoch' and "
-		  . "not k:find('\\0cachext:bucket%-seq\$') then n = n + 1 end end return n",
+		  . "k:sub(-#seq) ~= seq then n = n + 1 end end return n",
 		'0'),
 	'0',
 	'only the sentinel, the epoch and the fence buckets\' sequences are left');
