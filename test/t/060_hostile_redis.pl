@@ -97,8 +97,22 @@ is(redis_cli('main', 'EXISTS', "cache:$keys[4][1]", "cache:$keys[6][1]"), '0',
 # ---- cache_clear removes the prefix and nothing else.
 sql('SELECT cache_clear()');
 is(redis_cli('main', '--scan', '--pattern', 'cache:*'), '', 'cache_clear empties the prefix');
-# what is left: the sentinel and cachext's epoch of pattern invalidations
-is(redis_cli('main', 'DBSIZE'), '2', 'only the sentinel and the epoch are left');
+# what is left: the sentinel, cachext's epoch of pattern invalidations and
+# the sequences of the fence buckets the watched UPDATE lifted (expiring an
+# hour idle); no fence stands
+is( redis_cli(
+		'main', 'EVAL',
+		"local seq = '\\0cachext:bucket-seq' local n = 0 "
+		  . "for _, k in ipairs(redis.call('KEYS', '*')) do "
+		  . "if k ~= 'sentinel' and k ~= '\\0cachext:epoch' and "
+		  . "k:sub(-#seq) ~= seq then n = n + 1 end end return n",
+		'0'),
+	'0',
+	'only the sentinel, the epoch and the fence buckets\' sequences are left');
+is(redis_cli('main', 'EVAL', "return #redis.call('KEYS', '*bucket-seq')", '0'),
+	'2', 'the sequences of the two buckets the UPDATE fenced');
+is(redis_cli('main', 'EVAL', "return #redis.call('KEYS', '*fence*')", '0'),
+	'0', 'and no fence is left standing');
 is(redis_cli('main', 'GET', 'sentinel'), 'alive', 'the sentinel is intact');
 
 # ---- Bytes that are not UTF-8, or not JSON, under the prefix: a miss and
