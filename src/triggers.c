@@ -448,20 +448,18 @@ row_key(const ParsedTemplate *parsed, TupleDesc tupdesc, HeapTuple tuple,
 }
 
 /*
- * The glob a template gives for every row (TRUNCATE): literal parts
+ * The glob a parsed template gives for every row (TRUNCATE): literal parts
  * escaped, each {column} a '*'.
  */
 static char *
-template_pattern(const char *template)
+template_pattern(const ParsedTemplate *parsed)
 {
-	ParsedTemplate parsed;
 	StringInfoData pattern;
 
-	parse_template(template, NULL, &parsed);
 	initStringInfo(&pattern);
-	for (int i = 0; i < parsed.nparts; i++)
+	for (int i = 0; i < parsed->nparts; i++)
 	{
-		const char *literal = parsed.parts[i].literal;
+		const char *literal = parsed->parts[i].literal;
 
 		if (literal == NULL)
 			appendStringInfoChar(&pattern, '*');
@@ -498,8 +496,10 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *trigger)
 	cache->ntemplates = tg->tgnargs - 1;
 	cache->templates = palloc(Max(cache->ntemplates, 1) *
 							  sizeof(ParsedTemplate));
+	/* TRUNCATE names no row: its templates become patterns, columns unresolved */
 	for (int i = 0; i < cache->ntemplates; i++)
-		parse_template(tg->tgargs[i + 1], TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event) ? NULL : rel,
+		parse_template(tg->tgargs[i + 1],
+					   TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event) ? NULL : rel,
 					   &cache->templates[i]);
 	initStringInfo(&cache->key);
 	fcinfo->flinfo->fn_extra = cache;
@@ -606,7 +606,7 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 				stringset_add(&event->keys, template);
 				continue;
 			}
-			template = template_pattern(template);
+			template = template_pattern(&cache->templates[i - 1]);
 			stringset_add(&set->patterns, template);
 			stringset_add(&event->keys, template);
 		}
