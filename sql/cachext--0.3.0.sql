@@ -1,0 +1,564 @@
+/* cachext 0.3.0: the two-layer cache and its SQL API (fresh install) */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION cachext" to load this file. \quit
+
+-- Reads one key; NULL on a miss.  A cached JSON null comes back as 'null'.
+CREATE FUNCTION cache_get(key text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'cache_get'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_get(text) IS
+'Returns the cached value of key, or NULL on a miss';
+
+-- Stores a value with cachext.default_ttl.
+CREATE FUNCTION cache_set(key text, value jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'cache_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_set(text, jsonb) IS
+'Caches value under key for cachext.default_ttl';
+
+-- Stores a value with an explicit TTL; ttl => NULL never expires.
+CREATE FUNCTION cache_set(key text, value jsonb, ttl interval)
+RETURNS void
+AS 'MODULE_PATHNAME', 'cache_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_set(text, jsonb, interval) IS
+'Caches value under key for ttl (millisecond precision); NULL ttl means no expiry';
+
+-- Removes one key from every layer and sends a CACHE_INVALIDATED event.
+CREATE FUNCTION cache_invalidate(key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'cache_invalidate'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_invalidate(text) IS
+'Removes key from the cache; true if it was cached. Sends CACHE_INVALIDATED on cachext.notify_channel';
+
+-- Removes every key matching a Redis-style glob; an admin function.
+CREATE FUNCTION cache_invalidate_pattern(pattern text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'cache_invalidate_pattern'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_invalidate_pattern(text) IS
+'Removes every key of this namespace matching a glob (*, ?, [abc], [a-z], [^a], \ escapes) from L1 and Redis; returns the larger of the two layers'' counts';
+
+-- Reads many keys at once; one row per key found.
+CREATE FUNCTION cache_get_multi(keys text[])
+RETURNS TABLE (key text, value jsonb)
+AS 'MODULE_PATHNAME', 'cache_get_multi'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION cache_get_multi(text[]) IS
+'Returns (key, value) for each of keys that is cached, in the array''s order';
+
+-- Empties the cache; an admin function.
+CREATE FUNCTION cache_clear()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'cache_clear'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_clear() IS
+'Removes every entry of L1 (all namespaces) and of this namespace (cachext.namespace) in Redis; returns the larger of the two counts';
+
+-- The counters behind the cache_stats view.
+CREATE FUNCTION cache_stats(
+    OUT layer text,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT hit_rate double precision,
+    OUT sets bigint,
+    OUT evictions bigint,
+    OUT expirations bigint,
+    OUT invalidations bigint,
+    OUT entries bigint,
+    OUT bytes bigint,
+    OUT max_entries bigint,
+    OUT max_bytes bigint,
+    OUT loads bigint,
+    OUT load_failures bigint,
+    OUT load_time_ms double precision,
+    OUT errors bigint,
+    OUT timeouts bigint,
+    OUT promotions bigint,
+    OUT redis_up boolean,
+    OUT invalidations_queued bigint,
+    OUT invalidations_replayed bigint,
+    OUT queue_overflows bigint,
+    OUT queue_length bigint,
+    OUT sync_evictions bigint,
+    OUT sync_resets bigint,
+    OUT stale_served bigint,
+    OUT early_refreshes bigint,
+    OUT sync_kept bigint,
+    OUT coherence text,
+    OUT incrs bigint,
+    OUT adds_refused bigint,
+    OUT tag_invalidations bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cache_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_stats() IS
+'Counters and sizes of each cache layer; read it through the cache_stats view';
+
+-- One row per layer in use (l1; l2 when cachext.redis_url is set): what
+-- psql users read to tune the cache.
+-- Columns a layer has no notion of are NULL: L1 has no errors, timeouts or
+-- queue; cachext does not track Redis' size, evictions or expirations.
+-- redis_up is the outcome of the latest exchange with Redis (NULL before
+-- the first); the invalidation_* and queue_* columns describe the queue of
+-- invalidations that could not reach Redis.  sync_evictions counts L1
+-- entries the sync worker evicted on Redis' invalidation messages, and
+-- sync_resets the times it emptied L1 (its stream started or was lost, or
+-- Redis was flushed).  stale_served and early_refreshes (l1's row) count
+-- cache_get_or_set's stale values returned (cachext.stale_ttl) and its
+-- reloads before the expiry (cachext.early_refresh).  sync_kept (l2's row)
+-- counts the own writes the sync worker kept because Redis still held
+-- them; coherence says how L1 follows Redis now: tracking (Redis'
+-- invalidation stream), ttl-bound (Redis refuses client tracking: L1
+-- copies expire within cachext.l1_max_ttl) or none (no stream now).
+-- incrs, adds_refused and tag_invalidations count cache_incr calls,
+-- cache_add calls that found the key, and tags invalidated, instance-wide:
+-- in the l1 row.
+CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
+COMMENT ON VIEW cache_stats IS
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, the sync worker''s evictions and resets of L1 and own writes kept, and how L1 is kept coherent (tracking, ttl-bound, none); for l1 also cache_get_or_set''s loads, stale values served and early refreshes, cache_incr calls, refused cache_add calls and tag invalidations';
+
+-- Zeroes the counters; an admin function.
+CREATE FUNCTION cache_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'cache_stats_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_stats_reset() IS
+'Zeroes the counters shown by cache_stats; entries are kept';
+
+-- How cachext.events = async's events went out.
+CREATE FUNCTION cache_event_stats(
+    OUT sent_async bigint,
+    OUT fallbacks bigint,
+    OUT batches bigint,
+    OUT workers_started bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'cache_event_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_event_stats() IS
+'cachext.events = async: events sent by the per-database workers, events their writers had to send themselves (no slot, no room in the queue, or no worker), the transactions the workers sent theirs in, workers started; zeroed by cache_stats_reset()';
+
+-- The rows behind the cache_entries view.
+CREATE FUNCTION cache_entries(
+    OUT namespace text,
+    OUT key text,
+    OUT bytes bigint,
+    OUT created_at timestamptz,
+    OUT expires_at timestamptz,
+    OUT last_access timestamptz,
+    OUT hits bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cache_entries'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_entries() IS
+'One row per live L1 entry; read it through the cache_entries view';
+
+-- Per-entry analytics: age, expiry, recency and hit count of each entry.
+CREATE VIEW cache_entries AS SELECT * FROM cache_entries();
+COMMENT ON VIEW cache_entries IS
+'One row per live L1 entry: namespace (cachext.namespace), key, bytes held, created_at, expires_at, last_access, hits';
+
+-- The cache-aside pattern in one call, stampede-safe across the instance.
+-- Two overloads: this one, without parameters, takes named arguments
+-- (ttl => NULL) and defaults ttl to cachext.default_ttl; the VARIADIC one
+-- binds parameters.
+CREATE FUNCTION cache_get_or_set(
+    key text,
+    query text,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'cache_get_or_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_get_or_set(text, text, interval) IS
+'Returns the cached value of key, or runs query, caches its single value as jsonb and returns it; one backend loads a key at a time';
+
+CREATE FUNCTION cache_get_or_set(
+    key text,
+    query text,
+    ttl interval,
+    VARIADIC params text[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'cache_get_or_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_get_or_set(text, text, interval, text[]) IS
+'Returns the cached value of key, or runs query with params bound as $1..$n (text), caches its single value as jsonb and returns it; one backend loads a key at a time';
+
+-- Builds a key from a prefix and arguments, as cache_function wrappers do.
+CREATE FUNCTION cache_key(prefix text, VARIADIC args "any")
+RETURNS text
+AS 'MODULE_PATHNAME', 'cache_key'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION cache_key(text, "any") IS
+'Returns prefix:arg1:arg2... (":" and "\" escaped, NULL as \N); keys over 200 characters become prefix:md5';
+
+-- Stores a value with tags, for cache_invalidate_tag.  The 0.1.0 overloads
+-- take no tags; this one needs ttl too (ttl => NULL: no expiry), so that no
+-- call of theirs becomes ambiguous.
+CREATE FUNCTION cache_set(key text, value jsonb, ttl interval, tags text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'cache_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_set(text, jsonb, interval, text[]) IS
+'Caches value under key for ttl (NULL: no expiry) with tags; cache_invalidate_tag(tag) removes every key stored with tag';
+
+-- cache_get_or_set storing its value with tags, params as in its VARIADIC
+-- form.  A name of its own: as an overload, a text[] in fourth place would
+-- make cache_get_or_set(key, query, ttl, VARIADIC params) ambiguous.
+CREATE FUNCTION cache_get_or_set_tagged(
+    key text,
+    query text,
+    ttl interval,
+    tags text[],
+    VARIADIC params text[] DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'cache_get_or_set_tagged'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_get_or_set_tagged(text, text, interval, text[], text[]) IS
+'Returns the cached value of key, or runs query with params bound as $1..$n (text), caches its single value as jsonb with tags and returns it; one backend loads a key at a time';
+
+-- Stores many values in one round trip to Redis.
+CREATE FUNCTION cache_set_multi(
+    keys text[],
+    "values" jsonb[],
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval)
+RETURNS void
+AS 'MODULE_PATHNAME', 'cache_set_multi'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_set_multi(text[], jsonb[], interval) IS
+'Caches values[i] under keys[i] for ttl (NULL: no expiry), in one round trip to Redis; every key and value is checked before any is stored';
+
+-- An atomic counter: Redis' INCRBY when Redis is usable; a negative by
+-- decrements.
+CREATE FUNCTION cache_incr(
+    key text,
+    by bigint DEFAULT 1,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'cache_incr'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_incr(text, bigint, interval) IS
+'Adds by (negative: subtracts) to the integer cached under key and returns the result; an absent key starts at 0 and gets ttl. Atomic across instances through Redis, within the instance without it';
+
+-- Stores only when the key is absent (Redis' SET NX).
+CREATE FUNCTION cache_add(
+    key text,
+    value jsonb,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'cache_add'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_add(text, jsonb, interval) IS
+'Caches value under key only if no layer holds key; true if it stored. Redis decides when usable';
+
+-- Stores only when the key is present (Redis' SET XX).
+CREATE FUNCTION cache_replace(
+    key text,
+    value jsonb,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'cache_replace'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_replace(text, jsonb, interval) IS
+'Caches value under key only if key is cached; true if it stored. Redis decides when usable';
+
+-- The remaining time to live of a key.
+CREATE FUNCTION cache_ttl(key text)
+RETURNS interval
+AS 'MODULE_PATHNAME', 'cache_ttl'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_ttl(text) IS
+'Returns the remaining time to live of key (Redis'' PTTL when Redis holds it, else L1''s); NULL when not cached, -00:00:00.001 when it never expires';
+
+-- A new TTL for a cached key, without rewriting its value.
+CREATE FUNCTION cache_touch(key text, ttl interval)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'cache_touch'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_touch(text, interval) IS
+'Sets the TTL of a cached key in both layers (NULL: no expiry) without rewriting its value; true if it was cached';
+
+-- Removes every key stored with a tag and sends a CACHE_INVALIDATED event.
+CREATE FUNCTION cache_invalidate_tag(tag text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'cache_invalidate_tag'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION cache_invalidate_tag(text) IS
+'Removes every key of this namespace stored with tag from L1 and Redis, on every instance; returns the larger of the two layers'' counts. Sends CACHE_INVALIDATED on cachext.notify_channel';
+
+-- Everyone may read the statistics and the entry list.
+GRANT SELECT ON cache_stats, cache_entries TO PUBLIC;
+
+-- Administration is not for everyone: grant these to trusted roles.
+REVOKE ALL ON FUNCTION cache_clear() FROM PUBLIC;
+REVOKE ALL ON FUNCTION cache_stats_reset() FROM PUBLIC;
+REVOKE ALL ON FUNCTION cache_invalidate_pattern(text) FROM PUBLIC;
+
+-- The design's @cached decorator: creates <schema>.<name>_cached(<same
+-- arguments>) whose body is a cache_get_or_set around the original, keyed by
+-- cache_key(key_prefix, arguments...), its values stored with tags.  Values
+-- round-trip through jsonb.  The default key_prefix names the function with
+-- its schema and argument types, e.g. public.f(integer), so no two
+-- functions (overloads, or the same name in two schemas) share keys; it
+-- holds no OIDs, so it survives dump and restore.
+CREATE FUNCTION cache_function(
+    fn regprocedure,
+    ttl interval,
+    key_prefix text,
+    tags text[])
+RETURNS regprocedure
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    p pg_proc;
+    schema_name name;
+    ret pg_type;
+    elem_type oid;
+    wrapper text;
+    target text;
+    prefix text;
+    call_args text := '';
+    text_args text := '';
+    key_args text := '';
+    factory text;
+    fetch_value text;
+    result_expr text;
+    body text;
+    arg_types text;
+BEGIN
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'function to cache must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF tags IS NOT NULL AND (array_position(tags, NULL) IS NOT NULL OR '' = ANY (tags)) THEN
+        RAISE EXCEPTION 'cache tags must not be null or empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF ttl <= interval '0' THEN
+        RAISE EXCEPTION 'cache TTL must be positive'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL for entries that never expire.';
+    END IF;
+    SELECT * INTO p FROM pg_proc WHERE oid = fn;
+    IF p.prokind <> 'f' THEN
+        RAISE EXCEPTION 'cannot cache %', fn::text
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only plain functions can be wrapped, not procedures, aggregates or window functions.';
+    END IF;
+    IF p.provariadic <> 0 THEN
+        RAISE EXCEPTION 'cannot cache variadic function %', fn::text
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Wrap it in a function with a fixed argument list, then cache that.';
+    END IF;
+    SELECT * INTO ret FROM pg_type WHERE oid = p.prorettype;
+    IF ret.typtype = 'p' THEN
+        RAISE EXCEPTION 'cannot cache function % returning %', fn::text, format_type(ret.oid, NULL)
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Pseudo-type results (void, record, polymorphic types, internal) cannot round-trip through jsonb.',
+                  HINT = 'Return a named composite type (CREATE TYPE) or a base type.';
+    END IF;
+    FOR i IN 0 .. p.pronargs - 1 LOOP
+        IF (SELECT typtype FROM pg_type WHERE oid = p.proargtypes[i]) = 'p' THEN
+            RAISE EXCEPTION 'cannot cache function % taking an argument of type %',
+                    fn::text, format_type(p.proargtypes[i], NULL)
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Arguments of pseudo-types (polymorphic types, internal, "any") have no text form to build a key from.';
+        END IF;
+        call_args := call_args || CASE WHEN i > 0 THEN ', ' ELSE '' END
+            || format('$%s::%s', i + 1, format_type(p.proargtypes[i], NULL));
+        text_args := text_args || format(', $%s::text', i + 1);
+        key_args := key_args || format(', $%s', i + 1);
+    END LOOP;
+
+    -- names are quoted once, here, as SQL spells them (the key prefix too)
+    SELECT nspname INTO schema_name FROM pg_namespace WHERE oid = p.pronamespace;
+    target := format('%I.%I(%s)', schema_name, p.proname, call_args);
+    wrapper := format('%I.%I', schema_name, p.proname || '_cached');
+    arg_types := array_to_string(ARRAY(SELECT format_type(t, NULL)
+                                       FROM unnest(p.proargtypes::oid[]) t), ', ');
+    prefix := coalesce(key_prefix, format('%I.%I(%s)', schema_name, p.proname, arg_types));
+
+    -- the factory query returns one jsonb value; the wrapper turns it back
+    elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
+    IF p.proretset THEN
+        factory := format('SELECT coalesce(jsonb_agg(r), ''[]'') FROM %s r', target);
+        IF ret.typtype = 'c' THEN
+            result_expr := format('SELECT * FROM jsonb_populate_recordset(NULL::%s, (%%s))', format_type(ret.oid, NULL));
+        ELSE
+            result_expr := format('SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements((%%s)) e', format_type(ret.oid, NULL));
+        END IF;
+    ELSE
+        factory := format('SELECT %s', target);
+        IF ret.typtype = 'c' THEN
+            result_expr := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE jsonb_populate_record(NULL::%s, v) END FROM (SELECT (%%s) AS v) s',
+                                  format_type(ret.oid, NULL));
+        ELSIF ret.oid IN ('jsonb'::regtype, 'json'::regtype) THEN
+            result_expr := format('SELECT (%%s)::%s', format_type(ret.oid, NULL));
+        ELSIF elem_type IS NOT NULL THEN
+            result_expr := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE ARRAY(SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements(v) e)::%s END FROM (SELECT (%%s) AS v) s',
+                                  format_type(elem_type, NULL), format_type(ret.oid, NULL));
+        ELSE
+            result_expr := format('SELECT ((%%s) #>> ''{}'')::%s', format_type(ret.oid, NULL));
+        END IF;
+    END IF;
+
+    fetch_value := format('@extschema@.%s(%s, %L, %L::interval%s%s)',
+        CASE WHEN cardinality(tags) > 0 THEN 'cache_get_or_set_tagged' ELSE 'cache_get_or_set' END,
+        CASE WHEN p.pronargs = 0 THEN quote_literal(prefix)
+             ELSE format('@extschema@.cache_key(%L%s)', prefix, key_args) END,
+        factory, ttl,
+        CASE WHEN cardinality(tags) > 0 THEN format(', %L::text[]', tags) ELSE '' END,
+        text_args);
+    body := format(result_expr, fetch_value);
+
+    EXECUTE format('CREATE FUNCTION %s(%s) RETURNS %s%s LANGUAGE sql VOLATILE AS %L',
+        wrapper, pg_get_function_arguments(fn),
+        CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END, format_type(ret.oid, NULL),
+        body);
+    EXECUTE format('COMMENT ON FUNCTION %s(%s) IS %L', wrapper, arg_types,
+        format('Cached by cachext: %s with key prefix %s', fn::text, prefix));
+    RETURN format('%s(%s)', wrapper, arg_types)::regprocedure;
+END
+$function$;
+COMMENT ON FUNCTION cache_function(regprocedure, interval, text, text[]) IS
+'Creates <name>_cached(same arguments): the function''s result cached under cache_key(key_prefix, args...) for ttl, stored with tags';
+
+-- cache_function without tags, as 0.1.0 declared it.
+CREATE FUNCTION cache_function(
+    fn regprocedure,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
+    key_prefix text DEFAULT NULL)
+RETURNS regprocedure
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$ SELECT @extschema@.cache_function(fn, ttl, key_prefix, NULL::text[]) $function$;
+COMMENT ON FUNCTION cache_function(regprocedure, interval, text) IS
+'Creates <name>_cached(same arguments): the function''s result cached under cache_key(key_prefix, args...) for ttl';
+
+-- Drops the wrapper cache_function created.
+CREATE FUNCTION cache_uncache_function(fn regprocedure)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    p pg_proc;
+    wrapper regprocedure;
+BEGIN
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'function to uncache must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO p FROM pg_proc WHERE oid = fn;
+    wrapper := to_regprocedure(format('%I.%I(%s)',
+        (SELECT nspname FROM pg_namespace WHERE oid = p.pronamespace),
+        p.proname || '_cached',
+        array_to_string(ARRAY(SELECT format_type(t, NULL)
+                              FROM unnest(p.proargtypes::oid[]) t), ', ')));
+    IF wrapper IS NULL
+       OR coalesce(obj_description(wrapper, 'pg_proc'), '') NOT LIKE 'Cached by cachext: %' THEN
+        RAISE EXCEPTION 'function % has no cachext wrapper', fn::text
+            USING ERRCODE = 'undefined_function',
+                  HINT = 'cache_function() creates one.';
+    END IF;
+    EXECUTE format('DROP FUNCTION %s', wrapper::text);
+END
+$function$;
+COMMENT ON FUNCTION cache_uncache_function(regprocedure) IS
+'Drops the <name>_cached wrapper that cache_function created';
+
+-- The invalidation handler's trigger: cache_watch_table attaches it.
+CREATE FUNCTION cache_invalidation_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'cache_invalidation_trigger'
+LANGUAGE C;
+COMMENT ON FUNCTION cache_invalidation_trigger() IS
+'AFTER ROW / AFTER TRUNCATE trigger; arguments: entity, key templates. Invalidates the keys of changed rows when the transaction commits and sends <entity>_<CREATED|UPDATED|DELETED|TRUNCATED> events';
+
+-- Watches a table: changed rows invalidate the keys their templates name.
+-- fire_on_replica makes the triggers ENABLE ALWAYS, so that they also fire
+-- under session_replication_role = replica: on a logical replication
+-- subscriber, whose apply worker runs so.
+CREATE FUNCTION cache_watch_table(tbl regclass, entity text, key_templates text[],
+                                  fire_on_replica boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    template text;
+    col text;
+    args text;
+BEGIN
+    IF entity IS NULL OR entity !~ '^[A-Za-z][A-Za-z0-9_]*$' THEN
+        RAISE EXCEPTION 'invalid cache entity name %', coalesce(quote_literal(entity), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Events are named <entity>_UPDATED and so on, so the entity must be a plain identifier.',
+                  HINT = 'Use a name such as USER or ITEM.';
+    END IF;
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table to watch must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF fire_on_replica IS NULL THEN
+        RAISE EXCEPTION 'fire_on_replica must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF key_templates IS NULL OR cardinality(key_templates) = 0 THEN
+        RAISE EXCEPTION 'cache_watch_table needs at least one key template'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ARRAY[''user:{id}''], where {id} stands for the row''s id column.';
+    END IF;
+    FOREACH template IN ARRAY key_templates LOOP
+        IF template IS NULL OR template = '' THEN
+            RAISE EXCEPTION 'cache key templates must not be null or empty'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR col IN SELECT m[1] FROM regexp_matches(template, '\{([^}]*)\}', 'g') AS m LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                           WHERE attrelid = tbl AND attname = col
+                             AND attnum > 0 AND NOT attisdropped) THEN
+                RAISE EXCEPTION 'column "%" named in cache key template "%" does not exist in table %',
+                        col, template, tbl::text
+                    USING ERRCODE = 'undefined_column';
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    args := (SELECT string_agg(quote_literal(a), ', ')
+             FROM unnest(upper(entity) || key_templates) AS a);
+    PERFORM @extschema@.cache_unwatch_table(tbl);
+    EXECUTE format('CREATE TRIGGER cachext_invalidate AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)', tbl, args);
+    EXECUTE format('CREATE TRIGGER cachext_invalidate_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)', tbl, args);
+    IF fire_on_replica THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER cachext_invalidate, '
+                       'ENABLE ALWAYS TRIGGER cachext_invalidate_truncate', tbl);
+    END IF;
+END
+$function$;
+COMMENT ON FUNCTION cache_watch_table(regclass, text, text[], boolean) IS
+'Attaches cachext''s invalidation triggers: committed changes to tbl invalidate the keys key_templates give ({column} is the row''s value) and send <entity>_CREATED/_UPDATED/_DELETED/_TRUNCATED events; fire_on_replica also fires them under session_replication_role = replica (logical replication apply)';
+
+-- Stops watching a table.
+CREATE FUNCTION cache_unwatch_table(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    name text;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table to unwatch must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR name IN SELECT tgname FROM pg_trigger
+                WHERE tgrelid = tbl
+                  AND tgname IN ('cachext_invalidate', 'cachext_invalidate_truncate') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', name, tbl);
+    END LOOP;
+END
+$function$;
+COMMENT ON FUNCTION cache_unwatch_table(regclass) IS
+'Removes the triggers cache_watch_table attached';
