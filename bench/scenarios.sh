@@ -580,8 +580,9 @@ EOF
     l2_switch on
     key="$(sql -c 'SHOW cachext.namespace')bench_wp_plain:1"
     sql -c "SELECT cache_set('bench_wp_plain:1', '{\"cached\": true}', NULL)" >/dev/null
-    [ "$(redis-cli -p "$RPORT" exists "$key")" = 1 ] ||
-      say "write_path: warning: cache_set('bench_wp_plain:1') did not store $key in Redis: hand_written unlinks missing keys"
+    if [ "$(redis-cli -p "$RPORT" exists "$key" 2>&1)" != 1 ]; then
+      say "write_path: warning: no $key in Redis after cache_set('bench_wp_plain:1'): hand_written may unlink missing keys"
+    fi
     compare write_path "${variants[@]}"
     record write_path tx "${variants[@]}"
     for c in $CLIENTS; do

@@ -52,7 +52,8 @@ for my $scenario (
 	ok($rows{$scenario}, "results.csv has a row for $scenario");
 }
 is_deeply(\@failed_client_runs, [],
-	'every write_path run that was not skipped measured something');
+	'every write_path run that was not skipped measured something')
+  or diag("stdout:\n$stdout\nstderr:\n$stderr");
 like($stdout, qr/^== targets$/m, 'it reported the targets');
 
 done_testing();
