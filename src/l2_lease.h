@@ -56,10 +56,13 @@ extern RedisCommand *l2_lease_fence_commands(int nkeys,
 											 const char *const *keys,
 											 const int *key_lens,
 											 L2FenceStep step,
+											 const char *token,
 											 bool unlink,
 											 int64 fence_ttl_ms,
-											 int *ncommands, int *nfirst);
+											 int *ncommands, int *nscripts,
+											 int *nfirst);
 extern RedisCommand *l2_lease_pattern_fence_commands(L2FenceStep step,
+													 const char *token,
 													 int64 fence_ttl_ms,
 													 int *ncommands);
 extern void l2_lease_bump_commands(RedisCommand *commands, const char *key,
