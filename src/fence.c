@@ -27,9 +27,17 @@
  *
  * 2. fence_lift, once the commit is visible (or on abort, or at backend
  *    exit between the two): Redis first -- the buckets' sequences bumped
- *    (killing any lease read while they were fenced) and the token's
- *    fences removed; the pattern fence lifted with an epoch bump -- then
- *    L1's fences, which bumps their lease slots and epochs.  Neither layer
+ *    and the token's fences removed; the pattern fence lifted with an
+ *    epoch bump -- then L1's fences, which bumps their lease slots and
+ *    epochs.  A commit of a few keys (FENCE_UNANSWERED_LIFT_KEYS, no
+ *    patterns or tags) sends its Redis lift without waiting for the answer
+ *    (l2_fence_lift_unanswered), so a commit costs one round trip, not two:
+ *    the lift needs no answer (its script unlinks the keys again itself
+ *    should a fence be gone), and until Redis runs it the fences only
+ *    refuse stores a moment longer.  Should it never run (the connection
+ *    lost right after), the fences expire, and nothing old can be stored
+ *    meanwhile or after: the placing bumped the buckets' sequences, and a
+ *    lease read while a fence stood is fenced for good (l2_lease.c).  Neither layer
  *    needs its keys removed again: nothing stored them under a lease while
  *    they were fenced.  Nothing here raises an
  *    ERROR: Redis' failures, and any error at all inside the Redis part,
@@ -54,7 +62,11 @@
  * Memory.  The fence, its copies of the full keys and the patterns live in
  * TopTransactionContext, which outlives the commit and abort callbacks;
  * the Redis commands are built in a child context deleted after each step.
- * The pointer is cleared when the fence is lifted.  Backend exit between
+ * The lift's context is created at placing, with a first block of
+ * FENCE_LIFT_RESERVE that it keeps when reset: after the commit record an
+ * out-of-memory ERROR would be a PANIC, so the lift's Redis part runs in a
+ * PG_TRY whose catch resets the context to that block and queues the
+ * invalidations from it.  The pointer is cleared when the fence is lifted.  Backend exit between
  * the steps (FATAL) lifts the fence from a before_shmem_exit callback.
  *-------------------------------------------------------------------------
  */
@@ -78,6 +90,21 @@
 /* A transaction with more keys than this fences every L1 partition. */
 #define FENCE_ALL_L1_ABOVE	10000
 
+/*
+ * A commit's lift of at most this many keys (and no patterns or tags) is
+ * sent without waiting for Redis' answer: see lift_in_redis.
+ */
+#define FENCE_UNANSWERED_LIFT_KEYS 64
+
+/*
+ * The memory the lift reserves at placing: its context's first block,
+ * which the context keeps when it is reset.  Enough to queue every
+ * invalidation (one small entry at a time) should the lift's Redis part
+ * fail for want of memory, since no ERROR may escape after the commit
+ * record (it would be a PANIC).
+ */
+#define FENCE_LIFT_RESERVE	(64 * 1024)
+
 /* A fence token's length: 16 random hex digits, the pid, the time. */
 #define FENCE_TOKEN_LEN		40
 
@@ -97,6 +124,7 @@ typedef struct Fence
 									 * patterns and tags) */
 	bool		l1_all;			/* every L1 partition fenced */
 	int			l1_fenced;		/* keys[0 .. l1_fenced) fenced one by one */
+	MemoryContext lift_context; /* the lift's memory, reserved at placing */
 } Fence;
 
 static Fence *fence = NULL;
@@ -241,11 +269,11 @@ unlink_again(void)
 
 /*
  * The lift's Redis part.  After a commit: lifts the fences pre-commit
- * placed; where Redis says one no longer stood (see the file header), or
- * none was placed, bumps the buckets' sequences and the epoch, unlinks the
- * keys again and queues the patterns and tags; what Redis does not take is
- * queued.  After an abort: lifts what was placed, nothing more; what Redis
- * does not take expires.
+ * placed (a few keys' without waiting, see the file header); where Redis
+ * says one no longer stood, or none was placed, bumps the buckets'
+ * sequences and the epoch, unlinks the keys again and queues the patterns
+ * and tags; what Redis does not take is queued.  After an abort: lifts
+ * what was placed, nothing more; what Redis does not take expires.
  */
 static void
 lift_in_redis(bool committed)
@@ -262,6 +290,22 @@ lift_in_redis(bool committed)
 		if (committed)
 			queue_from(0);
 		return;
+	}
+	if (committed && fence->redis_placed && fence->patterns == NIL &&
+		fence->tags == NIL && fence->nkeys <= FENCE_UNANSWERED_LIFT_KEYS)
+	{
+		bool		sent;
+
+		if (!l2_fence_lift_unanswered(fence->nkeys,
+									  (const char *const *) fence->keys,
+									  fence->key_lens, fence->token,
+									  cachext_fence_timeout_ms, &sent))
+		{
+			queue_from(0);
+			return;
+		}
+		if (sent)
+			return;
 	}
 	if (fence->nkeys > 0 && (committed || fence->redis_placed))
 	{
@@ -326,6 +370,7 @@ void
 fence_place(List *keys, List *patterns, List *tags)
 {
 	MemoryContext old;
+	MemoryContext lift_context;
 	MemoryContext work;
 	ListCell   *lc;
 
@@ -337,8 +382,15 @@ fence_place(List *keys, List *patterns, List *tags)
 		before_shmem_exit(lift_at_exit, (Datum) 0);
 		exit_callback_registered = true;
 	}
+	/* the lift's reserve first, so that a lift after any failure below has it */
+	lift_context = AllocSetContextCreate(TopTransactionContext,
+										 "cachext fence lift",
+										 FENCE_LIFT_RESERVE,
+										 FENCE_LIFT_RESERVE,
+										 ALLOCSET_DEFAULT_MAXSIZE);
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	fence = palloc0(sizeof(Fence));
+	fence->lift_context = lift_context;
 	fence->keys = palloc(Max(list_length(keys), 1) * sizeof(char *));
 	fence->key_lens = palloc(Max(list_length(keys), 1) * sizeof(int));
 	/* nkeys counts the keys built, should building fail part way */
@@ -403,8 +455,7 @@ fence_lift(bool committed)
 
 	if (lifting == NULL)
 		return;
-	work = AllocSetContextCreate(TopTransactionContext, "cachext fence",
-								 ALLOCSET_DEFAULT_SIZES);
+	work = lifting->lift_context;
 	MemoryContextSwitchTo(work);
 	PG_TRY();
 	{
@@ -413,6 +464,8 @@ fence_lift(bool committed)
 	PG_CATCH();
 	{
 		swallow_error(work, holdoff);
+		/* back to the reserved block, whatever the Redis part took */
+		MemoryContextReset(work);
 		if (committed && l2_is_configured())
 			queue_from(0);
 	}

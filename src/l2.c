@@ -761,6 +761,39 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 }
 
 /*
+ * Sends the lift of a transaction's (token) fences on nkeys cache keys'
+ * buckets without waiting for Redis' answer (l2_lease_lift_command: the
+ * script unlinks the keys again itself should a fence be gone), so that a
+ * commit does not wait a round trip for it; the next exchange on the
+ * connection reads the answer.  *sent is false where that cannot be done
+ * (a cluster: the caller lifts with l2_fence_keys); false on a failure,
+ * when Redis may not have run it.
+ */
+bool
+l2_fence_lift_unanswered(int nkeys, const char *const *keys,
+						 const int *key_lens, const char *token,
+						 int64 fence_ttl_ms, bool *sent)
+{
+	RedisCommand cmd;
+	RedisConnResult result;
+	char	   *reason;
+
+	*sent = false;
+	if (redis_url_is_cluster(cachext_redis_url))
+		return true;
+	if (!l2_is_configured() || !ensure_connected())
+		return false;
+	cmd = l2_lease_lift_command(nkeys, keys, key_lens, token, fence_ttl_ms);
+	*sent = redis_route_send(redis, 1, &cmd, &result, &reason);
+	if (!*sent && reason != NULL)
+	{
+		fail(result == REDIS_CONN_TIMEOUT, reason);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Places or lifts the fence of a transaction's (token) pattern
  * invalidations (step; see l2_lease_pattern_fence_commands: in a cluster,
  * every slot's).  *lost says whether a lifted fence was no longer

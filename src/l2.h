@@ -84,6 +84,9 @@ extern bool l2_fence_keys(int nkeys, const char *const *keys,
 						  const int *key_lens, L2FenceStep step,
 						  const char *token, bool unlink,
 						  int64 fence_ttl_ms, int64 *removed, int64 *lost);
+extern bool l2_fence_lift_unanswered(int nkeys, const char *const *keys,
+									 const int *key_lens, const char *token,
+									 int64 fence_ttl_ms, bool *sent);
 extern bool l2_fence_patterns(L2FenceStep step, const char *token,
 							  int64 fence_ttl_ms, bool *lost);
 extern bool l2_lock(const char *key, int key_len, const char *token,

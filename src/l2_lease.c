@@ -52,8 +52,11 @@
  * the names above, so instances of an earlier version sharing it agree.
  *
  * Scripts.  A lease read creates a missing sequence (the key's or its
- * bucket's) or epoch with a random value; a store under a lease compares
- * the sequences and the epoch and
+ * bucket's) or epoch with a random value, and notes whether a fence of the
+ * key's bucket or of the patterns stands: a lease read then is fenced and
+ * never stores (the row its load reads may be older than a commit about to
+ * become visible), however the fence ends, lifted or expired.  A store
+ * under a lease compares the sequences and the epoch and
  * sets the value in one EVAL, so no invalidation can slip between the
  * check and the SET, and a counter missing at the store never validates
  * the lease (LEASE_STILL_VALID); an unlock deletes the lock only if it
@@ -93,6 +96,18 @@
 
 /* Most keys one UNLINK of a fence script names (Lua's unpack has a limit). */
 #define L2_FENCE_UNLINK_CHUNK 500
+
+/*
+ * Lua: now, Redis' clock in ms (TIME: scripts replicate their effects, so
+ * reading it is allowed), and whether the fences key k has a fence standing
+ * (see "Fence tokens" above); scores are compared as text made with %.0f,
+ * since Lua's own number to text rounds to 14 digits.
+ */
+#define REDIS_NOW_MS \
+	"local time = redis.call('TIME') " \
+	"local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) "
+#define FENCE_STANDS(k) \
+	"(redis.call('ZCOUNT', " k ", '(' .. string.format('%.0f', now), '+inf') > 0)"
 
 /* ARGV of the fence scripts for each L2FenceStep. */
 static const char *const fence_step_arg[] = {"place", "lift", "none"};
@@ -311,12 +326,13 @@ random_counter_start(void)
  * sequence, the epoch and the key's bucket's sequence, each created first
  * with a random value when Redis does not hold it (the sequences with
  * their idle expiry), so that a lease always holds three values that
- * existed in Redis.
+ * existed in Redis; and 1 when a fence of the key's bucket or of the
+ * patterns stands (FENCE_STANDS), else 0.
  */
 RedisCommand
 l2_lease_read_command(const char *key, int key_len)
 {
-	RedisCommand cmd = redis_command(9);
+	RedisCommand cmd = redis_command(11);
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
 	int			epoch_len;
@@ -327,20 +343,37 @@ l2_lease_read_command(const char *key, int key_len)
 										L2_BUCKET_SEQ_KEY,
 										sizeof(L2_BUCKET_SEQ_KEY) - 1,
 										&bucket_seq_len);
+	int			fences_len;
+	char	   *fences = bucket_key(fence_bucket(key, key_len),
+									L2_BUCKET_FENCE_KEY,
+									sizeof(L2_BUCKET_FENCE_KEY) - 1,
+									&fences_len);
+	int			pattern_fences_len;
+	const char *pattern_fences = shared_key(key, key_len, L2_PATTERN_FENCE_KEY,
+											sizeof(L2_PATTERN_FENCE_KEY) - 1,
+											&pattern_fences_len);
+	int			a = 0;
 
-	redis_command_arg_string(&cmd, 0, "EVAL");
-	redis_command_arg_string(&cmd, 1,
+	redis_command_arg_string(&cmd, a++, "EVAL");
+	redis_command_arg_string(&cmd, a++,
 							 "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', " L2_SEQ_TTL_MS ") "
 							 "redis.call('SET', KEYS[2], ARGV[2], 'NX') "
 							 "redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', " L2_SEQ_TTL_MS ") "
-							 "return redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])");
-	redis_command_arg_string(&cmd, 2, "3");
-	redis_command_arg(&cmd, 3, seq, seq_len);
-	redis_command_arg(&cmd, 4, epoch, epoch_len);
-	redis_command_arg(&cmd, 5, bucket_seq, bucket_seq_len);
-	redis_command_arg_string(&cmd, 6, random_counter_start());
-	redis_command_arg_string(&cmd, 7, random_counter_start());
-	redis_command_arg_string(&cmd, 8, random_counter_start());
+							 REDIS_NOW_MS
+							 "local counters = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3]) "
+							 "table.insert(counters, (" FENCE_STANDS("KEYS[4]") " or "
+							 FENCE_STANDS("KEYS[5]") ") and 1 or 0) "
+							 "return counters");
+	redis_command_arg_string(&cmd, a++, "5");
+	redis_command_arg(&cmd, a++, seq, seq_len);
+	redis_command_arg(&cmd, a++, epoch, epoch_len);
+	redis_command_arg(&cmd, a++, bucket_seq, bucket_seq_len);
+	redis_command_arg(&cmd, a++, fences, fences_len);
+	redis_command_arg(&cmd, a++, pattern_fences, pattern_fences_len);
+	redis_command_arg_string(&cmd, a++, random_counter_start());
+	redis_command_arg_string(&cmd, a++, random_counter_start());
+	redis_command_arg_string(&cmd, a++, random_counter_start());
+	Assert(a == cmd.argc);
 	return cmd;
 }
 
@@ -348,11 +381,13 @@ l2_lease_read_command(const char *key, int key_len)
 bool
 l2_lease_take(const RedisReply *reply, L2Lease *lease)
 {
-	if (reply->type != REPLY_ARRAY || reply->elements != 3)
+	if (reply->type != REPLY_ARRAY || reply->elements != 4 ||
+		reply->element[3]->type != REPLY_INTEGER)
 		return false;
 	for (int i = 0; i < 3; i++)
 		if (reply->element[i]->type != REPLY_STRING)
 			return false;
+	lease->fenced = reply->element[3]->integer != 0;
 	lease->seq = pnstrdup(reply->element[0]->str, reply->element[0]->len);
 	lease->epoch = pnstrdup(reply->element[1]->str, reply->element[1]->len);
 	lease->bucket_seq = pnstrdup(reply->element[2]->str,
@@ -367,18 +402,6 @@ unix_ms_now(void)
 	return GetCurrentTimestamp() / 1000 +
 		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 }
-
-/*
- * Lua: now, Redis' clock in ms (TIME: scripts replicate their effects, so
- * reading it is allowed), and whether the fences key k has a fence standing
- * (see "Fence tokens" above); scores are compared as text made with %.0f,
- * since Lua's own number to text rounds to 14 digits.
- */
-#define REDIS_NOW_MS \
-	"local time = redis.call('TIME') " \
-	"local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) "
-#define FENCE_STANDS(k) \
-	"(redis.call('ZCOUNT', " k ", '(' .. string.format('%.0f', now), '+inf') > 0)"
 
 /*
  * The one place a lease is checked (Lua, in the storing script, with the
@@ -403,12 +426,14 @@ unix_ms_now(void)
  * sequence, the epoch, its bucket's fences, the patterns' fences, its
  * bucket's sequence, then the tags' member sets.  ARGV: value, the
  * lease's sequence and epoch, TTL in ms (-1: none), condition ("", "NX",
- * "XX"), "1" to check the lease, the members' score, the score below which
+ * "XX"), "1" to check the lease ("fenced" for a fenced lease, which never
+ * stores), the members' score, the score below which
  * members are trimmed, the write sequence's TTL, the lease's bucket
  * sequence.  Answers 1 when it stored.
  */
 #define L2_WRITE_KEYS_BEFORE_TAGS 6
 #define L2_WRITE_SCRIPT \
+	"if ARGV[6] == 'fenced' then return 0 end " \
 	"if ARGV[6] == '1' then " \
 	REDIS_NOW_MS \
 	"if " FENCE_STANDS("KEYS[4]") " or " FENCE_STANDS("KEYS[5]") " then " \
@@ -492,7 +517,8 @@ l2_lease_write_command(const L2Write *write)
 							 psprintf(INT64_FORMAT,
 									  write->ttl_ms >= 0 ? write->ttl_ms : -1));
 	redis_command_arg_string(&cmd, a++, write->condition ? write->condition : "");
-	redis_command_arg_string(&cmd, a++, write->lease ? "1" : "0");
+	redis_command_arg_string(&cmd, a++, write->lease == NULL ? "0" :
+							 write->lease->fenced ? "fenced" : "1");
 	redis_command_arg_string(&cmd, a++, write->ttl_ms >= 0 ?
 							 psprintf(INT64_FORMAT,
 									  now_ms + write->ttl_ms + L2_TAG_GRACE_MS) :
@@ -664,35 +690,44 @@ l2_lease_unlock_command(const char *key, int key_len, const char *token)
 
 /*
  * The script of fence buckets (step; see "Fence buckets" above).  KEYS:
- * each bucket's fences and sequence.  ARGV: the step, the transaction's
- * token, the fence's TTL, the sequence's TTL.  Placing adds the token's
- * fence; lifting, or L2_FENCE_NONE, bumps the sequences (killing the leases
- * of the buckets' keys read before), and lifting removes the token's fence.
- * It answers how many of the lifted fences were gone or expired.
+ * each bucket's fences and sequence (ARGV[5] of them), then cache keys to
+ * unlink should a lifted fence be gone or expired.  ARGV: the step, the
+ * transaction's token, the fence's TTL, the sequence's TTL, the number of
+ * bucket keys.  Placing adds the token's fence, lifting removes it; every
+ * step bumps the sequences, killing the leases of the buckets' keys read
+ * before (a lease read while the fence stands is fenced anyway, see
+ * "Scripts" above).  It answers how many of the lifted fences were gone or
+ * expired.
  */
 #define L2_FENCE_SCRIPT \
 	REDIS_NOW_MS \
 	"local lost = 0 " \
-	"for i = 1, #KEYS, 2 do " \
+	"local nbucket_keys = tonumber(ARGV[5]) " \
+	"for i = 1, nbucket_keys, 2 do " \
 	FENCE_STEP("KEYS[i]") \
-	"if ARGV[1] ~= 'place' then " \
 	"redis.call('INCR', KEYS[i + 1]) " \
 	"redis.call('PEXPIRE', KEYS[i + 1], ARGV[4]) " \
 	"end " \
+	"if lost > 0 then " \
+	"for i = nbucket_keys + 1, #KEYS do redis.call('UNLINK', KEYS[i]) end " \
 	"end " \
 	"return lost"
 
-/* The fence script of nbuckets buckets, buckets[0 ..]. */
+/*
+ * The fence script of nbuckets buckets, buckets[0 ..], and of nkeys cache
+ * keys to unlink should a lifted fence be gone.
+ */
 static RedisCommand
 buckets_fence_command(int nbuckets, const int *buckets, L2FenceStep step,
-					  const char *token, int64 fence_ttl_ms)
+					  const char *token, int64 fence_ttl_ms, int nkeys,
+					  const char *const *keys, const int *key_lens)
 {
-	RedisCommand cmd = redis_command(2 * nbuckets + 7);
+	RedisCommand cmd = redis_command(2 * nbuckets + nkeys + 8);
 	int			arg = 0;
 
 	redis_command_arg_string(&cmd, arg++, "EVAL");
 	redis_command_arg_string(&cmd, arg++, L2_FENCE_SCRIPT);
-	redis_command_arg_string(&cmd, arg++, psprintf("%d", 2 * nbuckets));
+	redis_command_arg_string(&cmd, arg++, psprintf("%d", 2 * nbuckets + nkeys));
 	for (int i = 0; i < nbuckets; i++)
 	{
 		int			len;
@@ -705,12 +740,44 @@ buckets_fence_command(int nbuckets, const int *buckets, L2FenceStep step,
 						 sizeof(L2_BUCKET_SEQ_KEY) - 1, &len);
 		redis_command_arg(&cmd, arg++, own, len);
 	}
+	for (int i = 0; i < nkeys; i++)
+		redis_command_arg(&cmd, arg++, keys[i], key_lens[i]);
 	redis_command_arg_string(&cmd, arg++, fence_step_arg[step]);
 	redis_command_arg_string(&cmd, arg++, token);
 	redis_command_arg_string(&cmd, arg++, psprintf(INT64_FORMAT, fence_ttl_ms));
 	redis_command_arg_string(&cmd, arg++, L2_SEQ_TTL_MS);
+	redis_command_arg_string(&cmd, arg++, psprintf("%d", 2 * nbuckets));
 	Assert(arg == cmd.argc);
 	return cmd;
+}
+
+/*
+ * The lift of token's fences on the buckets of nkeys cache keys as one
+ * script that needs no answer read: should a fence be gone or expired, the
+ * script itself unlinks the keys again.  A single node's (in a cluster a
+ * script touches one slot).  For a few keys: their buckets are found by
+ * comparing each with those before.
+ */
+RedisCommand
+l2_lease_lift_command(int nkeys, const char *const *keys, const int *key_lens,
+					  const char *token, int64 fence_ttl_ms)
+{
+	int		   *buckets = palloc(Max(nkeys, 1) * sizeof(int));
+	int			nbuckets = 0;
+
+	Assert(!cluster_keys);
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			b = fence_bucket(keys[i], key_lens[i]);
+		int			j = 0;
+
+		while (j < nbuckets && buckets[j] != b)
+			j++;
+		if (j == nbuckets)
+			buckets[nbuckets++] = b;
+	}
+	return buckets_fence_command(nbuckets, buckets, L2_FENCE_LIFT, token,
+								 fence_ttl_ms, nkeys, keys, key_lens);
 }
 
 /*
@@ -771,7 +838,7 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 		commands[c] = buckets_fence_command(Min(per_script,
 												n - c * per_script),
 											buckets + c * per_script, step,
-											token, fence_ttl_ms);
+											token, fence_ttl_ms, 0, NULL, NULL);
 	*nfirst = cluster_keys ? *nscripts : 0;
 	n = *nscripts;
 	for (int u = 0; u < nunlinks; u++)
@@ -799,9 +866,9 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 
 /*
  * Copy i (shared_key_copy) of the pattern fence script: the token's fence
- * placed or lifted (FENCE_STEP) in the patterns' fences; lifting, or
- * L2_FENCE_NONE, bumps the epoch.  It answers 1 when the lifted fence was
- * gone or expired, else 0.
+ * placed or lifted (FENCE_STEP) in the patterns' fences; every step bumps
+ * the epoch.  It answers 1 when the lifted fence was gone or expired, else
+ * 0.
  */
 static RedisCommand
 pattern_fence_command(int i, L2FenceStep step, const char *token,
@@ -821,8 +888,7 @@ pattern_fence_command(int i, L2FenceStep step, const char *token,
 							 REDIS_NOW_MS
 							 "local lost = 0 "
 							 FENCE_STEP("KEYS[2]")
-							 "if ARGV[1] ~= 'place' then "
-							 "redis.call('INCR', KEYS[1]) end "
+							 "redis.call('INCR', KEYS[1]) "
 							 "return lost");
 	redis_command_arg_string(&cmd, 2, "2");
 	redis_command_arg(&cmd, 3, epoch, epoch_len);
@@ -836,8 +902,8 @@ pattern_fence_command(int i, L2FenceStep step, const char *token,
 /*
  * The scripts that place or lift the fence of a committing transaction's
  * pattern invalidations (step, token): one, or in a cluster one per slot.
- * Lifting, or L2_FENCE_NONE, bumps the epoch, so that no lease read before
- * can store.  *ncommands says how many.
+ * Each bumps the epoch, so that no lease read before can store.
+ * *ncommands says how many.
  */
 RedisCommand *
 l2_lease_pattern_fence_commands(L2FenceStep step, const char *token,
