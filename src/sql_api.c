@@ -269,8 +269,9 @@ cache_get(PG_FUNCTION_ARGS)
 
 /*
  * cache_set(key text, value jsonb [, ttl interval [, tags text[]]]): stores
- * value.  Without a ttl argument the entry lives cachext.default_ttl (0.1.0's
- * SQL; 0.2.0's passes its default); a NULL ttl means no expiry.
+ * value.  Without a ttl argument the entry lives cachext.default_ttl (the
+ * two-argument overload of 0.1.0's and 0.2.0's SQL; from 0.3.0 the SQL
+ * default passes it); a NULL ttl means no expiry.
  */
 Datum
 cache_set(PG_FUNCTION_ARGS)
