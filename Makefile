@@ -9,7 +9,7 @@
 #                        suites, each against a temporary instance started with
 #                        cachext preloaded; needs redis-server on PATH for L2 tests
 #
-# Set PG_CONFIG to build against another PostgreSQL (15, 17 and 18 tested: docs/testing.md).
+# Set PG_CONFIG to build against another PostgreSQL (the versions tested: docs/testing.md).
 
 EXTENSION = cachext
 MODULE_big = cachext
