@@ -72,6 +72,7 @@
 
 #include "cachext.h"
 #include "compat.h"
+#include "durations.h"
 #include "redis_conn.h"
 
 /* Bytes read from the socket at a time. */
@@ -323,7 +324,8 @@ wait_for_socket(pgsocket fd, int events, TimestampTz deadline)
 
 		if (now >= deadline)
 			return false;
-		if (WaitEventSetWait(set, (long) ((deadline - now + 999) / 1000),
+		if (WaitEventSetWait(set,
+							 (long) cachext_usecs_to_ms_ceil(deadline - now),
 							 &event, 1, PG_WAIT_EXTENSION) == 0)
 			continue;
 		if (event.events & WL_LATCH_SET)
