@@ -179,6 +179,14 @@ is(series_value('cachext_table_commits_fenced_total', table => 'public.users'),
 is(scalar @{ $series->{cachext_prefix_entries} }, 4,
 	'one prefix series per slot and one for other: the cardinality is bounded');
 
+# ---- The Grafana dashboard shipped beside the file asks only for series
+# the exporter serves.
+my $dashboard = slurp_file("$FindBin::RealBin/../../contrib/grafana/cachext-dashboard.json");
+my %asked = map { $_ => 1 } $dashboard =~ /\b(cachext_\w+)\{/g;
+cmp_ok(scalar keys %asked, '>=', 20, 'the dashboard charts ' . scalar(keys %asked) . ' metrics');
+is(join(' ', grep { !$series->{$_} } sort keys %asked), '',
+	'every metric of the dashboard is one the exporter serves');
+
 $exporter_run->kill_kill;
 $exporter_run = undef;
 done_testing();
