@@ -165,8 +165,9 @@ typedef struct L1Entry
 } L1Entry;
 
 /*
- * One key prefix's counters in one partition (see "Counters").  64 bytes:
- * one cache line, so hits of different prefixes do not share a line.
+ * One key prefix's counters in one partition (see "Counters").  64 bytes
+ * (with native atomics), and the array starts on a cache line, so hits of
+ * different prefixes or partitions never write the same line.
  */
 typedef struct L1PrefixCounters
 {
@@ -276,6 +277,8 @@ partition_size(int32 max_entries, int32 nchunks, int32 nbuckets)
 	size = add_size(size, MAXALIGN(mul_size(max_entries, sizeof(int32))));
 	size = add_size(size, MAXALIGN(mul_size(nchunks, sizeof(int32))));
 	size = add_size(size, MAXALIGN(mul_size(nchunks, L1_CHUNK_SIZE)));
+	/* the counters start on a cache line: room for the padding */
+	size = add_size(size, PG_CACHE_LINE_SIZE);
 	size = add_size(size, MAXALIGN(mul_size(prefix_stats_slots(),
 											sizeof(L1PrefixCounters))));
 	return size;
@@ -331,7 +334,7 @@ view_partition(L1PartitionView *view, L1Partition *header)
 	p += MAXALIGN(header->nchunks * sizeof(int32));
 	view->chunk_data = p;
 	p += MAXALIGN((Size) header->nchunks * L1_CHUNK_SIZE);
-	view->counters = (L1PrefixCounters *) p;
+	view->counters = (L1PrefixCounters *) CACHELINEALIGN(p);
 }
 
 /* Zeroes a partition's counters; the sizes too when with_sizes. */

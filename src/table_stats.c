@@ -8,9 +8,9 @@
  * trigger (triggers.c) adds each row's figures to this backend's tally of
  * the transaction, fence.c adds the time its Redis steps took, and at the
  * commit (triggers_commit) each table the transaction touched gets its
- * rows, its keys, one commit and the transaction's whole time in Redis (a
- * commit of two tables counts its time for each).  An abort forgets the
- * tally.  Keys are the distinct keys, patterns and tags a row added to its
+ * rows and, if they named any key, its keys, one commit and the
+ * transaction's whole time in Redis (a commit of two tables counts its
+ * time for each).  An abort forgets the tally.  Keys are the distinct keys, patterns and tags a row added to its
  * (sub)transaction's pending set: an UPDATE naming the same key twice, or
  * two rows naming one key, count once.  Rows of a subtransaction that
  * rolled back are still counted once the transaction commits.
@@ -244,6 +244,8 @@ table_stats_commit(void)
 		TableTally *t = &tally[touched[i]];
 
 		pg_atomic_fetch_add_u64(&slot->rows, (uint64) t->rows);
+		if (t->keys == 0)
+			continue;			/* its rows named no key: nothing fenced */
 		pg_atomic_fetch_add_u64(&slot->keys, (uint64) t->keys);
 		pg_atomic_fetch_add_u64(&slot->commits, 1);
 		pg_atomic_fetch_add_u64(&slot->redis_us,
