@@ -54,6 +54,7 @@
 #include "sync_worker.h"
 #include "table_stats.h"
 #include "ttl_clock.h"
+#include "wait_events.h"
 #include "xact.h"
 
 PG_MODULE_MAGIC;
@@ -153,6 +154,7 @@ cachext_shmem_startup(void)
 	table_stats_shmem_startup();
 	ttl_clock_shmem_startup();
 	event_queue_shmem_startup();
+	wait_events_shmem_startup();
 }
 
 /* Partition counts must be powers of two: a key's partition is a bit mask. */

@@ -73,6 +73,7 @@
 #include "cachext.h"
 #include "compat.h"
 #include "redis_conn.h"
+#include "wait_events.h"
 
 /* Bytes read from the socket at a time. */
 #define READ_CHUNK_BYTES	(16 * 1024)
@@ -322,7 +323,8 @@ wait_for_socket(pgsocket fd, int events, TimestampTz deadline)
 		if (now >= deadline)
 			return false;
 		if (WaitEventSetWait(set, (long) ((deadline - now + 999) / 1000),
-							 &event, 1, PG_WAIT_EXTENSION) == 0)
+							 &event, 1,
+							 cachext_wait_event(CACHEXT_WAIT_REDIS)) == 0)
 			continue;
 		if (event.events & WL_LATCH_SET)
 		{
