@@ -849,7 +849,8 @@ touch(L1Entry *e, TimestampTz now)
  *
  * With meta, an expired entry still within its stale window and expired
  * for less than stale_us is returned too, as a miss with meta->stale set;
- * meta also gets the entry's expiry and load duration.
+ * meta also gets the entry's expiry and load duration.  namespace_len
+ * says where the user key begins, for a miss's key prefix.
  */
 Jsonb *
 l1_lookup_entry(const char *key, int key_len, int namespace_len,
@@ -895,8 +896,9 @@ l1_lookup_entry(const char *key, int key_len, int namespace_len,
 	}
 	if (i != L1_NONE && !stale)
 	{
-		pg_atomic_fetch_add_u64(&view->counters[view->entries[i].prefix_slot].hits,
-								1);
+		L1PrefixCounters *c = &view->counters[view->entries[i].prefix_slot];
+
+		pg_atomic_fetch_add_u64(&c->hits, 1);
 		pg_atomic_fetch_add_u64(&view->entries[i].hits, 1);
 		touch(&view->entries[i], now);
 		policy_on_hit(view, i);
@@ -917,9 +919,11 @@ l1_lookup_entry(const char *key, int key_len, int namespace_len,
 	}
 	LWLockRelease(view->lock);
 	if (i == L1_NONE || stale)
-		pg_atomic_fetch_add_u64(&view->counters[prefix_stats_slot(key, key_len,
-																  namespace_len)].misses,
-								1);
+	{
+		int			slot = prefix_stats_slot(key, key_len, namespace_len);
+
+		pg_atomic_fetch_add_u64(&view->counters[slot].misses, 1);
+	}
 	return result;
 }
 

@@ -10,10 +10,11 @@
  * commit (triggers_commit) each table the transaction touched gets its
  * rows and, if they named any key, its keys, one commit and the
  * transaction's whole time in Redis (a commit of two tables counts its
- * time for each).  An abort forgets the tally.  Keys are the distinct keys, patterns and tags a row added to its
- * (sub)transaction's pending set: an UPDATE naming the same key twice, or
- * two rows naming one key, count once.  Rows of a subtransaction that
- * rolled back are still counted once the transaction commits.
+ * time for each).  An abort forgets the tally.  Keys are the distinct
+ * keys, patterns and tags a row added to its (sub)transaction's pending
+ * set: an UPDATE naming the same key twice, or two rows naming one key,
+ * count once.  Rows of a subtransaction that rolled back are still counted
+ * once the transaction commits.
  *
  * Slots.  A table (database and OID) claims a slot of a fixed array in
  * shared memory the first time its trigger fires, for the life of the
