@@ -81,16 +81,23 @@ my $exporter_run = IPC::Run::start(
 	init => sub { $ENV{DATA_SOURCE_NAME} = $dsn; });
 END { $exporter_run->kill_kill if $exporter_run; }
 
-# Scrapes /metrics: a hash of metric name => [[labels hash, value], ...].
+# Scrapes /metrics: its cachext lines, or undef before the exporter answers.
 my $http = HTTP::Tiny->new(timeout => 10);
 sub scrape
 {
 	my $response = $http->get("http://127.0.0.1:$http_port/metrics");
 	return undef unless $response->{success};
+	return join("\n", grep { /^cachext/ } split /\n/, $response->{content});
+}
+
+# A hash of metric name => [[labels hash, value], ...] of scraped lines.
+sub parse_series
+{
+	my ($text) = @_;
 	my %series;
-	for my $line (split /\n/, $response->{content})
+	for my $line (split /\n/, $text)
 	{
-		next if $line =~ /^#/ || $line !~ /^(cachext\w*)(?:\{(.*)\})? (\S+)$/;
+		next if $line !~ /^(cachext\w*)(?:\{(.*)\})? (\S+)$/;
 		my ($name, $labels, $value) = ($1, $2 // '', $3);
 		my %labels = $labels =~ /(\w+)="((?:[^"\\]|\\.)*)"/g;
 		push @{ $series{$name} }, [ \%labels, $value ];
@@ -98,10 +105,35 @@ sub scrape
 	return \%series;
 }
 
+# The queries of the file: name => [columns, which are labels, SQL].
+my $queries = CPAN::Meta::YAML->read($queries_file)->[0];
+my %query_shape;
+for my $query (sort keys %$queries)
+{
+	my @metrics = @{ $queries->{$query}{metrics} };
+	my @columns = map { (keys %$_)[0] } @metrics;
+	my %is_label = map { $columns[$_] => 1 }
+	  grep { $metrics[$_]{ $columns[$_] }{usage} eq 'LABEL' } 0 .. $#columns;
+	my $select = join(', ', map { qq{"$_"} } @columns);
+	$query_shape{$query} = [ \@columns, \%is_label,
+		"SELECT $select FROM ($queries->{$query}{query}) q" ];
+}
+
+# What the SQL side says now: every query's rows and cache_stats' figures.
+sub sql_side
+{
+	my %side = map { $_ => [ split /\n/, sql($query_shape{$_}[2]) ] } keys %query_shape;
+	$side{l1} = { map { split /=/ } split /\n/, sql(q{
+		SELECT 'hits=' || hits || E'\nmisses=' || misses || E'\nsets=' || sets
+		       || E'\nentries=' || entries || E'\nbytes=' || bytes || E'\nloads=' || loads
+		FROM cache_stats WHERE layer = 'l1'}) };
+	$side{l2_hits} = sql(q{SELECT hits FROM cache_stats WHERE layer = 'l2'});
+	return \%side;
+}
+
 # The exporter answers once it has listened and read the database.
-my $series;
 my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-until (($series = scrape()) && $series->{cachext_hits_total})
+until ((scrape() // '') =~ /^cachext_hits_total/m)
 {
 	if (time > $deadline)
 	{
@@ -109,6 +141,24 @@ until (($series = scrape()) && $series->{cachext_hits_total})
 		die "set-up: the exporter served no cachext series on port $http_port";
 	}
 	usleep(100_000);
+}
+
+# The sync worker may still be reading the workload's own writes back from
+# Redis: compare a reading of the views with the scrapes around it once two
+# scrapes in a row agree.
+my ($series, $side);
+for (my $tries = 0;; $tries++)
+{
+	my $before = scrape();
+	$side = sql_side();
+	my $after = scrape();
+	if (defined $before && defined $after && $before eq $after)
+	{
+		$series = parse_series($after);
+		last;
+	}
+	die 'set-up: the figures never stood still between two scrapes' if $tries > 100;
+	usleep(200_000);
 }
 
 # The value of the series of $name whose labels include %want, or undef.
@@ -124,40 +174,29 @@ sub series_value
 
 # ---- Every metric the file declares, for every row of its query, equals
 # what the query returns (counters and gauges alike).
-my $queries = CPAN::Meta::YAML->read($queries_file)->[0];
-for my $query (sort keys %$queries)
+for my $query (sort keys %query_shape)
 {
-	my @columns = map { (keys %$_)[0] } @{ $queries->{$query}{metrics} };
-	my @labels = grep {
-		$queries->{$query}{metrics}[ $_->[1] ]{ $_->[0] }{usage} eq 'LABEL'
-	} map { [ $columns[$_], $_ ] } 0 .. $#columns;
-	@labels = map { $_->[0] } @labels;
-	my %is_label = map { $_ => 1 } @labels;
-	my $select = join(', ', map { qq{"$_"} } @columns);
-	my @rows = split /\n/,
-	  sql("SELECT $select FROM ($queries->{$query}{query}) q");
+	my ($columns, $is_label) = @{ $query_shape{$query} };
+	my @rows = @{ $side->{$query} };
 	ok(@rows > 0, "$query returns rows");
 	for my $row (@rows)
 	{
 		my @values = split /\|/, $row, -1;
-		my %labels = map { $columns[$_] => $values[$_] }
-		  grep { $is_label{ $columns[$_] } } 0 .. $#columns;
+		my %labels = map { $columns->[$_] => $values[$_] }
+		  grep { $is_label->{ $columns->[$_] } } 0 .. $#$columns;
 		my $where = join(',', map { "$_=$labels{$_}" } sort keys %labels);
-		for my $i (grep { !$is_label{ $columns[$_] } } 0 .. $#columns)
+		for my $i (grep { !$is_label->{ $columns->[$_] } } 0 .. $#$columns)
 		{
-			my $got = series_value("${query}_$columns[$i]", %labels);
+			my $got = series_value("${query}_$columns->[$i]", %labels);
 			ok(defined $got && abs($got - $values[$i]) <= 1e-9 * abs($values[$i]),
-				"${query}_$columns[$i]\{$where} = $values[$i]")
+				"${query}_$columns->[$i]\{$where} = $values[$i]")
 			  or diag('scraped: ' . ($got // 'no such series'));
 		}
 	}
 }
 
 # ---- And those are cache_stats' figures: a few by name, against the view.
-my %l1 = map { split /=/ } split /\n/, sql(q{
-	SELECT 'hits=' || hits || E'\nmisses=' || misses || E'\nsets=' || sets
-	       || E'\nentries=' || entries || E'\nbytes=' || bytes || E'\nloads=' || loads
-	FROM cache_stats WHERE layer = 'l1'});
+my %l1 = %{ $side->{l1} };
 is(series_value('cachext_hits_total', layer => 'l1'), $l1{hits}, 'cachext_hits_total{layer="l1"} is cache_stats.hits');
 is(series_value('cachext_misses_total', layer => 'l1'), $l1{misses}, 'cachext_misses_total{layer="l1"} is cache_stats.misses');
 is(series_value('cachext_sets_total', layer => 'l1'), $l1{sets}, 'cachext_sets_total{layer="l1"} is cache_stats.sets');
@@ -165,8 +204,8 @@ is(series_value('cachext_l1_entries'), $l1{entries}, 'cachext_l1_entries is cach
 is(series_value('cachext_l1_bytes'), $l1{bytes}, 'cachext_l1_bytes is cache_stats.bytes');
 is(series_value('cachext_loads_total'), 1, 'cachext_loads_total counts the one load');
 is(series_value('cachext_l2_up'), 1, 'cachext_l2_up says Redis answers');
-is(series_value('cachext_hits_total', layer => 'l2'),
-	sql(q{SELECT hits FROM cache_stats WHERE layer = 'l2'}), 'cachext_hits_total{layer="l2"} is l2\'s hits');
+is(series_value('cachext_hits_total', layer => 'l2'), $side->{l2_hits},
+	'cachext_hits_total{layer="l2"} is l2\'s hits');
 is(series_value('cachext_prefix_sets_total', prefix => 'user:'), 3, 'three user: sets');
 is(series_value('cachext_prefix_hits_total', prefix => 'other'), 1, 'the other prefix bucket\'s hit');
 my $sum = 0;
