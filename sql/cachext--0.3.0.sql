@@ -11,21 +11,20 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION cache_get(text) IS
 'Returns the cached value of key, or NULL on a miss';
 
--- Stores a value with cachext.default_ttl.
-CREATE FUNCTION cache_set(key text, value jsonb)
+-- Stores a value: for cachext.default_ttl unless ttl is given (ttl => NULL
+-- never expires), with tags for cache_invalidate_tag.  One function with
+-- defaults, so that cache_set(key, value, tags => ...) needs no ttl; an
+-- overload taking fewer arguments would make such calls ambiguous.
+CREATE FUNCTION cache_set(
+    key text,
+    value jsonb,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
+    tags text[] DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'cache_set'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION cache_set(text, jsonb) IS
-'Caches value under key for cachext.default_ttl';
-
--- Stores a value with an explicit TTL; ttl => NULL never expires.
-CREATE FUNCTION cache_set(key text, value jsonb, ttl interval)
-RETURNS void
-AS 'MODULE_PATHNAME', 'cache_set'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION cache_set(text, jsonb, interval) IS
-'Caches value under key for ttl (millisecond precision); NULL ttl means no expiry';
+COMMENT ON FUNCTION cache_set(text, jsonb, interval, text[]) IS
+'Caches value under key for ttl (default cachext.default_ttl, NULL: no expiry, millisecond precision) with tags; cache_invalidate_tag(tag) removes every key stored with tag';
 
 -- Removes one key from every layer and sends a CACHE_INVALIDATED event.
 CREATE FUNCTION cache_invalidate(key text)
@@ -194,16 +193,6 @@ AS 'MODULE_PATHNAME', 'cache_key'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION cache_key(text, "any") IS
 'Returns prefix:arg1:arg2... (":" and "\" escaped, NULL as \N); keys over 200 characters become prefix:md5';
-
--- Stores a value with tags, for cache_invalidate_tag.  The 0.1.0 overloads
--- take no tags; this one needs ttl too (ttl => NULL: no expiry), so that no
--- call of theirs becomes ambiguous.
-CREATE FUNCTION cache_set(key text, value jsonb, ttl interval, tags text[])
-RETURNS void
-AS 'MODULE_PATHNAME', 'cache_set'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION cache_set(text, jsonb, interval, text[]) IS
-'Caches value under key for ttl (NULL: no expiry) with tags; cache_invalidate_tag(tag) removes every key stored with tag';
 
 -- cache_get_or_set storing its value with tags, params as in its VARIADIC
 -- form.  A name of its own: as an overload, a text[] in fourth place would
@@ -562,3 +551,60 @@ END
 $function$;
 COMMENT ON FUNCTION cache_unwatch_table(regclass) IS
 'Removes the triggers cache_watch_table attached';
+
+-- The counters behind the cache_prefix_stats view.
+CREATE FUNCTION cache_prefix_stats(
+    OUT namespace text,
+    OUT prefix text,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT hit_rate double precision,
+    OUT sets bigint,
+    OUT evictions bigint,
+    OUT expirations bigint,
+    OUT invalidations bigint,
+    OUT entries bigint,
+    OUT bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cache_prefix_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_prefix_stats() IS
+'L1''s counters and sizes per key prefix; read them through the cache_prefix_stats view';
+
+-- L1's figures per key prefix: which kind of key earns its memory.  A
+-- key's prefix is its part up to its cachext.prefix_stats_segments-th ':'
+-- (or its last ':'), per namespace; the first cachext.prefix_stats_max
+-- prefixes have a row each, later ones count in the last row, whose
+-- namespace and prefix are NULL.  Each column sums to cache_stats' l1 row.
+CREATE VIEW cache_prefix_stats AS SELECT * FROM cache_prefix_stats();
+COMMENT ON VIEW cache_prefix_stats IS
+'L1''s hits, misses, hit rate, sets, evictions, expirations, invalidations, entries and bytes per key prefix (the key up to its first '':'', cachext.prefix_stats_segments) and namespace; the row with a NULL prefix counts the prefixes past cachext.prefix_stats_max; zeroed by cache_stats_reset() except entries and bytes';
+
+-- The counters behind the cache_table_stats view.
+CREATE FUNCTION cache_table_stats(
+    OUT database oid,
+    OUT table_name text,
+    OUT rows_seen bigint,
+    OUT keys_invalidated bigint,
+    OUT commits_fenced bigint,
+    OUT redis_time_ms double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cache_table_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_table_stats() IS
+'Invalidation figures per watched table, every database''s; read them through the cache_table_stats view';
+
+-- The invalidation machinery per watched table, counted at each commit:
+-- the rows its trigger saw, the distinct keys (patterns, tags) they named,
+-- the commits that fenced them and those commits' time in Redis.  The
+-- first cachext.table_stats_max tables have a row each; later ones count
+-- in the row whose table_name is NULL.
+CREATE VIEW cache_table_stats AS
+SELECT d.datname AS database, s.table_name, s.rows_seen, s.keys_invalidated,
+       s.commits_fenced, s.redis_time_ms
+FROM cache_table_stats() s
+LEFT JOIN pg_database d ON d.oid = s.database;
+COMMENT ON VIEW cache_table_stats IS
+'Per watched table (schema.table, in each database), over committed transactions: rows the invalidation trigger saw, distinct keys, patterns and tags they invalidated, commits that fenced them, and the time those commits spent in Redis (ms); the row with a NULL table_name counts the tables past cachext.table_stats_max; zeroed by cache_stats_reset()';
+
+GRANT SELECT ON cache_prefix_stats, cache_table_stats TO PUBLIC;

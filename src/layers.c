@@ -60,6 +60,7 @@
 #include "utils/timestamp.h"
 
 #include "cachext.h"
+#include "durations.h"
 #include "events.h"
 #include "keys.h"
 #include "l1.h"
@@ -334,7 +335,8 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 	for (int i = 0; i < nkeys; i++)
 	{
 		full[i] = layers_full_key(keys[i], key_lens[i], NULL, &full_lens[i]);
-		values[i] = l1_lookup(full[i], full_lens[i], now);
+		values[i] = l1_lookup(full[i], full_lens[i],
+							  strlen(cachext_namespace), now);
 		if (values[i] == NULL)
 			missing[nmissing++] = i;
 	}
@@ -420,8 +422,8 @@ layers_get_entry(const char *key, int key_len, int64 stale_us,
 {
 	int			len;
 	char	   *full = layers_full_key(key, key_len, NULL, &len);
-	Jsonb	   *value = l1_lookup_entry(full, len, ttl_clock_now(), stale_us,
-										meta);
+	Jsonb	   *value = l1_lookup_entry(full, len, strlen(cachext_namespace),
+										ttl_clock_now(), stale_us, meta);
 	Jsonb	   *fresh = NULL;
 	int			missing = 0;
 
@@ -941,7 +943,7 @@ read_for_update(const char *full, int full_len, L1Lease *lease,
 	l1_take_lease(full, full_len, lease);
 	if (!l1_expiry(full, full_len, now, expires_at))
 		return NULL;
-	return l1_lookup(full, full_len, now);
+	return l1_lookup(full, full_len, strlen(cachext_namespace), now);
 }
 
 /*
@@ -1087,7 +1089,7 @@ layers_ttl(const char *key, int key_len, int64 *ttl_ms)
 	if (!l1_expiry(full, len, now, &expires_at))
 		return false;
 	*ttl_ms = expires_at == CACHEXT_NO_EXPIRY ? CACHEXT_NO_TTL :
-		(expires_at - now + 999) / 1000;
+		cachext_usecs_to_ms_ceil(expires_at - now);
 	return true;
 }
 

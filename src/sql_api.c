@@ -25,6 +25,7 @@
 #include "utils/tuplestore.h"
 
 #include "cachext.h"
+#include "durations.h"
 #include "event_queue.h"
 #include "key_builder.h"
 #include "keys.h"
@@ -35,6 +36,8 @@
 #include "layers.h"
 #include "loader.h"
 #include "op_stats.h"
+#include "prefix_stats.h"
+#include "table_stats.h"
 #include "ttl_clock.h"
 
 PG_FUNCTION_INFO_V1(cache_get);
@@ -45,6 +48,8 @@ PG_FUNCTION_INFO_V1(cache_get_multi);
 PG_FUNCTION_INFO_V1(cache_clear);
 PG_FUNCTION_INFO_V1(cache_stats);
 PG_FUNCTION_INFO_V1(cache_stats_reset);
+PG_FUNCTION_INFO_V1(cache_prefix_stats);
+PG_FUNCTION_INFO_V1(cache_table_stats);
 PG_FUNCTION_INFO_V1(cache_event_stats);
 PG_FUNCTION_INFO_V1(cache_entries);
 PG_FUNCTION_INFO_V1(cache_get_or_set);
@@ -60,9 +65,6 @@ PG_FUNCTION_INFO_V1(cache_invalidate_tag);
 
 /* The most tags one entry may carry. */
 #define CACHE_MAX_TAGS	1000
-
-/* What cache_ttl() answers for an entry without expiry, as Redis' PTTL. */
-#define CACHE_TTL_NONE_MS	(-1)
 
 /* Raises the not-preloaded error unless the store is attached. */
 static void
@@ -146,8 +148,7 @@ ttl_to_ms(const Interval *ttl)
 						   DatumGetCString(DirectFunctionCall1(interval_out,
 															   IntervalPGetDatum(ttl)))),
 				 errhint("Pass NULL for an entry that never expires, or call cache_invalidate() to remove one.")));
-	/* rounded up, without the overflow of usecs + 999 near the int64 limit */
-	return usecs / 1000 + (usecs % 1000 != 0);
+	return cachext_usecs_to_ms_ceil(usecs);
 }
 
 /*
@@ -269,8 +270,9 @@ cache_get(PG_FUNCTION_ARGS)
 
 /*
  * cache_set(key text, value jsonb [, ttl interval [, tags text[]]]): stores
- * value.  Without a ttl argument the entry lives cachext.default_ttl (0.1.0's
- * SQL; 0.2.0's passes its default); a NULL ttl means no expiry.
+ * value.  Without a ttl argument the entry lives cachext.default_ttl (the
+ * two-argument overload of 0.1.0's and 0.2.0's SQL; from 0.3.0 the SQL
+ * default passes it); a NULL ttl means no expiry.
  */
 Datum
 cache_set(PG_FUNCTION_ARGS)
@@ -622,8 +624,8 @@ cache_replace(PG_FUNCTION_ARGS)
 
 /*
  * cache_ttl(key text) returns interval: the remaining time to live, NULL
- * when the key is not cached, CACHE_TTL_NONE_MS milliseconds when it never
- * expires.
+ * when the key is not cached, CACHEXT_NO_TTL milliseconds (-1, as Redis'
+ * PTTL answers) when it never expires.
  */
 Datum
 cache_ttl(PG_FUNCTION_ARGS)
@@ -637,8 +639,6 @@ cache_ttl(PG_FUNCTION_ARGS)
 	key = key_argument(fcinfo, 0, &key_len);
 	if (!layers_ttl(key, key_len, &ttl_ms))
 		PG_RETURN_NULL();
-	if (ttl_ms == CACHEXT_NO_TTL)
-		ttl_ms = CACHE_TTL_NONE_MS;
 	result = palloc0(sizeof(Interval));
 	result->time = ttl_ms * 1000;
 	PG_RETURN_INTERVAL_P(result);
@@ -847,6 +847,91 @@ cache_stats(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * cache_prefix_stats(): one row per key prefix L1 counts separately, then
+ * the other bucket (namespace and prefix NULL), behind the view of that
+ * name; each column sums to cache_stats' l1 row.
+ */
+Datum
+cache_prefix_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	int			nslots = prefix_stats_slots();
+	L1Stats    *counts = palloc(nslots * sizeof(L1Stats));
+
+	require_preloaded();
+	store = begin_materialized_result(fcinfo, &tupdesc);
+	l1_read_prefix_stats(counts);
+	for (int s = 1; s <= nslots; s++)
+	{
+		/* the other bucket last: it is the one that grows when full */
+		int			slot = s < nslots ? s : PREFIX_STATS_OTHER;
+		PrefixName	name;
+		StatsRow	row;
+
+		row.i = 0;
+		if (slot == PREFIX_STATS_OTHER)
+		{
+			put_null(&row);		/* namespace */
+			put_null(&row);		/* prefix */
+		}
+		else if (prefix_stats_name(slot, &name))
+		{
+			put_datum(&row, CStringGetTextDatum(name.namespace), false);
+			put_datum(&row, CStringGetTextDatum(name.prefix), false);
+		}
+		else
+			continue;			/* not claimed yet */
+		put_count(&row, counts[slot].hits);
+		put_count(&row, counts[slot].misses);
+		put_hit_rate(&row, counts[slot].hits, counts[slot].misses);
+		put_count(&row, counts[slot].sets);
+		put_count(&row, counts[slot].evictions);
+		put_count(&row, counts[slot].expirations);
+		put_count(&row, counts[slot].invalidations);
+		put_count(&row, counts[slot].entries);
+		put_count(&row, counts[slot].bytes);
+		Assert(row.i == tupdesc->natts);
+		tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * cache_table_stats(): one row per watched table counted separately, in
+ * every database, then the other bucket (database and table NULL), behind
+ * the view of that name.
+ */
+Datum
+cache_table_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	ListCell   *lc;
+
+	require_preloaded();
+	store = begin_materialized_result(fcinfo, &tupdesc);
+	foreach(lc, table_stats_read())
+	{
+		TableStats *t = lfirst(lc);
+		StatsRow	row;
+
+		row.i = 0;
+		put_datum(&row, ObjectIdGetDatum(t->database),
+				  t->database == InvalidOid);
+		put_datum(&row, t->table != NULL ? CStringGetTextDatum(t->table) : 0,
+				  t->table == NULL);
+		put_count(&row, t->rows);
+		put_count(&row, t->keys);
+		put_count(&row, t->commits);
+		put_datum(&row, Float8GetDatum(t->redis_us / 1000.0), false);
+		Assert(row.i == tupdesc->natts);
+		tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
+	}
+	return (Datum) 0;
+}
+
 /* cache_stats_reset(): zeroes every counter (entries stay). */
 Datum
 cache_stats_reset(PG_FUNCTION_ARGS)
@@ -856,6 +941,7 @@ cache_stats_reset(PG_FUNCTION_ARGS)
 	loader_reset_stats();
 	l2_stats_reset();
 	op_stats_reset();
+	table_stats_reset();
 	event_queue_reset_stats();
 	PG_RETURN_VOID();
 }
