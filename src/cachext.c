@@ -53,6 +53,7 @@
 #include "redis_route.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
+#include "wal_invalidation.h"
 #include "xact.h"
 
 PG_MODULE_MAGIC;
@@ -676,5 +677,6 @@ _PG_init(void)
 	shmem_startup_hook = cachext_shmem_startup;
 	sync_worker_register();
 	xact_register_callbacks();
+	wal_invalidation_register();
 	cachext_preloaded = true;
 }

@@ -59,6 +59,7 @@
 #include "l2.h"
 #include "test_pause.h"
 #include "triggers.h"
+#include "wal_invalidation.h"
 
 /*
  * A set of strings that remembers insertion order: a simplehash of the
@@ -231,6 +232,9 @@ triggers_pre_commit(void)
 	Assert(pending->parent == NULL);
 	fence_place(pending->keys.order, pending->patterns.order,
 				pending->tags.order);
+	/* after the fence: a standby replaying it finds Redis' copies gone */
+	wal_invalidation_log(pending->keys.order, pending->patterns.order,
+						 pending->tags.order);
 	test_pause_after_fence();
 	send_pending_events(pending);
 }

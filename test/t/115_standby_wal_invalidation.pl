@@ -1,0 +1,242 @@
+# A hot standby never serves a value older than its own tables: a watched
+# write's invalidations travel in the WAL (src/wal_invalidation.c), and the
+# standby's replay removes them from its L1 before the commit record that
+# makes the new rows visible there.  Redis' tracking stream, the other way a
+# standby's L1 learns of writes, is held throughout: the standby's sync
+# worker is stopped (SIGSTOP), so only the WAL can invalidate.
+#
+# 1. A key: the standby's L1 holds the old value, the primary updates the
+#    row; once the standby has replayed the commit, its reads of the key
+#    return no old value.
+# 2. A writer paused between its fence and its commit record (the pause
+#    point of test builds): the standby replays the invalidation record and
+#    not yet the commit; its L1 no longer holds the key, and a load there
+#    reads the old row, returns it, and stores it nowhere; after the commit
+#    replays, the new value.
+# 3. TRUNCATE's patterns and 4. the tags of tag: templates, as in 1.
+# 5. A standby without cachext preloaded stops at the first such record,
+#    with core's message naming the resource manager; preloaded again, it
+#    replays on.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use CachextRedis;
+use CachextSessions;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep);
+
+my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
+redis_start('walinv', $redis_port);
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'cachext'
+cachext.redis_url = 'redis://127.0.0.1:$redis_port'
+cachext.events = off
+});
+$primary->start;
+$primary->safe_psql(
+	'postgres', q{CREATE EXTENSION cachext;
+CREATE TABLE users (id int PRIMARY KEY, name text);
+INSERT INTO users VALUES (1, 'old'), (2, 'old');
+SELECT cache_watch_table('users', 'USER', ARRAY['u:{id}']);
+CREATE TABLE logs (id int PRIMARY KEY);
+INSERT INTO logs VALUES (1);
+SELECT cache_watch_table('logs', 'LOG', ARRAY['l:{id}']);
+CREATE TABLE items (id int PRIMARY KEY, v int);
+INSERT INTO items VALUES (1, 0);
+SELECT cache_watch_table('items', 'ITEM', ARRAY['i:{id}', 'tag:items']);
+CREATE TABLE unwatched (id int);
+SELECT pg_create_physical_replication_slot('standby');});
+
+$primary->backup('backup');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'backup', has_streaming => 1);
+$standby->append_conf('postgresql.conf', "primary_slot_name = 'standby'");
+$standby->start;
+$primary->wait_for_catchup($standby);
+
+# The standby's sync worker: the postmaster's child whose title says so.
+sub sync_worker_pid
+{
+	for (1 .. 100)
+	{
+		my $postmaster = $standby->{_pid};
+		my ($pid) = map { /^\s*(\d+)/ ? $1 : () }
+		  grep { /cachext sync/ } `ps -o pid=,args= --ppid $postmaster`;
+		return $pid if $pid;
+		usleep(100_000);
+	}
+	die 'set-up: the standby has no sync worker';
+}
+$standby->poll_query_until('postgres',
+	q{SELECT sync_resets >= 1 FROM cache_stats WHERE layer = 'l2'})
+  or die 'set-up: the standby\'s sync worker does not follow the stream';
+my $sync_pid = sync_worker_pid();
+
+# Waits until the standby has replayed everything the primary flushed.
+sub wait_for_replay
+{
+	my $lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
+	$standby->poll_query_until('postgres',
+		"SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")
+	  or die "set-up: the standby did not replay up to $lsn";
+}
+
+# Holds the stream, then has the standby promote key from Redis into its
+# L1 (stopped, the worker cannot relay the echo of the primary's write).
+sub hold_stream_and_promote
+{
+	my ($key) = @_;
+	kill 'STOP', $sync_pid;
+	$standby->safe_psql('postgres', "SELECT cache_get('$key')");
+	die "set-up: the standby did not promote $key into its L1"
+	  unless $standby->safe_psql('postgres',
+		"SELECT count(*) FROM cache_entries WHERE key = '$key'") eq '1';
+}
+
+sub release_stream
+{
+	kill 'CONT', $sync_pid;
+}
+
+# ---- 1. A key.
+$primary->safe_psql('postgres',
+	q{SELECT cache_get_or_set('u:1', 'SELECT name FROM users WHERE id = 1', '1h')});
+wait_for_replay();
+hold_stream_and_promote('u:1');
+is($standby->safe_psql('postgres', q{SELECT cache_get('u:1')}),
+	'"old"', 'the standby serves the old name from its L1');
+$primary->safe_psql('postgres', q{UPDATE users SET name = 'new' WHERE id = 1});
+wait_for_replay();
+is($standby->safe_psql('postgres', q{SELECT name FROM users WHERE id = 1}),
+	'new', 'the standby has replayed the UPDATE');
+is( $standby->safe_psql(
+		'postgres', q{SELECT count(*) FROM cache_entries WHERE key = 'u:1'}),
+	'0',
+	'its L1 no longer holds the key, with the stream held');
+is($standby->safe_psql('postgres', q{SELECT cache_get('u:1') IS NULL}),
+	't', 'cache_get returns no old value');
+is( $standby->safe_psql(
+		'postgres',
+		q{SELECT cache_get_or_set('u:1', 'SELECT name FROM users WHERE id = 1', '1h')}),
+	'"new"',
+	'cache_get_or_set returns the new name');
+release_stream();
+
+# ---- 2. Replay between the invalidation record and the commit record: the
+# writer waits after its fence (and its record) for an advisory lock.
+SKIP:
+{
+	skip 'cachext was built without TEST_BUILD=1 (scripts/test builds it with)', 8
+	  unless $primary->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_settings WHERE name = 'cachext.test_pause_after_fence'})
+	  eq '1';
+	$primary->safe_psql('postgres',
+		q{SELECT cache_get_or_set('u:2', 'SELECT name FROM users WHERE id = 2', '1h')});
+	wait_for_replay();
+	hold_stream_and_promote('u:2');
+
+	my %holder = (in => '', out => '', err => '');
+	$holder{h} = IPC::Run::start([ 'psql', '-XAtq', '-d', $primary->connstr('postgres') ],
+		'<', \$holder{in}, '>', \$holder{out}, '2>', \$holder{err});
+	$holder{in} .= "SELECT pg_advisory_lock(4343);\nSELECT 'locked';\n";
+	$holder{h}->pump until $holder{out} =~ /locked/;
+	my $writer = start_psql($primary,
+		q{SET cachext.test_pause_after_fence = 4343; UPDATE users SET name = 'new' WHERE id = 2},
+		'paused');
+	$primary->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'paused' AND wait_event = 'advisory'})
+	  or die 'set-up: the writer did not pause after its fence';
+	# Another commit flushes the WAL, the paused writer's record with it.
+	$primary->safe_psql('postgres', 'INSERT INTO unwatched VALUES (1)');
+	wait_for_replay();
+	is($standby->safe_psql('postgres', q{SELECT name FROM users WHERE id = 2}),
+		'old', 'paused before its commit record: the standby shows the old row');
+	is( $standby->safe_psql(
+			'postgres', q{SELECT count(*) FROM cache_entries WHERE key = 'u:2'}),
+		'0',
+		'but has replayed the invalidation: its L1 no longer holds the key');
+	is( $standby->safe_psql(
+			'postgres',
+			q{SELECT cache_get_or_set('u:2', 'SELECT name FROM users WHERE id = 2', '1h')}),
+		'"old"',
+		'a load on the standby reads the old row');
+	is( $standby->safe_psql(
+			'postgres', q{SELECT count(*) FROM cache_entries WHERE key = 'u:2'}),
+		'0',
+		'and stores it not in L1');
+	is(redis_cli('walinv', 'EXISTS', 'cache:u:2'), '0', 'nor in Redis');
+
+	$holder{in} .= "SELECT pg_advisory_unlock(4343);\n\\q\n";
+	$holder{h}->finish;
+	my (undef, $err) = finish_psql($writer);
+	is($err, '', 'the paused writer committed');
+	wait_for_replay();
+	is($standby->safe_psql('postgres', q{SELECT cache_get('u:2') IS NULL}),
+		't', 'after the commit replays, cache_get returns no old value');
+	is( $standby->safe_psql(
+			'postgres',
+			q{SELECT cache_get_or_set('u:2', 'SELECT name FROM users WHERE id = 2', '1h')}),
+		'"new"',
+		'and cache_get_or_set the new name');
+	release_stream();
+}
+
+# ---- 3. TRUNCATE's patterns.
+$primary->safe_psql('postgres', q{SELECT cache_set('l:1', '"kept"')});
+hold_stream_and_promote('l:1');
+$primary->safe_psql('postgres', 'TRUNCATE logs');
+wait_for_replay();
+is($standby->safe_psql('postgres', 'SELECT count(*) FROM logs'),
+	'0', 'the standby has replayed the TRUNCATE');
+is($standby->safe_psql('postgres', q{SELECT cache_get('l:1') IS NULL}),
+	't', 'the pattern removed the key from its L1');
+release_stream();
+
+# ---- 4. The tag of a tag: template: a key stored with the tag, which the
+# standby's L1 holds promoted (without its tags).
+$primary->safe_psql('postgres',
+	q{SELECT cache_get_or_set_tagged('items:sum', 'SELECT sum(v) FROM items', '1h', ARRAY['items'])});
+wait_for_replay();
+hold_stream_and_promote('items:sum');
+$primary->safe_psql('postgres', 'UPDATE items SET v = 5 WHERE id = 1');
+wait_for_replay();
+is($standby->safe_psql('postgres', 'SELECT sum(v) FROM items'),
+	'5', 'the standby has replayed the tagged UPDATE');
+is($standby->safe_psql('postgres', q{SELECT cache_get('items:sum') IS NULL}),
+	't', 'the tag removed the tagged key from its L1');
+release_stream();
+
+# ---- 5. A standby without the preload.
+$standby->stop;
+$standby->append_conf('postgresql.conf', "shared_preload_libraries = ''");
+$primary->safe_psql('postgres', q{UPDATE users SET name = 'newer' WHERE id = 1});
+my $log_offset = -s $standby->logfile;
+$standby->start(fail_ok => 1);
+$standby->wait_for_log(qr/resource manager with ID 128 not registered/, $log_offset);
+ok(1, 'a standby without cachext preloaded stops at its first record');
+my $down = 0;
+for (1 .. 100)
+{
+	last if ($down = !-e $standby->data_dir . '/postmaster.pid');
+	usleep(100_000);
+}
+ok($down, 'and shuts down');
+$standby->_update_pid(0);
+$standby->append_conf('postgresql.conf', "shared_preload_libraries = 'cachext'");
+$standby->start;
+wait_for_replay();
+is($standby->safe_psql('postgres', q{SELECT name FROM users WHERE id = 1}),
+	'newer', 'preloaded again, it replays on');
+
+$standby->stop;
+$primary->stop;
+done_testing();
