@@ -7,7 +7,8 @@
 #
 # 1. A key: the standby's L1 holds the old value, the primary updates the
 #    row; once the standby has replayed the commit, its reads of the key
-#    return no old value.
+#    return no old value.  The record precedes its transaction's commit
+#    record (pg_walinspect), and pg_waldump shows it as custom128.
 # 2. A writer paused between its fence and its commit record (the pause
 #    point of test builds): the standby replays the invalidation record and
 #    not yet the commit; its L1 no longer holds the key, and a load there
@@ -54,6 +55,7 @@ CREATE TABLE items (id int PRIMARY KEY, v int);
 INSERT INTO items VALUES (1, 0);
 SELECT cache_watch_table('items', 'ITEM', ARRAY['i:{id}', 'tag:items']);
 CREATE TABLE unwatched (id int);
+CREATE EXTENSION pg_walinspect;
 SELECT pg_create_physical_replication_slot('standby');});
 
 $primary->backup('backup');
@@ -62,6 +64,11 @@ $standby->init_from_backup($primary, 'backup', has_streaming => 1);
 $standby->append_conf('postgresql.conf', "primary_slot_name = 'standby'");
 $standby->start;
 $primary->wait_for_catchup($standby);
+is( $standby->safe_psql(
+		'postgres',
+		q{SELECT rm_id, rm_builtin FROM pg_get_wal_resource_managers() WHERE rm_name = 'cachext'}),
+	'128|f',
+	'cachext registers its WAL resource manager, ID 128');
 
 # The standby's sync worker: the postmaster's child whose title says so.
 sub sync_worker_pid
@@ -114,7 +121,20 @@ wait_for_replay();
 hold_stream_and_promote('u:1');
 is($standby->safe_psql('postgres', q{SELECT cache_get('u:1')}),
 	'"old"', 'the standby serves the old name from its L1');
+my $start_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
 $primary->safe_psql('postgres', q{UPDATE users SET name = 'new' WHERE id = 1});
+my $end_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
+is( $primary->safe_psql(
+		'postgres', qq{SELECT string_agg(resource_manager || ' ' || record_type || ': ' || description, '; ' ORDER BY start_lsn)
+  FROM pg_get_wal_records_info('$start_lsn', '$end_lsn') r
+ WHERE resource_manager IN ('cachext', 'Transaction')
+   AND xid = (SELECT xid FROM pg_get_wal_records_info('$start_lsn', '$end_lsn')
+               WHERE resource_manager = 'cachext')}) =~ s/(COMMIT): .*/$1/r,
+	'cachext INVALIDATE: namespace "cache:"; 1 keys, 0 patterns, 0 tags; Transaction COMMIT',
+	'the UPDATE wrote its key to the WAL before its commit record');
+my ($waldump) = run_command(
+	[ 'pg_waldump', '-p', $primary->data_dir . '/pg_wal', '-s', $start_lsn, '-e', $end_lsn ]);
+like($waldump, qr/^rmgr: custom128 /m, 'pg_waldump shows the record as custom128');
 wait_for_replay();
 is($standby->safe_psql('postgres', q{SELECT name FROM users WHERE id = 1}),
 	'new', 'the standby has replayed the UPDATE');
