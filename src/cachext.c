@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * cachext.c
  *	  Module start-up: the settings, the shared-memory hooks, the
- *	  registration of the sync worker and of the transaction callbacks
- *	  (xact.c).
+ *	  registration of the sync worker, of the transaction callbacks
+ *	  (xact.c) and of the WAL resource manager (wal_invalidation.c).
  *
  * cachext must be in shared_preload_libraries: its store lives in shared
  * memory sized at postmaster start.  Loaded any other way (CREATE EXTENSION

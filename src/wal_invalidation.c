@@ -264,16 +264,20 @@ apply_record(const ParsedRecord *parsed)
 	(void) l1_remove_multi(header->nkeys, full_keys, full_lens, now);
 }
 
-/* Empties L1, the safe superset of a record replay cannot apply. */
+/*
+ * Empties L1, the safe superset of a record replay cannot apply, and says
+ * why (a sentence) with a WARNING.
+ */
 static void
-clear_l1(XLogReaderState *record, const char *why)
+clear_l1(XLogReaderState *record, int sqlerrcode, const char *why)
 {
 	(void) l1_clear();
 	ereport(WARNING,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("cachext emptied L1 at WAL record %X/%X: %s",
-					LSN_FORMAT_ARGS(record->ReadRecPtr), why),
-			 errdetail("Replay could not remove only the keys the record names.")));
+			(errcode(sqlerrcode),
+			 errmsg("cachext emptied L1 at WAL record %X/%X",
+					LSN_FORMAT_ARGS(record->ReadRecPtr)),
+			 errdetail("%s", why),
+			 errhint("L1 refills from Redis and loads; a record cachext cannot read comes from another cachext version.")));
 }
 
 /*
@@ -298,19 +302,25 @@ wal_invalidation_redo(XLogReaderState *record)
 	PG_TRY();
 	{
 		if (info != XLOG_CACHEXT_INVALIDATE)
-			clear_l1(record, "unknown record type");
+			clear_l1(record, ERRCODE_DATA_CORRUPTED,
+					 psprintf("The record's type %u is unknown.", info));
 		else if (!parse_record(XLogRecGetData(record),
 							   XLogRecGetDataLen(record), &parsed))
-			clear_l1(record, "malformed record");
+			clear_l1(record, ERRCODE_DATA_CORRUPTED,
+					 "The record's keys, patterns or tags are malformed.");
 		else
 			apply_record(&parsed);
 	}
 	PG_CATCH();
 	{
+		ErrorData  *error;
+
 		MemoryContextSwitchTo(redo_context);
 		InterruptHoldoffCount = holdoff;
+		error = CopyErrorData();
 		FlushErrorState();
-		clear_l1(record, "error while applying the record");
+		clear_l1(record, ERRCODE_INTERNAL_ERROR,
+				 psprintf("Applying the record failed: %s", error->message));
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);

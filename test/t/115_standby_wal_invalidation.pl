@@ -23,6 +23,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextNode;
 use CachextRedis;
 use CachextSessions;
 use PostgreSQL::Test::Cluster;
@@ -34,17 +35,11 @@ use Time::HiRes qw(usleep);
 my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('walinv', $redis_port);
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'cachext'
-cachext.redis_url = 'redis://127.0.0.1:$redis_port'
-cachext.events = off
-});
-$primary->start;
+my $primary = cachext_node(
+	'primary', qq{cachext.redis_url = 'redis://127.0.0.1:$redis_port'
+cachext.events = off}, allows_streaming => 1);
 $primary->safe_psql(
-	'postgres', q{CREATE EXTENSION cachext;
+	'postgres', q{
 CREATE TABLE users (id int PRIMARY KEY, name text);
 INSERT INTO users VALUES (1, 'old'), (2, 'old');
 SELECT cache_watch_table('users', 'USER', ARRAY['u:{id}']);
@@ -114,15 +109,39 @@ sub release_stream
 	kill 'CONT', $sync_pid;
 }
 
+# With the standby's L1 holding key and the stream held, runs $write on the
+# primary; once the standby has replayed it ($table_query shows
+# $table_value), the standby serves no copy of key from before the write.
+sub replayed_write_evicts
+{
+	my ($key, $write, $table_query, $table_value, $what) = @_;
+	hold_stream_and_promote($key);
+	$primary->safe_psql('postgres', $write);
+	wait_for_replay();
+	is($standby->safe_psql('postgres', $table_query),
+		$table_value, "$what: the standby has replayed the write");
+	is( $standby->safe_psql(
+			'postgres',
+			"SELECT count(*) FROM cache_entries WHERE key = '$key'"),
+		'0',
+		"$what: its L1 no longer holds $key, with the stream held");
+	is($standby->safe_psql('postgres', "SELECT cache_get('$key') IS NULL"),
+		't', "$what: cache_get('$key') returns no old value");
+	release_stream();
+}
+
 # ---- 1. A key.
 $primary->safe_psql('postgres',
 	q{SELECT cache_get_or_set('u:1', 'SELECT name FROM users WHERE id = 1', '1h')});
 wait_for_replay();
-hold_stream_and_promote('u:1');
-is($standby->safe_psql('postgres', q{SELECT cache_get('u:1')}),
-	'"old"', 'the standby serves the old name from its L1');
 my $start_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
-$primary->safe_psql('postgres', q{UPDATE users SET name = 'new' WHERE id = 1});
+replayed_write_evicts('u:1', q{UPDATE users SET name = 'new' WHERE id = 1},
+	q{SELECT name FROM users WHERE id = 1}, 'new', 'UPDATE');
+is( $standby->safe_psql(
+		'postgres',
+		q{SELECT cache_get_or_set('u:1', 'SELECT name FROM users WHERE id = 1', '1h')}),
+	'"new"',
+	'cache_get_or_set on the standby returns the new name');
 my $end_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
 is( $primary->safe_psql(
 		'postgres', qq{SELECT string_agg(resource_manager || ' ' || record_type || ': ' || description, '; ' ORDER BY start_lsn)
@@ -135,21 +154,6 @@ is( $primary->safe_psql(
 my ($waldump) = run_command(
 	[ 'pg_waldump', '-p', $primary->data_dir . '/pg_wal', '-s', $start_lsn, '-e', $end_lsn ]);
 like($waldump, qr/^rmgr: custom128 /m, 'pg_waldump shows the record as custom128');
-wait_for_replay();
-is($standby->safe_psql('postgres', q{SELECT name FROM users WHERE id = 1}),
-	'new', 'the standby has replayed the UPDATE');
-is( $standby->safe_psql(
-		'postgres', q{SELECT count(*) FROM cache_entries WHERE key = 'u:1'}),
-	'0',
-	'its L1 no longer holds the key, with the stream held');
-is($standby->safe_psql('postgres', q{SELECT cache_get('u:1') IS NULL}),
-	't', 'cache_get returns no old value');
-is( $standby->safe_psql(
-		'postgres',
-		q{SELECT cache_get_or_set('u:1', 'SELECT name FROM users WHERE id = 1', '1h')}),
-	'"new"',
-	'cache_get_or_set returns the new name');
-release_stream();
 
 # ---- 2. Replay between the invalidation record and the commit record: the
 # writer waits after its fence (and its record) for an advisory lock.
@@ -212,28 +216,16 @@ SKIP:
 
 # ---- 3. TRUNCATE's patterns.
 $primary->safe_psql('postgres', q{SELECT cache_set('l:1', '"kept"')});
-hold_stream_and_promote('l:1');
-$primary->safe_psql('postgres', 'TRUNCATE logs');
-wait_for_replay();
-is($standby->safe_psql('postgres', 'SELECT count(*) FROM logs'),
-	'0', 'the standby has replayed the TRUNCATE');
-is($standby->safe_psql('postgres', q{SELECT cache_get('l:1') IS NULL}),
-	't', 'the pattern removed the key from its L1');
-release_stream();
+replayed_write_evicts('l:1', 'TRUNCATE logs', 'SELECT count(*) FROM logs', '0',
+	'TRUNCATE');
 
 # ---- 4. The tag of a tag: template: a key stored with the tag, which the
 # standby's L1 holds promoted (without its tags).
 $primary->safe_psql('postgres',
 	q{SELECT cache_get_or_set_tagged('items:sum', 'SELECT sum(v) FROM items', '1h', ARRAY['items'])});
 wait_for_replay();
-hold_stream_and_promote('items:sum');
-$primary->safe_psql('postgres', 'UPDATE items SET v = 5 WHERE id = 1');
-wait_for_replay();
-is($standby->safe_psql('postgres', 'SELECT sum(v) FROM items'),
-	'5', 'the standby has replayed the tagged UPDATE');
-is($standby->safe_psql('postgres', q{SELECT cache_get('items:sum') IS NULL}),
-	't', 'the tag removed the tagged key from its L1');
-release_stream();
+replayed_write_evicts('items:sum', 'UPDATE items SET v = 5 WHERE id = 1',
+	'SELECT sum(v) FROM items', '5', 'tag');
 
 # ---- 5. A standby without the preload.
 $standby->stop;
