@@ -92,6 +92,22 @@ sub wait_for_replay
 	  or die "set-up: the standby did not replay up to $lsn";
 }
 
+# How many entries of key the standby's L1 holds (0 or 1).
+sub standby_l1_holds
+{
+	my ($key) = @_;
+	return $standby->safe_psql('postgres',
+		"SELECT count(*) FROM cache_entries WHERE key = '$key'");
+}
+
+# cache_get_or_set of user id's name on node, key u:<id>.
+sub load_name
+{
+	my ($node, $id) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT cache_get_or_set('u:$id', 'SELECT name FROM users WHERE id = $id', '1h')");
+}
+
 # Holds the stream, then has the standby promote key from Redis into its
 # L1 (stopped, the worker cannot relay the echo of the primary's write).
 sub hold_stream_and_promote
@@ -100,8 +116,7 @@ sub hold_stream_and_promote
 	kill 'STOP', $sync_pid;
 	$standby->safe_psql('postgres', "SELECT cache_get('$key')");
 	die "set-up: the standby did not promote $key into its L1"
-	  unless $standby->safe_psql('postgres',
-		"SELECT count(*) FROM cache_entries WHERE key = '$key'") eq '1';
+	  unless standby_l1_holds($key) eq '1';
 }
 
 sub release_stream
@@ -120,10 +135,7 @@ sub replayed_write_evicts
 	wait_for_replay();
 	is($standby->safe_psql('postgres', $table_query),
 		$table_value, "$what: the standby has replayed the write");
-	is( $standby->safe_psql(
-			'postgres',
-			"SELECT count(*) FROM cache_entries WHERE key = '$key'"),
-		'0',
+	is(standby_l1_holds($key), '0',
 		"$what: its L1 no longer holds $key, with the stream held");
 	is($standby->safe_psql('postgres', "SELECT cache_get('$key') IS NULL"),
 		't', "$what: cache_get('$key') returns no old value");
@@ -131,16 +143,12 @@ sub replayed_write_evicts
 }
 
 # ---- 1. A key.
-$primary->safe_psql('postgres',
-	q{SELECT cache_get_or_set('u:1', 'SELECT name FROM users WHERE id = 1', '1h')});
+load_name($primary, 1);
 wait_for_replay();
 my $start_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
 replayed_write_evicts('u:1', q{UPDATE users SET name = 'new' WHERE id = 1},
 	q{SELECT name FROM users WHERE id = 1}, 'new', 'UPDATE');
-is( $standby->safe_psql(
-		'postgres',
-		q{SELECT cache_get_or_set('u:1', 'SELECT name FROM users WHERE id = 1', '1h')}),
-	'"new"',
+is(load_name($standby, 1), '"new"',
 	'cache_get_or_set on the standby returns the new name');
 my $end_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
 is( $primary->safe_psql(
@@ -163,8 +171,7 @@ SKIP:
 	  unless $primary->safe_psql('postgres',
 		q{SELECT count(*) FROM pg_settings WHERE name = 'cachext.test_pause_after_fence'})
 	  eq '1';
-	$primary->safe_psql('postgres',
-		q{SELECT cache_get_or_set('u:2', 'SELECT name FROM users WHERE id = 2', '1h')});
+	load_name($primary, 2);
 	wait_for_replay();
 	hold_stream_and_promote('u:2');
 
@@ -184,19 +191,10 @@ SKIP:
 	wait_for_replay();
 	is($standby->safe_psql('postgres', q{SELECT name FROM users WHERE id = 2}),
 		'old', 'paused before its commit record: the standby shows the old row');
-	is( $standby->safe_psql(
-			'postgres', q{SELECT count(*) FROM cache_entries WHERE key = 'u:2'}),
-		'0',
+	is(standby_l1_holds('u:2'), '0',
 		'but has replayed the invalidation: its L1 no longer holds the key');
-	is( $standby->safe_psql(
-			'postgres',
-			q{SELECT cache_get_or_set('u:2', 'SELECT name FROM users WHERE id = 2', '1h')}),
-		'"old"',
-		'a load on the standby reads the old row');
-	is( $standby->safe_psql(
-			'postgres', q{SELECT count(*) FROM cache_entries WHERE key = 'u:2'}),
-		'0',
-		'and stores it not in L1');
+	is(load_name($standby, 2), '"old"', 'a load on the standby reads the old row');
+	is(standby_l1_holds('u:2'), '0', 'and stores it not in L1');
 	is(redis_cli('walinv', 'EXISTS', 'cache:u:2'), '0', 'nor in Redis');
 
 	$holder{in} .= "SELECT pg_advisory_unlock(4343);\n\\q\n";
@@ -206,11 +204,7 @@ SKIP:
 	wait_for_replay();
 	is($standby->safe_psql('postgres', q{SELECT cache_get('u:2') IS NULL}),
 		't', 'after the commit replays, cache_get returns no old value');
-	is( $standby->safe_psql(
-			'postgres',
-			q{SELECT cache_get_or_set('u:2', 'SELECT name FROM users WHERE id = 2', '1h')}),
-		'"new"',
-		'and cache_get_or_set the new name');
+	is(load_name($standby, 2), '"new"', 'and cache_get_or_set the new name');
 	release_stream();
 }
 
