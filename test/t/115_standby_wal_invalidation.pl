@@ -9,6 +9,7 @@
 #    row; once the standby has replayed the commit, its reads of the key
 #    return no old value.  The record precedes its transaction's commit
 #    record (pg_walinspect), and pg_waldump shows it as custom128.
+#    1b. A bulk UPDATE's 40 000 keys are cut into records of about 256 kB.
 # 2. A writer paused between its fence and its commit record (the pause
 #    point of test builds): the standby replays the invalidation record and
 #    not yet the commit; its L1 no longer holds the key, and a load there
@@ -49,6 +50,9 @@ SELECT cache_watch_table('logs', 'LOG', ARRAY['l:{id}']);
 CREATE TABLE items (id int PRIMARY KEY, v int);
 INSERT INTO items VALUES (1, 0);
 SELECT cache_watch_table('items', 'ITEM', ARRAY['i:{id}', 'tag:items']);
+CREATE TABLE bulk (id int PRIMARY KEY, v int);
+INSERT INTO bulk SELECT i, 0 FROM generate_series(1, 40000) i;
+SELECT cache_watch_table('bulk', 'BULK', ARRAY['b:{id}']);
 CREATE TABLE unwatched (id int);
 CREATE EXTENSION pg_walinspect;
 SELECT pg_create_physical_replication_slot('standby');});
@@ -162,6 +166,24 @@ is( $primary->safe_psql(
 my ($waldump) = run_command(
 	[ 'pg_waldump', '-p', $primary->data_dir . '/pg_wal', '-s', $start_lsn, '-e', $end_lsn ]);
 like($waldump, qr/^rmgr: custom128 /m, 'pg_waldump shows the record as custom128');
+
+# ---- 1b. A bulk UPDATE: each record holds a 16-byte header, the namespace
+# and, per key, 4 bytes of length and the key; a record is cut once it
+# reaches 256 kB.
+$start_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+$primary->safe_psql('postgres', 'UPDATE bulk SET v = 1');
+$end_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
+my $key_bytes = 0;
+$key_bytes += 4 + length("b:$_") for 1 .. 40000;
+my $records = 2;
+is( $primary->safe_psql(
+		'postgres', qq{SELECT count(*), sum(main_data_length), max(main_data_length) BETWEEN 256 * 1024 AND 256 * 1024 + 16
+  FROM pg_get_wal_records_info('$start_lsn', '$end_lsn') WHERE resource_manager = 'cachext'}),
+	"$records|" . ($records * (16 + length('cache:')) + $key_bytes) . '|t',
+	"40 000 keys take $records records of at most about 256 kB, 4 bytes a key beside it");
+wait_for_replay();
+is($standby->safe_psql('postgres', 'SELECT sum(v) FROM bulk'),
+	'40000', 'the standby replays them');
 
 # ---- 2. Replay between the invalidation record and the commit record: the
 # writer waits after its fence (and its record) for an advisory lock.
