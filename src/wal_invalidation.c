@@ -17,7 +17,8 @@
  * patterns, tags and keys.  A watched write always has an XID, so the
  * records carry it and precede its commit record; they are not flushed by
  * themselves, the commit flushes them.  Records are cut at
- * RECORD_BYTES_TARGET so that neither side ever handles a huge one.
+ * RECORD_BYTES_TARGET (counting the full keys replay builds) so that
+ * neither side ever handles a huge one.
  * Nothing is written below wal_level = replica: no standby can exist.
  *
  * Replay (the startup process, in WAL order).  The keys are removed from
@@ -70,7 +71,10 @@
 /* The only record type: invalidate what the record names. */
 #define XLOG_CACHEXT_INVALIDATE		0x00
 
-/* A record is cut once its data reaches this many bytes. */
+/*
+ * A record is cut once its data, with the namespace replay puts before each
+ * key, reaches this many bytes.
+ */
 #define RECORD_BYTES_TARGET			(256 * 1024)
 
 /* The pattern that matches every key of a namespace. */
@@ -160,7 +164,8 @@ wal_invalidation_log(List *keys, List *patterns, List *tags)
 	}
 	foreach(lc, keys)
 	{
-		if (buf.len >= RECORD_BYTES_TARGET)
+		if (buf.len + (Size) header.nkeys * header.namespace_len >=
+			RECORD_BYTES_TARGET)
 		{
 			insert_record(&buf, &header);
 			start_record(&buf, &header);
@@ -277,7 +282,8 @@ clear_l1(XLogReaderState *record, int sqlerrcode, const char *why)
 			 errmsg("cachext emptied L1 at WAL record %X/%X",
 					LSN_FORMAT_ARGS(record->ReadRecPtr)),
 			 errdetail("%s", why),
-			 errhint("L1 refills from Redis and loads; a record cachext cannot read comes from another cachext version.")));
+			 sqlerrcode == ERRCODE_DATA_CORRUPTED ?
+			 errhint("Run the same cachext version on the primary and its standbys.") : 0));
 }
 
 /*
