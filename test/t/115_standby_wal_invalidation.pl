@@ -19,6 +19,7 @@
 # 5. A standby without cachext preloaded stops at the first such record,
 #    with core's message naming the resource manager; preloaded again, it
 #    replays on.
+# 6. Crash recovery on the primary replays the records quietly.
 use strict;
 use warnings;
 
@@ -275,6 +276,28 @@ $standby->start;
 wait_for_replay();
 is($standby->safe_psql('postgres', q{SELECT name FROM users WHERE id = 1}),
 	'newer', 'preloaded again, it replays on');
+
+# ---- 6. Crash recovery replays the records on the primary itself, into
+# its fresh L1, without a word.
+$primary->safe_psql('postgres', 'CHECKPOINT');
+$primary->safe_psql('postgres', q{UPDATE users SET name = 'newest' WHERE id = 1});
+$primary->stop('immediate');
+$log_offset = -s $primary->logfile;
+$primary->start;
+is($primary->safe_psql('postgres', q{SELECT name FROM users WHERE id = 1}),
+	'newest', 'the primary recovers from a crash after a watched write');
+my $recovery_log = slurp_file($primary->logfile, $log_offset);
+my ($redo_start, $redo_end) =
+  $recovery_log =~ m{redo starts at (\S+).*redo done at (\S+)}s
+  or die 'set-up: the primary did not replay WAL after its crash';
+is( $primary->safe_psql(
+		'postgres', qq{SELECT count(*) FROM pg_get_wal_records_info('$redo_start', '$redo_end')
+ WHERE resource_manager = 'cachext'}),
+	'1',
+	'having replayed the write\'s record');
+# (The standby's connection attempts meanwhile may log FATALs of their own.)
+unlike($recovery_log, qr/WARNING|ERROR|PANIC/,
+	'without a warning or an error (cachext empties L1 with a WARNING when replay fails)');
 
 $standby->stop;
 $primary->stop;
