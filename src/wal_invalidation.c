@@ -35,6 +35,15 @@
  * WARNING.  A standby's loads are never stored (loader.c), so the leases
  * only have promotions to stop.
  *
+ * Redis behind.  A promotion begun after the replay is safe only if Redis
+ * took the primary's pre-commit.  When it did not (the breaker was open, a
+ * timeout), the invalidations wait in the primary's queue (l2_queue.c), and
+ * Redis may still hold the old values.  The primary then marks the record
+ * (its queue was busy after the fence), and the standby's replay queues the
+ * record's keys, patterns and tags in its own queue before removing them
+ * from L1: the standby reads no Redis until a backend or its sync worker
+ * has replayed them into Redis (l2_queue_add takes only the queue's lock).
+ *
  * The resource manager's ID is RM_EXPERIMENTAL_ID (128); every server
  * replaying WAL written with cachext must preload cachext, or its recovery
  * stops at the first record ("resource manager with ID 128 not
@@ -59,6 +68,8 @@
 #include "cachext.h"
 #include "keys.h"
 #include "l1.h"
+#include "l2.h"
+#include "l2_queue.h"
 #include "ttl_clock.h"
 #include "wal_invalidation.h"
 
@@ -81,6 +92,12 @@
 #define EVERY_KEY_PATTERN			"*"
 
 /*
+ * A record's flag: when the primary wrote it, its invalidation queue was
+ * not empty, so Redis may not have taken the record's invalidations yet.
+ */
+#define RECORD_REDIS_BEHIND			0x01
+
+/*
  * A record's fixed part.  Then come the namespace's bytes and, each as a
  * uint32 length followed by that many bytes, the patterns, the tags and
  * the keys (user keys, without the namespace).  Nothing in it is aligned:
@@ -88,6 +105,7 @@
  */
 typedef struct WalInvalidationHeader
 {
+	uint32		flags;			/* RECORD_REDIS_BEHIND or 0 */
 	uint32		npatterns;
 	uint32		ntags;
 	uint32		nkeys;
@@ -115,9 +133,10 @@ append_string(StringInfo buf, const char *string, uint32 len)
 
 /* Starts a record in buf: room for the header, then the namespace. */
 static void
-start_record(StringInfo buf, WalInvalidationHeader *header)
+start_record(StringInfo buf, WalInvalidationHeader *header, uint32 flags)
 {
 	memset(header, 0, sizeof(*header));
+	header->flags = flags;
 	header->namespace_len = strlen(cachext_namespace);
 	resetStringInfo(buf);
 	appendBinaryStringInfo(buf, (const char *) header, sizeof(*header));
@@ -145,13 +164,17 @@ wal_invalidation_log(List *keys, List *patterns, List *tags)
 {
 	StringInfoData buf;
 	WalInvalidationHeader header;
+	uint32		flags = 0;
 	ListCell   *lc;
 
 	if (!XLogStandbyInfoActive() ||
 		(keys == NIL && patterns == NIL && tags == NIL))
 		return;
+	/* after the fence: busy if Redis did not take it (or older ones) */
+	if (l2_is_configured() && l2_queue_busy())
+		flags = RECORD_REDIS_BEHIND;
 	initStringInfo(&buf);
-	start_record(&buf, &header);
+	start_record(&buf, &header, flags);
 	foreach(lc, patterns)
 	{
 		append_string(&buf, lfirst(lc), strlen(lfirst(lc)));
@@ -168,7 +191,7 @@ wal_invalidation_log(List *keys, List *patterns, List *tags)
 			RECORD_BYTES_TARGET)
 		{
 			insert_record(&buf, &header);
-			start_record(&buf, &header);
+			start_record(&buf, &header, flags);
 		}
 		append_string(&buf, lfirst(lc), strlen(lfirst(lc)));
 		header.nkeys++;
@@ -213,7 +236,8 @@ parse_record(const char *data, Size len, ParsedRecord *parsed)
 	memcpy(&parsed->header, data, sizeof(WalInvalidationHeader));
 	parsed->namespace = data + sizeof(WalInvalidationHeader);
 	if ((Size) (end - parsed->namespace) < parsed->header.namespace_len ||
-		parsed->header.namespace_len > CACHEXT_NAMESPACE_LENGTH_LIMIT)
+		parsed->header.namespace_len > CACHEXT_NAMESPACE_LENGTH_LIMIT ||
+		(parsed->header.flags & ~RECORD_REDIS_BEHIND) != 0)
 		return false;
 	parsed->strings = parsed->namespace + parsed->header.namespace_len;
 	cursor = parsed->strings;
@@ -232,6 +256,20 @@ parse_record(const char *data, Size len, ParsedRecord *parsed)
 	return cursor == end;
 }
 
+/*
+ * Queues an invalidation of the record's namespace for this instance's
+ * Redis when the primary's Redis was behind (see the file header).
+ */
+static void
+queue_if_behind(const ParsedRecord *parsed, L2QueueKind kind,
+				const char *item, uint32 item_len)
+{
+	if ((parsed->header.flags & RECORD_REDIS_BEHIND) != 0 &&
+		l2_is_configured())
+		l2_queue_add(kind, parsed->namespace, parsed->header.namespace_len,
+					 item, item_len);
+}
+
 /* Removes from L1 what a parsed record names (see the file header). */
 static void
 apply_record(const ParsedRecord *parsed)
@@ -248,11 +286,16 @@ apply_record(const ParsedRecord *parsed)
 	{
 		const char *pattern = next_string(&cursor, parsed->end, &len);
 
+		queue_if_behind(parsed, L2_QUEUE_PATTERN, pattern, len);
 		(void) l1_remove_matching(parsed->namespace, header->namespace_len,
 								  pattern, len, now);
 	}
 	for (uint32 i = 0; i < header->ntags; i++)
-		(void) next_string(&cursor, parsed->end, &len);
+	{
+		const char *tag = next_string(&cursor, parsed->end, &len);
+
+		queue_if_behind(parsed, L2_QUEUE_TAG, tag, len);
+	}
 	if (header->ntags > 0)
 		(void) l1_remove_matching(parsed->namespace, header->namespace_len,
 								  EVERY_KEY_PATTERN,
@@ -261,6 +304,7 @@ apply_record(const ParsedRecord *parsed)
 	{
 		const char *key = next_string(&cursor, parsed->end, &len);
 
+		queue_if_behind(parsed, L2_QUEUE_KEY, key, len);
 		full_lens[i] = header->namespace_len + len;
 		full_keys[i] = palloc(full_lens[i]);
 		memcpy(full_keys[i], parsed->namespace, header->namespace_len);
@@ -345,10 +389,12 @@ wal_invalidation_desc(StringInfo buf, XLogReaderState *record)
 		appendStringInfoString(buf, "malformed");
 		return;
 	}
-	appendStringInfo(buf, "namespace \"%.*s\"; %u keys, %u patterns, %u tags",
+	appendStringInfo(buf, "namespace \"%.*s\"; %u keys, %u patterns, %u tags%s",
 					 (int) parsed.header.namespace_len, parsed.namespace,
 					 parsed.header.nkeys, parsed.header.npatterns,
-					 parsed.header.ntags);
+					 parsed.header.ntags,
+					 (parsed.header.flags & RECORD_REDIS_BEHIND) != 0 ?
+					 "; Redis behind" : "");
 }
 
 static const char *

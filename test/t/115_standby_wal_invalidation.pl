@@ -16,6 +16,8 @@
 #    reads the old row, returns it, and stores it nowhere; after the commit
 #    replays, the new value.
 # 3. TRUNCATE's patterns and 4. the tags of tag: templates, as in 1.
+#    4b. The primary out of reach of Redis at its pre-commit: the standby
+#    reads no Redis until it has unlinked the record's key there.
 # 5. A standby without cachext preloaded stops at the first such record,
 #    with core's message naming the resource manager; preloaded again, it
 #    replays on.
@@ -43,7 +45,7 @@ cachext.events = off}, allows_streaming => 1);
 $primary->safe_psql(
 	'postgres', q{
 CREATE TABLE users (id int PRIMARY KEY, name text);
-INSERT INTO users VALUES (1, 'old'), (2, 'old');
+INSERT INTO users VALUES (1, 'old'), (2, 'old'), (3, 'old');
 SELECT cache_watch_table('users', 'USER', ARRAY['u:{id}']);
 CREATE TABLE logs (id int PRIMARY KEY);
 INSERT INTO logs VALUES (1);
@@ -168,14 +170,14 @@ my ($waldump) = run_command(
 	[ 'pg_waldump', '-p', $primary->data_dir . '/pg_wal', '-s', $start_lsn, '-e', $end_lsn ]);
 like($waldump, qr/^rmgr: custom128 /m, 'pg_waldump shows the record as custom128');
 
-# ---- 1b. A bulk UPDATE: each record holds a 16-byte header, the namespace
+# ---- 1b. A bulk UPDATE: each record holds a 20-byte header, the namespace
 # and, per key, 4 bytes of length and the key; a record is cut once it,
 # with the namespace counted once more per key (replay's full keys),
 # reaches 256 kB.
 $start_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
 $primary->safe_psql('postgres', 'UPDATE bulk SET v = 1');
 $end_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
-my $header_bytes = 16 + length('cache:');
+my $header_bytes = 20 + length('cache:');
 my ($records, $record_bytes, $record_keys, $total_bytes) = (1, $header_bytes, 0, 0);
 for my $id (1 .. 40000)
 {
@@ -254,6 +256,35 @@ $primary->safe_psql('postgres',
 wait_for_replay();
 replayed_write_evicts('items:sum', 'UPDATE items SET v = 5 WHERE id = 1',
 	'SELECT sum(v) FROM items', '5', 'tag');
+
+# ---- 4b. The primary cannot reach Redis at its pre-commit: Redis keeps the
+# old value, and the record says so; the standby queues the key and reads no
+# Redis until it has unlinked the key there itself.
+load_name($primary, 3);
+wait_for_replay();
+my $dead_port = PostgreSQL::Test::Cluster::get_free_port();
+$primary->safe_psql('postgres',
+	"ALTER SYSTEM SET cachext.redis_url = 'redis://127.0.0.1:$dead_port'; SELECT pg_reload_conf()");
+$primary->poll_query_until('postgres',
+	"SELECT current_setting('cachext.redis_url') LIKE '%:$dead_port'")
+  or die 'set-up: the primary did not take the unreachable Redis URL';
+$start_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+$primary->safe_psql('postgres', q{UPDATE users SET name = 'new' WHERE id = 3});
+$end_lsn = $primary->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
+is( $primary->safe_psql(
+		'postgres', qq{SELECT description FROM pg_get_wal_records_info('$start_lsn', '$end_lsn')
+ WHERE resource_manager = 'cachext'}),
+	'namespace "cache:"; 1 keys, 0 patterns, 0 tags; Redis behind',
+	'Redis out of reach at pre-commit: the record says Redis is behind');
+die 'set-up: Redis lost the old value by itself'
+  unless redis_cli('walinv', 'GET', 'cache:u:3') eq '"old"';
+wait_for_replay();
+is($standby->safe_psql('postgres', q{SELECT cache_get('u:3') IS NULL}),
+	't', 'the standby does not read the old value Redis still holds');
+is(redis_cli('walinv', 'EXISTS', 'cache:u:3'), '0',
+	'it unlinked the key in Redis first');
+$primary->safe_psql('postgres',
+	'ALTER SYSTEM RESET cachext.redis_url; SELECT pg_reload_conf()');
 
 # ---- 5. A standby without the preload.
 $standby->stop;
