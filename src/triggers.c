@@ -59,6 +59,7 @@
 #include "events.h"
 #include "fence.h"
 #include "l2.h"
+#include "table_stats.h"
 #include "test_pause.h"
 #include "triggers.h"
 #include "wal_invalidation.h"
@@ -130,8 +131,11 @@ stringset_init(StringSet *set, MemoryContext context)
 	set->order = NIL;
 }
 
-/* Adds a copy of s unless present; the copy lives in the set's context. */
-static void
+/*
+ * Adds a copy of s unless present (the copy lives in the set's context);
+ * true if it was new.
+ */
+static bool
 stringset_add(StringSet *set, const char *s)
 {
 	bool		found;
@@ -145,6 +149,7 @@ stringset_add(StringSet *set, const char *s)
 		set->order = lappend(set->order, (char *) entry->string);
 		MemoryContextSwitchTo(old);
 	}
+	return !found;
 }
 
 static void
@@ -246,6 +251,7 @@ void
 triggers_commit(void)
 {
 	fence_lift(true);
+	table_stats_commit();
 	pending = NULL;
 }
 
@@ -254,6 +260,7 @@ void
 triggers_abort(void)
 {
 	fence_lift(false);
+	table_stats_abort();
 	pending = NULL;
 }
 
@@ -303,12 +310,15 @@ triggers_subxact_abort(void)
 	MemoryContextDelete(child->context);
 }
 
-/* Records a tag of a tag: template, if this Redis supports tags. */
-static void
+/*
+ * Records a tag of a tag: template, if this Redis supports tags; true if
+ * it was new to the set.
+ */
+static bool
 record_tag(PendingSet *set, const char *tag)
 {
 	l2_require_tags_supported();
-	stringset_add(&set->tags, tag);
+	return stringset_add(&set->tags, tag);
 }
 
 /* The pending set of the current (sub)transaction level, created if new. */
@@ -363,6 +373,7 @@ typedef struct TriggerCache
 	int			ntemplates;		/* tgargs[1 ..] */
 	ParsedTemplate *templates;
 	StringInfoData key;
+	int			stats_slot;		/* the table's in table_stats.c */
 } TriggerCache;
 
 /*
@@ -508,16 +519,22 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *trigger)
 					   TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event) ? NULL : rel,
 					   &cache->templates[i]);
 	initStringInfo(&cache->key);
+	cache->stats_slot = table_stats_slot(RelationGetRelid(rel), cache->table);
 	fcinfo->flinfo->fn_extra = cache;
 	MemoryContextSwitchTo(old);
 	return cache;
 }
 
-/* Records the keys the templates give for one row version. */
-static void
+/*
+ * Records the keys the templates give for one row version; returns how
+ * many keys and tags were new to the set.
+ */
+static int
 record_row(PendingSet *set, PendingEvent *event, TriggerCache *cache,
 		   TupleDesc tupdesc, HeapTuple tuple)
 {
+	int			added = 0;
+
 	for (int i = 0; i < cache->ntemplates; i++)
 	{
 		char	   *key = row_key(&cache->templates[i], tupdesc, tuple,
@@ -533,14 +550,15 @@ record_row(PendingSet *set, PendingEvent *event, TriggerCache *cache,
 
 			if (tag_len == 0 || tag_len > (size_t) cachext_max_key_length)
 				continue;		/* no tag can be empty or that long */
-			record_tag(set, key + TAG_TEMPLATE_PREFIX_LEN);
+			added += record_tag(set, key + TAG_TEMPLATE_PREFIX_LEN);
 		}
 		else if (key_len == 0 || key_len > (size_t) cachext_max_key_length)
 			continue;			/* no cache key can be empty or that long */
 		else
-			stringset_add(&set->keys, key);
+			added += stringset_add(&set->keys, key);
 		stringset_add(&event->keys, key);
 	}
+	return added;
 }
 
 /*
@@ -560,6 +578,7 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 	PendingEvent *event;
 	char		name[NAMEDATALEN * 2];
 	bool		truncate;
+	int			added = 0;		/* keys, patterns and tags new to the set */
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -606,14 +625,14 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 				if (tag[0] == '\0')
 					continue;	/* no tag can be empty */
 				if (strchr(tag, '{') == NULL)
-					record_tag(set, tag);
+					added += record_tag(set, tag);
 				else
-					stringset_add(&set->patterns, "*");
+					added += stringset_add(&set->patterns, "*");
 				stringset_add(&event->keys, template);
 				continue;
 			}
 			template = template_pattern(&cache->templates[i - 1]);
-			stringset_add(&set->patterns, template);
+			added += stringset_add(&set->patterns, template);
 			stringset_add(&event->keys, template);
 		}
 	}
@@ -624,11 +643,12 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 		 * UPDATE or DELETE; an UPDATE also names the new row's keys, which
 		 * differ where key columns changed (the sets deduplicate the rest).
 		 */
-		record_row(set, event, cache, RelationGetDescr(rel),
-				   trigger->tg_trigtuple);
+		added += record_row(set, event, cache, RelationGetDescr(rel),
+							trigger->tg_trigtuple);
 		if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
-			record_row(set, event, cache, RelationGetDescr(rel),
-					   trigger->tg_newtuple);
+			added += record_row(set, event, cache, RelationGetDescr(rel),
+								trigger->tg_newtuple);
 	}
+	table_stats_count(cache->stats_slot, truncate ? 0 : 1, added);
 	return PointerGetDatum(NULL);
 }
