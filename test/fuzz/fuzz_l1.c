@@ -613,7 +613,8 @@ op_lookup(ModelKey *m, int64 stale_us)
 	bool		kept = i != L1_NONE && !is_past_keeping(&view->entries[i], now);
 	bool		stale = kept && !live && now - m->expires_at < stale_us;
 	L1EntryMeta meta;
-	Jsonb	   *value = l1_lookup_entry(m->key, m->key_len, now, stale_us, &meta);
+	Jsonb	   *value = l1_lookup_entry(m->key, m->key_len, now, stale_us,
+										L1_ANY_GENERATION, &meta);
 
 	if ((value != NULL) != (live || stale))
 		fail("a lookup's hit or miss is wrong");
