@@ -96,8 +96,9 @@
  * any change, shared for reading statistics and listing entries), with
  * these exceptions, which are atomics: the partition's hits and misses, and
  * an entry's hits, last_access and visited bit.  The store's generation is
- * an atomic outside every partition, written by the sync worker alone.  Under lru a lookup takes
- * the lock exclusively because a hit moves the entry in the list.  Under
+ * an atomic outside every partition, written by the sync worker alone.
+ * Under lru a lookup takes the lock exclusively because a hit moves the
+ * entry in the list.  Under
  * sieve it takes it shared: a hit writes nothing but those atomics (a
  * lookup that finds an entry past keep_until retries exclusively to remove
  * it).  Eviction clears visited bits under the exclusive lock, so it never
@@ -918,8 +919,8 @@ l1_lookup(const char *key, int key_len, TimestampTz now)
  * long loading it took (0: not loaded).  With a lease, stores nothing if
  * the key was written or invalidated since the lease was taken, or is
  * fenced.  The entry records the lease's generation, else the store's now
- * (see "Generations").  own_text_hash marks this instance's own write (see "Own
- * writes"); NULL for a value copied from Redis or kept in L1 alone.
+ * (see "Generations").  own_text_hash marks this instance's own write (see
+ * "Own writes"); NULL for a value copied from Redis or kept in L1 alone.
  */
 L1StoreResult
 l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,

@@ -54,9 +54,10 @@
  * serves only when Redis cannot answer; once it is open again, L1 serves
  * what was stored in it, and older entries are read from Redis again.
  * Each change of coherence (a stream followed, refused or lost) counts in
- * cache_stats' sync_resets, with the FLUSHALLs that empty L1.  Reconnection is tried every
- * cachext.redis_retry_interval; one LOG line says the stream was lost and
- * one that it is back, whatever the number of attempts in between.
+ * cache_stats' sync_resets, with the FLUSHALLs that empty L1.
+ * Reconnection is tried every cachext.redis_retry_interval; one LOG line
+ * says the stream was lost and one that it is back, whatever the number of
+ * attempts in between.
  *
  * Queue.  While the stream is up, or refused by a Redis that answers,
  * every pass of the loop (at least one a second, the heartbeat) also
