@@ -37,7 +37,7 @@ sub poll
 for my $node ($node_a, $node_b)
 {
 	ok(poll($node, q{SELECT sync_resets >= 1 FROM cache_stats WHERE layer = 'l2'}),
-		$node->name . ': the worker emptied L1 when its stream began');
+		$node->name . ': the worker counted the start of its stream');
 	ok($node->log_contains("cachext sync worker follows Redis' invalidation stream"),
 		$node->name . ': the worker says it follows the stream');
 }
