@@ -66,6 +66,22 @@
  * the announced change, and any later change is announced again.  Anything
  * else removes the entry, as for any other announced key.
  *
+ * Generations.  The store has a generation, a word in shared memory that
+ * only its owner, the sync worker, moves on (l1_begin_generation) when
+ * what L1 holds may stop matching Redis without L1 hearing of it (the
+ * invalidation stream is lost, or the worker stops) and when it hears
+ * again (the stream is followed).  The word is a counter and, in its low
+ * bit, whether the generation is open: entries of it may be served.  Each
+ * entry records the generation in which its value was known to match: a
+ * store under a lease records the lease's, read when the lease was taken
+ * (before the value was read), any other store the generation at the
+ * store.  A lookup names the generation it serves (L1_ANY_GENERATION:
+ * all); an entry of another is a miss, counted as one, and is returned
+ * only to a caller that asked for meta, marked other_generation, for it
+ * to decide (layers.c serves it when Redis cannot answer).  Entries are
+ * not removed when the generation moves: they are the copies L1 serves
+ * while Redis is down.
+ *
  * Fences.  A committing transaction fences the keys it invalidates before
  * its commit becomes visible and lifts the fence after invalidating them
  * (fence.c): while a key is fenced, lookups of it miss and stores under a
@@ -88,8 +104,10 @@
  * included, is read and written only with that lock held (exclusively for
  * any change, shared for reading statistics and listing entries), with
  * these exceptions, which are atomics: the counters' hits and misses, and
- * an entry's hits, last_access and visited bit.  Under lru a lookup takes
- * the lock exclusively because a hit moves the entry in the list.  Under
+ * an entry's hits, last_access and visited bit.  The store's generation is
+ * an atomic outside every partition, written by the sync worker alone.
+ * Under lru a lookup takes the lock exclusively because a hit moves the
+ * entry in the list.  Under
  * sieve it takes it shared: a hit writes nothing but those atomics (a
  * lookup that finds an entry past keep_until retries exclusively to remove
  * it).  Eviction clears visited bits under the exclusive lock, so it never
@@ -160,6 +178,7 @@ typedef struct L1Entry
 	pg_atomic_uint32 visited;	/* sieve: hit since the hand last passed */
 	bool		own_write;		/* stored by this instance's own write */
 	uint64		own_text_hash;	/* if so, the hash of the text it wrote */
+	uint64		generation;		/* see "Generations" above */
 	int32		encoding;		/* server encoding of the value's strings */
 	int32		prefix_slot;	/* its key prefix's counters (see "Counters") */
 } L1Entry;
@@ -240,6 +259,14 @@ typedef struct L1PartitionView
 	L1PrefixCounters *counters; /* prefix_stats_slots() */
 } L1PartitionView;
 
+/* What the store shares besides its partitions; first in its memory. */
+typedef struct L1Shared
+{
+	pg_atomic_uint64 generation;	/* see "Generations"; atomic, written by
+									 * the sync worker alone */
+} L1Shared;
+
+static L1Shared *shared = NULL;
 static L1PartitionView *partitions = NULL;
 static int	npartitions = 0;
 
@@ -295,7 +322,7 @@ Size
 l1_shmem_size(void)
 {
 	int			n = effective_partitions();
-	Size		size = 0;
+	Size		size = MAXALIGN(sizeof(L1Shared));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -395,6 +422,10 @@ l1_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	base = ShmemInitStruct("cachext l1", l1_shmem_size(), &found);
 	locks = GetNamedLWLockTranche(L1_TRANCHE_NAME);
+	shared = (L1Shared *) base;
+	if (!found)
+		pg_atomic_init_u64(&shared->generation, 0);	/* closed until followed */
+	base += MAXALIGN(sizeof(L1Shared));
 
 	partitions = MemoryContextAllocZero(TopMemoryContext,
 										n * sizeof(L1PartitionView));
@@ -824,10 +855,31 @@ l1_take_lease(const char *key, int key_len, L1Lease *lease)
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
 
+	lease->generation = l1_generation();
 	LWLockAcquire(view->lock, LW_SHARED);
 	lease->epoch = view->header->epoch;
 	lease->seq = *lease_slot(view, hash);
 	LWLockRelease(view->lock);
+}
+
+/* The store's generation now: see "Generations". */
+uint64
+l1_generation(void)
+{
+	return pg_atomic_read_u64(&shared->generation);
+}
+
+/*
+ * Moves the store on to a new generation, open or not (see
+ * "Generations"); the sync worker alone calls it.
+ */
+void
+l1_begin_generation(bool open)
+{
+	uint64		counter = pg_atomic_read_u64(&shared->generation) >> 1;
+
+	pg_atomic_write_u64(&shared->generation, ((counter + 1) << 1) |
+						(open ? 1 : 0));
 }
 
 /* Moves an entry's last access forward to now (never back: hits race). */
@@ -847,6 +899,10 @@ touch(L1Entry *e, TimestampTz now)
  * A hit counts, updates the entry's last access and hit count, and tells
  * the eviction policy.
  *
+ * Only an entry of generation (L1_ANY_GENERATION: of any) is a hit; with
+ * meta, an entry of another generation is returned too, as a miss with
+ * meta->other_generation set (see "Generations").
+ *
  * With meta, an expired entry still within its stale window and expired
  * for less than stale_us is returned too, as a miss with meta->stale set;
  * meta also gets the entry's expiry and load duration.  namespace_len
@@ -854,13 +910,15 @@ touch(L1Entry *e, TimestampTz now)
  */
 Jsonb *
 l1_lookup_entry(const char *key, int key_len, int namespace_len,
-				TimestampTz now, int64 stale_us, L1EntryMeta *meta)
+				TimestampTz now, int64 stale_us, uint64 generation,
+				L1EntryMeta *meta)
 {
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
 	LWLockMode	mode = policy_hit_lock_mode();
 	Jsonb	   *result = NULL;
 	bool		stale = false;
+	bool		other_generation = false;
 	int32		i;
 
 	for (;;)
@@ -894,7 +952,14 @@ l1_lookup_entry(const char *key, int key_len, int namespace_len,
 		LWLockRelease(view->lock);
 		mode = LW_EXCLUSIVE;
 	}
-	if (i != L1_NONE && !stale)
+	if (i != L1_NONE && generation != L1_ANY_GENERATION &&
+		view->entries[i].generation != generation)
+	{
+		other_generation = true;
+		if (meta == NULL)
+			i = L1_NONE;
+	}
+	if (i != L1_NONE && !stale && !other_generation)
 	{
 		L1PrefixCounters *c = &view->counters[view->entries[i].prefix_slot];
 
@@ -913,12 +978,13 @@ l1_lookup_entry(const char *key, int key_len, int namespace_len,
 		if (meta != NULL)
 		{
 			meta->stale = stale;
+			meta->other_generation = other_generation;
 			meta->expires_at = e->expires_at;
 			meta->load_us = e->load_us;
 		}
 	}
 	LWLockRelease(view->lock);
-	if (i == L1_NONE || stale)
+	if (i == L1_NONE || stale || other_generation)
 	{
 		int			slot = prefix_stats_slot(key, key_len, namespace_len);
 
@@ -927,11 +993,12 @@ l1_lookup_entry(const char *key, int key_len, int namespace_len,
 	return result;
 }
 
-/* The key's live value (a palloc'd copy), or NULL; see l1_lookup_entry. */
+/* The key's live value of any generation (a palloc'd copy), or NULL. */
 Jsonb *
 l1_lookup(const char *key, int key_len, int namespace_len, TimestampTz now)
 {
-	return l1_lookup_entry(key, key_len, namespace_len, now, 0, NULL);
+	return l1_lookup_entry(key, key_len, namespace_len, now, 0,
+						   L1_ANY_GENERATION, NULL);
 }
 
 /*
@@ -940,8 +1007,9 @@ l1_lookup(const char *key, int key_len, int namespace_len, TimestampTz now)
  * keep_until (>= expires_at) is when its stale copy goes; load_us is how
  * long loading it took (0: not loaded).  With a lease, stores nothing if
  * the key was written or invalidated since the lease was taken, or is
- * fenced.  own_text_hash marks this instance's own write (see "Own
- * writes"); NULL for a value copied from Redis or kept in L1 alone.
+ * fenced.  The entry records the lease's generation, else the store's now
+ * (see "Generations").  own_text_hash marks this instance's own write (see
+ * "Own writes"); NULL for a value copied from Redis or kept in L1 alone.
  */
 L1StoreResult
 l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
@@ -1018,6 +1086,7 @@ l1_store_tagged(const char *key, int key_len, int namespace_len,
 	e->own_write = own_text_hash != NULL;
 	e->own_text_hash = own_text_hash != NULL ? *own_text_hash : 0;
 	e->prefix_slot = prefix_slot;
+	e->generation = lease != NULL ? lease->generation : l1_generation();
 
 	/* take nchunks chunks off the free list, then fill them */
 	e->first_chunk = last_chunk = h->free_chunk;

@@ -653,7 +653,7 @@ op_lookup(ModelKey *m, int64 stale_us)
 	bool		stale = kept && !live && now - m->expires_at < stale_us;
 	L1EntryMeta meta;
 	Jsonb	   *value = l1_lookup_entry(m->key, m->key_len, NAMESPACE_LEN, now,
-										stale_us, &meta);
+										stale_us, L1_ANY_GENERATION, &meta);
 
 	if ((value != NULL) != (live || stale))
 		fail("a lookup's hit or miss is wrong");
