@@ -5,8 +5,9 @@
  *	  for cache_key, the statistics modules), and building the result.  No
  *	  cache logic lives here.
  *
- * Every function first checks that cachext was preloaded, so a missing
- * shared_preload_libraries entry is one clear error, not a crash.
+ * Every function first checks that cachext was preloaded
+ * (cachext_require_preloaded), so a missing shared_preload_libraries entry
+ * is one clear error, not a crash.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -63,18 +64,6 @@ PG_FUNCTION_INFO_V1(cache_invalidate_tag);
 
 /* What cache_ttl() answers for an entry without expiry, as Redis' PTTL. */
 #define CACHE_TTL_NONE_MS	(-1)
-
-/* Raises the not-preloaded error unless the store is attached. */
-static void
-require_preloaded(void)
-{
-	if (!l1_is_ready())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cachext must be loaded via shared_preload_libraries"),
-				 errhint("Add cachext to shared_preload_libraries in postgresql.conf, "
-						 "for example shared_preload_libraries = 'cachext', and restart the server.")));
-}
 
 /*
  * Checks a key or tag datum (possibly NULL): not null, not empty, at most
@@ -259,7 +248,7 @@ cache_get(PG_FUNCTION_ARGS)
 	const char *key;
 	Jsonb	   *value;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	value = layers_get(key, key_len);
 	if (value == NULL)
@@ -278,7 +267,7 @@ cache_set(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	layers_set_tagged(key, key_len, value_argument(fcinfo, 1),
 					  ttl_argument(fcinfo, 2), 0, NULL,
@@ -299,7 +288,7 @@ get_or_set(FunctionCallInfo fcinfo, int tags_argno, int params_argno)
 	bool	   *param_nulls = NULL;
 	int			nparams = 0;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -408,7 +397,7 @@ cache_invalidate(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_invalidate(key, key_len, true));
 }
@@ -420,7 +409,7 @@ cache_invalidate_pattern(PG_FUNCTION_ARGS)
 	text	   *pattern;
 	const char *problem;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -489,7 +478,7 @@ cache_get_multi(PG_FUNCTION_ARGS)
 	int		   *key_lens;
 	Jsonb	  **values;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -538,7 +527,7 @@ cache_set_multi(PG_FUNCTION_ARGS)
 	int		   *key_lens;
 	Jsonb	  **jsonb_values;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -584,7 +573,7 @@ cache_incr(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -601,7 +590,7 @@ cache_add(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_add(key, key_len, value_argument(fcinfo, 1),
 							  ttl_argument(fcinfo, 2)));
@@ -614,7 +603,7 @@ cache_replace(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_replace(key, key_len, value_argument(fcinfo, 1),
 								  ttl_argument(fcinfo, 2)));
@@ -633,7 +622,7 @@ cache_ttl(PG_FUNCTION_ARGS)
 	int64		ttl_ms;
 	Interval   *result;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	if (!layers_ttl(key, key_len, &ttl_ms))
 		PG_RETURN_NULL();
@@ -654,7 +643,7 @@ cache_touch(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_touch(key, key_len, ttl_argument(fcinfo, 1)));
 }
@@ -666,7 +655,7 @@ cache_invalidate_tag(PG_FUNCTION_ARGS)
 	int			tag_len;
 	const char *tag;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	tag = checked_tag(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
 					  PG_ARGISNULL(0), &tag_len);
 	PG_RETURN_INT64(layers_invalidate_tag(tag, tag_len, true));
@@ -679,7 +668,7 @@ cache_invalidate_tag(PG_FUNCTION_ARGS)
 Datum
 cache_clear(PG_FUNCTION_ARGS)
 {
-	require_preloaded();
+	cachext_require_preloaded();
 	PG_RETURN_INT64(layers_clear());
 }
 
@@ -762,7 +751,7 @@ cache_stats(PG_FUNCTION_ARGS)
 	int64		ops[OP_NUM_COUNTERS];
 	StatsRow	row;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	if (tupdesc->natts != CACHE_STATS_COLS_V0_1 &&
 		tupdesc->natts != CACHE_STATS_COLS)
@@ -851,7 +840,7 @@ cache_stats(PG_FUNCTION_ARGS)
 Datum
 cache_stats_reset(PG_FUNCTION_ARGS)
 {
-	require_preloaded();
+	cachext_require_preloaded();
 	l1_reset_stats();
 	loader_reset_stats();
 	l2_stats_reset();
@@ -872,7 +861,7 @@ cache_event_stats(PG_FUNCTION_ARGS)
 	Datum		values[EVENT_NUM_COUNTERS];
 	bool		nulls[EVENT_NUM_COUNTERS] = {false};
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	event_queue_read_stats(counters);
@@ -891,7 +880,7 @@ cache_entries(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	List	   *entries;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	entries = l1_list_entries(ttl_clock_now());
 	foreach(lc, entries)
@@ -928,7 +917,7 @@ PG_FUNCTION_INFO_V1(cachext_test_advance_clock);
 Datum
 cachext_test_advance_clock(PG_FUNCTION_ARGS)
 {
-	require_preloaded();
+	cachext_require_preloaded();
 	ttl_clock_advance(ttl_to_ms(PG_GETARG_INTERVAL_P(0)) * 1000);
 	PG_RETURN_VOID();
 }

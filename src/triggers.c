@@ -31,6 +31,9 @@
  * invalidation, so its value is not stored.  An aborted transaction lifts
  * its fence and invalidates nothing more.  PREPARE TRANSACTION with
  * pending invalidations is refused: they could not follow COMMIT PREPARED.
+ * Without shared_preload_libraries no transaction-end step runs at all,
+ * so the trigger refuses every write (cachext_require_preloaded) rather
+ * than record keys nothing would invalidate or free.
  *
  * Memory.  Each PendingSet lives in a memory context of its own, a child
  * of TopTransactionContext (which outlives the commit callbacks): an
@@ -555,6 +558,7 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 	char		name[NAMEDATALEN * 2];
 	bool		truncate;
 
+	cachext_require_preloaded();
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
