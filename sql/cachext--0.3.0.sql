@@ -326,7 +326,7 @@ DECLARE
     key_args text := '';
     factory text;
     fetch_value text;
-    result_expr text;
+    ret_name text;
     body text;
     arg_types text;
 BEGIN
@@ -381,30 +381,14 @@ BEGIN
                                        FROM unnest(p.proargtypes::oid[]) t), ', ');
     prefix := coalesce(key_prefix, format('%I.%I(%s)', schema_name, p.proname, arg_types));
 
-    -- the factory query returns one jsonb value; the wrapper turns it back
-    elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
+    -- the factory query returns one jsonb value; the wrapper's body turns it
+    -- back.  Names are format() arguments, never part of a format string, so
+    -- a "%" in a schema or type name is just a character.
     IF p.proretset THEN
         factory := format('SELECT coalesce(jsonb_agg(r), ''[]'') FROM %s r', target);
-        IF ret.typtype = 'c' THEN
-            result_expr := format('SELECT * FROM jsonb_populate_recordset(NULL::%s, (%%s))', format_type(ret.oid, NULL));
-        ELSE
-            result_expr := format('SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements((%%s)) e', format_type(ret.oid, NULL));
-        END IF;
     ELSE
         factory := format('SELECT %s', target);
-        IF ret.typtype = 'c' THEN
-            result_expr := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE jsonb_populate_record(NULL::%s, v) END FROM (SELECT (%%s) AS v) s',
-                                  format_type(ret.oid, NULL));
-        ELSIF ret.oid IN ('jsonb'::regtype, 'json'::regtype) THEN
-            result_expr := format('SELECT (%%s)::%s', format_type(ret.oid, NULL));
-        ELSIF elem_type IS NOT NULL THEN
-            result_expr := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE ARRAY(SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements(v) e)::%s END FROM (SELECT (%%s) AS v) s',
-                                  format_type(elem_type, NULL), format_type(ret.oid, NULL));
-        ELSE
-            result_expr := format('SELECT ((%%s) #>> ''{}'')::%s', format_type(ret.oid, NULL));
-        END IF;
     END IF;
-
     fetch_value := format('@extschema@.%s(%s, %L, %L::interval%s%s)',
         CASE WHEN cardinality(tags) > 0 THEN 'cache_get_or_set_tagged' ELSE 'cache_get_or_set' END,
         CASE WHEN p.pronargs = 0 THEN quote_literal(prefix)
@@ -412,11 +396,27 @@ BEGIN
         factory, ttl,
         CASE WHEN cardinality(tags) > 0 THEN format(', %L::text[]', tags) ELSE '' END,
         text_args);
-    body := format(result_expr, fetch_value);
+    ret_name := format_type(ret.oid, NULL);
+    elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
+    IF p.proretset AND ret.typtype = 'c' THEN
+        body := format('SELECT * FROM jsonb_populate_recordset(NULL::%s, (%s))', ret_name, fetch_value);
+    ELSIF p.proretset THEN
+        body := format('SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements((%s)) e', ret_name, fetch_value);
+    ELSIF ret.typtype = 'c' THEN
+        body := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE jsonb_populate_record(NULL::%s, v) END FROM (SELECT (%s) AS v) s',
+                       ret_name, fetch_value);
+    ELSIF ret.oid IN ('jsonb'::regtype, 'json'::regtype) THEN
+        body := format('SELECT (%s)::%s', fetch_value, ret_name);
+    ELSIF elem_type IS NOT NULL THEN
+        body := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE ARRAY(SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements(v) e)::%s END FROM (SELECT (%s) AS v) s',
+                       format_type(elem_type, NULL), ret_name, fetch_value);
+    ELSE
+        body := format('SELECT ((%s) #>> ''{}'')::%s', fetch_value, ret_name);
+    END IF;
 
     EXECUTE format('CREATE FUNCTION %s(%s) RETURNS %s%s LANGUAGE sql VOLATILE AS %L',
         wrapper, pg_get_function_arguments(fn),
-        CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END, format_type(ret.oid, NULL),
+        CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END, ret_name,
         body);
     EXECUTE format('COMMENT ON FUNCTION %s(%s) IS %L', wrapper, arg_types,
         format('Cached by cachext: %s with key prefix %s', fn::text, prefix));
