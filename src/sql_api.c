@@ -28,6 +28,7 @@
 #include "cachext.h"
 #include "event_queue.h"
 #include "key_builder.h"
+#include "key_text.h"
 #include "keys.h"
 #include "l1.h"
 #include "l2.h"
@@ -329,13 +330,16 @@ cache_get_or_set_tagged(PG_FUNCTION_ARGS)
 
 /*
  * cache_key(prefix text, VARIADIC args "any") returns text: the key
- * key_builder.c's rule makes of the arguments' text forms.
+ * key_builder.c's rule makes of the arguments' text forms, written as in
+ * every session (key_text.c).
  */
 Datum
 cache_key(PG_FUNCTION_ARGS)
 {
 	const char **parts;
 	int			nparts;
+	KeyTextOutput output;
+	int			settings_level = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -351,8 +355,6 @@ cache_key(PG_FUNCTION_ARGS)
 		int16		typlen;
 		bool		typbyval;
 		char		typalign;
-		Oid			output;
-		bool		varlena;
 
 		if (PG_ARGISNULL(1))
 			ereport(ERROR,
@@ -362,10 +364,12 @@ cache_key(PG_FUNCTION_ARGS)
 		get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), element_type, typlen,
 						  typbyval, typalign, &elements, &nulls, &nparts);
-		getTypeOutputInfo(element_type, &output, &varlena);
+		key_text_output_init(&output, element_type);
+		if (output.needs_fixed_settings)
+			settings_level = key_text_fix_settings();
 		parts = palloc(Max(nparts, 1) * sizeof(char *));
 		for (int i = 0; i < nparts; i++)
-			parts[i] = nulls[i] ? NULL : OidOutputFunctionCall(output, elements[i]);
+			parts[i] = nulls[i] ? NULL : OutputFunctionCall(&output.output, elements[i]);
 	}
 	else
 	{
@@ -373,19 +377,19 @@ cache_key(PG_FUNCTION_ARGS)
 		parts = palloc(Max(nparts, 1) * sizeof(char *));
 		for (int i = 0; i < nparts; i++)
 		{
-			Oid			output;
-			bool		varlena;
-
 			if (PG_ARGISNULL(i + 1))
 			{
 				parts[i] = NULL;
 				continue;
 			}
-			getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, i + 1),
-							  &output, &varlena);
-			parts[i] = OidOutputFunctionCall(output, PG_GETARG_DATUM(i + 1));
+			key_text_output_init(&output,
+								 get_fn_expr_argtype(fcinfo->flinfo, i + 1));
+			if (output.needs_fixed_settings && settings_level == 0)
+				settings_level = key_text_fix_settings();
+			parts[i] = OutputFunctionCall(&output.output, PG_GETARG_DATUM(i + 1));
 		}
 	}
+	key_text_restore_settings(settings_level);
 	PG_RETURN_TEXT_P(key_builder_build(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 									   parts, nparts));
 }

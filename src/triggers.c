@@ -6,7 +6,7 @@
  * cache_invalidation_trigger() runs AFTER each row change (and after
  * TRUNCATE) of a watched table.  Its arguments are the entity (USER, ITEM,
  * ...) and key templates such as 'user:{id}', where {column} stands for that
- * column's value in the row.  It invalidates nothing itself: it records the
+ * column's value in the row, written as in every session (key_text.c).  It invalidates nothing itself: it records the
  * keys (patterns for TRUNCATE) and the entity's event in the current
  * (sub)transaction's pending set.
  *
@@ -59,6 +59,7 @@
 #include "cachext.h"
 #include "events.h"
 #include "fence.h"
+#include "key_text.h"
 #include "l2.h"
 #include "test_pause.h"
 #include "triggers.h"
@@ -338,7 +339,7 @@ typedef struct TemplatePart
 {
 	char	   *literal;		/* NULL for a column */
 	AttrNumber	attnum;			/* the column's, resolved once */
-	FmgrInfo	output;			/* its type's output function */
+	KeyTextOutput output;		/* how its type's values are written */
 } TemplatePart;
 
 /* A key template, split into its parts. */
@@ -346,6 +347,7 @@ typedef struct ParsedTemplate
 {
 	int			nparts;
 	TemplatePart *parts;
+	bool		needs_fixed_settings;	/* a part's text depends on settings */
 } ParsedTemplate;
 
 /*
@@ -359,6 +361,7 @@ typedef struct TriggerCache
 	char	   *table;			/* schema.table */
 	int			ntemplates;		/* tgargs[1 ..] */
 	ParsedTemplate *templates;
+	bool		needs_fixed_settings;	/* a template's does */
 	StringInfoData key;
 } TriggerCache;
 
@@ -373,6 +376,7 @@ parse_template(const char *template, Relation rel, ParsedTemplate *parsed)
 	StringInfoData literal;
 
 	parsed->nparts = 0;
+	parsed->needs_fixed_settings = false;
 	parsed->parts = palloc((strlen(template) + 1) * sizeof(TemplatePart));
 	initStringInfo(&literal);
 	while (true)
@@ -400,8 +404,6 @@ parse_template(const char *template, Relation rel, ParsedTemplate *parsed)
 		{
 			char	   *column = pnstrdup(c + 1, close - c - 1);
 			TupleDesc	tupdesc = RelationGetDescr(rel);
-			Oid			output;
-			bool		varlena;
 
 			part->attnum = SPI_fnumber(tupdesc, column);
 			if (part->attnum <= 0)
@@ -410,9 +412,9 @@ parse_template(const char *template, Relation rel, ParsedTemplate *parsed)
 						 errmsg("column \"%s\" named in cache key template \"%s\" does not exist in table \"%s\"",
 								column, template, RelationGetRelationName(rel)),
 						 errhint("Watch the table again with cache_watch_table() after changing its columns.")));
-			getTypeOutputInfo(TupleDescAttr(tupdesc, part->attnum - 1)->atttypid,
-							  &output, &varlena);
-			fmgr_info(output, &part->output);
+			key_text_output_init(&part->output,
+								 TupleDescAttr(tupdesc, part->attnum - 1)->atttypid);
+			parsed->needs_fixed_settings |= part->output.needs_fixed_settings;
 		}
 		c = close + 1;
 	}
@@ -421,7 +423,8 @@ parse_template(const char *template, Relation rel, ParsedTemplate *parsed)
 /*
  * The key a parsed template gives for a row, {column} replaced by the
  * column's text, in buf (valid until the next call), or NULL when a named
- * column is NULL: no key can name the row.
+ * column is NULL: no key can name the row.  The caller has fixed the
+ * settings if the template needs it (key_text.c).
  */
 static char *
 row_key(const ParsedTemplate *parsed, TupleDesc tupdesc, HeapTuple tuple,
@@ -443,7 +446,7 @@ row_key(const ParsedTemplate *parsed, TupleDesc tupdesc, HeapTuple tuple,
 		value = heap_getattr(tuple, part->attnum, tupdesc, &isnull);
 		if (isnull)
 			return NULL;
-		text = OutputFunctionCall((FmgrInfo *) &part->output, value);
+		text = OutputFunctionCall((FmgrInfo *) &part->output.output, value);
 		appendStringInfoString(buf, text);
 		pfree(text);
 	}
@@ -500,10 +503,14 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *trigger)
 	cache->templates = palloc(Max(cache->ntemplates, 1) *
 							  sizeof(ParsedTemplate));
 	/* TRUNCATE names no row: its templates become patterns, columns unresolved */
+	cache->needs_fixed_settings = false;
 	for (int i = 0; i < cache->ntemplates; i++)
+	{
 		parse_template(tg->tgargs[i + 1],
 					   TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event) ? NULL : rel,
 					   &cache->templates[i]);
+		cache->needs_fixed_settings |= cache->templates[i].needs_fixed_settings;
+	}
 	initStringInfo(&cache->key);
 	fcinfo->flinfo->fn_extra = cache;
 	MemoryContextSwitchTo(old);
@@ -621,12 +628,17 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 		 * tg_trigtuple is the new row of an INSERT and the old row of an
 		 * UPDATE or DELETE; an UPDATE also names the new row's keys, which
 		 * differ where key columns changed (the sets deduplicate the rest).
+		 * Values are written as in every other session (key_text.c).
 		 */
+		int			settings_level = cache->needs_fixed_settings ?
+			key_text_fix_settings() : 0;
+
 		record_row(set, event, cache, RelationGetDescr(rel),
 				   trigger->tg_trigtuple);
 		if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
 			record_row(set, event, cache, RelationGetDescr(rel),
 					   trigger->tg_newtuple);
+		key_text_restore_settings(settings_level);
 	}
 	return PointerGetDatum(NULL);
 }
