@@ -124,3 +124,8 @@ BEGIN
     RETURN format('%s(%s)', wrapper, arg_types)::regprocedure;
 END
 $function$;
+
+-- cache_invalidate_tag is administration too, like cache_invalidate_pattern:
+-- each call scans every L1 partition under its exclusive lock and bumps
+-- every partition's epoch and Redis', so no load in flight anywhere stores.
+REVOKE ALL ON FUNCTION cache_invalidate_tag(text) FROM PUBLIC;

@@ -562,3 +562,8 @@ END
 $function$;
 COMMENT ON FUNCTION cache_unwatch_table(regclass) IS
 'Removes the triggers cache_watch_table attached';
+
+-- cache_invalidate_tag is administration too, like cache_invalidate_pattern:
+-- each call scans every L1 partition under its exclusive lock and bumps
+-- every partition's epoch and Redis', so no load in flight anywhere stores.
+REVOKE ALL ON FUNCTION cache_invalidate_tag(text) FROM PUBLIC;

@@ -511,7 +511,7 @@ define_cache_settings(void)
 							 "async: after the commit, by a background worker per database.",
 							 &cachext_events,
 							 EVENTS_DEFAULT, events_options,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.events_queue_size",
 							"Shared memory per database for events waiting for the worker (cachext.events = async).",
@@ -525,7 +525,7 @@ define_cache_settings(void)
 							   NULL,
 							   &cachext_notify_channel,
 							   "cache_events",
-							   PGC_USERSET, 0,
+							   PGC_SUSET, 0,
 							   check_notify_channel, NULL, NULL);
 	DefineCustomStringVariable("cachext.namespace",
 							   "Namespace of this database's keys, in L1 and in Redis.",
