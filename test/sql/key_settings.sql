@@ -80,6 +80,19 @@ SELECT * FROM cached_keys();
 SELECT cache_key('r', day, value) AS r_key FROM readings;
 SELECT current_setting('TimeZone') AS timezone;
 
+-- cache_key is PARALLEL SAFE: a parallel worker, which has the session's
+-- settings, writes the same.
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF) SELECT cache_key('r', day, value) AS r_key FROM readings;
+SELECT cache_key('r', day, value) AS r_key FROM readings;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET parallel_leader_participation;
+
 -- A session already in the fixed settings gets the same.
 RESET ALL;
 SET DateStyle = 'ISO';
