@@ -221,6 +221,15 @@ $function$;
 COMMENT ON FUNCTION cache_watch_descendants(regclass) IS
 'Gives tbl''s partitions and inheritance children the triggers of the watched table that covers them; cache_watch_table and the event trigger cachext_watch_descendants call it';
 
+-- Whether a collected DDL command can add a partition or an inheritance
+-- child (src/triggers.c).
+CREATE FUNCTION cache_ddl_adds_descendant(command pg_ddl_command)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'cache_ddl_adds_descendant'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION cache_ddl_adds_descendant(pg_ddl_command) IS
+'For the event trigger cachext_watch_descendants: true for CREATE TABLE ... PARTITION OF or INHERITS and ALTER TABLE ... ATTACH PARTITION or INHERIT';
+
 -- A partition created or attached, or an inheritance child created or
 -- added, after its ancestor was watched gets the ancestor's triggers.
 CREATE FUNCTION cache_watch_new_descendants()
@@ -241,7 +250,10 @@ BEGIN
             SELECT i.inhparent, a.tbl FROM pg_inherits AS i JOIN ancestors AS a ON i.inhrelid = a.relid)
         SELECT DISTINCT a.tbl::regclass FROM ancestors AS a JOIN pg_trigger AS t
             ON t.tgrelid = a.relid AND t.tgname = 'cachext_invalidate_truncate' LOOP
-        PERFORM @extschema@.cache_watch_descendants(rel);
+        IF (SELECT bool_or(@extschema@.cache_ddl_adds_descendant(command))
+            FROM pg_event_trigger_ddl_commands() WHERE objid = rel) THEN
+            PERFORM @extschema@.cache_watch_descendants(rel);
+        END IF;
     END LOOP;
 END
 $function$;

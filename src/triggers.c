@@ -35,6 +35,11 @@
  * so the trigger refuses every write (cachext_require_preloaded) rather
  * than record keys nothing would invalidate or free.
  *
+ * Partitions and inheritance children of a watched table get its triggers
+ * from the SQL functions (cache_watch_descendants); the event trigger that
+ * follows new ones asks cache_ddl_adds_descendant, below, which DDL can
+ * have made one.
+ *
  * Memory.  Each PendingSet lives in a memory context of its own, a child
  * of TopTransactionContext (which outlives the commit callbacks): an
  * aborted subtransaction's context is deleted, a committed one's is
@@ -51,6 +56,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "tcop/deparse_utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -641,4 +647,35 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 		key_text_restore_settings(settings_level);
 	}
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * cache_ddl_adds_descendant(pg_ddl_command) returns boolean: whether a
+ * command the event trigger cachext_watch_descendants collected can give a
+ * table a new partition or inheritance child (CREATE TABLE ... PARTITION
+ * OF or INHERITS, ALTER TABLE ... ATTACH PARTITION or INHERIT), so that
+ * only those reach cache_watch_descendants: not the ALTER TABLE ... ENABLE
+ * TRIGGER that a restored dump runs for a fire_on_replica table before
+ * the descendants' own triggers are restored.
+ */
+PG_FUNCTION_INFO_V1(cache_ddl_adds_descendant);
+Datum
+cache_ddl_adds_descendant(PG_FUNCTION_ARGS)
+{
+	CollectedCommand *command = (CollectedCommand *) PG_GETARG_POINTER(0);
+	ListCell   *lc;
+
+	if (command->type == SCT_Simple && IsA(command->parsetree, CreateStmt))
+		PG_RETURN_BOOL(((CreateStmt *) command->parsetree)->inhRelations != NIL);
+	if (command->type != SCT_AlterTable)
+		PG_RETURN_BOOL(false);
+	foreach(lc, command->d.alterTable.subcmds)
+	{
+		CollectedATSubcmd *subcommand = lfirst(lc);
+		AlterTableType subtype = castNode(AlterTableCmd, subcommand->parsetree)->subtype;
+
+		if (subtype == AT_AttachPartition || subtype == AT_AddInherit)
+			PG_RETURN_BOOL(true);
+	}
+	PG_RETURN_BOOL(false);
 }
