@@ -6,9 +6,10 @@
  * cache_invalidation_trigger() runs AFTER each row change (and after
  * TRUNCATE) of a watched table.  Its arguments are the entity (USER, ITEM,
  * ...) and key templates such as 'user:{id}', where {column} stands for that
- * column's value in the row, written as in every session (key_text.c).  It invalidates nothing itself: it records the
- * keys (patterns for TRUNCATE) and the entity's event in the current
- * (sub)transaction's pending set.
+ * column's value in the row, written as in every session (key_text.c).
+ * It invalidates nothing itself: it records the keys (patterns for
+ * TRUNCATE) and the entity's event in the current (sub)transaction's
+ * pending set.
  *
  * Tags.  A template beginning with "tag:" names a tag rather than a key:
  * 'tag:user:{id}' invalidates, at commit, every key stored with the tag
