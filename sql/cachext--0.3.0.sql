@@ -11,21 +11,20 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION cache_get(text) IS
 'Returns the cached value of key, or NULL on a miss';
 
--- Stores a value with cachext.default_ttl.
-CREATE FUNCTION cache_set(key text, value jsonb)
+-- Stores a value: for cachext.default_ttl unless ttl is given (ttl => NULL
+-- never expires), with tags for cache_invalidate_tag.  One function with
+-- defaults, so that cache_set(key, value, tags => ...) needs no ttl; an
+-- overload taking fewer arguments would make such calls ambiguous.
+CREATE FUNCTION cache_set(
+    key text,
+    value jsonb,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
+    tags text[] DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'cache_set'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION cache_set(text, jsonb) IS
-'Caches value under key for cachext.default_ttl';
-
--- Stores a value with an explicit TTL; ttl => NULL never expires.
-CREATE FUNCTION cache_set(key text, value jsonb, ttl interval)
-RETURNS void
-AS 'MODULE_PATHNAME', 'cache_set'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION cache_set(text, jsonb, interval) IS
-'Caches value under key for ttl (millisecond precision); NULL ttl means no expiry';
+COMMENT ON FUNCTION cache_set(text, jsonb, interval, text[]) IS
+'Caches value under key for ttl (default cachext.default_ttl, NULL: no expiry, millisecond precision) with tags; cache_invalidate_tag(tag) removes every key stored with tag';
 
 -- Removes one key from every layer and sends a CACHE_INVALIDATED event.
 CREATE FUNCTION cache_invalidate(key text)
@@ -194,16 +193,6 @@ AS 'MODULE_PATHNAME', 'cache_key'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION cache_key(text, "any") IS
 'Returns prefix:arg1:arg2... (":" and "\" escaped, NULL as \N); keys over 200 characters become prefix:md5';
-
--- Stores a value with tags, for cache_invalidate_tag.  The 0.1.0 overloads
--- take no tags; this one needs ttl too (ttl => NULL: no expiry), so that no
--- call of theirs becomes ambiguous.
-CREATE FUNCTION cache_set(key text, value jsonb, ttl interval, tags text[])
-RETURNS void
-AS 'MODULE_PATHNAME', 'cache_set'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION cache_set(text, jsonb, interval, text[]) IS
-'Caches value under key for ttl (NULL: no expiry) with tags; cache_invalidate_tag(tag) removes every key stored with tag';
 
 -- cache_get_or_set storing its value with tags, params as in its VARIADIC
 -- form.  A name of its own: as an overload, a text[] in fourth place would

@@ -70,7 +70,7 @@ PG_MODULE_MAGIC;
  * NULL.
  */
 #define L1_EVICTION_DEFAULT CACHEXT_EVICTION_SIEVE
-#define EVENTS_DEFAULT CACHEXT_EVENTS_ON
+#define EVENTS_DEFAULT CACHEXT_EVENTS_ASYNC
 #define REDIS_TLS_VERIFY_DEFAULT REDIS_TLS_VERIFY_FULL
 int			cachext_l1_max_entries;
 int			cachext_l1_memory_kb;
@@ -506,9 +506,9 @@ define_cache_settings(void)
 							check_deprecated_lock_timeout,
 							assign_deprecated_lock_timeout, NULL);
 	DefineCustomEnumVariable("cachext.events",
-							 "How cache events are sent (NOTIFY on cachext.notify_channel): on, async or off.",
-							 "on: by the writing transaction, which then takes a database-wide lock while it commits; "
-							 "async: after the commit, by a background worker per database.",
+							 "How cache events are sent (NOTIFY on cachext.notify_channel): async, on or off.",
+							 "async: after the commit, by a background worker per database; "
+							 "on: by the writing transaction, which then takes a database-wide lock while it commits.",
 							 &cachext_events,
 							 EVENTS_DEFAULT, events_options,
 							 PGC_SUSET, 0,

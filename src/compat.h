@@ -2,9 +2,8 @@
  * compat.h
  *	  Every PG_VERSION_NUM difference cachext cares about, in one place.
  *
- * cachext is tested against PostgreSQL 15, 17 and 18, and compiles against
- * 16's headers (docs/testing.md says when and how); the shims for 13 and
- * 14 are kept but were never built.
+ * Which PostgreSQL versions cachext is tested against, when and how, is
+ * told in one place: docs/testing.md, "PostgreSQL versions".
  * Code elsewhere uses the names defined here and never tests
  * PG_VERSION_NUM itself.
  *-------------------------------------------------------------------------

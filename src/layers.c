@@ -60,6 +60,7 @@
 #include "utils/timestamp.h"
 
 #include "cachext.h"
+#include "durations.h"
 #include "events.h"
 #include "keys.h"
 #include "l1.h"
@@ -1087,7 +1088,7 @@ layers_ttl(const char *key, int key_len, int64 *ttl_ms)
 	if (!l1_expiry(full, len, now, &expires_at))
 		return false;
 	*ttl_ms = expires_at == CACHEXT_NO_EXPIRY ? CACHEXT_NO_TTL :
-		(expires_at - now + 999) / 1000;
+		cachext_usecs_to_ms_ceil(expires_at - now);
 	return true;
 }
 

@@ -255,6 +255,28 @@ redis_route_exchange(RedisRoute *route, int ncommands,
 }
 
 /*
+ * Sends commands without waiting for their replies (redis_conn_send), on a
+ * route with one connection; a cluster's commands may be redirected, so
+ * there it sends nothing and answers false with no reason, and the caller
+ * runs them with redis_route_exchange instead.
+ */
+bool
+redis_route_send(RedisRoute *route, int ncommands,
+				 const RedisCommand *commands, RedisConnResult *result,
+				 char **reason)
+{
+	*reason = NULL;
+	if (route->cluster != NULL)
+		return false;
+	if (route->conn == NULL &&
+		(route->conn = redis_route_connect(route->target, result,
+										   reason)) == NULL)
+		return false;
+	*result = redis_conn_send(&route->conn, ncommands, commands, reason);
+	return *result == REDIS_CONN_OK;
+}
+
+/*
  * Fills masters (REDIS_ROUTE_MAX_MASTERS long) with every master of the
  * route, for redis_route_exchange_on; returns how many.
  */

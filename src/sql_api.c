@@ -26,6 +26,7 @@
 #include "utils/tuplestore.h"
 
 #include "cachext.h"
+#include "durations.h"
 #include "event_queue.h"
 #include "key_builder.h"
 #include "key_text.h"
@@ -63,8 +64,6 @@ PG_FUNCTION_INFO_V1(cache_invalidate_tag);
 /* The most tags one entry may carry. */
 #define CACHE_MAX_TAGS	1000
 
-/* What cache_ttl() answers for an entry without expiry, as Redis' PTTL. */
-#define CACHE_TTL_NONE_MS	(-1)
 
 /*
  * Checks a key or tag datum (possibly NULL): not null, not empty, at most
@@ -136,8 +135,7 @@ ttl_to_ms(const Interval *ttl)
 						   DatumGetCString(DirectFunctionCall1(interval_out,
 															   IntervalPGetDatum(ttl)))),
 				 errhint("Pass NULL for an entry that never expires, or call cache_invalidate() to remove one.")));
-	/* rounded up, without the overflow of usecs + 999 near the int64 limit */
-	return usecs / 1000 + (usecs % 1000 != 0);
+	return cachext_usecs_to_ms_ceil(usecs);
 }
 
 /*
@@ -259,8 +257,9 @@ cache_get(PG_FUNCTION_ARGS)
 
 /*
  * cache_set(key text, value jsonb [, ttl interval [, tags text[]]]): stores
- * value.  Without a ttl argument the entry lives cachext.default_ttl (0.1.0's
- * SQL; 0.2.0's passes its default); a NULL ttl means no expiry.
+ * value.  Without a ttl argument the entry lives cachext.default_ttl (the
+ * two-argument overload of 0.1.0's and 0.2.0's SQL; from 0.3.0 the SQL
+ * default passes it); a NULL ttl means no expiry.
  */
 Datum
 cache_set(PG_FUNCTION_ARGS)
@@ -615,8 +614,8 @@ cache_replace(PG_FUNCTION_ARGS)
 
 /*
  * cache_ttl(key text) returns interval: the remaining time to live, NULL
- * when the key is not cached, CACHE_TTL_NONE_MS milliseconds when it never
- * expires.
+ * when the key is not cached, CACHEXT_NO_TTL milliseconds (-1, as Redis'
+ * PTTL answers) when it never expires.
  */
 Datum
 cache_ttl(PG_FUNCTION_ARGS)
@@ -630,8 +629,6 @@ cache_ttl(PG_FUNCTION_ARGS)
 	key = key_argument(fcinfo, 0, &key_len);
 	if (!layers_ttl(key, key_len, &ttl_ms))
 		PG_RETURN_NULL();
-	if (ttl_ms == CACHEXT_NO_TTL)
-		ttl_ms = CACHE_TTL_NONE_MS;
 	result = palloc0(sizeof(Interval));
 	result->time = ttl_ms * 1000;
 	PG_RETURN_INTERVAL_P(result);

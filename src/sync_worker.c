@@ -96,6 +96,7 @@
 
 #include "cachext.h"
 #include "compat.h"
+#include "durations.h"
 #include "l1.h"
 #include "l2.h"
 #include "l2_stats.h"
@@ -745,7 +746,7 @@ ms_until(TimestampTz then)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	return then <= now ? 0 : (long) ((then - now + 999) / 1000);
+	return then <= now ? 0 : (long) cachext_usecs_to_ms_ceil(then - now);
 }
 
 /* The worker's entry point. */

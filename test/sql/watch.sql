@@ -6,7 +6,11 @@ SELECT cache_clear() >= 0 AS cleared;
 SELECT cache_stats_reset();
 
 -- A listener on cachext.notify_channel, opened with dblink so that events
--- print without the sender's PID (see the events test).
+-- print without the sender's PID (see the events test).  The writing
+-- transaction sends them (cachext.events = on), so that each step's events
+-- can be read right after it; the default, async, sends the same ones a
+-- moment later (the events test).
+SET cachext.events = on;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT dblink_connect('watcher',
        format('dbname=%s port=%s host=%s', current_database(),
@@ -98,7 +102,7 @@ SELECT cache_set('user:1', '1');
 UPDATE users SET name = 'quiet' WHERE id = 1;
 SELECT cache_get('user:1') IS NULL AS invalidated;
 SELECT * FROM watched_events();
-RESET cachext.events;
+SET cachext.events = on;
 
 -- Unwatching removes both triggers; changes then invalidate nothing.
 SELECT cache_unwatch_table('users');
