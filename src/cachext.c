@@ -54,7 +54,9 @@
 #include "redis_conn.h"
 #include "redis_route.h"
 #include "sync_worker.h"
+#include "table_stats.h"
 #include "ttl_clock.h"
+#include "wait_events.h"
 #include "xact.h"
 
 PG_MODULE_MAGIC;
@@ -94,6 +96,9 @@ char	   *cachext_redis_tls_ca_file;
 char	   *cachext_redis_tls_cert_file;
 char	   *cachext_redis_tls_key_file;
 int			cachext_redis_tls_verify = REDIS_TLS_VERIFY_DEFAULT;
+int			cachext_prefix_stats_max;
+int			cachext_prefix_stats_segments;
+int			cachext_table_stats_max;
 char	   *cachext_redis_sentinel_user;
 char	   *cachext_redis_sentinel_password;
 #ifdef CACHEXT_TEST_BUILD
@@ -134,6 +139,7 @@ cachext_shmem_request(void)
 	l2_queue_shmem_request();
 	loader_shmem_request();
 	op_stats_shmem_request();
+	table_stats_shmem_request();
 	ttl_clock_shmem_request();
 	event_queue_shmem_request();
 }
@@ -149,8 +155,10 @@ cachext_shmem_startup(void)
 	l2_queue_shmem_startup();
 	loader_shmem_startup();
 	op_stats_shmem_startup();
+	table_stats_shmem_startup();
 	ttl_clock_shmem_startup();
 	event_queue_shmem_startup();
+	wait_events_shmem_startup();
 }
 
 /* Partition counts must be powers of two: a key's partition is a bit mask. */
@@ -551,6 +559,36 @@ define_cache_settings(void)
 							NULL, NULL, NULL);
 }
 
+/*
+ * The figures per key prefix and per watched table: how many of each are
+ * tracked (shared memory, so at start) and how a key's prefix is cut.
+ */
+static void
+define_stats_settings(void)
+{
+	DefineCustomIntVariable("cachext.prefix_stats_max",
+							"Number of key prefixes L1 counts separately (cache_prefix_stats); later prefixes count as other.",
+							"Each takes 64 bytes of shared memory per L1 partition; 0 counts every key as other.",
+							&cachext_prefix_stats_max,
+							64, 0, 1024,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.prefix_stats_segments",
+							"Number of ':'-separated segments of a key that form its prefix in cache_prefix_stats.",
+							"1: \"user:42\" counts under \"user:\"; a key with fewer separators counts under the part up to its last one.",
+							&cachext_prefix_stats_segments,
+							1, 1, 16,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.table_stats_max",
+							"Number of watched tables counted separately (cache_table_stats); later tables count as other.",
+							NULL,
+							&cachext_table_stats_max,
+							256, 0, 10000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+}
+
 /* Where Redis is and how to reach it. */
 static void
 define_redis_settings(void)
@@ -651,6 +689,7 @@ static void
 define_settings(void)
 {
 	define_cache_settings();
+	define_stats_settings();
 	define_redis_settings();
 	define_test_settings();
 	MarkGUCPrefixReserved("cachext");
@@ -673,6 +712,7 @@ _PG_init(void)
 	l2_queue_shmem_request();
 	loader_shmem_request();
 	op_stats_shmem_request();
+	table_stats_shmem_request();
 	ttl_clock_shmem_request();
 	event_queue_shmem_request();
 #endif

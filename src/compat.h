@@ -35,6 +35,11 @@
 #define CreateSessionWaitEventSet(nevents) CreateWaitEventSet(TopMemoryContext, (nevents))
 #endif
 
+/* Extensions name their own wait events (WaitEventExtensionNew) from 17 on. */
+#if PG_VERSION_NUM >= 170000
+#define CACHEXT_HAS_CUSTOM_WAIT_EVENTS 1
+#endif
+
 /*
  * ExceptionalCondition, which a failed Assert calls, lost its errorType
  * argument in 16 (only test/fuzz/server_stubs.c defines it).

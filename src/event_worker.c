@@ -51,6 +51,7 @@
 
 #include "event_queue.h"
 #include "event_worker.h"
+#include "wait_events.h"
 
 /* How long a worker without events stays. */
 #define IDLE_EXIT_MS		1000
@@ -173,7 +174,8 @@ cachext_event_worker_main(Datum arg)
 			/* let the next events gather: see BATCH_INTERVAL_MS */
 			last_event = GetCurrentTimestamp();
 			(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 BATCH_INTERVAL_MS, PG_WAIT_EXTENSION);
+							 BATCH_INTERVAL_MS,
+							 cachext_wait_event(CACHEXT_WAIT_EVENT_WORKER));
 			continue;
 		}
 		idle_ms = (GetCurrentTimestamp() - last_event) / 1000;
@@ -189,6 +191,7 @@ cachext_event_worker_main(Datum arg)
 			idle_ms = 0;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 IDLE_EXIT_MS - idle_ms, PG_WAIT_EXTENSION);
+						 IDLE_EXIT_MS - idle_ms,
+						 cachext_wait_event(CACHEXT_WAIT_EVENT_WORKER));
 	}
 }

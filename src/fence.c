@@ -85,6 +85,7 @@
 #include "l2_stats.h"
 #include "layers.h"
 #include "op_stats.h"
+#include "table_stats.h"
 #include "ttl_clock.h"
 
 /* A transaction with more keys than this fences every L1 partition. */
@@ -373,6 +374,7 @@ fence_place(List *keys, List *patterns, List *tags)
 	MemoryContext lift_context;
 	MemoryContext work;
 	ListCell   *lc;
+	instr_time	redis_start;
 
 	Assert(fence == NULL);
 	if (keys == NIL && patterns == NIL && tags == NIL)
@@ -420,7 +422,9 @@ fence_place(List *keys, List *patterns, List *tags)
 			l1_fence_key(fence->keys[fence->l1_fenced],
 						 fence->key_lens[fence->l1_fenced], 1);
 	remove_from_l1();
+	INSTR_TIME_SET_CURRENT(redis_start);
 	place_in_redis();
+	table_stats_add_redis_time(redis_start);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
@@ -452,11 +456,13 @@ fence_lift(bool committed)
 	MemoryContext work;
 	Fence	   *lifting = fence;
 	int			holdoff = InterruptHoldoffCount;
+	instr_time	redis_start;
 
 	if (lifting == NULL)
 		return;
 	work = lifting->lift_context;
 	MemoryContextSwitchTo(work);
+	INSTR_TIME_SET_CURRENT(redis_start);
 	PG_TRY();
 	{
 		lift_in_redis(committed);
@@ -470,6 +476,7 @@ fence_lift(bool committed)
 			queue_from(0);
 	}
 	PG_END_TRY();
+	table_stats_add_redis_time(redis_start);
 
 	/* L1's fences go whatever happened above; the lift bumps the leases */
 	if (lifting->l1_all)

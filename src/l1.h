@@ -49,7 +49,7 @@ typedef struct L1EntryMeta
 	int64		load_us;		/* how long its load took; 0 if not loaded */
 } L1EntryMeta;
 
-/* Counters and sizes summed over all partitions. */
+/* Counters and sizes summed over all partitions (and one key prefix's). */
 typedef struct L1Stats
 {
 	int64		hits;
@@ -85,9 +85,11 @@ extern void l1_shmem_startup(void);
 extern Size l1_entry_footprint(Size key_len, Size value_len);
 extern Size l1_partition_capacity(void);
 
-extern Jsonb *l1_lookup(const char *key, int key_len, TimestampTz now);
-extern Jsonb *l1_lookup_entry(const char *key, int key_len, TimestampTz now,
-							  int64 stale_us, L1EntryMeta *meta);
+extern Jsonb *l1_lookup(const char *key, int key_len, int namespace_len,
+						TimestampTz now);
+extern Jsonb *l1_lookup_entry(const char *key, int key_len, int namespace_len,
+							  TimestampTz now, int64 stale_us,
+							  L1EntryMeta *meta);
 extern void l1_take_lease(const char *key, int key_len, L1Lease *lease);
 extern L1StoreResult l1_store(const char *key, int key_len, int namespace_len,
 							  const Jsonb *value, TimestampTz expires_at,
@@ -122,6 +124,7 @@ extern void l1_fence_key(const char *key, int key_len, int delta);
 extern void l1_fence_all(int delta);
 
 extern void l1_read_stats(L1Stats *stats);
+extern void l1_read_prefix_stats(L1Stats *counts);
 extern void l1_reset_stats(void);
 extern List *l1_list_entries(TimestampTz now);
 

@@ -335,7 +335,8 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 	for (int i = 0; i < nkeys; i++)
 	{
 		full[i] = layers_full_key(keys[i], key_lens[i], NULL, &full_lens[i]);
-		values[i] = l1_lookup(full[i], full_lens[i], now);
+		values[i] = l1_lookup(full[i], full_lens[i],
+							  strlen(cachext_namespace), now);
 		if (values[i] == NULL)
 			missing[nmissing++] = i;
 	}
@@ -421,8 +422,8 @@ layers_get_entry(const char *key, int key_len, int64 stale_us,
 {
 	int			len;
 	char	   *full = layers_full_key(key, key_len, NULL, &len);
-	Jsonb	   *value = l1_lookup_entry(full, len, ttl_clock_now(), stale_us,
-										meta);
+	Jsonb	   *value = l1_lookup_entry(full, len, strlen(cachext_namespace),
+										ttl_clock_now(), stale_us, meta);
 	Jsonb	   *fresh = NULL;
 	int			missing = 0;
 
@@ -942,7 +943,7 @@ read_for_update(const char *full, int full_len, L1Lease *lease,
 	l1_take_lease(full, full_len, lease);
 	if (!l1_expiry(full, full_len, now, expires_at))
 		return NULL;
-	return l1_lookup(full, full_len, now);
+	return l1_lookup(full, full_len, strlen(cachext_namespace), now);
 }
 
 /*

@@ -91,6 +91,7 @@
 #include "layers.h"
 #include "loader.h"
 #include "ttl_clock.h"
+#include "wait_events.h"
 
 /* Loads that can be in flight at once; beyond that, loads run unshared. */
 #define LOADER_FLIGHTS	512
@@ -265,7 +266,7 @@ wait_for_flight(LoadFlight *flight, uint64 generation, TimestampTz deadline)
 
 		if (remaining_ms <= 0 ||
 			ConditionVariableTimedSleep(&flight->done, remaining_ms,
-										PG_WAIT_EXTENSION))
+										cachext_wait_event(CACHEXT_WAIT_LOAD)))
 		{
 			ended = !flight_still_running(flight, generation);
 			break;
@@ -460,7 +461,8 @@ load_across_instances(const char *key, int key_len, const char *query,
 				fallback->value;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 REMOTE_LOAD_POLL_MS, PG_WAIT_EXTENSION);
+						 REMOTE_LOAD_POLL_MS,
+						 cachext_wait_event(CACHEXT_WAIT_REMOTE_LOAD));
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		value = layers_get(key, key_len);

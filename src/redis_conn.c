@@ -74,6 +74,7 @@
 #include "compat.h"
 #include "durations.h"
 #include "redis_conn.h"
+#include "wait_events.h"
 
 /* Bytes read from the socket at a time. */
 #define READ_CHUNK_BYTES	(16 * 1024)
@@ -326,7 +327,8 @@ wait_for_socket(pgsocket fd, int events, TimestampTz deadline)
 			return false;
 		if (WaitEventSetWait(set,
 							 (long) cachext_usecs_to_ms_ceil(deadline - now),
-							 &event, 1, PG_WAIT_EXTENSION) == 0)
+							 &event, 1,
+							 cachext_wait_event(CACHEXT_WAIT_REDIS)) == 0)
 			continue;
 		if (event.events & WL_LATCH_SET)
 		{

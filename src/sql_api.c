@@ -38,6 +38,8 @@
 #include "layers.h"
 #include "loader.h"
 #include "op_stats.h"
+#include "prefix_stats.h"
+#include "table_stats.h"
 #include "ttl_clock.h"
 
 PG_FUNCTION_INFO_V1(cache_get);
@@ -48,6 +50,8 @@ PG_FUNCTION_INFO_V1(cache_get_multi);
 PG_FUNCTION_INFO_V1(cache_clear);
 PG_FUNCTION_INFO_V1(cache_stats);
 PG_FUNCTION_INFO_V1(cache_stats_reset);
+PG_FUNCTION_INFO_V1(cache_prefix_stats);
+PG_FUNCTION_INFO_V1(cache_table_stats);
 PG_FUNCTION_INFO_V1(cache_event_stats);
 PG_FUNCTION_INFO_V1(cache_entries);
 PG_FUNCTION_INFO_V1(cache_get_or_set);
@@ -837,6 +841,91 @@ cache_stats(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * cache_prefix_stats(): one row per key prefix L1 counts separately, then
+ * the other bucket (namespace and prefix NULL), behind the view of that
+ * name; each column sums to cache_stats' l1 row.
+ */
+Datum
+cache_prefix_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	int			nslots = prefix_stats_slots();
+	L1Stats    *counts = palloc(nslots * sizeof(L1Stats));
+
+	cachext_require_preloaded();
+	store = begin_materialized_result(fcinfo, &tupdesc);
+	l1_read_prefix_stats(counts);
+	for (int s = 1; s <= nslots; s++)
+	{
+		/* the other bucket last: it is the one that grows when full */
+		int			slot = s < nslots ? s : PREFIX_STATS_OTHER;
+		PrefixName	name;
+		StatsRow	row;
+
+		row.i = 0;
+		if (slot == PREFIX_STATS_OTHER)
+		{
+			put_null(&row);		/* namespace */
+			put_null(&row);		/* prefix */
+		}
+		else if (prefix_stats_name(slot, &name))
+		{
+			put_datum(&row, CStringGetTextDatum(name.namespace), false);
+			put_datum(&row, CStringGetTextDatum(name.prefix), false);
+		}
+		else
+			continue;			/* not claimed yet */
+		put_count(&row, counts[slot].hits);
+		put_count(&row, counts[slot].misses);
+		put_hit_rate(&row, counts[slot].hits, counts[slot].misses);
+		put_count(&row, counts[slot].sets);
+		put_count(&row, counts[slot].evictions);
+		put_count(&row, counts[slot].expirations);
+		put_count(&row, counts[slot].invalidations);
+		put_count(&row, counts[slot].entries);
+		put_count(&row, counts[slot].bytes);
+		Assert(row.i == tupdesc->natts);
+		tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * cache_table_stats(): one row per watched table counted separately, in
+ * every database, then the other bucket (database and table NULL), behind
+ * the view of that name.
+ */
+Datum
+cache_table_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	ListCell   *lc;
+
+	cachext_require_preloaded();
+	store = begin_materialized_result(fcinfo, &tupdesc);
+	foreach(lc, table_stats_read())
+	{
+		TableStats *t = lfirst(lc);
+		StatsRow	row;
+
+		row.i = 0;
+		put_datum(&row, ObjectIdGetDatum(t->database),
+				  t->database == InvalidOid);
+		put_datum(&row, t->table != NULL ? CStringGetTextDatum(t->table) : 0,
+				  t->table == NULL);
+		put_count(&row, t->rows);
+		put_count(&row, t->keys);
+		put_count(&row, t->commits);
+		put_datum(&row, Float8GetDatum(t->redis_us / 1000.0), false);
+		Assert(row.i == tupdesc->natts);
+		tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
+	}
+	return (Datum) 0;
+}
+
 /* cache_stats_reset(): zeroes every counter (entries stay). */
 Datum
 cache_stats_reset(PG_FUNCTION_ARGS)
@@ -846,6 +935,7 @@ cache_stats_reset(PG_FUNCTION_ARGS)
 	loader_reset_stats();
 	l2_stats_reset();
 	op_stats_reset();
+	table_stats_reset();
 	event_queue_reset_stats();
 	PG_RETURN_VOID();
 }

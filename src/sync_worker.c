@@ -104,6 +104,7 @@
 #include "redis_route.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
+#include "wait_events.h"
 
 /* How often the tracking connection is asked whether it is still there. */
 #define HEARTBEAT_INTERVAL_MS	1000
@@ -641,7 +642,8 @@ wait_for_events(long timeout, bool *stream_readable, bool *watch_readable)
 	if (watch != NULL)
 		AddWaitEventToSet(set, WL_SOCKET_READABLE, redis_conn_socket(watch),
 						  NULL, &watch);
-	n = WaitEventSetWait(set, timeout, occurred, nevents, PG_WAIT_EXTENSION);
+	n = WaitEventSetWait(set, timeout, occurred, nevents,
+						 cachext_wait_event(CACHEXT_WAIT_SYNC));
 	FreeWaitEventSet(set);
 	memset(stream_readable, 0, nstreams * sizeof(bool));
 	*watch_readable = false;

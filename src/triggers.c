@@ -68,6 +68,7 @@
 #include "fence.h"
 #include "key_text.h"
 #include "l2.h"
+#include "table_stats.h"
 #include "test_pause.h"
 #include "triggers.h"
 
@@ -138,8 +139,11 @@ stringset_init(StringSet *set, MemoryContext context)
 	set->order = NIL;
 }
 
-/* Adds a copy of s unless present; the copy lives in the set's context. */
-static void
+/*
+ * Adds a copy of s unless present (the copy lives in the set's context);
+ * true if it was new.
+ */
+static bool
 stringset_add(StringSet *set, const char *s)
 {
 	bool		found;
@@ -153,6 +157,7 @@ stringset_add(StringSet *set, const char *s)
 		set->order = lappend(set->order, (char *) entry->string);
 		MemoryContextSwitchTo(old);
 	}
+	return !found;
 }
 
 static void
@@ -251,6 +256,7 @@ void
 triggers_commit(void)
 {
 	fence_lift(true);
+	table_stats_commit();
 	pending = NULL;
 }
 
@@ -259,6 +265,7 @@ void
 triggers_abort(void)
 {
 	fence_lift(false);
+	table_stats_abort();
 	pending = NULL;
 }
 
@@ -308,12 +315,15 @@ triggers_subxact_abort(void)
 	MemoryContextDelete(child->context);
 }
 
-/* Records a tag of a tag: template, if this Redis supports tags. */
-static void
+/*
+ * Records a tag of a tag: template, if this Redis supports tags; true if
+ * it was new to the set.
+ */
+static bool
 record_tag(PendingSet *set, const char *tag)
 {
 	l2_require_tags_supported();
-	stringset_add(&set->tags, tag);
+	return stringset_add(&set->tags, tag);
 }
 
 /* The pending set of the current (sub)transaction level, created if new. */
@@ -370,6 +380,7 @@ typedef struct TriggerCache
 	ParsedTemplate *templates;
 	bool		needs_fixed_settings;	/* a template's does */
 	StringInfoData key;
+	int			stats_slot;		/* the table's in table_stats.c */
 } TriggerCache;
 
 /*
@@ -519,16 +530,22 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *trigger)
 		cache->needs_fixed_settings |= cache->templates[i].needs_fixed_settings;
 	}
 	initStringInfo(&cache->key);
+	cache->stats_slot = table_stats_slot(RelationGetRelid(rel), cache->table);
 	fcinfo->flinfo->fn_extra = cache;
 	MemoryContextSwitchTo(old);
 	return cache;
 }
 
-/* Records the keys the templates give for one row version. */
-static void
+/*
+ * Records the keys the templates give for one row version; returns how
+ * many keys and tags were new to the set.
+ */
+static int
 record_row(PendingSet *set, PendingEvent *event, TriggerCache *cache,
 		   TupleDesc tupdesc, HeapTuple tuple)
 {
+	int			added = 0;
+
 	for (int i = 0; i < cache->ntemplates; i++)
 	{
 		char	   *key = row_key(&cache->templates[i], tupdesc, tuple,
@@ -544,14 +561,15 @@ record_row(PendingSet *set, PendingEvent *event, TriggerCache *cache,
 
 			if (tag_len == 0 || tag_len > (size_t) cachext_max_key_length)
 				continue;		/* no tag can be empty or that long */
-			record_tag(set, key + TAG_TEMPLATE_PREFIX_LEN);
+			added += record_tag(set, key + TAG_TEMPLATE_PREFIX_LEN);
 		}
 		else if (key_len == 0 || key_len > (size_t) cachext_max_key_length)
 			continue;			/* no cache key can be empty or that long */
 		else
-			stringset_add(&set->keys, key);
+			added += stringset_add(&set->keys, key);
 		stringset_add(&event->keys, key);
 	}
+	return added;
 }
 
 /*
@@ -571,6 +589,7 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 	PendingEvent *event;
 	char		name[NAMEDATALEN * 2];
 	bool		truncate;
+	int			added = 0;		/* keys, patterns and tags new to the set */
 
 	cachext_require_preloaded();
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -618,14 +637,14 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 				if (tag[0] == '\0')
 					continue;	/* no tag can be empty */
 				if (strchr(tag, '{') == NULL)
-					record_tag(set, tag);
+					added += record_tag(set, tag);
 				else
-					stringset_add(&set->patterns, "*");
+					added += stringset_add(&set->patterns, "*");
 				stringset_add(&event->keys, template);
 				continue;
 			}
 			template = template_pattern(&cache->templates[i - 1]);
-			stringset_add(&set->patterns, template);
+			added += stringset_add(&set->patterns, template);
 			stringset_add(&event->keys, template);
 		}
 	}
@@ -640,13 +659,14 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 		int			settings_level = cache->needs_fixed_settings ?
 			key_text_fix_settings() : 0;
 
-		record_row(set, event, cache, RelationGetDescr(rel),
-				   trigger->tg_trigtuple);
+		added += record_row(set, event, cache, RelationGetDescr(rel),
+							trigger->tg_trigtuple);
 		if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
-			record_row(set, event, cache, RelationGetDescr(rel),
-					   trigger->tg_newtuple);
+			added += record_row(set, event, cache, RelationGetDescr(rel),
+								trigger->tg_newtuple);
 		key_text_restore_settings(settings_level);
 	}
+	table_stats_count(cache->stats_slot, truncate ? 0 : 1, added);
 	return PointerGetDatum(NULL);
 }
 

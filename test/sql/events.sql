@@ -1,15 +1,29 @@
 --
 -- events: cache invalidations announced with NOTIFY.
 --
--- Start from an empty cache with zeroed counters.
-SELECT cache_clear() >= 0 AS cleared;
-SELECT cache_stats_reset();
-
 -- The default, cachext.events = async, delivers the events a moment after
 -- the commit (see below); this file reads each step's events right after
 -- it, so the writing transaction sends them (on) until the async part.
 SHOW cachext.events;
 SET cachext.events = on;
+
+-- The files before this one sent async events, which their database's
+-- worker may still be sending; it leaves 1 s after its last one.  Wait
+-- until it left, so that no late event reaches the listener below and the
+-- async part starts a worker of its own (counted in cache_event_stats).
+DO $$
+BEGIN
+    FOR i IN 1..1000 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+                               WHERE backend_type = 'cachext events');
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$;
+
+-- Start from an empty cache with zeroed counters.
+SELECT cache_clear() >= 0 AS cleared;
+SELECT cache_stats_reset();
 
 -- To see the events, a second session listens on cachext.notify_channel
 -- (default 'cache_events').  It is opened with dblink, so that this file
@@ -221,19 +235,6 @@ CALL workload();
 CALL collect('on');
 SET cachext.events = off;
 DELETE FROM watched_users;
--- The files before this one sent async events (the default), so a worker
--- may still be about, for 1 s after its last event: wait until it left, so
--- that the async run below starts one (counted in cache_event_stats).
-DO $$
-BEGIN
-    FOR i IN 1..1000 LOOP
-        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
-                               WHERE backend_type = 'cachext events');
-        PERFORM pg_sleep(0.01);
-    END LOOP;
-END
-$$;
-SELECT cache_stats_reset();
 SET cachext.events = async;
 SHOW cachext.events;
 CALL workload();

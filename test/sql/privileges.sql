@@ -55,6 +55,9 @@ SELECT entries, sets FROM cache_stats WHERE layer = 'l1';
 SELECT entries, sets FROM cache_stats() WHERE layer = 'l1';
 SELECT namespace, key FROM cache_entries ORDER BY key;
 SELECT namespace, key FROM cache_entries() ORDER BY key;
+SELECT prefix, sets FROM cache_prefix_stats
+ WHERE namespace = current_setting('cachext.namespace') AND prefix = '';
+SELECT count(*) FILTER (WHERE table_name IS NULL) AS other_rows FROM cache_table_stats;
 
 -- Counters, conditional writes, TTLs and tagging are everyone's too.
 SELECT cache_incr('user-counter');

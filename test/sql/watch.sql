@@ -9,8 +9,18 @@ SELECT cache_stats_reset();
 -- print without the sender's PID (see the events test).  The writing
 -- transaction sends them (cachext.events = on), so that each step's events
 -- can be read right after it; the default, async, sends the same ones a
--- moment later (the events test).
+-- moment later (the events test), so first wait until the worker sending
+-- the async events of the files before this one left (1 s after its last).
 SET cachext.events = on;
+DO $$
+BEGIN
+    FOR i IN 1..1000 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+                               WHERE backend_type = 'cachext events');
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT dblink_connect('watcher',
        format('dbname=%s port=%s host=%s', current_database(),
