@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * cachext.c
  *	  Module start-up: the settings, the shared-memory hooks, the
- *	  registration of the sync worker and of the transaction callbacks
- *	  (xact.c).
+ *	  registration of the sync worker, of the transaction callbacks
+ *	  (xact.c) and of the WAL resource manager (wal_invalidation.c).
  *
  * cachext must be in shared_preload_libraries: its store lives in shared
  * memory sized at postmaster start, and its transaction callbacks
@@ -57,6 +57,7 @@
 #include "table_stats.h"
 #include "ttl_clock.h"
 #include "wait_events.h"
+#include "wal_invalidation.h"
 #include "xact.h"
 
 PG_MODULE_MAGIC;
@@ -720,6 +721,7 @@ _PG_init(void)
 	shmem_startup_hook = cachext_shmem_startup;
 	sync_worker_register();
 	xact_register_callbacks();
+	wal_invalidation_register();
 	preloaded = true;
 }
 

@@ -429,6 +429,12 @@ l1_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+bool
+l1_is_ready(void)
+{
+	return partitions != NULL;
+}
+
 /* Bytes of cachext.l1_memory an entry of these sizes occupies. */
 Size
 l1_entry_footprint(Size key_len, Size value_len)

@@ -80,6 +80,7 @@ typedef struct L1EntryInfo
 extern Size l1_shmem_size(void);
 extern void l1_shmem_request(void);
 extern void l1_shmem_startup(void);
+extern bool l1_is_ready(void);
 
 /* Bytes one entry of these sizes takes from cachext.l1_memory. */
 extern Size l1_entry_footprint(Size key_len, Size value_len);

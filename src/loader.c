@@ -35,7 +35,9 @@
  * snapshot may be older than a commit the primary has already invalidated,
  * and no lease can see that (the lease is read after the primary's bump).
  * Its callers get the factory's value uncached, each running the factory
- * (no single flight: there is nothing to share); Redis hits still promote.
+ * (no single flight: there is nothing to share); Redis hits still promote,
+ * under the L1 lease that the replay of a watched write's WAL record moves
+ * (wal_invalidation.c).
  *
  * Errors.  Once a backend has claimed a flight, everything up to the end of
  * the load (the Redis load lock, the poll loop, the lease, the factory, the

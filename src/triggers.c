@@ -22,9 +22,11 @@
  * PendingSet; committing a subtransaction merges its set into its
  * parent's, aborting one discards it.  At top-level pre-commit the keys,
  * patterns and tags are fenced (fence.c: from then on nothing reads or
- * stores what they name; a test build may pause there: test_pause.c),
- * then the events are queued (with NOTIFY, or for the event worker: see
- * events.c), so they follow NOTIFY's rules; once the commit is durable
+ * stores what they name), then written to the WAL, for hot standbys to
+ * replay before the commit record (wal_invalidation.c; a test build may
+ * pause after that: test_pause.c), then the events are queued (with
+ * NOTIFY, or for the event worker: see events.c), so they follow NOTIFY's
+ * rules; once the commit is durable
  * and visible, every pending key is invalidated, once however many rows
  * named it, patterns and tags likewise, and the fence is lifted.
  * Invalidating again after the commit is visible is what makes
@@ -71,6 +73,7 @@
 #include "table_stats.h"
 #include "test_pause.h"
 #include "triggers.h"
+#include "wal_invalidation.h"
 
 /*
  * A set of strings that remembers insertion order: a simplehash of the
@@ -247,6 +250,9 @@ triggers_pre_commit(void)
 	Assert(pending->parent == NULL);
 	fence_place(pending->keys.order, pending->patterns.order,
 				pending->tags.order);
+	/* after the fence: a standby replaying it finds Redis' copies gone */
+	wal_invalidation_log(pending->keys.order, pending->patterns.order,
+						 pending->tags.order);
 	test_pause_after_fence();
 	send_pending_events(pending);
 }
