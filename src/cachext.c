@@ -5,9 +5,11 @@
  *	  (xact.c) and of the WAL resource manager (wal_invalidation.c).
  *
  * cachext must be in shared_preload_libraries: its store lives in shared
- * memory sized at postmaster start.  Loaded any other way (CREATE EXTENSION
- * alone), _PG_init defines nothing and every SQL function reports the
- * missing preload (see sql_api.c).
+ * memory sized at postmaster start, and its transaction callbacks
+ * (xact.c) are registered there.  Loaded any other way (CREATE EXTENSION
+ * alone, LOAD), _PG_init defines nothing, and every SQL function and the
+ * watched tables' trigger report the missing preload through
+ * cachext_require_preloaded before touching anything.
  *
  * Settings.  Every cachext.* setting is defined here, in define_settings,
  * and its variable is declared in cachext.h; the modules only read the
@@ -64,10 +66,11 @@ PG_MODULE_MAGIC;
  * The settings' variables.  Their defaults are the boot values given in
  * define_settings, which assigns them before anything reads them; a
  * process where _PG_init defined nothing never reads them (see
- * cachext_preloaded).  An enum's variable starts at its boot value all
- * the same: from PostgreSQL 16 on, an assert-enabled server checks that
- * when the setting is defined (check_GUC_init), and aborts otherwise;
- * integers, booleans and strings may start at 0, false and NULL.
+ * cachext_require_preloaded).  An enum's variable starts at its boot
+ * value all the same: from PostgreSQL 16 on, an assert-enabled server
+ * checks that when the setting is defined (check_GUC_init), and aborts
+ * otherwise; integers, booleans and strings may start at 0, false and
+ * NULL.
  */
 #define L1_EVICTION_DEFAULT CACHEXT_EVICTION_SIEVE
 #define EVENTS_DEFAULT CACHEXT_EVENTS_ASYNC
@@ -103,7 +106,8 @@ char	   *cachext_redis_sentinel_password;
 int			cachext_test_pause_after_fence_key;
 #endif
 
-bool		cachext_preloaded = false;
+/* True once _PG_init ran inside shared_preload_libraries. */
+static bool preloaded = false;
 
 /*
  * The renamed settings (see "Deprecated names" above): each name's own
@@ -516,7 +520,7 @@ define_cache_settings(void)
 							 "on: by the writing transaction, which then takes a database-wide lock while it commits.",
 							 &cachext_events,
 							 EVENTS_DEFAULT, events_options,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.events_queue_size",
 							"Shared memory per database for events waiting for the worker (cachext.events = async).",
@@ -530,7 +534,7 @@ define_cache_settings(void)
 							   NULL,
 							   &cachext_notify_channel,
 							   "cache_events",
-							   PGC_USERSET, 0,
+							   PGC_SUSET, 0,
 							   check_notify_channel, NULL, NULL);
 	DefineCustomStringVariable("cachext.namespace",
 							   "Namespace of this database's keys, in L1 and in Redis.",
@@ -718,5 +722,22 @@ _PG_init(void)
 	sync_worker_register();
 	xact_register_callbacks();
 	wal_invalidation_register();
-	cachext_preloaded = true;
+	preloaded = true;
+}
+
+/*
+ * Raises the not-preloaded error unless _PG_init ran inside
+ * shared_preload_libraries: only then is the store attached, are the
+ * settings defined and does a transaction callback invalidate (and free)
+ * what the triggers record.
+ */
+void
+cachext_require_preloaded(void)
+{
+	if (!preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cachext must be loaded via shared_preload_libraries"),
+				 errhint("Add cachext to shared_preload_libraries in postgresql.conf, "
+						 "for example shared_preload_libraries = 'cachext', and restart the server.")));
 }

@@ -91,7 +91,7 @@ typedef enum CachextEvents
 #define CACHEXT_FULL_KEY_LIMIT \
 	(CACHEXT_KEY_LENGTH_LIMIT + CACHEXT_NAMESPACE_LENGTH_LIMIT)
 
-/* True once _PG_init ran inside shared_preload_libraries. */
-extern bool cachext_preloaded;
+/* Raises ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE unless preloaded. */
+extern void cachext_require_preloaded(void);
 
 #endif							/* CACHEXT_H */

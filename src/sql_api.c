@@ -5,8 +5,9 @@
  *	  for cache_key, the statistics modules), and building the result.  No
  *	  cache logic lives here.
  *
- * Every function first checks that cachext was preloaded, so a missing
- * shared_preload_libraries entry is one clear error, not a crash.
+ * Every function first checks that cachext was preloaded
+ * (cachext_require_preloaded), so a missing shared_preload_libraries entry
+ * is one clear error, not a crash.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -28,6 +29,7 @@
 #include "durations.h"
 #include "event_queue.h"
 #include "key_builder.h"
+#include "key_text.h"
 #include "keys.h"
 #include "l1.h"
 #include "l2.h"
@@ -66,17 +68,6 @@ PG_FUNCTION_INFO_V1(cache_invalidate_tag);
 /* The most tags one entry may carry. */
 #define CACHE_MAX_TAGS	1000
 
-/* Raises the not-preloaded error unless the store is attached. */
-static void
-require_preloaded(void)
-{
-	if (!l1_is_ready())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cachext must be loaded via shared_preload_libraries"),
-				 errhint("Add cachext to shared_preload_libraries in postgresql.conf, "
-						 "for example shared_preload_libraries = 'cachext', and restart the server.")));
-}
 
 /*
  * Checks a key or tag datum (possibly NULL): not null, not empty, at most
@@ -260,7 +251,7 @@ cache_get(PG_FUNCTION_ARGS)
 	const char *key;
 	Jsonb	   *value;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	value = layers_get(key, key_len);
 	if (value == NULL)
@@ -280,7 +271,7 @@ cache_set(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	layers_set_tagged(key, key_len, value_argument(fcinfo, 1),
 					  ttl_argument(fcinfo, 2), 0, NULL,
@@ -301,7 +292,7 @@ get_or_set(FunctionCallInfo fcinfo, int tags_argno, int params_argno)
 	bool	   *param_nulls = NULL;
 	int			nparams = 0;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -342,13 +333,16 @@ cache_get_or_set_tagged(PG_FUNCTION_ARGS)
 
 /*
  * cache_key(prefix text, VARIADIC args "any") returns text: the key
- * key_builder.c's rule makes of the arguments' text forms.
+ * key_builder.c's rule makes of the arguments' text forms, written as in
+ * every session (key_text.c).
  */
 Datum
 cache_key(PG_FUNCTION_ARGS)
 {
 	const char **parts;
 	int			nparts;
+	KeyTextOutput output;
+	int			settings_level = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -364,8 +358,6 @@ cache_key(PG_FUNCTION_ARGS)
 		int16		typlen;
 		bool		typbyval;
 		char		typalign;
-		Oid			output;
-		bool		varlena;
 
 		if (PG_ARGISNULL(1))
 			ereport(ERROR,
@@ -375,10 +367,12 @@ cache_key(PG_FUNCTION_ARGS)
 		get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), element_type, typlen,
 						  typbyval, typalign, &elements, &nulls, &nparts);
-		getTypeOutputInfo(element_type, &output, &varlena);
+		key_text_output_init(&output, element_type);
+		if (output.needs_fixed_settings)
+			settings_level = key_text_fix_settings();
 		parts = palloc(Max(nparts, 1) * sizeof(char *));
 		for (int i = 0; i < nparts; i++)
-			parts[i] = nulls[i] ? NULL : OidOutputFunctionCall(output, elements[i]);
+			parts[i] = nulls[i] ? NULL : OutputFunctionCall(&output.output, elements[i]);
 	}
 	else
 	{
@@ -386,19 +380,19 @@ cache_key(PG_FUNCTION_ARGS)
 		parts = palloc(Max(nparts, 1) * sizeof(char *));
 		for (int i = 0; i < nparts; i++)
 		{
-			Oid			output;
-			bool		varlena;
-
 			if (PG_ARGISNULL(i + 1))
 			{
 				parts[i] = NULL;
 				continue;
 			}
-			getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, i + 1),
-							  &output, &varlena);
-			parts[i] = OidOutputFunctionCall(output, PG_GETARG_DATUM(i + 1));
+			key_text_output_init(&output,
+								 get_fn_expr_argtype(fcinfo->flinfo, i + 1));
+			if (output.needs_fixed_settings && settings_level == 0)
+				settings_level = key_text_fix_settings();
+			parts[i] = OutputFunctionCall(&output.output, PG_GETARG_DATUM(i + 1));
 		}
 	}
+	key_text_restore_settings(settings_level);
 	PG_RETURN_TEXT_P(key_builder_build(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 									   parts, nparts));
 }
@@ -410,7 +404,7 @@ cache_invalidate(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_invalidate(key, key_len, true));
 }
@@ -422,7 +416,7 @@ cache_invalidate_pattern(PG_FUNCTION_ARGS)
 	text	   *pattern;
 	const char *problem;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -491,7 +485,7 @@ cache_get_multi(PG_FUNCTION_ARGS)
 	int		   *key_lens;
 	Jsonb	  **values;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -540,7 +534,7 @@ cache_set_multi(PG_FUNCTION_ARGS)
 	int		   *key_lens;
 	Jsonb	  **jsonb_values;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -586,7 +580,7 @@ cache_incr(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -603,7 +597,7 @@ cache_add(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_add(key, key_len, value_argument(fcinfo, 1),
 							  ttl_argument(fcinfo, 2)));
@@ -616,7 +610,7 @@ cache_replace(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_replace(key, key_len, value_argument(fcinfo, 1),
 								  ttl_argument(fcinfo, 2)));
@@ -635,7 +629,7 @@ cache_ttl(PG_FUNCTION_ARGS)
 	int64		ttl_ms;
 	Interval   *result;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	if (!layers_ttl(key, key_len, &ttl_ms))
 		PG_RETURN_NULL();
@@ -654,7 +648,7 @@ cache_touch(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_touch(key, key_len, ttl_argument(fcinfo, 1)));
 }
@@ -666,7 +660,7 @@ cache_invalidate_tag(PG_FUNCTION_ARGS)
 	int			tag_len;
 	const char *tag;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	tag = checked_tag(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
 					  PG_ARGISNULL(0), &tag_len);
 	PG_RETURN_INT64(layers_invalidate_tag(tag, tag_len, true));
@@ -679,7 +673,7 @@ cache_invalidate_tag(PG_FUNCTION_ARGS)
 Datum
 cache_clear(PG_FUNCTION_ARGS)
 {
-	require_preloaded();
+	cachext_require_preloaded();
 	PG_RETURN_INT64(layers_clear());
 }
 
@@ -762,7 +756,7 @@ cache_stats(PG_FUNCTION_ARGS)
 	int64		ops[OP_NUM_COUNTERS];
 	StatsRow	row;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	if (tupdesc->natts != CACHE_STATS_COLS_V0_1 &&
 		tupdesc->natts != CACHE_STATS_COLS)
@@ -860,7 +854,7 @@ cache_prefix_stats(PG_FUNCTION_ARGS)
 	int			nslots = prefix_stats_slots();
 	L1Stats    *counts = palloc(nslots * sizeof(L1Stats));
 
-	require_preloaded();
+	cachext_require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	l1_read_prefix_stats(counts);
 	for (int s = 1; s <= nslots; s++)
@@ -910,7 +904,7 @@ cache_table_stats(PG_FUNCTION_ARGS)
 	Tuplestorestate *store;
 	ListCell   *lc;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	foreach(lc, table_stats_read())
 	{
@@ -936,7 +930,7 @@ cache_table_stats(PG_FUNCTION_ARGS)
 Datum
 cache_stats_reset(PG_FUNCTION_ARGS)
 {
-	require_preloaded();
+	cachext_require_preloaded();
 	l1_reset_stats();
 	loader_reset_stats();
 	l2_stats_reset();
@@ -958,7 +952,7 @@ cache_event_stats(PG_FUNCTION_ARGS)
 	Datum		values[EVENT_NUM_COUNTERS];
 	bool		nulls[EVENT_NUM_COUNTERS] = {false};
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	event_queue_read_stats(counters);
@@ -977,7 +971,7 @@ cache_entries(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	List	   *entries;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	entries = l1_list_entries(ttl_clock_now());
 	foreach(lc, entries)
@@ -1014,7 +1008,7 @@ PG_FUNCTION_INFO_V1(cachext_test_advance_clock);
 Datum
 cachext_test_advance_clock(PG_FUNCTION_ARGS)
 {
-	require_preloaded();
+	cachext_require_preloaded();
 	ttl_clock_advance(ttl_to_ms(PG_GETARG_INTERVAL_P(0)) * 1000);
 	PG_RETURN_VOID();
 }

@@ -156,7 +156,7 @@ SELECT channel, payload,
   FROM received();
 RESET cachext.max_key_length;
 
--- cachext.notify_channel chooses the channel; any user may set it.
+-- cachext.notify_channel chooses the channel (a superuser's setting).
 SET cachext.notify_channel = 'my_events';
 SELECT cache_invalidate('elsewhere');
 SELECT * FROM received();

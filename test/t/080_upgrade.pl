@@ -2,6 +2,7 @@
 # or 0.2.0) and ran ALTER EXTENSION cachext UPDATE has exactly the objects
 # of a fresh install of the default version -- each member's definition,
 # comment and grants -- and the library answers the SQL of every version.
+# Tables watched before the update are fixed by it where they need to be.
 use strict;
 use warnings;
 
@@ -79,6 +80,44 @@ for my $version (sort keys %released)
 	is($node->safe_psql($db, "SELECT cache_get('$cached{$version}')"), $value{$version},
 		"the entry cached before the update from $version is still there");
 }
+
+# Tables watched under 0.2.0 whose partitions and inheritance children
+# lacked triggers: a partition had no TRUNCATE trigger, a child none.  The
+# update gives them their watched table's; the triggers stay the tables'
+# (not members of the extension).
+$node->safe_psql('postgres', 'CREATE DATABASE watched');
+$node->safe_psql('watched', q{CREATE EXTENSION cachext VERSION '0.2.0'});
+$node->safe_psql('watched', q{
+CREATE TABLE orders (id int, region text) PARTITION BY LIST (region);
+CREATE TABLE orders_eu PARTITION OF orders FOR VALUES IN ('eu');
+CREATE TABLE animals (id int, name text);
+CREATE TABLE dogs () INHERITS (animals);
+SELECT cache_watch_table('orders', 'ORDER', ARRAY['order:{id}']);
+SELECT cache_watch_table('animals', 'ANIMAL', ARRAY['animal:{id}'], fire_on_replica => true);});
+my $triggers = q{SELECT string_agg(format('%s %s %s', tgrelid::regclass, tgname, tgenabled), ', '
+	ORDER BY tgrelid::regclass::text, tgname) FROM pg_trigger WHERE tgname LIKE 'cachext%'};
+is( $node->safe_psql('watched', $triggers),
+	'animals cachext_invalidate A, animals cachext_invalidate_truncate A, '
+	  . 'orders cachext_invalidate O, orders cachext_invalidate_truncate O, '
+	  . 'orders_eu cachext_invalidate O',
+	'0.2.0 gave a partition only the cloned row trigger, a child nothing');
+$node->safe_psql('watched', 'ALTER EXTENSION cachext UPDATE');
+is( $node->safe_psql('watched', $triggers),
+	'animals cachext_invalidate A, animals cachext_invalidate_truncate A, '
+	  . 'dogs cachext_invalidate A, dogs cachext_invalidate_truncate A, '
+	  . 'orders cachext_invalidate O, orders cachext_invalidate_truncate O, '
+	  . 'orders_eu cachext_invalidate O, orders_eu cachext_invalidate_truncate O',
+	'the update gives the partition its TRUNCATE trigger and the child both, enabled as their tables\' are');
+is( $node->safe_psql('watched',
+		q{SELECT count(*) FROM pg_depend WHERE classid = 'pg_trigger'::regclass AND deptype = 'e'}),
+	'0', 'the triggers are not members of the extension');
+$node->safe_psql('watched', q{SELECT cache_set('order:1', '1'), cache_set('animal:2', '2')});
+$node->safe_psql('watched', q{TRUNCATE orders_eu});
+$node->safe_psql('watched', q{INSERT INTO dogs VALUES (2, 'Rex')});
+is($node->safe_psql('watched', q{SELECT cache_get('order:1') IS NULL, cache_get('animal:2') IS NULL}),
+	't|t', 'TRUNCATE of the partition and a write to the child invalidate');
+is($node->safe_psql('watched', q{SELECT cache_watch_root('dogs')}), 'animals',
+	'the child is watched through its parent');
 
 $node->stop;
 done_testing();
