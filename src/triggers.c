@@ -26,13 +26,12 @@
  * replay before the commit record (wal_invalidation.c; a test build may
  * pause after that: test_pause.c), then the events are queued (with
  * NOTIFY, or for the event worker: see events.c), so they follow NOTIFY's
- * rules; once the commit is durable
- * and visible, every pending key is invalidated, once however many rows
- * named it, patterns and tags likewise, and the fence is lifted.
- * Invalidating again after the commit is visible is what makes
- * leases work: a load that read the old row took its lease before this
- * invalidation, so its value is not stored.  An aborted transaction lifts
- * its fence and invalidates nothing more.  PREPARE TRANSACTION with
+ * rules.  The fence removed every pending key (once however many rows
+ * named it), pattern and tag from both layers before the commit record;
+ * once the commit is visible the fence is lifted, with no second removal:
+ * no load stored them meanwhile (the fences refuse it, and a lease read
+ * before or during the fence never stores; see fence.c).  An aborted
+ * transaction lifts its fence and invalidates nothing more.  PREPARE TRANSACTION with
  * pending invalidations is refused: they could not follow COMMIT PREPARED.
  * Without shared_preload_libraries no transaction-end step runs at all,
  * so the trigger refuses every write (cachext_require_preloaded) rather
