@@ -91,7 +91,9 @@ CREATE FUNCTION cache_stats(
     OUT coherence text,
     OUT incrs bigint,
     OUT adds_refused bigint,
-    OUT tag_invalidations bigint)
+    OUT tag_invalidations bigint,
+    OUT fences_standing bigint,
+    OUT fences_lost bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -116,10 +118,13 @@ COMMENT ON FUNCTION cache_stats() IS
 -- copies expire within cachext.l1_max_ttl) or none (no stream now).
 -- incrs, adds_refused and tag_invalidations count cache_incr calls,
 -- cache_add calls that found the key, and tags invalidated, instance-wide:
--- in the l1 row.
+-- in the l1 row.  So are fences_standing, the transactions of this instance
+-- whose pre-commit fences stand now (placed, not yet lifted), and
+-- fences_lost, the commits whose lift found a Redis fence gone or expired
+-- (and so unlinked their keys again).
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, the sync worker''s evictions and resets of L1 and own writes kept, and how L1 is kept coherent (tracking, ttl-bound, none); for l1 also cache_get_or_set''s loads, stale values served and early refreshes, cache_incr calls, refused cache_add calls and tag invalidations';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, the sync worker''s evictions and resets of L1 and own writes kept, and how L1 is kept coherent (tracking, ttl-bound, none); for l1 also cache_get_or_set''s loads, stale values served and early refreshes, cache_incr calls, refused cache_add calls, tag invalidations, the fences standing and the lost fences';
 
 -- Zeroes the counters; an admin function.
 CREATE FUNCTION cache_stats_reset()

@@ -321,7 +321,11 @@ lift_in_redis(bool committed)
 
 		l2_stats_count(L2_INVALIDATIONS, removed);
 		if (done && committed && lost > 0)
+		{
+			/* counted once per commit, here or for the patterns below */
+			op_stats_count(OP_FENCES_LOST);
 			done = unlink_again();
+		}
 		if (!done)
 		{
 			if (committed)
@@ -334,6 +338,8 @@ lift_in_redis(bool committed)
 						  cachext_fence_timeout_ms, &patterns_lost) &&
 		!patterns_lost)
 		return;
+	if (patterns_lost && committed && lost == 0)
+		op_stats_count(OP_FENCES_LOST);
 	if (committed)
 		queue_patterns_and_tags();
 }
@@ -393,6 +399,7 @@ fence_place(List *keys, List *patterns, List *tags)
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	fence = palloc0(sizeof(Fence));
 	fence->lift_context = lift_context;
+	op_stats_fences_standing_add(1);
 	fence->keys = palloc(Max(list_length(keys), 1) * sizeof(char *));
 	fence->key_lens = palloc(Max(list_length(keys), 1) * sizeof(int));
 	/* nkeys counts the keys built, should building fail part way */
@@ -484,6 +491,7 @@ fence_lift(bool committed)
 	for (int i = 0; i < lifting->l1_fenced; i++)
 		l1_fence_key(lifting->keys[i], lifting->key_lens[i], -1);
 	fence = NULL;
+	op_stats_fences_standing_add(-1);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
 }

@@ -682,7 +682,8 @@ cache_clear(PG_FUNCTION_ARGS)
  * whose SQL declares fewer (columns are only ever added at the end).
  */
 #define CACHE_STATS_COLS_V0_1	25
-#define CACHE_STATS_COLS		32
+#define CACHE_STATS_COLS_V0_2	32
+#define CACHE_STATS_COLS		34
 
 /* One row of cache_stats, filled column by column in declaration order. */
 typedef struct StatsRow
@@ -759,6 +760,7 @@ cache_stats(PG_FUNCTION_ARGS)
 	cachext_require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	if (tupdesc->natts != CACHE_STATS_COLS_V0_1 &&
+		tupdesc->natts != CACHE_STATS_COLS_V0_2 &&
 		tupdesc->natts != CACHE_STATS_COLS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -795,6 +797,8 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_count(&row, ops[OP_INCRS]);
 	put_count(&row, ops[OP_ADDS_REFUSED]);
 	put_count(&row, ops[OP_TAG_INVALIDATIONS]);
+	put_count(&row, op_stats_fences_standing());
+	put_count(&row, ops[OP_FENCES_LOST]);
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	if (!l2_is_configured())
@@ -836,6 +840,8 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_null(&row);				/* incrs: in l1's row */
 	put_null(&row);				/* adds_refused */
 	put_null(&row);				/* tag_invalidations */
+	put_null(&row);				/* fences_standing: in l1's row */
+	put_null(&row);				/* fences_lost */
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	return (Datum) 0;

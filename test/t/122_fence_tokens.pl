@@ -12,7 +12,8 @@
 #    writes go on.
 # 2. A writer held at the pause point while its fence vanishes (FLUSHDB) and
 #    another instance stores the old row in Redis: the lift notices and the
-#    old value is gone once the commit returns.
+#    old value is gone once the commit returns; cache_stats shows the fence
+#    standing meanwhile, and the lost fence after.
 use strict;
 use warnings;
 
@@ -127,6 +128,10 @@ $other->safe_psql('postgres',
 $writer = hold_writer('UPDATE t SET v = v + 1000 WHERE id = 2');
 is(redis_cli('tokens', 'EVAL', "return #redis.call('KEYS', '*bucket-fence*')", '0'),
 	'1', 'the held writer fenced its bucket');
+is( $node->safe_psql('postgres',
+		q{SELECT fences_standing FROM cache_stats WHERE layer = 'l1'}),
+	'1', 'cache_stats shows its fences standing');
+$node->safe_psql('postgres', 'SELECT cache_stats_reset()');
 is(redis_cli('tokens', 'FLUSHDB'), 'OK', 'FLUSHDB takes the fence away');
 is( $other->safe_psql(
 		'postgres', q{SELECT cache_get_or_set('t:2', 'SELECT v FROM t WHERE id = 2')}),
@@ -136,6 +141,9 @@ is(redis_cli('tokens', 'GET', 'cache:t:2'), $old,
 unlike(release_writer($writer), qr/ERROR/, 'the held writer committed');
 is(redis_cli('tokens', 'GET', 'cache:t:2'), '',
 	'its lift found its fence gone and unlinked the old value');
+is( $node->safe_psql('postgres',
+		q{SELECT fences_standing || ' ' || fences_lost FROM cache_stats WHERE layer = 'l1'}),
+	'0 1', 'cache_stats: no fence stands, one commit found its fence lost');
 is( $node->safe_psql(
 		'postgres', q{SELECT cache_get_or_set('t:2', 'SELECT v FROM t WHERE id = 2')}),
 	$old + 1000, 'the new row is loaded afterwards');
