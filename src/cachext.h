@@ -3,9 +3,9 @@
  *	  What cachext's modules share: the settings' variables, and the
  *	  constants every layer agrees on.
  *
- * Every setting is defined in cachext.c (see its header for the rule),
- * which registers it as a GUC in _PG_init; every other module only reads
- * the variables.
+ * Every setting is defined in guc.c (see its header for the rule), which
+ * registers it as a GUC from _PG_init; every other module only reads the
+ * variables.
  *-------------------------------------------------------------------------
  */
 #ifndef CACHEXT_H

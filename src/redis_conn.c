@@ -114,7 +114,7 @@ static uint32 socket_wait_events = 0;
  * verification, Sentinel credentials): a process compares it with the
  * value it connected under, and reconnects when it moved, as it does for a
  * new cachext.redis_url.  Per process, bumped by the settings' assign
- * hooks (cachext.c) when a value really changes (a reload assigns every
+ * hooks (guc.c) when a value really changes (a reload assigns every
  * setting again).
  */
 static uint64 settings_generation = 0;

@@ -66,7 +66,7 @@ typedef enum RedisTlsVerify
 
 /*
  * The settings that say how to connect (cachext.redis_connect_timeout,
- * _timeout, _tls_*, _sentinel_*) are cachext.c's; their assign hooks tell
+ * _timeout, _tls_*, _sentinel_*) are guc.c's; their assign hooks tell
  * this module when one changed.
  */
 extern void redis_conn_settings_changed(void);

@@ -5,7 +5,7 @@
  *
  * Only a build with TEST_BUILD=1 (-DCACHEXT_TEST_BUILD, which scripts/test
  * uses) has it; in a normal build the function is empty and the setting
- * cachext.test_pause_after_fence (cachext.c) does not exist.
+ * cachext.test_pause_after_fence (guc.c) does not exist.
  *-------------------------------------------------------------------------
  */
 #ifndef CACHEXT_TEST_PAUSE_H

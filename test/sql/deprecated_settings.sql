@@ -1,7 +1,7 @@
 --
 -- Deprecated setting names.  cachext.redis_prefix and cachext.lock_timeout
 -- were renamed cachext.namespace and cachext.load_wait_timeout in 0.2.0;
--- the old names keep working until 0.3.0.  Setting one says so with a
+-- the old names keep working through 0.3.0.  Setting one says so with a
 -- WARNING.  The value in force is the new name's when it is set away from
 -- its default, else the old name's.
 --

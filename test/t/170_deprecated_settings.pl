@@ -1,6 +1,6 @@
 # The deprecated names cachext.redis_prefix and cachext.lock_timeout (renamed
 # cachext.namespace and cachext.load_wait_timeout in 0.2.0, removed in
-# 0.3.0) still take effect from postgresql.conf, ALTER SYSTEM and SET, the
+# 0.4.0) still take effect from postgresql.conf, ALTER SYSTEM and SET, the
 # postmaster logs their use, and the new name wins when both are set.
 use strict;
 use warnings;
