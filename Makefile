@@ -127,7 +127,7 @@ test/fuzz/fuzz_key_builder: test/fuzz/fuzz_key_builder.c src/keys.c src/keys.h
 # (libpgcommon, with libpgport for its printf) and test/fuzz/server_stubs.c.
 PG_STATIC_LIBS = $(firstword $(wildcard $(pkglibdir)/libpgcommon.a $(libdir)/libpgcommon.a))
 test/fuzz/fuzz_l1: test/fuzz/fuzz_l1.c test/fuzz/server_stubs.c test/fuzz/server_stubs.h \
-		src/l1.c src/l1.h src/keys.c src/keys.h src/cachext.h \
+		src/l1.c src/l1.h src/keys.c src/keys.h src/guc.h \
 		src/prefix_stats.c src/prefix_stats.h
 	clang $(FUZZ_CFLAGS) -DUSE_ASSERT_CHECKING -Wno-ignored-attributes \
 		-I$(srcdir)/test/fuzz -I$(includedir_server) -o $@ \

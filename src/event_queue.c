@@ -68,8 +68,8 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "cachext.h"
 #include "event_queue.h"
+#include "guc.h"
 
 #define EVENT_TRANCHE_NAME	"cachext events"
 

@@ -29,10 +29,10 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 
-#include "cachext.h"
 #include "compat.h"
 #include "event_queue.h"
 #include "events.h"
+#include "guc.h"
 
 /* NOTIFY refuses payloads of this many bytes or more (see async.c). */
 #define NOTIFY_PAYLOAD_LIMIT (BLCKSZ - NAMEDATALEN - 128)

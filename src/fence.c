@@ -77,8 +77,8 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "cachext.h"
 #include "fence.h"
+#include "guc.h"
 #include "l1.h"
 #include "l2.h"
 #include "l2_queue.h"

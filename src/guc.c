@@ -6,7 +6,7 @@
  *
  * Every cachext.* setting is defined here, in guc_define_settings (called
  * once by _PG_init inside shared_preload_libraries), and its variable is
- * declared in cachext.h; the modules only read the variables.  A check or
+ * declared in guc.h; the modules only read the variables.  A check or
  * assign hook that needs a module's knowledge (a Redis URL's syntax, the
  * connection to drop when a TLS file changes) calls that module's exported
  * function rather than living in it.  So one file answers "which settings
@@ -17,7 +17,7 @@
  * Deprecated names.  cachext.lock_timeout and cachext.redis_prefix were
  * renamed cachext.load_wait_timeout and cachext.namespace in 0.2.0; the
  * old names stay settings of their own through 0.3.0.  The value in force
- * (the variable cachext.h exports) is the new name's when it is set away
+ * (the variable guc.h exports) is the new name's when it is set away
  * from its default, else the old name's; both names' assign hooks
  * recompute it, so SET, SET LOCAL, RESET, a rollback and a reload all
  * keep it right.  Setting an old name says so: a WARNING to the session,
@@ -36,7 +36,6 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "cachext.h"
 #include "guc.h"
 #include "l2_lease.h"
 #include "redis_conn.h"
@@ -92,7 +91,7 @@ static bool preloaded = false;
 
 /*
  * The renamed settings (see "Deprecated names" above): each name's own
- * variable, and the value in force that cachext.h exports.
+ * variable, and the value in force that guc.h exports.
  */
 #define LOAD_WAIT_TIMEOUT_DEFAULT_MS 5000
 #define NAMESPACE_DEFAULT "cache:"

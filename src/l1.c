@@ -133,7 +133,7 @@
 #include "storage/shmem.h"
 #include "utils/memutils.h"
 
-#include "cachext.h"
+#include "guc.h"
 #include "keys.h"
 #include "l1.h"
 #include "prefix_stats.h"

@@ -35,7 +35,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "cachext.h"
+#include "guc.h"
 #include "l2.h"
 #include "l2_stats.h"
 #include "redis_route.h"

@@ -20,7 +20,7 @@
 
 /*
  * PTTL's answer for a missing key; for a key without expiry it answers
- * CACHEXT_NO_TTL (cachext.h).
+ * CACHEXT_NO_TTL (guc.h).
  */
 #define L2_MISSING		(-2)
 

@@ -69,9 +69,9 @@
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
-#include "cachext.h"
 #include "durations.h"
 #include "events.h"
+#include "guc.h"
 #include "keys.h"
 #include "l1.h"
 #include "l2.h"

@@ -88,8 +88,8 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "cachext.h"
 #include "compat.h"
+#include "guc.h"
 #include "layers.h"
 #include "loader.h"
 #include "ttl_clock.h"

@@ -34,7 +34,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 
-#include "cachext.h"
+#include "guc.h"
 #include "prefix_stats.h"
 
 /* Longest namespace + prefix a slot holds; longer ones count as other. */

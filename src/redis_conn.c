@@ -70,9 +70,9 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "cachext.h"
 #include "compat.h"
 #include "durations.h"
+#include "guc.h"
 #include "redis_conn.h"
 #include "wait_events.h"
 

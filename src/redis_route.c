@@ -33,7 +33,7 @@
 
 #include "utils/memutils.h"
 
-#include "cachext.h"
+#include "guc.h"
 #include "redis_cluster.h"
 #include "redis_route.h"
 

@@ -106,9 +106,9 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "cachext.h"
 #include "compat.h"
 #include "durations.h"
+#include "guc.h"
 #include "l1.h"
 #include "l2.h"
 #include "l2_stats.h"

@@ -43,7 +43,7 @@
 #include "storage/spin.h"
 #include "utils/memutils.h"
 
-#include "cachext.h"
+#include "guc.h"
 #include "l2.h"
 #include "table_stats.h"
 

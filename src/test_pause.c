@@ -28,7 +28,7 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 
-#include "cachext.h"
+#include "guc.h"
 #include "test_pause.h"
 
 /*

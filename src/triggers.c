@@ -64,9 +64,9 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "cachext.h"
 #include "events.h"
 #include "fence.h"
+#include "guc.h"
 #include "key_text.h"
 #include "l2.h"
 #include "table_stats.h"

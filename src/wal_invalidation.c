@@ -65,7 +65,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
-#include "cachext.h"
+#include "guc.h"
 #include "keys.h"
 #include "l1.h"
 #include "l2.h"
