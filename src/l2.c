@@ -12,8 +12,13 @@
  * connection; the next use after cachext.redis_retry_interval opens a new
  * one (finding the node again).  A change of cachext.redis_url, or of a
  * setting that says how to connect (TLS files and verification, Sentinel
- * credentials), is noticed at the next use and reconnects at once.  The socket is closed at
- * backend exit by an on_proc_exit callback.
+ * credentials), is noticed at the next use and reconnects at once.  So is
+ * a new master that any process of the instance learned of (l2_master.c):
+ * each command first compares this backend's master generation with the
+ * instance's, so a connection made before a failover is never used after
+ * the instance heard of it, even while the old master is up and still a
+ * master.  The socket is closed at backend exit by an on_proc_exit
+ * callback.
  *
  * Failures.  A connect error (a TLS certificate that does not verify
  * included), a timeout, a broken connection or an error reply about the
@@ -37,6 +42,7 @@
 
 #include "cachext.h"
 #include "l2.h"
+#include "l2_master.h"
 #include "l2_stats.h"
 #include "redis_route.h"
 
@@ -54,6 +60,7 @@ static uint64 connected_generation = 0; /* redis_conn_settings_generation
 										 * of target */
 static RedisTarget target;
 static TimestampTz breaker_open_until = 0;
+static L2MasterView master_view;	/* the master generation redis follows */
 static bool exit_callback_registered = false;
 
 /*
@@ -79,17 +86,19 @@ l2_require_tags_supported(void)
 				 errhint("Use a single Redis node or Sentinel for tags, or key prefixes and cache_invalidate_pattern() instead.")));
 }
 
-/* L2's shared memory: its counters. */
+/* L2's shared memory: its counters and the master generation. */
 void
 l2_shmem_request(void)
 {
 	RequestAddinShmemSpace(l2_stats_shmem_size());
+	RequestAddinShmemSpace(l2_master_shmem_size());
 }
 
 void
 l2_shmem_startup(void)
 {
 	l2_stats_shmem_startup();
+	l2_master_shmem_startup();
 }
 
 /* Frees this backend's connection. */
@@ -107,13 +116,14 @@ disconnect_at_exit(int code, Datum arg)
 }
 
 /*
- * Records a failure: drops the connection, opens the breaker, counts it
- * and says so: one WARNING per failure (failures are at least a retry
- * interval apart since the breaker stops any attempt in between), and only
- * the first of a run of failures with the same reason.
+ * Records a failure: drops the connection, opens the breaker for retry_ms
+ * (0: the next use connects again), counts it and says so: one WARNING per
+ * failure (failures are at least a retry interval apart since the breaker
+ * stops any attempt in between), and only the first of a run of failures
+ * with the same reason.
  */
 static void
-fail(bool timed_out, const char *reason)
+fail_and_retry_after(bool timed_out, const char *reason, int retry_ms)
 {
 	bool		repeated = logged_reason != NULL &&
 		strcmp(logged_reason, reason) == 0;
@@ -126,16 +136,25 @@ fail(bool timed_out, const char *reason)
 	}
 	disconnect();
 	breaker_open_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													 cachext_redis_retry_interval_ms);
+													 retry_ms);
 	l2_stats_count(timed_out ? L2_TIMEOUTS : L2_ERRORS, 1);
 	l2_stats_set_redis_state(L2_REDIS_DOWN);
 	ereport(repeated ? DEBUG1 : WARNING,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("cachext could not use Redis at %s", target.display),
 			 errdetail("%s", reason),
+			 retry_ms > 0 ?
 			 errhint("The cache serves from L1 alone until Redis answers again; "
 					 "this backend retries after cachext.redis_retry_interval (%d ms).",
-					 cachext_redis_retry_interval_ms)));
+					 retry_ms) :
+			 errhint("This backend's next use of Redis connects again, to the master in force.")));
+}
+
+/* A failure with the breaker open for cachext.redis_retry_interval. */
+static void
+fail(bool timed_out, const char *reason)
+{
+	fail_and_retry_after(timed_out, reason, cachext_redis_retry_interval_ms);
 }
 
 /*
@@ -158,12 +177,17 @@ run(int ncommands, const RedisCommand *commands, RedisReply **replies)
 }
 
 /*
- * An error reply about the server's state (NOAUTH, LOADING, READONLY, ...)
- * fails the connection like a broken socket; WRONGTYPE is about one key
- * and is only counted.  Frees every reply when it fails.
+ * An error reply about the server's state (NOAUTH, LOADING, ...) fails the
+ * connection like a broken socket; WRONGTYPE is about one key and is only
+ * counted.  READONLY says the master was demoted: every process of the
+ * instance still following it reconnects (l2_master.c), this one at its
+ * next use, without waiting out the breaker, since the master Sentinels
+ * name now is most likely up.  Frees every reply when it fails.
  */
 /* The error reply about one key holding another type than the command's */
 #define WRONGTYPE_ERROR "WRONGTYPE"
+/* The error reply of a replica to a write */
+#define READONLY_ERROR "READONLY"
 
 static bool
 check_error_replies(RedisReply **replies, int n)
@@ -178,9 +202,14 @@ check_error_replies(RedisReply **replies, int n)
 		else
 		{
 			char	   *reason = psprintf("Redis answered: %s", replies[i]->str);
+			bool		demoted = strncmp(replies[i]->str, READONLY_ERROR,
+										  strlen(READONLY_ERROR)) == 0;
 
 			redis_replies_free(replies, n);
-			fail(false, reason);
+			if (demoted)
+				l2_master_demoted(&master_view);
+			fail_and_retry_after(false, reason,
+								 demoted ? 0 : cachext_redis_retry_interval_ms);
 			return false;
 		}
 	}
@@ -193,13 +222,17 @@ connect_to_redis(void)
 {
 	RedisConnResult result;
 	char	   *reason;
+	int64		epoch;
 
-	redis = redis_route_open(&target, &result, &reason);
+	l2_master_view_begin(&master_view, connected_url);
+	redis = redis_route_open(&target, master_view.min_epoch, &epoch, &result,
+							 &reason);
 	if (redis == NULL)
 	{
 		fail(result == REDIS_CONN_TIMEOUT, reason);
 		return false;
 	}
+	l2_master_reached(&master_view, connected_url, epoch);
 	return true;
 }
 
@@ -243,6 +276,8 @@ ensure_connected(void)
 			elog(ERROR, "cachext.redis_url was accepted but does not parse");
 		MemoryContextSwitchTo(old_context);
 	}
+	if (redis != NULL && l2_master_moved(&master_view))
+		disconnect();			/* made before the instance's latest master */
 	if (redis != NULL)
 		return true;
 	if (GetCurrentTimestamp() < breaker_open_until)
