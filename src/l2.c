@@ -179,10 +179,13 @@ run(int ncommands, const RedisCommand *commands, RedisReply **replies)
 /*
  * An error reply about the server's state (NOAUTH, LOADING, ...) fails the
  * connection like a broken socket; WRONGTYPE is about one key and is only
- * counted.  READONLY says the master was demoted: every process of the
- * instance still following it reconnects (l2_master.c), this one at its
- * next use, without waiting out the breaker, since the master Sentinels
- * name now is most likely up.  Frees every reply when it fails.
+ * counted.  Behind Sentinels, READONLY says the master was demoted: every
+ * process of the instance still following it reconnects (l2_master.c),
+ * this one at its next use, without waiting out the breaker, since the
+ * master Sentinels name now is most likely up (and a connect confirms
+ * with ROLE what it reaches, so this cannot loop).  A URL naming a
+ * replica gets READONLY at every write: there it opens the breaker like
+ * any fault.  Frees every reply when it fails.
  */
 /* The error reply about one key holding another type than the command's */
 #define WRONGTYPE_ERROR "WRONGTYPE"
@@ -202,8 +205,9 @@ check_error_replies(RedisReply **replies, int n)
 		else
 		{
 			char	   *reason = psprintf("Redis answered: %s", replies[i]->str);
-			bool		demoted = strncmp(replies[i]->str, READONLY_ERROR,
-										  strlen(READONLY_ERROR)) == 0;
+			bool		demoted = target.service != NULL &&
+				strncmp(replies[i]->str, READONLY_ERROR,
+						strlen(READONLY_ERROR)) == 0;
 
 			redis_replies_free(replies, n);
 			if (demoted)
