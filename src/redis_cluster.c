@@ -26,7 +26,11 @@
  * twice is not the same as once: a counter counts twice, a fence is
  * placed twice, a value overwrites a later invalidation.  Then the
  * exchange fails, as one node's would, and the caller acts on the
- * failure as on any other (a queued invalidation, a fallback to L1).
+ * failure as on any other (a queued invalidation, a fallback to L1).  So
+ * that a node restarted while a connection to it lay idle does not fail a
+ * write that way, a pipeline that is not repeatable first peeks at an
+ * idle connection (redis_conn_idle_broken) and opens a new one if the
+ * node closed it.
  *
  * Multi-key commands.  MGET, UNLINK and DEL are split by slot (Redis
  * Cluster refuses keys of two slots in one command), the pieces sent in
@@ -514,6 +518,7 @@ send_to_node(RedisCluster *cluster, int node, ClusterPart *parts, int nparts,
 	RedisReply **replies = palloc(2 * nparts * sizeof(RedisReply *));
 	int		   *part_of = palloc(2 * nparts * sizeof(int));
 	int			n = 0;
+	bool		repeatable = true;
 	RedisConnResult result;
 
 	for (int p = 0; p < nparts; p++)
@@ -528,17 +533,19 @@ send_to_node(RedisCluster *cluster, int node, ClusterPart *parts, int nparts,
 		}
 		commands[n] = parts[p].cmd;
 		part_of[n++] = p;
+		repeatable &= is_repeatable(&parts[p].cmd);
 	}
+	/* a connection found dead after the write would leave them in doubt */
+	if (!repeatable && cluster->nodes[node].conn != NULL &&
+		redis_conn_idle_broken(cluster->nodes[node].conn))
+		drop_node(cluster, node);
 	result = node_connected(cluster, node, reason);
 	if (result != REDIS_CONN_OK)
 		return result;			/* nothing was sent */
 	result = node_exchange(cluster, node, n, commands, replies, reason);
 	if (result != REDIS_CONN_OK)
 	{
-		for (int i = 0; i < n; i++)
-			if (part_of[i] != NO_NODE &&
-				!is_repeatable(&parts[part_of[i]].cmd))
-				*may_have_run = true;
+		*may_have_run |= !repeatable;
 		return result;
 	}
 	for (int i = 0; i < n; i++)

@@ -4,7 +4,8 @@
 # resumes, so a cache_incr that timed out there and was sent again on a new
 # connection would count twice.  Here the node resumes right after the
 # first attempt timed out: the counter in Redis is counted once, and
-# cache_incr does not answer a double count.
+# cache_incr does not answer a double count.  A node restarted while a
+# connection to it lay idle costs no failed write either.
 use strict;
 use warnings;
 
@@ -114,5 +115,32 @@ ok( wait_for(
 	'the queued invalidation reached Redis');
 isnt(redis_cli('m3', 'GET', "cache:$key"), '3',
 	'the counter in Redis was counted once, not twice');
+
+# ---- The master restarts while the backend's connection to it lies idle:
+# the next cache_incr opens a new connection before writing, rather than
+# fail on the dead one, where it could not tell whether the node ran it.
+sub l2_stat
+{
+	my ($column) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT $column FROM cache_stats WHERE layer = 'l2'");
+}
+$backend = $node->background_psql('postgres', on_error_stop => 0);
+$backend->query_safe("SELECT cache_set('$key', '10')");
+is(redis_cli('m3', 'GET', "cache:$key"), '10', 'a backend writes to the master');
+my $errors = l2_stat('errors');
+kill 'KILL', $redis{m3}{pid};
+redis_start_cluster_node('m3', $port{m3});
+wait_for(120, sub { redis_cluster_ok(@masters) })
+  or setup_failed('the cluster is not ok after m3 restarted');
+# query, not query_safe: a WARNING (the write failed) must fail the
+# assertions below, not stop the test
+my $after_restart = $backend->query("SELECT cache_incr('$key')");
+$after_restart =~ s/\n\z//;
+$backend->quit;
+is($after_restart, '1',
+	'after the restart (which lost the value), cache_incr counts on the master');
+is(redis_cli('m3', 'GET', "cache:$key"), '1', 'Redis holds the count');
+is(l2_stat('errors'), $errors, 'and the dead connection cost no error');
 
 done_testing();
