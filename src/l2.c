@@ -42,6 +42,8 @@
 
 #include "cachext.h"
 #include "l2.h"
+#include "keys.h"
+#include "l2_journal.h"
 #include "l2_master.h"
 #include "l2_stats.h"
 #include "redis_route.h"
@@ -86,12 +88,13 @@ l2_require_tags_supported(void)
 				 errhint("Use a single Redis node or Sentinel for tags, or key prefixes and cache_invalidate_pattern() instead.")));
 }
 
-/* L2's shared memory: its counters and the master generation. */
+/* L2's shared memory: its counters, the master generation, the journal. */
 void
 l2_shmem_request(void)
 {
 	RequestAddinShmemSpace(l2_stats_shmem_size());
 	RequestAddinShmemSpace(l2_master_shmem_size());
+	l2_journal_shmem_request();
 }
 
 void
@@ -99,6 +102,7 @@ l2_shmem_startup(void)
 {
 	l2_stats_shmem_startup();
 	l2_master_shmem_startup();
+	l2_journal_shmem_startup();
 }
 
 /* Frees this backend's connection. */
@@ -347,6 +351,39 @@ connect_and_run_one(RedisCommand cmd, RedisReply **reply)
 	return connect_and_run(1, &cmd, reply);
 }
 
+/*
+ * Behind Sentinels, records in the journal (l2_journal.c) that full, a key,
+ * tag or SCAN pattern of this namespace (namespace + item; a pattern's
+ * namespace glob-escaped), changed in Redis (the master answered), so that
+ * a master change replays it as an invalidation.  A change Redis did not
+ * take is queued by the caller instead.  Items of another namespace (a
+ * queued invalidation replayed after cachext.namespace changed) are not
+ * recorded: the journal names each item's namespace, since a journal that
+ * overflows falls back to invalidating whole namespaces.
+ */
+static void
+journal_change(L2QueueKind kind, const char *full, int full_len)
+{
+	const char *namespace = cachext_namespace;
+	int			namespace_len = strlen(namespace);
+	const char *prefix = namespace;
+	int			prefix_len = namespace_len;
+
+	if (target.service == NULL)
+		return;
+	if (kind == L2_QUEUE_PATTERN)
+	{
+		char	   *escaped = palloc(2 * namespace_len + 1);
+
+		prefix_len = keys_glob_escape(namespace, namespace_len, escaped);
+		prefix = escaped;
+	}
+	if (full_len < prefix_len || memcmp(full, prefix, prefix_len) != 0)
+		return;
+	l2_journal_add(kind, namespace, namespace_len, full + prefix_len,
+				   full_len - prefix_len);
+}
+
 /* Copies a string reply into *value (a miss for nil or any other type). */
 static void
 take_value(RedisReply *reply, L2Value *value)
@@ -463,6 +500,8 @@ l2_set_multi(int nkeys, const char *const *keys, const int *key_lens,
 	if (!connect_and_run(ncommands, commands, replies))
 		return false;
 	redis_replies_free(replies, ncommands);
+	for (int i = 0; i < nkeys; i++)
+		journal_change(L2_QUEUE_KEY, keys[i], key_lens[i]);
 	return true;
 }
 
@@ -479,6 +518,7 @@ l2_unlink(const char *key, int key_len, bool *existed)
 	l2_lease_bump_commands(&commands[1], key, key_len);
 	if (!connect_and_run(lengthof(commands), commands, replies))
 		return false;
+	journal_change(L2_QUEUE_KEY, key, key_len);
 	*existed = replies[0]->type == REPLY_INTEGER && replies[0]->integer > 0;
 	redis_replies_free(replies, lengthof(replies));
 	return true;
@@ -513,6 +553,7 @@ l2_write(const L2Write *write, bool *stored)
 
 	if (!connect_and_run_one(l2_lease_write_command(write), &reply))
 		return false;
+	journal_change(L2_QUEUE_KEY, write->key, write->key_len);
 	*stored = reply->type == REPLY_INTEGER && reply->integer == 1;
 	redis_reply_free(reply);
 	return true;
@@ -549,6 +590,7 @@ l2_incr(const char *key, int key_len, int64 by, int64 ttl_ms,
 	if (!connect_and_run_one(l2_lease_incr_command(key, key_len, by, ttl_ms),
 							 &reply))
 		return false;
+	journal_change(L2_QUEUE_KEY, key, key_len);
 	if (!is_pair_reply(reply, REPLY_STRING, "an increment"))
 		return false;
 	if (reply->element[0]->integer == 0)
@@ -591,6 +633,7 @@ l2_expire(const char *key, int key_len, int64 ttl_ms, bool *existed)
 	if (!connect_and_run_one(l2_lease_expire_command(key, key_len, ttl_ms),
 							 &reply))
 		return false;
+	journal_change(L2_QUEUE_KEY, key, key_len);
 	*existed = reply->type == REPLY_INTEGER && reply->integer == 1;
 	redis_reply_free(reply);
 	return true;
@@ -613,6 +656,7 @@ l2_invalidate_tag(const char *tag, int tag_len, int64 *removed,
 	if (!connect_and_run_one(l2_lease_tag_invalidate_command(tag, tag_len),
 							 &reply))
 		return false;
+	journal_change(L2_QUEUE_TAG, tag, tag_len);
 	if (!is_pair_reply(reply, REPLY_ARRAY, "a tag invalidation"))
 		return false;
 	keys = reply->element[1];
@@ -740,6 +784,7 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 	*removed = 0;
 	if (!connect_and_run(nbumps, bumps, bumped))
 		return false;
+	journal_change(L2_QUEUE_PATTERN, match, match_len);
 	redis_replies_free(bumped, nbumps);
 	nmasters = redis_route_masters(redis, masters);
 	for (int i = 0; i < nmasters; i++)
@@ -787,6 +832,9 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 		redis_replies_free(replies, n);
 		done += n;
 	}
+	if (unlink && step != L2_FENCE_LIFT)	/* the lift unlinks them again */
+		for (int i = 0; i < nkeys; i++)
+			journal_change(L2_QUEUE_KEY, keys[i], key_lens[i]);
 	return true;
 }
 

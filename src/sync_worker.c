@@ -66,7 +66,12 @@
  * next command goes to the new master.  The other way round, a new master
  * another process learned of (a newer Sentinel epoch at its connect, a
  * READONLY reply) is noticed at the next heartbeat and restarts the
- * stream too.
+ * stream too.  A stream that starts under another master generation than
+ * the last one (however the instance learned of it: also when the stream
+ * was lost with the old master and found the new one at its restart)
+ * first queues, as invalidations for the new master, what this instance
+ * changed in Redis lately (l2_journal.c): the old master may have lost it
+ * before the new one received it.
  *
  * Cluster.  Behind a redis-cluster:// URL there is a stream (both
  * connections) on every master, listed from the slot map when the streams
@@ -103,6 +108,7 @@
 #include "compat.h"
 #include "l1.h"
 #include "l2.h"
+#include "l2_journal.h"
 #include "l2_master.h"
 #include "l2_stats.h"
 #include "layers.h"
@@ -141,6 +147,9 @@ static char *watched_service = NULL;	/* its service, in TopMemoryContext */
 static char *followed_url = NULL;	/* in TopMemoryContext; NULL: none */
 static L2MasterView followed_master;	/* the master generation the
 										 * streams follow */
+static bool started_before = false; /* a stream was started since the worker
+									 * began, under started_generation */
+static uint64 started_generation = 0;
 static uint64 followed_generation = 0;	/* redis_conn_settings_generation
 										 * the stream was started under */
 static bool reported_down = false;	/* the loss has been logged */
@@ -407,6 +416,11 @@ start_stream(const char *url, char **reason)
 	followed_masters = target.cluster ?
 		MemoryContextStrdup(TopMemoryContext, masters_text(masters, nmasters)) :
 		NULL;
+
+	if (started_before && started_generation != followed_master.generation)
+		l2_journal_requeue();
+	started_before = true;
+	started_generation = followed_master.generation;
 
 	reset_l1();
 	l2_stats_set_coherence(L2_COHERENCE_TRACKING);
