@@ -16,7 +16,8 @@ use Time::HiRes qw(usleep);
 
 our @EXPORT =
   qw(redis_start redis_start_tls redis_start_sentinel redis_start_cluster_node
-  redis_cluster_port redis_create_cluster redis_cluster_command redis_cluster_ok redis_kill redis_cli redis_dir %redis);
+  redis_cluster_port redis_create_cluster redis_cluster_command redis_cluster_ok redis_kill redis_cli redis_dir
+  redis_setup_failed redis_sentinel_master_port redis_sentinels_ready %redis);
 
 my $redis_dir = PostgreSQL::Test::Utils::tempdir_short;
 our %redis;    # name => { port, pid, extra, auth, tls }
@@ -185,6 +186,52 @@ sub redis_cli
 	  '>', \$out, '2>', \$err;
 	chomp $out;
 	return $out;
+}
+
+# Stops the test because the deployment did not do what its set-up asked,
+# which is no fault of cachext's: dies with "set-up: $what" and the log of
+# every Redis server started.
+sub redis_setup_failed
+{
+	my ($what) = @_;
+	my $logs = join '', map {
+		my $log = "$redis_dir/$_/redis.log";
+		"----- $_\n" . (-e $log ? slurp_file($log) : "(no log)\n")
+	} sort keys %redis;
+	die "set-up: $what\n$logs";
+}
+
+# The port of the master Sentinel $name names for $service, or ''.
+sub redis_sentinel_master_port
+{
+	my ($name, $service) = @_;
+	my ($out) = redis_cli($name, 'SENTINEL', 'get-master-addr-by-name', $service);
+	return (split /\n/, $out)[1] // '';
+}
+
+# Waits (up to a minute each) until Sentinel $name sees a quorum for
+# $service and knows its replica on $replica_port; a set-up failure if not.
+sub redis_sentinels_ready
+{
+	my ($name, $service, $replica_port) = @_;
+	my %wait = (
+		'the Sentinels do not see each other and the master' =>
+		  sub { redis_cli($name, 'SENTINEL', 'ckquorum', $service) =~ /^OK/ },
+		'the Sentinels do not know the replica' => sub {
+			redis_cli($name, 'SENTINEL', 'replicas', $service) =~
+			  /$replica_port/;
+		});
+	for my $what (sort keys %wait)
+	{
+		my $ok = 0;
+		for (1 .. 600)
+		{
+			last if $ok = $wait{$what}->();
+			usleep(100_000);
+		}
+		redis_setup_failed($what) unless $ok;
+	}
+	return;
 }
 
 1;

@@ -25,24 +25,8 @@ redis_start('one', $port{one}, '--rename-command', 'REPLICAOF', '',
 redis_start('two', $port{two}, '--replicaof', '127.0.0.1', $port{one});
 redis_start_sentinel($_, $port{$_}, $service, $port{one}) for qw(s1 s2 s3);
 
-# The deployment did not do what the set-up asked: not cachext's fault.
-# Stops the test with the servers' logs.
-sub setup_failed
-{
-	my ($what) = @_;
-	my $logs = join '',
-	  map { "----- $_\n" . slurp_file(redis_dir() . "/$_/redis.log") }
-	  qw(one two s1 s2 s3);
-	BAIL_OUT("set-up: $what\n$logs");
-}
 
-# The master Sentinel $s names for the service (its port), or ''.
-sub master_port
-{
-	my ($s) = @_;
-	my ($out) = redis_cli($s, 'SENTINEL', 'get-master-addr-by-name', $service);
-	return (split /\n/, $out)[1] // '';
-}
+redis_sentinels_ready('s1', $service, $port{two});
 
 # The role Redis server $name reports.
 sub role
@@ -50,12 +34,6 @@ sub role
 	my ($name) = @_;
 	return (split /\n/, redis_cli($name, 'ROLE'))[0] // '';
 }
-
-wait_for(60, sub { redis_cli('s1', 'SENTINEL', 'ckquorum', $service) =~ /^OK/ })
-  or setup_failed('the three Sentinels do not see each other and the master');
-wait_for(60,
-	sub { redis_cli('s1', 'SENTINEL', 'replicas', $service) =~ /$port{two}/ })
-  or setup_failed('the Sentinels do not know the replica');
 
 my $sentinels = join ',', map { "127.0.0.1:$port{$_}" } qw(s1 s2 s3);
 my $node = cachext_node(
@@ -85,14 +63,17 @@ is(redis_cli('one', 'GET', 'cache:before'), '1',
 my $log_offset = -s $node->logfile;
 wait_for(60,
 	sub { redis_cli('s1', 'SENTINEL', 'FAILOVER', $service) eq 'OK' })
-  or setup_failed('SENTINEL FAILOVER was never accepted');
+  or redis_setup_failed('SENTINEL FAILOVER was never accepted');
 wait_for(60,
-	sub { !grep { master_port($_) ne $port{two} } qw(s1 s2 s3) })
-  or setup_failed('the Sentinels do not all name the replica as the new master');
+	sub {
+		!grep { redis_sentinel_master_port($_, $service) ne $port{two} }
+		  qw(s1 s2 s3);
+	})
+  or redis_setup_failed('the Sentinels do not all name the replica as the new master');
 wait_for(30, sub { role('two') eq 'master' })
-  or setup_failed('the replica did not become a master');
+  or redis_setup_failed('the replica did not become a master');
 role('one') eq 'master'
-  or setup_failed('the first master was demoted although it refuses REPLICAOF');
+  or redis_setup_failed('the first master was demoted although it refuses REPLICAOF');
 
 # The instance learns of the new master: the sync worker hears
 # +switch-master and follows the new master's stream.
@@ -122,7 +103,7 @@ my ($sets_now, $errors_now) = split /\|/, l2_stat('sets, errors');
 is($sets_now - $sets, 5, 'cache_stats counts the five writes');
 is($errors_now - $errors, 0, 'and no error: none was refused or lost');
 role('one') eq 'master'
-  or setup_failed('the first master was demoted during the writes');
+  or redis_setup_failed('the first master was demoted during the writes');
 
 # ---- A new backend goes to the new master too.
 $node->safe_psql('postgres', q{SELECT cache_set('fresh', '7')});

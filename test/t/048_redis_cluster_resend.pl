@@ -20,23 +20,15 @@ use Test::More;
 my @masters = qw(m1 m2 m3);
 my %port = redis_create_cluster(@masters);
 
-# The deployment did not do what the set-up asked: not cachext's fault.
-sub setup_failed
-{
-	my ($what) = @_;
-	my $logs = join '',
-	  map { "----- $_\n" . slurp_file(redis_dir() . "/$_/redis.log") } @masters;
-	BAIL_OUT("set-up: $what\n$logs");
-}
 
 wait_for(120, sub { redis_cluster_ok(@masters) })
-  or setup_failed('the three masters do not form a cluster');
+  or redis_setup_failed('the three masters do not form a cluster');
 
 # A key of m3's, which the URL does not list as a seed (so that learning the
 # slot map again never waits for m3).
 my ($key) = grep { redis_cli('m3', 'EXISTS', "cache:$_") eq '0' }
   map { "n$_" } 1 .. 200;
-defined $key or setup_failed('m3 owns none of 200 keys');
+defined $key or redis_setup_failed('m3 owns none of 200 keys');
 
 my $seeds = join ',', map { "127.0.0.1:$port{$_}" } qw(m1 m2);
 my $node = cachext_node(
@@ -102,7 +94,7 @@ $backend->quit;
 # have made it 3.  cachext answers from L1 and queues the key's
 # invalidation, since Redis may have counted (reference.md, cache_incr).
 redis_cli('m3', 'PING') eq 'PONG'
-  or setup_failed('m3 does not answer after SIGCONT');
+  or redis_setup_failed('m3 does not answer after SIGCONT');
 ok(defined $second && $second ne '3',
 	'cache_incr answers, and not a double count (' . ($second // 'nothing') . ')');
 ok( wait_for(
@@ -132,7 +124,7 @@ my $errors = l2_stat('errors');
 kill 'KILL', $redis{m3}{pid};
 redis_start_cluster_node('m3', $port{m3});
 wait_for(120, sub { redis_cluster_ok(@masters) })
-  or setup_failed('the cluster is not ok after m3 restarted');
+  or redis_setup_failed('the cluster is not ok after m3 restarted');
 # query, not query_safe: a WARNING (the write failed) must fail the
 # assertions below, not stop the test
 my $after_restart = $backend->query("SELECT cache_incr('$key')");

@@ -28,28 +28,8 @@ redis_start_sentinel($_, $port{$_}, $service, $port{one},
 	"sentinel auth-pass $service datapw")
   for qw(s1 s2 s3);
 
-# The deployment did not do what the set-up asked: not cachext's fault.
-sub setup_failed
-{
-	my ($what) = @_;
-	my $logs = join '',
-	  map { "----- $_\n" . slurp_file(redis_dir() . "/$_/redis.log") }
-	  qw(one two s1 s2 s3);
-	BAIL_OUT("set-up: $what\n$logs");
-}
 
-sub master_port
-{
-	my ($s) = @_;
-	my ($out) = redis_cli($s, 'SENTINEL', 'get-master-addr-by-name', $service);
-	return (split /\n/, $out)[1] // '';
-}
-
-wait_for(60, sub { redis_cli('s1', 'SENTINEL', 'ckquorum', $service) =~ /^OK/ })
-  or setup_failed('the three Sentinels do not see each other and the master');
-wait_for(60,
-	sub { redis_cli('s1', 'SENTINEL', 'replicas', $service) =~ /$port{two}/ })
-  or setup_failed('the Sentinels do not know the replica');
+redis_sentinels_ready('s1', $service, $port{two});
 
 my $sentinels = join ',', map { "127.0.0.1:$port{$_}" } qw(s1 s2 s3);
 my $node = cachext_node(
@@ -65,30 +45,35 @@ sub sql { return $node->safe_psql('postgres', $_[0]); }
 # ---- A value reaches the master and its replica.
 sql(q{SELECT cache_set('j', '"old"')});
 wait_for(30, sub { redis_cli('two', 'GET', 'cache:j') eq '"old"' })
-  or setup_failed('the value set on the master never reached the replica');
+  or redis_setup_failed('the value set on the master never reached the replica');
 
 # ---- The replica's link is cut: it cannot authenticate when it reconnects.
 redis_cli('two', 'CONFIG', 'SET', 'masterauth', 'wrong') eq 'OK'
-  or setup_failed('CONFIG SET masterauth on the replica failed');
+  or redis_setup_failed('CONFIG SET masterauth on the replica failed');
 wait_for(
 	30,
 	sub {
 		redis_cli('one', 'CLIENT', 'KILL', 'TYPE', 'replica');
 		redis_cli('two', 'INFO', 'replication') =~ /master_link_status:down/;
-	}) or setup_failed('the replica\'s link to the master stays up');
+	}) or redis_setup_failed('the replica\'s link to the master stays up');
 
 # ---- The master acknowledges the invalidation; the replica never gets it.
 sql(q{SELECT cache_invalidate('j')});
 redis_cli('one', 'GET', 'cache:j') eq ''
-  or setup_failed('the invalidation did not reach the master');
+  or redis_setup_failed('the invalidation did not reach the master');
 redis_cli('two', 'GET', 'cache:j') eq '"old"'
-  or setup_failed('the replica received the invalidation after all');
+  or redis_setup_failed('the replica received the invalidation after all');
 
 # ---- The master dies; Sentinel promotes the replica, with the old value.
 my $log_offset = -s $node->logfile;
 redis_kill('one');
-wait_for(90, sub { !grep { master_port($_) ne $port{two} } qw(s1 s2 s3) })
-  or setup_failed('the Sentinels do not all name the replica as the new master');
+wait_for(
+	90,
+	sub {
+		!grep { redis_sentinel_master_port($_, $service) ne $port{two} }
+		  qw(s1 s2 s3);
+	})
+  or redis_setup_failed('the Sentinels do not all name the replica as the new master');
 
 ok( wait_for(
 		30,
