@@ -22,11 +22,17 @@
  *
  * Failures.  A connect error (a TLS certificate that does not verify
  * included), a timeout, a broken connection or an error reply about the
- * server's state (anything but WRONGTYPE) opens this backend's breaker: L2
+ * server's state (anything but WRONGTYPE, and READONLY behind Sentinels:
+ * see check_error_replies) opens this backend's breaker: L2
  * is skipped for cachext.redis_retry_interval, and one WARNING per failure
  * -- so at most one per retry interval -- says so, unless it repeats the
  * reason this backend logged last, before Redis answered again.
  * Neither the password nor any key ever appears in a message.
+ *
+ * Journal.  Behind Sentinels, every key, pattern and tag a command changed
+ * in Redis is recorded, once the master answered, in l2_journal.c, which
+ * the sync worker replays as invalidations when the master changes (an
+ * acknowledged change may not have reached the new master).
  *
  * Leases.  The keys and scripts of leases and load locks, and of the
  * writes that bump them (conditional writes, counters, TTLs, tags), are
