@@ -9,7 +9,7 @@
 #                        suites, each against a temporary instance started with
 #                        cachext preloaded; needs redis-server on PATH for L2 tests
 #
-# Set PG_CONFIG to build against another PostgreSQL (15, 17 and 18 tested: docs/testing.md).
+# Set PG_CONFIG to build against another PostgreSQL (the versions tested: docs/testing.md).
 
 EXTENSION = cachext
 MODULE_big = cachext
@@ -24,6 +24,16 @@ TESTS = $(wildcard test/sql/*.sql)
 REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/test/cachext.conf --temp-instance=$(CURDIR)/tmp_regress \
 	--load-extension=cachext
+# The pg_regress instance evicts by the default policy (sieve).  Files that
+# show LRU's exact order run in an instance of their own that adds
+# test/lru.conf (cachext.l1_eviction = lru, a restart setting); override, so
+# that REGRESS="lru ..." on the command line picks them too.
+REGRESS_LRU_FILES = lru
+REGRESS_LRU := $(filter $(REGRESS_LRU_FILES),$(REGRESS))
+override REGRESS := $(filter-out $(REGRESS_LRU_FILES),$(REGRESS))
+REGRESS_LRU_OPTS = --inputdir=$(srcdir)/test --outputdir=$(CURDIR)/output_lru \
+	--temp-config=$(srcdir)/test/cachext.conf --temp-config=$(srcdir)/test/lru.conf \
+	--temp-instance=$(CURDIR)/tmp_regress_lru --load-extension=cachext
 
 ISOLATION = $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec))
 # Specs that stop a writer at the pause point (src/test_pause.c) run only
@@ -39,7 +49,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test --outputdir=$(CURDIR)/output_iso \
 TAP_TESTS = 1
 PROVE_TESTS = $(wildcard test/t/*.pl)
 
-EXTRA_CLEAN = src/*.d $(UNIT_TESTS) $(addprefix test/fuzz/fuzz_,$(FUZZERS)) test/fuzz/work tmp_check tmp_regress tmp_check_iso output_iso results regression.diffs regression.out
+EXTRA_CLEAN = src/*.d $(UNIT_TESTS) $(addprefix test/fuzz/fuzz_,$(FUZZERS)) test/fuzz/work tmp_check tmp_regress tmp_check_iso output_iso tmp_regress_lru output_lru results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -117,10 +127,11 @@ test/fuzz/fuzz_key_builder: test/fuzz/fuzz_key_builder.c src/keys.c src/keys.h
 # (libpgcommon, with libpgport for its printf) and test/fuzz/server_stubs.c.
 PG_STATIC_LIBS = $(firstword $(wildcard $(pkglibdir)/libpgcommon.a $(libdir)/libpgcommon.a))
 test/fuzz/fuzz_l1: test/fuzz/fuzz_l1.c test/fuzz/server_stubs.c test/fuzz/server_stubs.h \
-		src/l1.c src/l1.h src/keys.c src/keys.h src/cachext.h
+		src/l1.c src/l1.h src/keys.c src/keys.h src/cachext.h \
+		src/prefix_stats.c src/prefix_stats.h
 	clang $(FUZZ_CFLAGS) -DUSE_ASSERT_CHECKING -Wno-ignored-attributes \
 		-I$(srcdir)/test/fuzz -I$(includedir_server) -o $@ \
-		test/fuzz/fuzz_l1.c test/fuzz/server_stubs.c src/keys.c \
+		test/fuzz/fuzz_l1.c test/fuzz/server_stubs.c src/keys.c src/prefix_stats.c \
 		$(PG_STATIC_LIBS) $(dir $(PG_STATIC_LIBS))libpgport.a
 
 # One harness' run: new inputs go to test/fuzz/work/<name>, failures to
@@ -138,4 +149,11 @@ fuzzcheck: $(addprefix test/fuzz/fuzz_,$(FUZZERS))
 	rm -rf test/fuzz/work
 	$(foreach f,$(FUZZERS),$(call run_fuzzer,$(f)))
 
-installcheck: unitcheck fuzzcheck
+installcheck: unitcheck fuzzcheck lrucheck
+
+# The LRU files' pg_regress run (REGRESS_LRU above), before the others.
+.PHONY: lrucheck
+lrucheck:
+ifneq ($(strip $(REGRESS_LRU)),)
+	$(pg_regress_installcheck) $(REGRESS_LRU_OPTS) $(REGRESS_LRU)
+endif

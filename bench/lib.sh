@@ -1,7 +1,8 @@
 # bench/lib.sh: measuring and reporting for bench/run (sourced, not run).
 #
-# A measurement is one pgbench (or redis-benchmark) run of one variant at one
-# client count; it appends "scenario,variant,clients,round,tps" to $OUT/raw.csv.
+# A measurement is one pgbench (or redis-benchmark, or a scenario's own client)
+# run of one variant at one client count; it appends
+# "scenario,variant,clients,round,tps" to $OUT/raw.csv.
 # compare() runs the variants of a scenario interleaved (A B A B ...) so that
 # drift of a shared, noisy machine hits them all alike, and the medians of the
 # rounds are what reports use.  Needs: OUT, TMP, ROUNDS, CLIENTS, LENGTH (the
@@ -38,9 +39,14 @@ redis_tps() {
 # or settings of its own for its sessions (PGOPTIONS, e.g. "-c cachext.events=async").
 declare -A VARIANT_L2=()
 declare -A VARIANT_PGOPTIONS=()
+# A variant measured by a client of its own instead of pgbench: the name of a
+# function, called as FUNCTION VARIANT CLIENTS (with the variant's PGOPTIONS),
+# that prints the tps.
+declare -A VARIANT_RUN=()
 
 # compare SCENARIO VARIANT... : every round at every client count, variants interleaved.
-# The variant "redis" is redis-benchmark's GET; any other runs $TMP/sql/SCENARIO-VARIANT.sql.
+# The variant "redis" is redis-benchmark's GET, a variant with a VARIANT_RUN runs that;
+# any other runs $TMP/sql/SCENARIO-VARIANT.sql.
 compare() {
   local scenario=$1 clients round variant tps
   shift
@@ -50,6 +56,9 @@ compare() {
         [ -z "${VARIANT_L2[$scenario-$variant]:-}" ] || l2_switch "${VARIANT_L2[$scenario-$variant]}"
         if [ "$variant" = redis ]; then
           tps=$(redis_tps "$clients")
+        elif [ -n "${VARIANT_RUN[$scenario-$variant]:-}" ]; then
+          tps=$(PGOPTIONS="${VARIANT_PGOPTIONS[$scenario-$variant]:-}" \
+            "${VARIANT_RUN[$scenario-$variant]}" "$variant" "$clients")
         else
           tps=$(PGOPTIONS="${VARIANT_PGOPTIONS[$scenario-$variant]:-}" \
             pgbench_tps "$TMP/sql/$scenario-$variant.sql" "$clients")
@@ -60,12 +69,17 @@ compare() {
   done
 }
 
-# median SCENARIO VARIANT CLIENTS: the median tps of the rounds (empty if none).
+# median SCENARIO VARIANT CLIENTS: the median tps of the rounds (empty if none); one
+# decimal, or four significant digits below 100 (bulk_update's statements per second).
 median() {
   awk -F, -v s="$1" -v v="$2" -v c="$3" '$1 == s && $2 == v && $3 == c { print $5 }' "$OUT/raw.csv" |
     sort -g |
     awk '{ x[NR] = $1 }
-      END { if (NR > 0) printf "%.1f\n", (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
+      END {
+        if (NR == 0) exit
+        m = (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2
+        printf (m < 100 && m > -100) ? "%.4g\n" : "%.1f\n", m
+      }'
 }
 
 # ratio A B: A / B with two decimals, "n/a" when either is missing or zero.

@@ -5,13 +5,16 @@
 # in results.csv and prints one line of ratios per client count, then PASS/MISS for
 # its targets.  The "floor" variant, SELECT :id, is the cost of a prepared statement
 # round trip doing nothing: no cache read can be cheaper than that.
-# Uses from bench/run: sql, profile, MAIN, l2_switch, HAS_L2, PGMEMCACHE, RPORT, SMOKE.
+# Uses from bench/run: sql, profile, MAIN, l2_switch, HAS_L2, PGMEMCACHE, RPORT, SMOKE,
+# HERE (write_path builds its client from bench/write_path.c).
 
 if [ -n "$SMOKE" ]; then
-  NKEYS=100 NWRITE=1000 NBIG=5 SCALE_SIZES="100 1000 10000" NBULK=1000
+  NKEYS=100 NWRITE=1000 NBIG=5 SCALE_SIZES="100 1000 10000" NBULK=1000 NLATENCY=20
 else
-  NKEYS=1000 NWRITE=10000 NBIG=50 SCALE_SIZES="1000 100000 1000000" NBULK=100000
+  NKEYS=1000 NWRITE=10000 NBIG=50 SCALE_SIZES="1000 100000 1000000" NBULK=100000 NLATENCY=1000
 fi
+# write_path's latency part: commits a second, low enough that one never waits for another.
+LATENCY_RATE=200
 
 # The value the hit scenarios read: a ~100-byte user record.
 USER_VALUE="jsonb_build_object('id', i, 'name', 'user ' || i, 'email', 'user' || i || '@example.com', 'active', true, 'roles', jsonb_build_array('reader', 'writer'))"
@@ -401,46 +404,77 @@ EOF
   done
 }
 
-# 9. A bulk UPDATE of every row of a watched table (NBULK rows, each row's key
-# cached, Redis configured) vs the same UPDATE of an unwatched copy, timed by the
-# client, one statement per round, variants interleaved; recorded as 1/seconds in
-# the "tps" column.  Then a one-row UPDATE's latency, watched vs unwatched, with
-# Redis configured, at each client count.
+# cache_rows PREFIX: the keys PREFIX1 .. PREFIX<NBULK> cached with no expiry (in L1, and
+# in Redis when it is configured), 500 to a cache_set_multi: one Redis round trip each,
+# a few seconds for 100 000 keys where as many cache_set calls take several times that.
+cache_rows() {
+  sql -c "SELECT count(cache_set_multi(k, v, NULL)) FROM (SELECT array_agg('$1' || i) AS k, array_agg('{\"cached\": true}'::jsonb) AS v FROM generate_series(1, $NBULK) AS i GROUP BY i / 500) AS chunks" >/dev/null
+}
+
+# 9. A bulk UPDATE of every row of a watched table (NBULK rows, Redis configured) vs
+# the same UPDATE of an unwatched copy, timed by the client, one statement per
+# round, variants interleaved; recorded as 1/seconds in the "tps" column.  In two
+# configurations: default_ (logged tables, synchronous_commit on, as a new user has
+# them) and bench_ (UNLOGGED tables, synchronous_commit off, as bench/run's server);
+# watched_warm with every row's key cached first (in L1 and Redis), watched_cold
+# with none (cache_clear() first), watched_warm_events_off the warm one with
+# cachext.events = off.  Then a one-row UPDATE's latency, watched vs unwatched
+# (the logged tables, synchronous_commit off), with Redis configured, at each
+# client count.
 scenario_bulk_update() {
-  local c round table t0 t1 watched unwatched
+  local c round config what table options t0 t1 unwatched watched line
+  local variants=(unwatched watched_warm watched_cold watched_warm_events_off)
   if [ -z "$HAS_L2" ]; then skip bulk_update "no L2"; return; fi
   profile "${MAIN[@]}"
   l2_switch on
   sql <<EOF >/dev/null
-DROP TABLE IF EXISTS bench_bulk_watched, bench_bulk_unwatched;
+DROP TABLE IF EXISTS bench_bulk_watched, bench_bulk_unwatched, bench_bulk_watched_unlogged, bench_bulk_unwatched_unlogged;
 CREATE TABLE bench_bulk_watched (id int PRIMARY KEY, n int NOT NULL DEFAULT 0, note text);
 INSERT INTO bench_bulk_watched (id, note) SELECT i, 'row ' || i FROM generate_series(1, $NBULK) AS i;
-CREATE TABLE bench_bulk_unwatched AS SELECT * FROM bench_bulk_watched;
-ALTER TABLE bench_bulk_unwatched ADD PRIMARY KEY (id);
-VACUUM ANALYZE bench_bulk_watched, bench_bulk_unwatched;
+CREATE TABLE bench_bulk_unwatched (LIKE bench_bulk_watched INCLUDING ALL);
+CREATE UNLOGGED TABLE bench_bulk_watched_unlogged (LIKE bench_bulk_watched INCLUDING ALL);
+CREATE UNLOGGED TABLE bench_bulk_unwatched_unlogged (LIKE bench_bulk_watched INCLUDING ALL);
+INSERT INTO bench_bulk_unwatched SELECT * FROM bench_bulk_watched;
+INSERT INTO bench_bulk_watched_unlogged SELECT * FROM bench_bulk_watched;
+INSERT INTO bench_bulk_unwatched_unlogged SELECT * FROM bench_bulk_watched;
+VACUUM ANALYZE bench_bulk_watched, bench_bulk_unwatched, bench_bulk_watched_unlogged, bench_bulk_unwatched_unlogged;
 SELECT cache_watch_table('bench_bulk_watched', 'BULK', ARRAY['bulk:{id}']);
+SELECT cache_watch_table('bench_bulk_watched_unlogged', 'BULK', ARRAY['bulk:{id}']);
 EOF
-  # watched_events_off: the watched UPDATE with cachext.events = off (no
-  # NOTIFY per key)
-  local events_off variant
   for round in $(seq "$ROUNDS"); do
-    for variant in watched watched_events_off unwatched; do
-      table=${variant%_events_off} events_off=
-      [ "$variant" = watched_events_off ] && events_off='-c cachext.events=off'
-      sql -c "SELECT count(cache_set('bulk:' || i, '{\"cached\": true}', NULL)) FROM generate_series(1, $NBULK) AS i" >/dev/null
-      sql -c "VACUUM bench_bulk_$table" >/dev/null
-      t0=$(date +%s.%N)
-      PGOPTIONS="$events_off" sql -c "UPDATE bench_bulk_$table SET n = n + 1" >/dev/null
-      t1=$(date +%s.%N)
-      echo "bulk_update,$variant,1,$round,$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", 1 / (b - a) }')" >>"$OUT/raw.csv"
+    for config in default bench; do
+      for what in "${variants[@]}"; do
+        table=bench_bulk_${what%%_*} options=
+        if [ "$config" = bench ]; then table+=_unlogged; else options='-c synchronous_commit=on'; fi
+        [ "$what" != watched_warm_events_off ] || options+=' -c cachext.events=off'
+        if [ "$what" = watched_cold ]; then
+          sql -c 'SELECT cache_clear()' >/dev/null
+        else
+          cache_rows bulk:
+        fi
+        sql -c "VACUUM $table" >/dev/null
+        t0=$(date +%s.%N)
+        PGOPTIONS="$options" sql -c "UPDATE $table SET n = n + 1" >/dev/null
+        t1=$(date +%s.%N)
+        echo "bulk_update,${config}_$what,1,$round,$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", 1 / (b - a) }')" >>"$OUT/raw.csv"
+      done
     done
   done
-  watched=$(median bulk_update watched 1) unwatched=$(median bulk_update unwatched 1)
-  events_off=$(median bulk_update watched_events_off 1)
-  CLIENTS=1 record bulk_update statements/s watched watched_events_off unwatched
-  say "bulk_update: UPDATE of $NBULK rows watched $(ratio 1 "$watched") s (events off: $(ratio 1 "$events_off") s), unwatched $(ratio 1 "$unwatched") s: watched takes $(ratio "$unwatched" "$watched")x the time (events off: $(ratio "$unwatched" "$events_off")x)"
-  target "bulk_update watched/unwatched time" "$(ratio "$unwatched" "$watched")" '<=' 2
-  target "bulk_update watched (events off)/unwatched time" "$(ratio "$unwatched" "$events_off")" '<=' 2
+  for config in default bench; do
+    CLIENTS=1 record bulk_update statements/s "${variants[@]/#/${config}_}"
+    unwatched=$(median bulk_update "${config}_unwatched" 1)
+    if [ "$config" = default ]; then line="logged, synchronous_commit on"; else line="UNLOGGED, synchronous_commit off"; fi
+    line="bulk_update $config ($line): UPDATE of $NBULK rows unwatched $(ratio 1 "$unwatched") s;"
+    for what in "${variants[@]:1}"; do
+      watched=$(median bulk_update "${config}_$what" 1)
+      line+=" $what $(ratio 1 "$watched") s (takes $(ratio "$unwatched" "$watched")x the time);"
+    done
+    say "$line"
+    for what in watched_warm watched_cold; do
+      watched=$(median bulk_update "${config}_$what" 1)
+      target "bulk_update $config $what/unwatched time" "$(ratio "$unwatched" "$watched")" '<=' 1.5
+    done
+  done
 
   for table in watched unwatched; do
     script bulk_row "$table" <<EOF
@@ -454,4 +488,134 @@ EOF
     watched=$(median bulk_row watched "$c") unwatched=$(median bulk_row unwatched "$c")
     say "bulk_row c=$c: one-row UPDATE latency watched $(latency_ms "$c" "$watched") ms, unwatched $(latency_ms "$c" "$unwatched") ms: watched takes $(ratio "$unwatched" "$watched")x the time"
   done
+}
+
+# bench/write_path.c, built once per run into the temp dir; fails (the compiler's
+# words in $TMP/write_path-build.log) when gcc, libpq-dev or libhiredis-dev is missing.
+write_path_client() {
+  [ ! -x "$TMP/write_path" ] || return 0
+  gcc -O2 -Wall -I"$(pg_config --includedir)" -o "$TMP/write_path" "$HERE/write_path.c" \
+    -lpq -lhiredis -pthread 2>"$TMP/write_path-build.log"
+}
+
+# write_path_run VARIANT CLIENTS: every key of the variant's table cached (in L1, and in
+# Redis when it is configured), then bench/write_path.c's one-row UPDATEs of that table
+# (hand_written: each followed by the client's own UNLINK of the key); prints the tps.
+write_path_run() {
+  local variant=$1 clients=$2 table=bench_wp_plain hand=() tps
+  case $variant in
+    watched*) table=bench_wp_watched ;;
+    hand_written) hand=(-u "127.0.0.1:$RPORT" -k "$(sql -c 'SHOW cachext.namespace')bench_wp_plain:") ;;
+  esac
+  cache_rows "$table:"
+  if ! tps=$("$TMP/write_path" -n "$NBULK" -c "$clients" "${LENGTH[@]}" "${hand[@]}" "$table" 2>>"$TMP/write_path.log"); then
+    echo "bench: write_path failed on $variant (see below)" >&2
+    tail -n 5 "$TMP/write_path.log" >&2
+    echo 0
+    return
+  fi
+  echo "$tps"
+}
+
+# The commit-to-listener latency of the watched table's events, cachext.events async
+# vs on: bench/write_path.c -l, NLATENCY one-row commits at LATENCY_RATE a second
+# while its second connection LISTENs, rounds interleaved; p50 and p99 in
+# microseconds (as "tps" in raw.csv), medians of the rounds.
+write_path_latency() {
+  local round events out p50 p99 received commits redis=no
+  if [ -n "$HAS_L2" ]; then l2_switch on; redis=yes; else l2_switch off; fi
+  for round in $(seq "$ROUNDS"); do
+    for events in async on; do
+      if ! out=$(PGOPTIONS="-c synchronous_commit=on -c cachext.events=$events" "$TMP/write_path" \
+        -n "$NBULK" -l "$NLATENCY" -r "$LATENCY_RATE" -k bench_wp_watched: bench_wp_watched 2>>"$TMP/write_path.log"); then
+        echo "bench: write_path -l failed with cachext.events = $events (see below)" >&2
+        tail -n 5 "$TMP/write_path.log" >&2
+        continue
+      fi
+      read -r p50 p99 received commits <<<"$out"
+      echo "write_path_latency,${events}_p50,1,$round,$p50" >>"$OUT/raw.csv"
+      echo "write_path_latency,${events}_p99,1,$round,$p99" >>"$OUT/raw.csv"
+      [ "$received" = "$commits" ] ||
+        say "write_path_latency: events $events, round $round: only $received of $commits commits' events arrived"
+    done
+  done
+  CLIENTS=1 record write_path_latency us async_p50 async_p99 on_p50 on_p99
+  say "write_path_latency: commit returned to event received, $NLATENCY one-row commits at $LATENCY_RATE/s, Redis configured: $redis:" \
+    "events async p50 $(median write_path_latency async_p50 1) us, p99 $(median write_path_latency async_p99 1) us;" \
+    "events on p50 $(median write_path_latency on_p50 1) us, p99 $(median write_path_latency on_p99 1) us"
+}
+
+# 10. The write path of a watched table at default settings (logged tables,
+# synchronous_commit on, cachext.events at its default): one-row autocommit UPDATEs
+# by bench/write_path.c, the same client for every variant: of an unwatched table
+# (unwatched), of the unwatched table followed by the client's own UNLINK of the
+# row's key in Redis (hand_written, what applications write without cachext), and
+# of a watched table (watched; watched_events_on and _off with cachext.events set).
+# NBULK rows, every key cached before each run; with Redis configured (write_path)
+# and without (write_path_l1, where hand_written has nothing to unlink).  Then the
+# commit-to-listener latency of the events (write_path_latency).
+scenario_write_path() {
+  local variants=(unwatched hand_written watched watched_events_on watched_events_off)
+  local scenario v events key sync="-c synchronous_commit=on" c unwatched hand watched on off
+  if ! write_path_client; then
+    skip write_path "cannot build bench/write_path.c: $(head -n 1 "$TMP/write_path-build.log")"
+    return
+  fi
+  profile "${MAIN[@]}"
+  sql <<EOF >/dev/null
+DROP TABLE IF EXISTS bench_wp_plain, bench_wp_watched;
+CREATE TABLE bench_wp_plain (id int PRIMARY KEY, v int NOT NULL DEFAULT 0, note text);
+CREATE TABLE bench_wp_watched (LIKE bench_wp_plain INCLUDING ALL);
+INSERT INTO bench_wp_plain (id, note) SELECT i, 'row ' || i FROM generate_series(1, $NBULK) AS i;
+INSERT INTO bench_wp_watched SELECT * FROM bench_wp_plain;
+VACUUM ANALYZE bench_wp_plain, bench_wp_watched;
+SELECT cache_watch_table('bench_wp_watched', 'T', ARRAY['bench_wp_watched:{id}']);
+EOF
+  events=$(sql -c 'SHOW cachext.events')
+  for scenario in write_path write_path_l1; do
+    for v in "${variants[@]}"; do
+      VARIANT_RUN[$scenario-$v]=write_path_run
+      VARIANT_PGOPTIONS[$scenario-$v]=$sync
+      VARIANT_L2[$scenario-$v]=$([ "$scenario" = write_path ] && echo on || echo off)
+    done
+    VARIANT_PGOPTIONS[$scenario-watched_events_on]="$sync -c cachext.events=on"
+    VARIANT_PGOPTIONS[$scenario-watched_events_off]="$sync -c cachext.events=off"
+  done
+
+  if [ -n "$HAS_L2" ]; then
+    # hand_written must unlink the keys cache_set stored, or it measures nothing.
+    l2_switch on
+    key="$(sql -c 'SHOW cachext.namespace')bench_wp_plain:1"
+    cache_rows bench_wp_plain:
+    if [ "$(redis-cli -p "$RPORT" exists "$key" 2>&1)" != 1 ]; then
+      say "write_path: warning: no $key in Redis after caching bench_wp_plain:1: hand_written may unlink missing keys"
+    fi
+    compare write_path "${variants[@]}"
+    record write_path tx "${variants[@]}"
+    for c in $CLIENTS; do
+      unwatched=$(median write_path unwatched "$c") hand=$(median write_path hand_written "$c")
+      watched=$(median write_path watched "$c")
+      on=$(median write_path watched_events_on "$c") off=$(median write_path watched_events_off "$c")
+      say "write_path c=$c, Redis: UPDATE unwatched $unwatched tps, hand-written $hand, watched $watched (events $events), events on $on, off $off:" \
+        "watched/unwatched $(ratio "$watched" "$unwatched"), watched/hand-written $(ratio "$watched" "$hand")" \
+        "(events on: $(ratio "$on" "$unwatched") / $(ratio "$on" "$hand"), off: $(ratio "$off" "$unwatched") / $(ratio "$off" "$hand"))"
+      target "write_path c=$c Redis watched/hand-written" "$(ratio "$watched" "$hand")" '>=' 1.00
+      [ "$c" != 8 ] || target "write_path c=$c Redis watched/unwatched" "$(ratio "$watched" "$unwatched")" '>=' 0.75
+    done
+  else
+    say "write_path: with Redis skipped (no L2 in this build or no redis-server)"
+  fi
+
+  variants=(unwatched watched watched_events_on watched_events_off)
+  compare write_path_l1 "${variants[@]}"
+  record write_path_l1 tx "${variants[@]}"
+  for c in $CLIENTS; do
+    unwatched=$(median write_path_l1 unwatched "$c") watched=$(median write_path_l1 watched "$c")
+    on=$(median write_path_l1 watched_events_on "$c") off=$(median write_path_l1 watched_events_off "$c")
+    say "write_path_l1 c=$c, L1 only: UPDATE unwatched $unwatched tps, watched $watched (events $events), events on $on, off $off:" \
+      "watched/unwatched $(ratio "$watched" "$unwatched") (events on: $(ratio "$on" "$unwatched"), off: $(ratio "$off" "$unwatched"))"
+    target "write_path_l1 c=$c L1-only watched/unwatched" "$(ratio "$watched" "$unwatched")" '>=' 0.95
+  done
+
+  write_path_latency
 }

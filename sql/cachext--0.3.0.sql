@@ -11,21 +11,20 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION cache_get(text) IS
 'Returns the cached value of key, or NULL on a miss';
 
--- Stores a value with cachext.default_ttl.
-CREATE FUNCTION cache_set(key text, value jsonb)
+-- Stores a value: for cachext.default_ttl unless ttl is given (ttl => NULL
+-- never expires), with tags for cache_invalidate_tag.  One function with
+-- defaults, so that cache_set(key, value, tags => ...) needs no ttl; an
+-- overload taking fewer arguments would make such calls ambiguous.
+CREATE FUNCTION cache_set(
+    key text,
+    value jsonb,
+    ttl interval DEFAULT NULLIF(current_setting('cachext.default_ttl', true), '0')::interval,
+    tags text[] DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'cache_set'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION cache_set(text, jsonb) IS
-'Caches value under key for cachext.default_ttl';
-
--- Stores a value with an explicit TTL; ttl => NULL never expires.
-CREATE FUNCTION cache_set(key text, value jsonb, ttl interval)
-RETURNS void
-AS 'MODULE_PATHNAME', 'cache_set'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION cache_set(text, jsonb, interval) IS
-'Caches value under key for ttl (millisecond precision); NULL ttl means no expiry';
+COMMENT ON FUNCTION cache_set(text, jsonb, interval, text[]) IS
+'Caches value under key for ttl (default cachext.default_ttl, NULL: no expiry, millisecond precision) with tags; cache_invalidate_tag(tag) removes every key stored with tag';
 
 -- Removes one key from every layer and sends a CACHE_INVALIDATED event.
 CREATE FUNCTION cache_invalidate(key text)
@@ -92,7 +91,9 @@ CREATE FUNCTION cache_stats(
     OUT coherence text,
     OUT incrs bigint,
     OUT adds_refused bigint,
-    OUT tag_invalidations bigint)
+    OUT tag_invalidations bigint,
+    OUT fences_standing bigint,
+    OUT fences_lost bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -117,10 +118,13 @@ COMMENT ON FUNCTION cache_stats() IS
 -- copies expire within cachext.l1_max_ttl) or none (no stream now).
 -- incrs, adds_refused and tag_invalidations count cache_incr calls,
 -- cache_add calls that found the key, and tags invalidated, instance-wide:
--- in the l1 row.
+-- in the l1 row.  So are fences_standing, the transactions of this instance
+-- whose pre-commit fences stand now (placed, not yet lifted), and
+-- fences_lost, the commits whose lift found a Redis fence gone or expired
+-- (and so unlinked their keys again).
 CREATE VIEW cache_stats AS SELECT * FROM cache_stats();
 COMMENT ON VIEW cache_stats IS
-'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, the sync worker''s evictions and resets of L1 and own writes kept, and how L1 is kept coherent (tracking, ttl-bound, none); for l1 also cache_get_or_set''s loads, stale values served and early refreshes, cache_incr calls, refused cache_add calls and tag invalidations';
+'Hits, misses, hit rate, sets, evictions, expirations, invalidations and sizes per cache layer (l1, l2); for l2 also errors, timeouts, promotions into L1, whether Redis is up, the queue of invalidations waiting for Redis, the sync worker''s evictions and resets of L1 and own writes kept, and how L1 is kept coherent (tracking, ttl-bound, none); for l1 also cache_get_or_set''s loads, stale values served and early refreshes, cache_incr calls, refused cache_add calls, tag invalidations, the fences standing and the lost fences';
 
 -- Zeroes the counters; an admin function.
 CREATE FUNCTION cache_stats_reset()
@@ -194,16 +198,6 @@ AS 'MODULE_PATHNAME', 'cache_key'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION cache_key(text, "any") IS
 'Returns prefix:arg1:arg2... (":" and "\" escaped, NULL as \N); keys over 200 characters become prefix:md5';
-
--- Stores a value with tags, for cache_invalidate_tag.  The 0.1.0 overloads
--- take no tags; this one needs ttl too (ttl => NULL: no expiry), so that no
--- call of theirs becomes ambiguous.
-CREATE FUNCTION cache_set(key text, value jsonb, ttl interval, tags text[])
-RETURNS void
-AS 'MODULE_PATHNAME', 'cache_set'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION cache_set(text, jsonb, interval, text[]) IS
-'Caches value under key for ttl (NULL: no expiry) with tags; cache_invalidate_tag(tag) removes every key stored with tag';
 
 -- cache_get_or_set storing its value with tags, params as in its VARIADIC
 -- form.  A name of its own: as an overload, a text[] in fourth place would
@@ -326,7 +320,7 @@ DECLARE
     key_args text := '';
     factory text;
     fetch_value text;
-    result_expr text;
+    ret_name text;
     body text;
     arg_types text;
 BEGIN
@@ -381,30 +375,14 @@ BEGIN
                                        FROM unnest(p.proargtypes::oid[]) t), ', ');
     prefix := coalesce(key_prefix, format('%I.%I(%s)', schema_name, p.proname, arg_types));
 
-    -- the factory query returns one jsonb value; the wrapper turns it back
-    elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
+    -- the factory query returns one jsonb value; the wrapper's body turns it
+    -- back.  Names are format() arguments, never part of a format string, so
+    -- a "%" in a schema or type name is just a character.
     IF p.proretset THEN
         factory := format('SELECT coalesce(jsonb_agg(r), ''[]'') FROM %s r', target);
-        IF ret.typtype = 'c' THEN
-            result_expr := format('SELECT * FROM jsonb_populate_recordset(NULL::%s, (%%s))', format_type(ret.oid, NULL));
-        ELSE
-            result_expr := format('SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements((%%s)) e', format_type(ret.oid, NULL));
-        END IF;
     ELSE
         factory := format('SELECT %s', target);
-        IF ret.typtype = 'c' THEN
-            result_expr := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE jsonb_populate_record(NULL::%s, v) END FROM (SELECT (%%s) AS v) s',
-                                  format_type(ret.oid, NULL));
-        ELSIF ret.oid IN ('jsonb'::regtype, 'json'::regtype) THEN
-            result_expr := format('SELECT (%%s)::%s', format_type(ret.oid, NULL));
-        ELSIF elem_type IS NOT NULL THEN
-            result_expr := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE ARRAY(SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements(v) e)::%s END FROM (SELECT (%%s) AS v) s',
-                                  format_type(elem_type, NULL), format_type(ret.oid, NULL));
-        ELSE
-            result_expr := format('SELECT ((%%s) #>> ''{}'')::%s', format_type(ret.oid, NULL));
-        END IF;
     END IF;
-
     fetch_value := format('@extschema@.%s(%s, %L, %L::interval%s%s)',
         CASE WHEN cardinality(tags) > 0 THEN 'cache_get_or_set_tagged' ELSE 'cache_get_or_set' END,
         CASE WHEN p.pronargs = 0 THEN quote_literal(prefix)
@@ -412,11 +390,27 @@ BEGIN
         factory, ttl,
         CASE WHEN cardinality(tags) > 0 THEN format(', %L::text[]', tags) ELSE '' END,
         text_args);
-    body := format(result_expr, fetch_value);
+    ret_name := format_type(ret.oid, NULL);
+    elem_type := CASE WHEN ret.typcategory = 'A' THEN ret.typelem END;
+    IF p.proretset AND ret.typtype = 'c' THEN
+        body := format('SELECT * FROM jsonb_populate_recordset(NULL::%s, (%s))', ret_name, fetch_value);
+    ELSIF p.proretset THEN
+        body := format('SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements((%s)) e', ret_name, fetch_value);
+    ELSIF ret.typtype = 'c' THEN
+        body := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE jsonb_populate_record(NULL::%s, v) END FROM (SELECT (%s) AS v) s',
+                       ret_name, fetch_value);
+    ELSIF ret.oid IN ('jsonb'::regtype, 'json'::regtype) THEN
+        body := format('SELECT (%s)::%s', fetch_value, ret_name);
+    ELSIF elem_type IS NOT NULL THEN
+        body := format('SELECT CASE WHEN v = ''null'' THEN NULL ELSE ARRAY(SELECT (e #>> ''{}'')::%s FROM jsonb_array_elements(v) e)::%s END FROM (SELECT (%s) AS v) s',
+                       format_type(elem_type, NULL), ret_name, fetch_value);
+    ELSE
+        body := format('SELECT ((%s) #>> ''{}'')::%s', fetch_value, ret_name);
+    END IF;
 
     EXECUTE format('CREATE FUNCTION %s(%s) RETURNS %s%s LANGUAGE sql VOLATILE AS %L',
         wrapper, pg_get_function_arguments(fn),
-        CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END, format_type(ret.oid, NULL),
+        CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END, ret_name,
         body);
     EXECUTE format('COMMENT ON FUNCTION %s(%s) IS %L', wrapper, arg_types,
         format('Cached by cachext: %s with key prefix %s', fn::text, prefix));
@@ -527,6 +521,7 @@ BEGIN
 
     args := (SELECT string_agg(quote_literal(a), ', ')
              FROM unnest(upper(entity) || key_templates) AS a);
+    -- refuses a table under a watched one
     PERFORM @extschema@.cache_unwatch_table(tbl);
     EXECUTE format('CREATE TRIGGER cachext_invalidate AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)', tbl, args);
@@ -536,10 +531,11 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER cachext_invalidate, '
                        'ENABLE ALWAYS TRIGGER cachext_invalidate_truncate', tbl);
     END IF;
+    PERFORM @extschema@.cache_watch_descendants(tbl);
 END
 $function$;
 COMMENT ON FUNCTION cache_watch_table(regclass, text, text[], boolean) IS
-'Attaches cachext''s invalidation triggers: committed changes to tbl invalidate the keys key_templates give ({column} is the row''s value) and send <entity>_CREATED/_UPDATED/_DELETED/_TRUNCATED events; fire_on_replica also fires them under session_replication_role = replica (logical replication apply)';
+'Attaches cachext''s invalidation triggers to tbl and its partitions and inheritance children: committed changes to them invalidate the keys key_templates give ({column} is the row''s value) and send <entity>_CREATED/_UPDATED/_DELETED/_TRUNCATED events; fire_on_replica also fires them under session_replication_role = replica (logical replication apply)';
 
 -- Stops watching a table.
 CREATE FUNCTION cache_unwatch_table(tbl regclass)
@@ -548,17 +544,230 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
+    root regclass;
+    rel regclass;
     name text;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table to unwatch must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    FOR name IN SELECT tgname FROM pg_trigger
-                WHERE tgrelid = tbl
-                  AND tgname IN ('cachext_invalidate', 'cachext_invalidate_truncate') LOOP
-        EXECUTE format('DROP TRIGGER %I ON %s', name, tbl);
+    root := @extschema@.cache_watch_root(tbl);
+    IF root <> tbl THEN
+        RAISE EXCEPTION 'table % is watched through %', tbl::text, root::text
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'Changes to a partition or an inheritance child invalidate the keys of its watched ancestor''s templates.',
+                  HINT = format('Watch or unwatch %s instead, with every template.', root::text);
+    END IF;
+    -- a watched table's descendants' copies first (a partition's row
+    -- trigger is PostgreSQL's clone of tbl's, which goes with it)
+    FOR rel, name IN
+        WITH RECURSIVE descendants AS (
+            SELECT inhrelid FROM pg_inherits WHERE inhparent = tbl
+            UNION
+            SELECT i.inhrelid FROM pg_inherits AS i JOIN descendants AS d ON i.inhparent = d.inhrelid)
+        SELECT t.tgrelid::regclass, t.tgname FROM pg_trigger AS t JOIN descendants AS d ON t.tgrelid = d.inhrelid
+        WHERE root IS NOT NULL
+          AND t.tgname IN ('cachext_invalidate', 'cachext_invalidate_truncate') AND t.tgparentid = 0
+        UNION ALL
+        SELECT tgrelid::regclass, tgname FROM pg_trigger
+        WHERE tgrelid = tbl AND tgname IN ('cachext_invalidate', 'cachext_invalidate_truncate') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', name, rel);
     END LOOP;
 END
 $function$;
 COMMENT ON FUNCTION cache_unwatch_table(regclass) IS
-'Removes the triggers cache_watch_table attached';
+'Removes the triggers cache_watch_table attached, from tbl and its partitions and inheritance children';
+
+-- The counters behind the cache_prefix_stats view.
+CREATE FUNCTION cache_prefix_stats(
+    OUT namespace text,
+    OUT prefix text,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT hit_rate double precision,
+    OUT sets bigint,
+    OUT evictions bigint,
+    OUT expirations bigint,
+    OUT invalidations bigint,
+    OUT entries bigint,
+    OUT bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cache_prefix_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_prefix_stats() IS
+'L1''s counters and sizes per key prefix; read them through the cache_prefix_stats view';
+
+-- L1's figures per key prefix: which kind of key earns its memory.  A
+-- key's prefix is its part up to its cachext.prefix_stats_segments-th ':'
+-- (or its last ':'), per namespace; the first cachext.prefix_stats_max
+-- prefixes have a row each, later ones count in the last row, whose
+-- namespace and prefix are NULL.  Each column sums to cache_stats' l1 row.
+CREATE VIEW cache_prefix_stats AS SELECT * FROM cache_prefix_stats();
+COMMENT ON VIEW cache_prefix_stats IS
+'L1''s hits, misses, hit rate, sets, evictions, expirations, invalidations, entries and bytes per key prefix (the key up to its first '':'', cachext.prefix_stats_segments) and namespace; the row with a NULL prefix counts the prefixes past cachext.prefix_stats_max; zeroed by cache_stats_reset() except entries and bytes';
+
+-- The counters behind the cache_table_stats view.
+CREATE FUNCTION cache_table_stats(
+    OUT database oid,
+    OUT table_name text,
+    OUT rows_seen bigint,
+    OUT keys_invalidated bigint,
+    OUT commits_fenced bigint,
+    OUT redis_time_ms double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cache_table_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_table_stats() IS
+'Invalidation figures per watched table, every database''s; read them through the cache_table_stats view';
+
+-- The invalidation machinery per watched table, counted at each commit:
+-- the rows its trigger saw, the distinct keys (patterns, tags) they named,
+-- the commits that fenced them and those commits' time in Redis.  The
+-- first cachext.table_stats_max tables have a row each; later ones count
+-- in the row whose table_name is NULL.
+CREATE VIEW cache_table_stats AS
+SELECT d.datname AS database, s.table_name, s.rows_seen, s.keys_invalidated,
+       s.commits_fenced, s.redis_time_ms
+FROM cache_table_stats() s
+LEFT JOIN pg_database d ON d.oid = s.database;
+COMMENT ON VIEW cache_table_stats IS
+'Per watched table (schema.table, in each database), over committed transactions: rows the invalidation trigger saw, distinct keys, patterns and tags they invalidated, commits that fenced them, and the time those commits spent in Redis (ms); the row with a NULL table_name counts the tables past cachext.table_stats_max; zeroed by cache_stats_reset()';
+
+GRANT SELECT ON cache_prefix_stats, cache_table_stats TO PUBLIC;
+
+-- cache_invalidate_tag is administration too, like cache_invalidate_pattern:
+-- each call scans every L1 partition under its exclusive lock and bumps
+-- every partition's epoch and Redis', so no load in flight anywhere stores.
+REVOKE ALL ON FUNCTION cache_invalidate_tag(text) FROM PUBLIC;
+
+-- The watched table whose triggers cover tbl: tbl itself or its topmost
+-- ancestor (partitioned or inheritance parent) with cachext's triggers;
+-- NULL when none does.
+CREATE FUNCTION cache_watch_root(tbl regclass)
+RETURNS regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+    WITH RECURSIVE ancestors(relid, depth) AS (
+        SELECT tbl::oid, 0
+        UNION
+        SELECT i.inhparent, a.depth + 1 FROM pg_inherits AS i JOIN ancestors AS a ON i.inhrelid = a.relid)
+    SELECT a.relid::regclass FROM ancestors AS a
+    WHERE EXISTS (SELECT FROM pg_trigger AS t
+                  WHERE t.tgrelid = a.relid AND t.tgname = 'cachext_invalidate_truncate')
+    ORDER BY a.depth DESC LIMIT 1
+$function$;
+COMMENT ON FUNCTION cache_watch_root(regclass) IS
+'The watched table whose cache_watch_table covers tbl: tbl, its topmost watched ancestor, or NULL';
+
+-- Gives tbl's partitions and inheritance children, at every depth (and tbl
+-- itself, unless it is the watched table), the triggers of the watched
+-- table that covers it, enabled as its are.  PostgreSQL clones a
+-- partitioned table's row trigger to its partitions, but neither its
+-- TRUNCATE trigger nor anything to inheritance children.  A descendant's
+-- triggers of other arguments (watched on its own before 0.3.0) are
+-- replaced, with a WARNING.
+CREATE FUNCTION cache_watch_descendants(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    root regclass := @extschema@.cache_watch_root(tbl);
+    model pg_trigger;
+    existing pg_trigger;
+    rest bytea;
+    nul integer;
+    args text := '';
+    rel regclass;
+    name text;
+BEGIN
+    IF root IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT * INTO model FROM pg_trigger WHERE tgrelid = root AND tgname = 'cachext_invalidate_truncate';
+    -- the arguments, each NUL-terminated in tgargs, as SQL literals
+    rest := model.tgargs;
+    WHILE length(rest) > 0 LOOP
+        nul := position('\x00'::bytea IN rest);
+        args := args || CASE WHEN args = '' THEN '' ELSE ', ' END
+            || quote_literal(convert_from(substring(rest FROM 1 FOR nul - 1), current_setting('server_encoding')));
+        rest := substring(rest FROM nul + 1);
+    END LOOP;
+    FOR rel IN
+        WITH RECURSIVE descendants AS (
+            SELECT tbl::oid AS relid
+            UNION
+            SELECT i.inhrelid FROM pg_inherits AS i JOIN descendants AS d ON i.inhparent = d.relid)
+        SELECT relid::regclass FROM descendants WHERE relid <> root LOOP
+        FOREACH name IN ARRAY ARRAY['cachext_invalidate', 'cachext_invalidate_truncate'] LOOP
+            SELECT * INTO existing FROM pg_trigger WHERE tgrelid = rel AND tgname = name;
+            IF NOT FOUND OR existing.tgargs <> model.tgargs THEN
+                IF FOUND THEN
+                    RAISE WARNING 'trigger % on % is replaced by the one of %', name, rel::text, root::text
+                        USING DETAIL = 'A partition or an inheritance child of a watched table is watched with its ancestor''s templates.';
+                    EXECUTE format('DROP TRIGGER %I ON %s', name, rel);
+                END IF;
+                EXECUTE format(CASE name
+                    WHEN 'cachext_invalidate' THEN 'CREATE TRIGGER cachext_invalidate AFTER INSERT OR UPDATE OR DELETE ON %s '
+                        'FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)'
+                    ELSE 'CREATE TRIGGER cachext_invalidate_truncate AFTER TRUNCATE ON %s '
+                        'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidation_trigger(%s)' END,
+                    rel, args);
+                existing.tgenabled := 'O';
+            END IF;
+            IF existing.tgenabled <> model.tgenabled THEN
+                EXECUTE format('ALTER TABLE %s %s TRIGGER %I', rel,
+                    CASE model.tgenabled WHEN 'A' THEN 'ENABLE ALWAYS' WHEN 'R' THEN 'ENABLE REPLICA'
+                                         WHEN 'D' THEN 'DISABLE' ELSE 'ENABLE' END, name);
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$function$;
+COMMENT ON FUNCTION cache_watch_descendants(regclass) IS
+'Gives tbl''s partitions and inheritance children the triggers of the watched table that covers them; cache_watch_table and the event trigger cachext_watch_descendants call it';
+
+-- Whether a collected DDL command can add a partition or an inheritance
+-- child (src/triggers.c).
+CREATE FUNCTION cache_ddl_adds_descendant(command pg_ddl_command)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'cache_ddl_adds_descendant'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION cache_ddl_adds_descendant(pg_ddl_command) IS
+'For the event trigger cachext_watch_descendants: true for CREATE TABLE ... PARTITION OF or INHERITS and ALTER TABLE ... ATTACH PARTITION or INHERIT';
+
+-- A partition created or attached, or an inheritance child created or
+-- added, after its ancestor was watched gets the ancestor's triggers.
+CREATE FUNCTION cache_watch_new_descendants()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    rel regclass;
+BEGIN
+    -- only the tables of a watched tree call into cachext: the DDL of a role
+    -- that may not execute cachext's functions is not refused for them
+    FOR rel IN
+        WITH RECURSIVE ancestors(relid, tbl) AS (
+            SELECT objid, objid FROM pg_event_trigger_ddl_commands()
+            WHERE classid = 'pg_class'::regclass AND object_type = 'table'
+            UNION
+            SELECT i.inhparent, a.tbl FROM pg_inherits AS i JOIN ancestors AS a ON i.inhrelid = a.relid)
+        SELECT DISTINCT a.tbl::regclass FROM ancestors AS a JOIN pg_trigger AS t
+            ON t.tgrelid = a.relid AND t.tgname = 'cachext_invalidate_truncate' LOOP
+        IF (SELECT bool_or(@extschema@.cache_ddl_adds_descendant(command))
+            FROM pg_event_trigger_ddl_commands() WHERE objid = rel) THEN
+            PERFORM @extschema@.cache_watch_descendants(rel);
+        END IF;
+    END LOOP;
+END
+$function$;
+COMMENT ON FUNCTION cache_watch_new_descendants() IS
+'Event trigger function: after CREATE TABLE and ALTER TABLE, gives new partitions and inheritance children of watched tables their triggers';
+CREATE EVENT TRIGGER cachext_watch_descendants ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION cache_watch_new_descendants();
+COMMENT ON EVENT TRIGGER cachext_watch_descendants IS
+'Gives new partitions and inheritance children of watched tables their triggers (cache_watch_descendants)';

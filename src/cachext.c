@@ -1,13 +1,15 @@
 /*-------------------------------------------------------------------------
  * cachext.c
  *	  Module start-up: the settings, the shared-memory hooks, the
- *	  registration of the sync worker and of the transaction callbacks
- *	  (xact.c).
+ *	  registration of the sync worker, of the transaction callbacks
+ *	  (xact.c) and of the WAL resource manager (wal_invalidation.c).
  *
  * cachext must be in shared_preload_libraries: its store lives in shared
- * memory sized at postmaster start.  Loaded any other way (CREATE EXTENSION
- * alone), _PG_init defines nothing and every SQL function reports the
- * missing preload (see sql_api.c).
+ * memory sized at postmaster start, and its transaction callbacks
+ * (xact.c) are registered there.  Loaded any other way (CREATE EXTENSION
+ * alone, LOAD), _PG_init defines nothing, and every SQL function and the
+ * watched tables' trigger report the missing preload through
+ * cachext_require_preloaded before touching anything.
  *
  * Settings.  Every cachext.* setting is defined here, in define_settings,
  * and its variable is declared in cachext.h; the modules only read the
@@ -52,7 +54,10 @@
 #include "redis_conn.h"
 #include "redis_route.h"
 #include "sync_worker.h"
+#include "table_stats.h"
 #include "ttl_clock.h"
+#include "wait_events.h"
+#include "wal_invalidation.h"
 #include "xact.h"
 
 PG_MODULE_MAGIC;
@@ -61,13 +66,14 @@ PG_MODULE_MAGIC;
  * The settings' variables.  Their defaults are the boot values given in
  * define_settings, which assigns them before anything reads them; a
  * process where _PG_init defined nothing never reads them (see
- * cachext_preloaded).  An enum's variable starts at its boot value all
- * the same: from PostgreSQL 16 on, an assert-enabled server checks that
- * when the setting is defined (check_GUC_init), and aborts otherwise;
- * integers, booleans and strings may start at 0, false and NULL.
+ * cachext_require_preloaded).  An enum's variable starts at its boot
+ * value all the same: from PostgreSQL 16 on, an assert-enabled server
+ * checks that when the setting is defined (check_GUC_init), and aborts
+ * otherwise; integers, booleans and strings may start at 0, false and
+ * NULL.
  */
 #define L1_EVICTION_DEFAULT CACHEXT_EVICTION_SIEVE
-#define EVENTS_DEFAULT CACHEXT_EVENTS_ON
+#define EVENTS_DEFAULT CACHEXT_EVENTS_ASYNC
 #define REDIS_TLS_VERIFY_DEFAULT REDIS_TLS_VERIFY_FULL
 int			cachext_l1_max_entries;
 int			cachext_l1_memory_kb;
@@ -91,13 +97,17 @@ char	   *cachext_redis_tls_ca_file;
 char	   *cachext_redis_tls_cert_file;
 char	   *cachext_redis_tls_key_file;
 int			cachext_redis_tls_verify = REDIS_TLS_VERIFY_DEFAULT;
+int			cachext_prefix_stats_max;
+int			cachext_prefix_stats_segments;
+int			cachext_table_stats_max;
 char	   *cachext_redis_sentinel_user;
 char	   *cachext_redis_sentinel_password;
 #ifdef CACHEXT_TEST_BUILD
 int			cachext_test_pause_after_fence_key;
 #endif
 
-bool		cachext_preloaded = false;
+/* True once _PG_init ran inside shared_preload_libraries. */
+static bool preloaded = false;
 
 /*
  * The renamed settings (see "Deprecated names" above): each name's own
@@ -130,6 +140,7 @@ cachext_shmem_request(void)
 	l2_queue_shmem_request();
 	loader_shmem_request();
 	op_stats_shmem_request();
+	table_stats_shmem_request();
 	ttl_clock_shmem_request();
 	event_queue_shmem_request();
 }
@@ -145,8 +156,10 @@ cachext_shmem_startup(void)
 	l2_queue_shmem_startup();
 	loader_shmem_startup();
 	op_stats_shmem_startup();
+	table_stats_shmem_startup();
 	ttl_clock_shmem_startup();
 	event_queue_shmem_startup();
+	wait_events_shmem_startup();
 }
 
 /* Partition counts must be powers of two: a key's partition is a bit mask. */
@@ -502,12 +515,12 @@ define_cache_settings(void)
 							check_deprecated_lock_timeout,
 							assign_deprecated_lock_timeout, NULL);
 	DefineCustomEnumVariable("cachext.events",
-							 "How cache events are sent (NOTIFY on cachext.notify_channel): on, async or off.",
-							 "on: by the writing transaction, which then takes a database-wide lock while it commits; "
-							 "async: after the commit, by a background worker per database.",
+							 "How cache events are sent (NOTIFY on cachext.notify_channel): async, on or off.",
+							 "async: after the commit, by a background worker per database; "
+							 "on: by the writing transaction, which then takes a database-wide lock while it commits.",
 							 &cachext_events,
 							 EVENTS_DEFAULT, events_options,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("cachext.events_queue_size",
 							"Shared memory per database for events waiting for the worker (cachext.events = async).",
@@ -521,7 +534,7 @@ define_cache_settings(void)
 							   NULL,
 							   &cachext_notify_channel,
 							   "cache_events",
-							   PGC_USERSET, 0,
+							   PGC_SUSET, 0,
 							   check_notify_channel, NULL, NULL);
 	DefineCustomStringVariable("cachext.namespace",
 							   "Namespace of this database's keys, in L1 and in Redis.",
@@ -544,6 +557,36 @@ define_cache_settings(void)
 							&cachext_fence_timeout_ms,
 							60000, 1000, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
+/*
+ * The figures per key prefix and per watched table: how many of each are
+ * tracked (shared memory, so at start) and how a key's prefix is cut.
+ */
+static void
+define_stats_settings(void)
+{
+	DefineCustomIntVariable("cachext.prefix_stats_max",
+							"Number of key prefixes L1 counts separately (cache_prefix_stats); later prefixes count as other.",
+							"Each takes 64 bytes of shared memory per L1 partition; 0 counts every key as other.",
+							&cachext_prefix_stats_max,
+							64, 0, 1024,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.prefix_stats_segments",
+							"Number of ':'-separated segments of a key that form its prefix in cache_prefix_stats.",
+							"1: \"user:42\" counts under \"user:\"; a key with fewer separators counts under the part up to its last one.",
+							&cachext_prefix_stats_segments,
+							1, 1, 16,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.table_stats_max",
+							"Number of watched tables counted separately (cache_table_stats); later tables count as other.",
+							NULL,
+							&cachext_table_stats_max,
+							256, 0, 10000,
+							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 }
 
@@ -647,6 +690,7 @@ static void
 define_settings(void)
 {
 	define_cache_settings();
+	define_stats_settings();
 	define_redis_settings();
 	define_test_settings();
 	MarkGUCPrefixReserved("cachext");
@@ -669,6 +713,7 @@ _PG_init(void)
 	l2_queue_shmem_request();
 	loader_shmem_request();
 	op_stats_shmem_request();
+	table_stats_shmem_request();
 	ttl_clock_shmem_request();
 	event_queue_shmem_request();
 #endif
@@ -676,5 +721,23 @@ _PG_init(void)
 	shmem_startup_hook = cachext_shmem_startup;
 	sync_worker_register();
 	xact_register_callbacks();
-	cachext_preloaded = true;
+	wal_invalidation_register();
+	preloaded = true;
+}
+
+/*
+ * Raises the not-preloaded error unless _PG_init ran inside
+ * shared_preload_libraries: only then is the store attached, are the
+ * settings defined and does a transaction callback invalidate (and free)
+ * what the triggers record.
+ */
+void
+cachext_require_preloaded(void)
+{
+	if (!preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cachext must be loaded via shared_preload_libraries"),
+				 errhint("Add cachext to shared_preload_libraries in postgresql.conf, "
+						 "for example shared_preload_libraries = 'cachext', and restart the server.")));
 }

@@ -38,6 +38,11 @@ extern int	cachext_stale_ttl_ms;		/* cache_get_or_set's stale window */
 extern bool cachext_early_refresh;		/* cache_get_or_set's XFetch */
 extern int	cachext_fence_timeout_ms;	/* Redis fences of a commit expire */
 
+/* Figures per key prefix and per watched table */
+extern int	cachext_prefix_stats_max;	/* prefixes with their own slot */
+extern int	cachext_prefix_stats_segments;	/* ':'-segments in a prefix */
+extern int	cachext_table_stats_max;	/* tables with their own slot */
+
 /* Redis (L2): where it is and how to reach it */
 extern char *cachext_redis_url;			/* empty: L1 only */
 extern int	cachext_redis_retry_interval_ms;	/* breaker open after a
@@ -86,7 +91,7 @@ typedef enum CachextEvents
 #define CACHEXT_FULL_KEY_LIMIT \
 	(CACHEXT_KEY_LENGTH_LIMIT + CACHEXT_NAMESPACE_LENGTH_LIMIT)
 
-/* True once _PG_init ran inside shared_preload_libraries. */
-extern bool cachext_preloaded;
+/* Raises ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE unless preloaded. */
+extern void cachext_require_preloaded(void);
 
 #endif							/* CACHEXT_H */

@@ -2,9 +2,8 @@
  * compat.h
  *	  Every PG_VERSION_NUM difference cachext cares about, in one place.
  *
- * cachext is tested against PostgreSQL 15, 17 and 18, and compiles against
- * 16's headers (docs/testing.md says when and how); the shims for 13 and
- * 14 are kept but were never built.
+ * Which PostgreSQL versions cachext is tested against, when and how, is
+ * told in one place: docs/testing.md, "PostgreSQL versions".
  * Code elsewhere uses the names defined here and never tests
  * PG_VERSION_NUM itself.
  *-------------------------------------------------------------------------
@@ -34,6 +33,11 @@
 #define CreateSessionWaitEventSet(nevents) CreateWaitEventSet(NULL, (nevents))
 #else
 #define CreateSessionWaitEventSet(nevents) CreateWaitEventSet(TopMemoryContext, (nevents))
+#endif
+
+/* Extensions name their own wait events (WaitEventExtensionNew) from 17 on. */
+#if PG_VERSION_NUM >= 170000
+#define CACHEXT_HAS_CUSTOM_WAIT_EVENTS 1
 #endif
 
 /*

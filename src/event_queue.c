@@ -59,6 +59,7 @@
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -69,12 +70,14 @@
 
 #include "cachext.h"
 #include "event_queue.h"
-#include "event_worker.h"
 
 #define EVENT_TRANCHE_NAME	"cachext events"
 
 /* A worker asked for that has not attached after this long never will. */
 #define WORKER_START_TIMEOUT_MS 10000
+
+/* How soon the postmaster starts again a worker that died. */
+#define WORKER_RESTART_INTERVAL_S	1
 
 /* A transaction with this many events finds repeats by hash, not by scan. */
 #define MIN_HASHED_EVENTS	16
@@ -364,6 +367,31 @@ find_slot(void)
 }
 
 /*
+ * Asks the postmaster for a worker (event_worker.c) serving slot of
+ * database dboid.  False when no background worker slot is free.
+ */
+static bool
+register_worker(int slot, Oid dboid, uint32 generation)
+{
+	BackgroundWorker worker;
+	EventWorkerArgs args = {dboid, generation};
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = WORKER_RESTART_INTERVAL_S;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "cachext");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "cachext_event_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "cachext events for database %u",
+			 dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "cachext events");
+	worker.bgw_main_arg = Int32GetDatum(slot);
+	memcpy(worker.bgw_extra, &args, sizeof(args));
+	return RegisterDynamicBackgroundWorker(&worker, NULL);
+}
+
+/*
  * True if slot has a worker, or one could be registered now.  Caller holds
  * the slot's lock.  A registered worker that has not attached within
  * WORKER_START_TIMEOUT_MS (the postmaster could not fork it) is replaced.
@@ -381,7 +409,7 @@ ensure_worker(int slot)
 		!TimestampDifferenceExceeds(s->registered_at, now,
 									WORKER_START_TIMEOUT_MS))
 		return true;
-	if (!event_worker_register(slot, MyDatabaseId, s->generation + 1))
+	if (!register_worker(slot, MyDatabaseId, s->generation + 1))
 	{
 		s->worker = WORKER_NONE;
 		return false;

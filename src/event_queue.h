@@ -42,6 +42,13 @@ typedef struct EventBatch
 	uint64		end;			/* ring position after the batch */
 } EventBatch;
 
+/* What a worker is started with, in bgw_extra (bgw_main_arg is its slot). */
+typedef struct EventWorkerArgs
+{
+	Oid			dboid;
+	uint32		generation;
+} EventWorkerArgs;
+
 extern void event_queue_shmem_request(void);
 extern void event_queue_shmem_startup(void);
 

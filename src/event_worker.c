@@ -3,9 +3,11 @@
  *	  The background worker "cachext events": one per database with
  *	  cachext.events = async events in flight, sending them with NOTIFY.
  *
- * A writer registers it on demand at pre-commit (event_queue.c), as a
- * dynamic worker; it takes a max_worker_processes slot, and when none is
- * free the writer sends its events itself.  The
+ * A writer registers it on demand at pre-commit (event_queue.c, with the
+ * rest of the slot's bookkeeping), as a dynamic worker; it takes a
+ * max_worker_processes slot, and when none is free the writer sends its
+ * events itself.  This file is the worker alone: it uses the queue's API,
+ * and the queue names it only by its entry point's name.  The
  * worker connects to its database as the bootstrap superuser, binds to its
  * queue slot, and then loops: it takes the committed events at the head of
  * the queue, sends them with Async_Notify in one transaction (so NOTIFY's
@@ -24,7 +26,8 @@
  *
  * Restart.  A worker that dies once connected (an ERROR, which is FATAL in
  * a worker, or pg_terminate_backend: exit code 1) is started again by the
- * postmaster after RESTART_INTERVAL_S with the same arguments; if it left
+ * postmaster after WORKER_RESTART_INTERVAL_S (event_queue.c) with the same
+ * arguments; if it left
  * committed events, its slot waits for it (event_queue_detach), so they
  * are delivered without waiting for the next writer.  A clean exit (idle,
  * or replaced: exit code 0) unregisters it for good, as does a restarted
@@ -48,12 +51,10 @@
 
 #include "event_queue.h"
 #include "event_worker.h"
+#include "wait_events.h"
 
 /* How long a worker without events stays. */
 #define IDLE_EXIT_MS		1000
-
-/* How soon the postmaster starts again a worker that died. */
-#define RESTART_INTERVAL_S	1
 
 /*
  * After sending, the worker waits this long before looking again, so that
@@ -64,43 +65,9 @@
  */
 #define BATCH_INTERVAL_MS	1
 
-/* What a worker is started with, in bgw_extra. */
-typedef struct WorkerArgs
-{
-	Oid			dboid;
-	uint32		generation;
-} WorkerArgs;
-
 static int	my_slot = -1;
 static uint32 my_generation = 0;
 static bool connected = false;	/* to its database: a restart can work */
-
-PGDLLEXPORT void cachext_event_worker_main(Datum arg);
-
-/*
- * Asks the postmaster for a worker serving slot of database dboid.  False
- * when no background worker slot is free.
- */
-bool
-event_worker_register(int slot, Oid dboid, uint32 generation)
-{
-	BackgroundWorker worker;
-	WorkerArgs	args = {dboid, generation};
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = RESTART_INTERVAL_S;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "cachext");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "cachext_event_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "cachext events for database %u",
-			 dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "cachext events");
-	worker.bgw_main_arg = Int32GetDatum(slot);
-	memcpy(worker.bgw_extra, &args, sizeof(args));
-	return RegisterDynamicBackgroundWorker(&worker, NULL);
-}
 
 /*
  * on_shmem_exit: unbinds the slot, whatever ended the worker; after a
@@ -170,7 +137,7 @@ send_all(MemoryContext context)
 void
 cachext_event_worker_main(Datum arg)
 {
-	WorkerArgs	args;
+	EventWorkerArgs args;
 	MemoryContext batch_context;
 	TimestampTz last_event;
 
@@ -207,7 +174,8 @@ cachext_event_worker_main(Datum arg)
 			/* let the next events gather: see BATCH_INTERVAL_MS */
 			last_event = GetCurrentTimestamp();
 			(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 BATCH_INTERVAL_MS, PG_WAIT_EXTENSION);
+							 BATCH_INTERVAL_MS,
+							 cachext_wait_event(CACHEXT_WAIT_EVENT_WORKER));
 			continue;
 		}
 		idle_ms = (GetCurrentTimestamp() - last_event) / 1000;
@@ -223,6 +191,7 @@ cachext_event_worker_main(Datum arg)
 			idle_ms = 0;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 IDLE_EXIT_MS - idle_ms, PG_WAIT_EXTENSION);
+						 IDLE_EXIT_MS - idle_ms,
+						 cachext_wait_event(CACHEXT_WAIT_EVENT_WORKER));
 	}
 }

@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * event_worker.h
- *	  The background workers that send cachext.events = async's events.
+ *	  The background workers that send cachext.events = async's events;
+ *	  event_queue.c registers them by this entry point's name.
  *-------------------------------------------------------------------------
  */
 #ifndef CACHEXT_EVENT_WORKER_H
@@ -8,6 +9,6 @@
 
 #include "postgres.h"
 
-extern bool event_worker_register(int slot, Oid dboid, uint32 generation);
+extern PGDLLEXPORT void cachext_event_worker_main(Datum arg);
 
 #endif							/* CACHEXT_EVENT_WORKER_H */

@@ -11,9 +11,10 @@
  *    stores under a lease are refused), one lease slot per key, or every
  *    partition for patterns and tags and for more than FENCE_ALL_L1_ABOVE
  *    keys, and removes their entries (remove_from_l1).
- *    Then Redis: the fence of each key's bucket (l2_lease.c, "Fence
- *    buckets") is incremented with a TTL of cachext.fence_timeout, one
- *    script per bucket, then the keys are unlinked; patterns and tags place the
+ *    Then Redis: this transaction's fence, named by its token, is placed
+ *    in each key's bucket (l2_lease.c, "Fence buckets" and "Fence
+ *    tokens"), expiring cachext.fence_timeout later, then the keys are
+ *    unlinked; patterns and tags place the token's
  *    pattern fence, then patterns are unlinked with SCAN and tags' members
  *    with the tag's script (layers_invalidate_tag_in_l2) here, before the
  *    commit record, so neither runs after it.  While the fences stand, no
@@ -26,9 +27,17 @@
  *
  * 2. fence_lift, once the commit is visible (or on abort, or at backend
  *    exit between the two): Redis first -- the buckets' sequences bumped
- *    (killing any lease read while they were fenced) and their fences
- *    decremented; the pattern fence lifted with an epoch bump -- then
- *    L1's fences, which bumps their lease slots and epochs.  Neither layer
+ *    and the token's fences removed; the pattern fence lifted with an
+ *    epoch bump -- then L1's fences, which bumps their lease slots and
+ *    epochs.  A commit of a few keys (FENCE_UNANSWERED_LIFT_KEYS, no
+ *    patterns or tags) sends its Redis lift without waiting for the answer
+ *    (l2_fence_lift_unanswered), so a commit costs one round trip, not two:
+ *    the lift needs no answer (its script unlinks the keys again itself
+ *    should a fence be gone), and until Redis runs it the fences only
+ *    refuse stores a moment longer.  Should it never run (the connection
+ *    lost right after), the fences expire, and nothing old can be stored
+ *    meanwhile or after: the placing bumped the buckets' sequences, and a
+ *    lease read while a fence stood is fenced for good (l2_lease.c).  Neither layer
  *    needs its keys removed again: nothing stored them under a lease while
  *    they were fenced.  Nothing here raises an
  *    ERROR: Redis' failures, and any error at all inside the Redis part,
@@ -37,12 +46,15 @@
  *    copies removed at step 1 only cost misses, and Redis fences an
  *    abort cannot lift expire.
  *
- * A commit whose steps lie further apart than half cachext.fence_timeout
- * (a synchronous replication wait, say) may have outlived its Redis
- * fences: loads that read the old row may then have stored it.  Its lift
- * then leaves the fences to expire (decrementing a fence that expired
- * would take away another transaction's), unlinks the keys again and
- * queues the patterns and tags to be invalidated again.  L1 fences never
+ * A commit whose steps lie further apart than cachext.fence_timeout (a
+ * synchronous replication wait, say), or whose fences Redis lost meanwhile
+ * (evicted, FLUSHDB), may have outlived them: loads that read the old row
+ * may then have stored it.  The lift's scripts say so (their token's fence
+ * was gone or expired), and the lift then unlinks the keys again and queues
+ * the patterns and tags to be invalidated again.  Each fence expires on its
+ * own, whatever other transactions place beside it, so one never lifted
+ * (a backend killed between the steps, a lift Redis did not take) refuses
+ * stores for cachext.fence_timeout and no longer.  L1 fences never
  * expire.  A placing that failed part way is lifted no more than one that
  * failed: what it placed stands (refusing stores, never serving anything
  * old) until cachext.fence_timeout.
@@ -50,7 +62,11 @@
  * Memory.  The fence, its copies of the full keys and the patterns live in
  * TopTransactionContext, which outlives the commit and abort callbacks;
  * the Redis commands are built in a child context deleted after each step.
- * The pointer is cleared when the fence is lifted.  Backend exit between
+ * The lift's context is created at placing, with a first block of
+ * FENCE_LIFT_RESERVE that it keeps when reset: after the commit record an
+ * out-of-memory ERROR would be a PANIC, so the lift's Redis part runs in a
+ * PG_TRY whose catch resets the context to that block and queues the
+ * invalidations from it.  The pointer is cleared when the fence is lifted.  Backend exit between
  * the steps (FATAL) lifts the fence from a before_shmem_exit callback.
  *-------------------------------------------------------------------------
  */
@@ -69,10 +85,29 @@
 #include "l2_stats.h"
 #include "layers.h"
 #include "op_stats.h"
+#include "table_stats.h"
 #include "ttl_clock.h"
 
 /* A transaction with more keys than this fences every L1 partition. */
 #define FENCE_ALL_L1_ABOVE	10000
+
+/*
+ * A commit's lift of at most this many keys (and no patterns or tags) is
+ * sent without waiting for Redis' answer: see lift_in_redis.
+ */
+#define FENCE_UNANSWERED_LIFT_KEYS 64
+
+/*
+ * The memory the lift reserves at placing: its context's first block,
+ * which the context keeps when it is reset.  Enough to queue every
+ * invalidation (one small entry at a time) should the lift's Redis part
+ * fail for want of memory, since no ERROR may escape after the commit
+ * record (it would be a PANIC).
+ */
+#define FENCE_LIFT_RESERVE	(64 * 1024)
+
+/* A fence token's length: 16 random hex digits, the pid, the time. */
+#define FENCE_TOKEN_LEN		40
 
 /* The fence of the committing transaction. */
 typedef struct Fence
@@ -84,11 +119,13 @@ typedef struct Fence
 	List	   *tags;			/* user tags, as recorded */
 	bool		redis_placed;	/* every key's bucket fenced, and the keys
 								 * unlinked, in Redis */
-	TimestampTz placed_at;		/* when fence_place began */
+	char		token[FENCE_TOKEN_LEN + 1]; /* names this transaction's
+											 * fences in Redis */
 	bool		patterns_placed;	/* the pattern fence placed in Redis (for
 									 * patterns and tags) */
 	bool		l1_all;			/* every L1 partition fenced */
 	int			l1_fenced;		/* keys[0 .. l1_fenced) fenced one by one */
+	MemoryContext lift_context; /* the lift's memory, reserved at placing */
 } Fence;
 
 static Fence *fence = NULL;
@@ -171,6 +208,8 @@ static void
 place_in_redis(void)
 {
 	int64		removed = 0;
+	int64		failed = 0;
+	bool		unused;
 	ListCell   *lc;
 
 	if (!l2_is_configured())
@@ -182,8 +221,10 @@ place_in_redis(void)
 	}
 	fence->redis_placed = l2_fence_keys(fence->nkeys,
 										(const char *const *) fence->keys,
-										fence->key_lens, L2_FENCE_PLACE, true,
-										cachext_fence_timeout_ms, &removed);
+										fence->key_lens, L2_FENCE_PLACE,
+										fence->token, true,
+										cachext_fence_timeout_ms, &removed,
+										&failed) && failed == 0;
 	l2_stats_count(L2_INVALIDATIONS, removed);
 	if (!fence->redis_placed)
 	{
@@ -192,8 +233,9 @@ place_in_redis(void)
 	}
 	if (fence->patterns == NIL && fence->tags == NIL)
 		return;
-	fence->patterns_placed = l2_fence_patterns(L2_FENCE_PLACE,
-											   cachext_fence_timeout_ms);
+	fence->patterns_placed = l2_fence_patterns(L2_FENCE_PLACE, fence->token,
+											   cachext_fence_timeout_ms,
+											   &unused);
 	if (!fence->patterns_placed)
 	{
 		queue_from(fence->nkeys);
@@ -207,20 +249,39 @@ place_in_redis(void)
 }
 
 /*
+ * Invalidates the keys in Redis again after a commit whose fences did not
+ * stand to the end: bumps their buckets' sequences and unlinks them.
+ */
+static bool
+unlink_again(void)
+{
+	int64		removed = 0;
+	int64		unused;
+	bool		done = l2_fence_keys(fence->nkeys,
+									 (const char *const *) fence->keys,
+									 fence->key_lens, L2_FENCE_NONE,
+									 fence->token, true,
+									 cachext_fence_timeout_ms, &removed,
+									 &unused);
+
+	l2_stats_count(L2_INVALIDATIONS, removed);
+	return done;
+}
+
+/*
  * The lift's Redis part.  After a commit: lifts the fences pre-commit
- * placed, or, for a fence that may have expired (see the file header) or
- * was not placed, bumps the buckets' sequences and the epoch, unlinks the
- * keys again and queues the patterns and tags; what Redis does not take
- * is queued.  After an abort: lifts what was placed, nothing more; what
- * Redis does not take expires.
+ * placed (a few keys' without waiting, see the file header); where Redis
+ * says one no longer stood, or none was placed, bumps the buckets'
+ * sequences and the epoch, unlinks the keys again and queues the patterns
+ * and tags; what Redis does not take is queued.  After an abort: lifts
+ * what was placed, nothing more; what Redis does not take expires.
  */
 static void
 lift_in_redis(bool committed)
 {
-	bool		outlived = GetCurrentTimestamp() - fence->placed_at >=
-		(int64) cachext_fence_timeout_ms * 1000 / 2;
-	bool		keys_fenced = fence->redis_placed && !outlived;
 	int64		removed = 0;
+	int64		lost = 0;
+	bool		patterns_lost = false;
 
 	if (!l2_is_configured() ||
 		(!committed && !fence->redis_placed && !fence->patterns_placed))
@@ -231,17 +292,40 @@ lift_in_redis(bool committed)
 			queue_from(0);
 		return;
 	}
+	if (committed && fence->redis_placed && fence->patterns == NIL &&
+		fence->tags == NIL && fence->nkeys <= FENCE_UNANSWERED_LIFT_KEYS)
+	{
+		bool		sent;
+
+		if (!l2_fence_lift_unanswered(fence->nkeys,
+									  (const char *const *) fence->keys,
+									  fence->key_lens, fence->token,
+									  cachext_fence_timeout_ms, &sent))
+		{
+			queue_from(0);
+			return;
+		}
+		if (sent)
+			return;
+	}
 	if (fence->nkeys > 0 && (committed || fence->redis_placed))
 	{
 		bool		done = l2_fence_keys(fence->nkeys,
 										 (const char *const *) fence->keys,
 										 fence->key_lens,
-										 keys_fenced ? L2_FENCE_LIFT :
-										 L2_FENCE_NONE,
-										 committed && !keys_fenced,
-										 cachext_fence_timeout_ms, &removed);
+										 fence->redis_placed ? L2_FENCE_LIFT :
+										 L2_FENCE_NONE, fence->token,
+										 committed && !fence->redis_placed,
+										 cachext_fence_timeout_ms, &removed,
+										 &lost);
 
 		l2_stats_count(L2_INVALIDATIONS, removed);
+		if (done && committed && lost > 0)
+		{
+			/* counted once per commit, here or for the patterns below */
+			op_stats_count(OP_FENCES_LOST);
+			done = unlink_again();
+		}
 		if (!done)
 		{
 			if (committed)
@@ -250,10 +334,12 @@ lift_in_redis(bool committed)
 		}
 	}
 	if (fence->patterns_placed &&
-		l2_fence_patterns(outlived ? L2_FENCE_NONE : L2_FENCE_LIFT,
-						  cachext_fence_timeout_ms) &&
-		!outlived)
+		l2_fence_patterns(L2_FENCE_LIFT, fence->token,
+						  cachext_fence_timeout_ms, &patterns_lost) &&
+		!patterns_lost)
 		return;
+	if (patterns_lost && committed && lost == 0)
+		op_stats_count(OP_FENCES_LOST);
 	if (committed)
 		queue_patterns_and_tags();
 }
@@ -267,6 +353,22 @@ lift_at_exit(int code, Datum arg)
 }
 
 /*
+ * A token no other transaction, here or on another instance, uses: random
+ * bits, then this backend's pid and the time, which set it apart should
+ * the random source fail.
+ */
+static void
+fence_token(char *token)
+{
+	uint64		random_bits = 0;
+
+	(void) pg_strong_random(&random_bits, sizeof(random_bits));
+	snprintf(token, FENCE_TOKEN_LEN + 1, "%016" INT64_MODIFIER "x%08x%016"
+			 INT64_MODIFIER "x", random_bits, (uint32) MyProcPid,
+			 (uint64) GetCurrentTimestamp());
+}
+
+/*
  * Step 1, at pre-commit: fences keys (char *, as recorded), patterns and
  * tags in L1, then in Redis.  May raise an ERROR (memory, a cancel): the abort
  * then lifts what was placed.
@@ -275,8 +377,10 @@ void
 fence_place(List *keys, List *patterns, List *tags)
 {
 	MemoryContext old;
+	MemoryContext lift_context;
 	MemoryContext work;
 	ListCell   *lc;
+	instr_time	redis_start;
 
 	Assert(fence == NULL);
 	if (keys == NIL && patterns == NIL && tags == NIL)
@@ -286,8 +390,16 @@ fence_place(List *keys, List *patterns, List *tags)
 		before_shmem_exit(lift_at_exit, (Datum) 0);
 		exit_callback_registered = true;
 	}
+	/* the lift's reserve first, so that a lift after any failure below has it */
+	lift_context = AllocSetContextCreate(TopTransactionContext,
+										 "cachext fence lift",
+										 FENCE_LIFT_RESERVE,
+										 FENCE_LIFT_RESERVE,
+										 ALLOCSET_DEFAULT_MAXSIZE);
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	fence = palloc0(sizeof(Fence));
+	fence->lift_context = lift_context;
+	op_stats_fences_standing_add(1);
 	fence->keys = palloc(Max(list_length(keys), 1) * sizeof(char *));
 	fence->key_lens = palloc(Max(list_length(keys), 1) * sizeof(int));
 	/* nkeys counts the keys built, should building fail part way */
@@ -302,7 +414,7 @@ fence_place(List *keys, List *patterns, List *tags)
 		fence->patterns = lappend(fence->patterns, pstrdup(lfirst(lc)));
 	foreach(lc, tags)
 		fence->tags = lappend(fence->tags, pstrdup(lfirst(lc)));
-	fence->placed_at = GetCurrentTimestamp();
+	fence_token(fence->token);
 	work = AllocSetContextCreate(TopTransactionContext, "cachext fence",
 								 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(work);
@@ -317,7 +429,9 @@ fence_place(List *keys, List *patterns, List *tags)
 			l1_fence_key(fence->keys[fence->l1_fenced],
 						 fence->key_lens[fence->l1_fenced], 1);
 	remove_from_l1();
+	INSTR_TIME_SET_CURRENT(redis_start);
 	place_in_redis();
+	table_stats_add_redis_time(redis_start);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
@@ -349,12 +463,13 @@ fence_lift(bool committed)
 	MemoryContext work;
 	Fence	   *lifting = fence;
 	int			holdoff = InterruptHoldoffCount;
+	instr_time	redis_start;
 
 	if (lifting == NULL)
 		return;
-	work = AllocSetContextCreate(TopTransactionContext, "cachext fence",
-								 ALLOCSET_DEFAULT_SIZES);
+	work = lifting->lift_context;
 	MemoryContextSwitchTo(work);
+	INSTR_TIME_SET_CURRENT(redis_start);
 	PG_TRY();
 	{
 		lift_in_redis(committed);
@@ -362,10 +477,13 @@ fence_lift(bool committed)
 	PG_CATCH();
 	{
 		swallow_error(work, holdoff);
+		/* back to the reserved block, whatever the Redis part took */
+		MemoryContextReset(work);
 		if (committed && l2_is_configured())
 			queue_from(0);
 	}
 	PG_END_TRY();
+	table_stats_add_redis_time(redis_start);
 
 	/* L1's fences go whatever happened above; the lift bumps the leases */
 	if (lifting->l1_all)
@@ -373,6 +491,7 @@ fence_lift(bool committed)
 	for (int i = 0; i < lifting->l1_fenced; i++)
 		l1_fence_key(lifting->keys[i], lifting->key_lens[i], -1);
 	fence = NULL;
+	op_stats_fences_standing_add(-1);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
 }

@@ -10,7 +10,7 @@
  *
  * cache_key() spans three files, one per kind of dependency: sql_api.c
  * turns its SQL arguments (VARIADIC "any") into text forms, which needs
- * fmgr; this file counts characters in the server's encoding and hashes,
+ * fmgr (with key_text.c's fixed settings); this file counts characters in the server's encoding and hashes,
  * which needs the server but not fmgr; keys.c joins and escapes in pure C.
  * cache_function()'s wrappers call cache_key() in SQL, so they build the
  * same keys.

@@ -66,6 +66,22 @@
  * the announced change, and any later change is announced again.  Anything
  * else removes the entry, as for any other announced key.
  *
+ * Generations.  The store has a generation, a word in shared memory that
+ * only its owner, the sync worker, moves on (l1_begin_generation) when
+ * what L1 holds may stop matching Redis without L1 hearing of it (the
+ * invalidation stream is lost, or the worker stops) and when it hears
+ * again (the stream is followed).  The word is a counter and, in its low
+ * bit, whether the generation is open: entries of it may be served.  Each
+ * entry records the generation in which its value was known to match: a
+ * store under a lease records the lease's, read when the lease was taken
+ * (before the value was read), any other store the generation at the
+ * store.  A lookup names the generation it serves (L1_ANY_GENERATION:
+ * all); an entry of another is a miss, counted as one, and is returned
+ * only to a caller that asked for meta, marked other_generation, for it
+ * to decide (layers.c serves it when Redis cannot answer).  Entries are
+ * not removed when the generation moves: they are the copies L1 serves
+ * while Redis is down.
+ *
  * Fences.  A committing transaction fences the keys it invalidates before
  * its commit becomes visible and lifts the fence after invalidating them
  * (fence.c): while a key is fenced, lookups of it miss and stores under a
@@ -74,13 +90,24 @@
  * (partition_fences) for pattern invalidations and large transactions:
  * keys sharing a fenced slot or partition only miss meanwhile.
  *
+ * Counters.  Each partition counts per key prefix (prefix_stats.c names
+ * the prefixes): counters[s] holds the hits, misses, sets, evictions,
+ * expirations, invalidations, entries and bytes of the keys whose prefix
+ * has slot s, and an entry remembers its slot (prefix_slot), so a hit or a
+ * removal counts without looking at its key again.  cache_stats' totals
+ * are the sums over every slot and partition, so cache_prefix_stats adds
+ * up to them exactly.  A miss looks its key's slot up after releasing the
+ * lock (no entry names it).
+ *
  * Locking.  Each partition is guarded by its own LWLock from the "cachext"
  * named tranche; everything in an L1Partition and in its arrays, counters
  * included, is read and written only with that lock held (exclusively for
  * any change, shared for reading statistics and listing entries), with
- * these exceptions, which are atomics: the partition's hits and misses, and
- * an entry's hits, last_access and visited bit.  Under lru a lookup takes
- * the lock exclusively because a hit moves the entry in the list.  Under
+ * these exceptions, which are atomics: the counters' hits and misses, and
+ * an entry's hits, last_access and visited bit.  The store's generation is
+ * an atomic outside every partition, written by the sync worker alone.
+ * Under lru a lookup takes the lock exclusively because a hit moves the
+ * entry in the list.  Under
  * sieve it takes it shared: a hit writes nothing but those atomics (a
  * lookup that finds an entry past keep_until retries exclusively to remove
  * it).  Eviction clears visited bits under the exclusive lock, so it never
@@ -109,6 +136,7 @@
 #include "cachext.h"
 #include "keys.h"
 #include "l1.h"
+#include "prefix_stats.h"
 
 /* Bytes of key + value data one chunk holds. */
 #define L1_CHUNK_SIZE	128
@@ -150,8 +178,35 @@ typedef struct L1Entry
 	pg_atomic_uint32 visited;	/* sieve: hit since the hand last passed */
 	bool		own_write;		/* stored by this instance's own write */
 	uint64		own_text_hash;	/* if so, the hash of the text it wrote */
+	uint64		generation;		/* see "Generations" above */
 	int32		encoding;		/* server encoding of the value's strings */
+	int32		prefix_slot;	/* its key prefix's counters (see "Counters") */
 } L1Entry;
+
+/*
+ * One key prefix's counters in one partition (see "Counters").  64 bytes
+ * (with native atomics), and the array starts on a cache line, so hits of
+ * different prefixes or partitions never write the same line.
+ */
+typedef struct L1PrefixCounters
+{
+	pg_atomic_uint64 hits;		/* atomic: sieve counts hits under a shared lock */
+	pg_atomic_uint64 misses;	/* atomic: a miss counts after the lock */
+	int64		sets;			/* the rest: the partition's lock */
+	int64		evictions;
+	int64		expirations;
+	int64		invalidations;
+	int64		entries;		/* sizes, not counters: a reset keeps them */
+	int64		bytes;
+} L1PrefixCounters;
+
+/* Why an entry goes, for the counters. */
+typedef enum L1Removal
+{
+	L1_REMOVAL_EVICTION,		/* the policy's victim */
+	L1_REMOVAL_EXPIRATION,		/* expired (past its stale window for lookups) */
+	L1_REMOVAL_INVALIDATION		/* removed live by an invalidation */
+} L1Removal;
 
 /*
  * A partition's header in shared memory.  Every field but the atomics is
@@ -185,13 +240,10 @@ typedef struct L1Partition
 	uint32		partition_fences;
 	uint32		fences[L1_LEASE_SLOTS];
 
-	/* counters since start or the last cache_stats_reset() */
-	pg_atomic_uint64 hits;		/* atomic: sieve counts hits under a shared lock */
-	pg_atomic_uint64 misses;	/* atomic, likewise */
-	int64		sets;
-	int64		evictions;
-	int64		expirations;
-	int64		invalidations;
+	/*
+	 * Counters per key prefix, prefix_stats_slots() of them, follow the
+	 * arrays (L1PartitionView.counters); their lock is noted field by field.
+	 */
 } L1Partition;
 
 /* Backend-local view of one partition: where its pieces are. */
@@ -204,8 +256,17 @@ typedef struct L1PartitionView
 	int32	   *heap;			/* entry indexes, min-heap on expires_at */
 	int32	   *chunk_next;		/* nchunks links: next chunk or free chunk */
 	char	   *chunk_data;		/* nchunks * L1_CHUNK_SIZE bytes */
+	L1PrefixCounters *counters; /* prefix_stats_slots() */
 } L1PartitionView;
 
+/* What the store shares besides its partitions; first in its memory. */
+typedef struct L1Shared
+{
+	pg_atomic_uint64 generation;	/* see "Generations"; atomic, written by
+									 * the sync worker alone */
+} L1Shared;
+
+static L1Shared *shared = NULL;
 static L1PartitionView *partitions = NULL;
 static int	npartitions = 0;
 
@@ -243,6 +304,10 @@ partition_size(int32 max_entries, int32 nchunks, int32 nbuckets)
 	size = add_size(size, MAXALIGN(mul_size(max_entries, sizeof(int32))));
 	size = add_size(size, MAXALIGN(mul_size(nchunks, sizeof(int32))));
 	size = add_size(size, MAXALIGN(mul_size(nchunks, L1_CHUNK_SIZE)));
+	/* the counters start on a cache line: room for the padding */
+	size = add_size(size, PG_CACHE_LINE_SIZE);
+	size = add_size(size, MAXALIGN(mul_size(prefix_stats_slots(),
+											sizeof(L1PrefixCounters))));
 	return size;
 }
 
@@ -257,7 +322,7 @@ Size
 l1_shmem_size(void)
 {
 	int			n = effective_partitions();
-	Size		size = 0;
+	Size		size = MAXALIGN(sizeof(L1Shared));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -274,7 +339,8 @@ l1_shmem_size(void)
 void
 l1_shmem_request(void)
 {
-	RequestAddinShmemSpace(l1_shmem_size());
+	RequestAddinShmemSpace(add_size(l1_shmem_size(),
+									prefix_stats_shmem_size()));
 	RequestNamedLWLockTranche(L1_TRANCHE_NAME, effective_partitions());
 }
 
@@ -294,6 +360,24 @@ view_partition(L1PartitionView *view, L1Partition *header)
 	view->chunk_next = (int32 *) p;
 	p += MAXALIGN(header->nchunks * sizeof(int32));
 	view->chunk_data = p;
+	p += MAXALIGN((Size) header->nchunks * L1_CHUNK_SIZE);
+	view->counters = (L1PrefixCounters *) CACHELINEALIGN(p);
+}
+
+/* Zeroes a partition's counters; the sizes too when with_sizes. */
+static void
+zero_counters(L1PartitionView *view, bool with_sizes)
+{
+	for (int s = 0; s < prefix_stats_slots(); s++)
+	{
+		L1PrefixCounters *c = &view->counters[s];
+
+		pg_atomic_write_u64(&c->hits, 0);
+		pg_atomic_write_u64(&c->misses, 0);
+		c->sets = c->evictions = c->expirations = c->invalidations = 0;
+		if (with_sizes)
+			c->entries = c->bytes = 0;
+	}
 }
 
 /* Puts a partition in its empty state: every slot and chunk free. */
@@ -338,6 +422,10 @@ l1_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	base = ShmemInitStruct("cachext l1", l1_shmem_size(), &found);
 	locks = GetNamedLWLockTranche(L1_TRANCHE_NAME);
+	shared = (L1Shared *) base;
+	if (!found)
+		pg_atomic_init_u64(&shared->generation, 0);	/* closed until followed */
+	base += MAXALIGN(sizeof(L1Shared));
 
 	partitions = MemoryContextAllocZero(TopMemoryContext,
 										n * sizeof(L1PartitionView));
@@ -351,17 +439,24 @@ l1_shmem_startup(void)
 			header->max_entries = share(cachext_l1_max_entries, i, n);
 			header->nchunks = share(total_chunks(), i, n);
 			header->nbuckets = buckets_for(header->max_entries);
-			pg_atomic_init_u64(&header->hits, 0);
-			pg_atomic_init_u64(&header->misses, 0);
 		}
 		view_partition(&partitions[i], header);
 		partitions[i].lock = &locks[i].lock;
 		if (!found)
+		{
+			for (int s = 0; s < prefix_stats_slots(); s++)
+			{
+				pg_atomic_init_u64(&partitions[i].counters[s].hits, 0);
+				pg_atomic_init_u64(&partitions[i].counters[s].misses, 0);
+			}
+			zero_counters(&partitions[i], true);
 			reset_partition(&partitions[i]);
+		}
 		base += partition_size(header->max_entries, header->nchunks,
 							   header->nbuckets);
 	}
 	npartitions = n;
+	prefix_stats_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -664,11 +759,34 @@ remove_entry(L1PartitionView *view, int32 i)
 	view->chunk_next[last_chunk] = h->free_chunk;
 	h->free_chunk = e->first_chunk;
 	h->chunks_used -= e->nchunks;
+	view->counters[e->prefix_slot].entries--;
+	view->counters[e->prefix_slot].bytes -= (int64) e->nchunks * L1_CHUNK_SIZE;
 
 	e->in_use = false;
 	e->bucket_next = h->free_entry;
 	h->free_entry = i;
 	h->nentries--;
+}
+
+/* Removes an entry, counted as why says.  Caller holds the lock exclusively. */
+static void
+remove_counted_as(L1PartitionView *view, int32 i, L1Removal why)
+{
+	L1PrefixCounters *c = &view->counters[view->entries[i].prefix_slot];
+
+	switch (why)
+	{
+		case L1_REMOVAL_EVICTION:
+			c->evictions++;
+			break;
+		case L1_REMOVAL_EXPIRATION:
+			c->expirations++;
+			break;
+		case L1_REMOVAL_INVALIDATION:
+			c->invalidations++;
+			break;
+	}
+	remove_entry(view, i);
 }
 
 static bool
@@ -698,15 +816,10 @@ make_room(L1PartitionView *view, int32 nchunks, TimestampTz now)
 	{
 		if (h->heap_size > 0 &&
 			is_expired(&view->entries[view->heap[0]], now))
-		{
-			remove_entry(view, view->heap[0]);
-			h->expirations++;
-		}
+			remove_counted_as(view, view->heap[0], L1_REMOVAL_EXPIRATION);
 		else
-		{
-			remove_entry(view, policy_choose_victim(view));
-			h->evictions++;
-		}
+			remove_counted_as(view, policy_choose_victim(view),
+							  L1_REMOVAL_EVICTION);
 	}
 }
 
@@ -742,10 +855,31 @@ l1_take_lease(const char *key, int key_len, L1Lease *lease)
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
 
+	lease->generation = l1_generation();
 	LWLockAcquire(view->lock, LW_SHARED);
 	lease->epoch = view->header->epoch;
 	lease->seq = *lease_slot(view, hash);
 	LWLockRelease(view->lock);
+}
+
+/* The store's generation now: see "Generations". */
+uint64
+l1_generation(void)
+{
+	return pg_atomic_read_u64(&shared->generation);
+}
+
+/*
+ * Moves the store on to a new generation, open or not (see
+ * "Generations"); the sync worker alone calls it.
+ */
+void
+l1_begin_generation(bool open)
+{
+	uint64		counter = pg_atomic_read_u64(&shared->generation) >> 1;
+
+	pg_atomic_write_u64(&shared->generation, ((counter + 1) << 1) |
+						(open ? 1 : 0));
 }
 
 /* Moves an entry's last access forward to now (never back: hits race). */
@@ -765,20 +899,26 @@ touch(L1Entry *e, TimestampTz now)
  * A hit counts, updates the entry's last access and hit count, and tells
  * the eviction policy.
  *
+ * Only an entry of generation (L1_ANY_GENERATION: of any) is a hit; with
+ * meta, an entry of another generation is returned too, as a miss with
+ * meta->other_generation set (see "Generations").
+ *
  * With meta, an expired entry still within its stale window and expired
  * for less than stale_us is returned too, as a miss with meta->stale set;
- * meta also gets the entry's expiry and load duration.
+ * meta also gets the entry's expiry and load duration.  namespace_len
+ * says where the user key begins, for a miss's key prefix.
  */
 Jsonb *
-l1_lookup_entry(const char *key, int key_len, TimestampTz now,
-				int64 stale_us, L1EntryMeta *meta)
+l1_lookup_entry(const char *key, int key_len, int namespace_len,
+				TimestampTz now, int64 stale_us, uint64 generation,
+				L1EntryMeta *meta)
 {
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
-	L1Partition *h = view->header;
 	LWLockMode	mode = policy_hit_lock_mode();
 	Jsonb	   *result = NULL;
 	bool		stale = false;
+	bool		other_generation = false;
 	int32		i;
 
 	for (;;)
@@ -804,8 +944,7 @@ l1_lookup_entry(const char *key, int key_len, TimestampTz now,
 		}
 		if (mode == LW_EXCLUSIVE)
 		{
-			remove_entry(view, i);
-			h->expirations++;
+			remove_counted_as(view, i, L1_REMOVAL_EXPIRATION);
 			i = L1_NONE;
 			break;
 		}
@@ -813,11 +952,18 @@ l1_lookup_entry(const char *key, int key_len, TimestampTz now,
 		LWLockRelease(view->lock);
 		mode = LW_EXCLUSIVE;
 	}
-	if (i == L1_NONE || stale)
-		pg_atomic_fetch_add_u64(&h->misses, 1);
-	else
+	if (i != L1_NONE && generation != L1_ANY_GENERATION &&
+		view->entries[i].generation != generation)
 	{
-		pg_atomic_fetch_add_u64(&h->hits, 1);
+		other_generation = true;
+		if (meta == NULL)
+			i = L1_NONE;
+	}
+	if (i != L1_NONE && !stale && !other_generation)
+	{
+		L1PrefixCounters *c = &view->counters[view->entries[i].prefix_slot];
+
+		pg_atomic_fetch_add_u64(&c->hits, 1);
 		pg_atomic_fetch_add_u64(&view->entries[i].hits, 1);
 		touch(&view->entries[i], now);
 		policy_on_hit(view, i);
@@ -832,19 +978,27 @@ l1_lookup_entry(const char *key, int key_len, TimestampTz now,
 		if (meta != NULL)
 		{
 			meta->stale = stale;
+			meta->other_generation = other_generation;
 			meta->expires_at = e->expires_at;
 			meta->load_us = e->load_us;
 		}
 	}
 	LWLockRelease(view->lock);
+	if (i == L1_NONE || stale || other_generation)
+	{
+		int			slot = prefix_stats_slot(key, key_len, namespace_len);
+
+		pg_atomic_fetch_add_u64(&view->counters[slot].misses, 1);
+	}
 	return result;
 }
 
-/* The key's live value (a palloc'd copy), or NULL; see l1_lookup_entry. */
+/* The key's live value of any generation (a palloc'd copy), or NULL. */
 Jsonb *
-l1_lookup(const char *key, int key_len, TimestampTz now)
+l1_lookup(const char *key, int key_len, int namespace_len, TimestampTz now)
 {
-	return l1_lookup_entry(key, key_len, now, 0, NULL);
+	return l1_lookup_entry(key, key_len, namespace_len, now, 0,
+						   L1_ANY_GENERATION, NULL);
 }
 
 /*
@@ -853,8 +1007,9 @@ l1_lookup(const char *key, int key_len, TimestampTz now)
  * keep_until (>= expires_at) is when its stale copy goes; load_us is how
  * long loading it took (0: not loaded).  With a lease, stores nothing if
  * the key was written or invalidated since the lease was taken, or is
- * fenced.  own_text_hash marks this instance's own write (see "Own
- * writes"); NULL for a value copied from Redis or kept in L1 alone.
+ * fenced.  The entry records the lease's generation, else the store's now
+ * (see "Generations").  own_text_hash marks this instance's own write (see
+ * "Own writes"); NULL for a value copied from Redis or kept in L1 alone.
  */
 L1StoreResult
 l1_store(const char *key, int key_len, int namespace_len, const Jsonb *value,
@@ -887,9 +1042,13 @@ l1_store_tagged(const char *key, int key_len, int namespace_len,
 	int32		i;
 	L1Entry    *e;
 	int32		last_chunk;
+	int			prefix_slot;
+	L1PrefixCounters *c;
 
 	if (nchunks > h->nchunks)
 		return L1_TOO_LARGE;
+	prefix_slot = prefix_stats_slot(key, key_len, namespace_len);
+	c = &view->counters[prefix_slot];
 
 	LWLockAcquire(view->lock, LW_EXCLUSIVE);
 	if (lease != NULL &&
@@ -926,6 +1085,8 @@ l1_store_tagged(const char *key, int key_len, int namespace_len,
 	pg_atomic_write_u64(&e->hits, 0);
 	e->own_write = own_text_hash != NULL;
 	e->own_text_hash = own_text_hash != NULL ? *own_text_hash : 0;
+	e->prefix_slot = prefix_slot;
+	e->generation = lease != NULL ? lease->generation : l1_generation();
 
 	/* take nchunks chunks off the free list, then fill them */
 	e->first_chunk = last_chunk = h->free_chunk;
@@ -948,7 +1109,9 @@ l1_store_tagged(const char *key, int key_len, int namespace_len,
 		heap_place(view, h->heap_size++, i);
 		heap_sift_up(view, e->heap_pos);
 	}
-	h->sets++;
+	c->sets++;
+	c->entries++;
+	c->bytes += (int64) nchunks * L1_CHUNK_SIZE;
 	LWLockRelease(view->lock);
 	return L1_STORED;
 }
@@ -963,11 +1126,8 @@ remove_counted(L1PartitionView *view, int32 i, TimestampTz now)
 {
 	bool		live = !is_expired(&view->entries[i], now);
 
-	if (live)
-		view->header->invalidations++;
-	else
-		view->header->expirations++;
-	remove_entry(view, i);
+	remove_counted_as(view, i, live ? L1_REMOVAL_INVALIDATION :
+					  L1_REMOVAL_EXPIRATION);
 	return live;
 }
 
@@ -1353,10 +1513,7 @@ l1_set_expiry(const char *key, int key_len, TimestampTz expires_at,
 	(*lease_slot(view, hash))++;
 	i = find_entry(view, hash, key, key_len);
 	if (i != L1_NONE && is_expired(&view->entries[i], now))
-	{
-		remove_entry(view, i);
-		view->header->expirations++;
-	}
+		remove_counted_as(view, i, L1_REMOVAL_EXPIRATION);
 	else if (i != L1_NONE)
 	{
 		L1Entry    *e = &view->entries[i];
@@ -1389,11 +1546,31 @@ l1_clear(void)
 		LWLockAcquire(view->lock, LW_EXCLUSIVE);
 		dropped += view->header->nentries;
 		view->header->epoch++;
-		view->header->invalidations += view->header->nentries;
+		for (int s = 0; s < prefix_stats_slots(); s++)
+		{
+			L1PrefixCounters *c = &view->counters[s];
+
+			c->invalidations += c->entries;
+			c->entries = c->bytes = 0;
+		}
 		reset_partition(view);
 		LWLockRelease(view->lock);
 	}
 	return dropped;
+}
+
+/* Adds one prefix's counters in one partition to counts. */
+static void
+add_counters(L1Stats *counts, L1PrefixCounters *c)
+{
+	counts->hits += pg_atomic_read_u64(&c->hits);
+	counts->misses += pg_atomic_read_u64(&c->misses);
+	counts->sets += c->sets;
+	counts->evictions += c->evictions;
+	counts->expirations += c->expirations;
+	counts->invalidations += c->invalidations;
+	counts->entries += c->entries;
+	counts->bytes += c->bytes;
 }
 
 /* Sums the counters and sizes of all partitions. */
@@ -1404,19 +1581,32 @@ l1_read_stats(L1Stats *stats)
 	for (int p = 0; p < npartitions; p++)
 	{
 		L1PartitionView *view = &partitions[p];
-		L1Partition *h = view->header;
 
 		LWLockAcquire(view->lock, LW_SHARED);
-		stats->hits += pg_atomic_read_u64(&h->hits);
-		stats->misses += pg_atomic_read_u64(&h->misses);
-		stats->sets += h->sets;
-		stats->evictions += h->evictions;
-		stats->expirations += h->expirations;
-		stats->invalidations += h->invalidations;
-		stats->entries += h->nentries;
-		stats->bytes += (int64) h->chunks_used * L1_CHUNK_SIZE;
-		stats->max_entries += h->max_entries;
-		stats->max_bytes += (int64) h->nchunks * L1_CHUNK_SIZE;
+		for (int s = 0; s < prefix_stats_slots(); s++)
+			add_counters(stats, &view->counters[s]);
+		stats->max_entries += view->header->max_entries;
+		stats->max_bytes += (int64) view->header->nchunks * L1_CHUNK_SIZE;
+		LWLockRelease(view->lock);
+	}
+}
+
+/*
+ * Fills counts[s] with the sums over all partitions of key prefix slot s's
+ * counters and sizes, for the prefix_stats_slots() slots (max_entries and
+ * max_bytes stay 0: a prefix has no bound of its own).
+ */
+void
+l1_read_prefix_stats(L1Stats *counts)
+{
+	memset(counts, 0, prefix_stats_slots() * sizeof(L1Stats));
+	for (int p = 0; p < npartitions; p++)
+	{
+		L1PartitionView *view = &partitions[p];
+
+		LWLockAcquire(view->lock, LW_SHARED);
+		for (int s = 0; s < prefix_stats_slots(); s++)
+			add_counters(&counts[s], &view->counters[s]);
 		LWLockRelease(view->lock);
 	}
 }
@@ -1426,13 +1616,8 @@ l1_reset_stats(void)
 {
 	for (int p = 0; p < npartitions; p++)
 	{
-		L1Partition *h = partitions[p].header;
-
 		LWLockAcquire(partitions[p].lock, LW_EXCLUSIVE);
-		pg_atomic_write_u64(&h->hits, 0);
-		pg_atomic_write_u64(&h->misses, 0);
-		h->sets = 0;
-		h->evictions = h->expirations = h->invalidations = 0;
+		zero_counters(&partitions[p], false);
 		LWLockRelease(partitions[p].lock);
 	}
 }

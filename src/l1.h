@@ -34,12 +34,21 @@ typedef enum L1Change
 	L1_CHANGE_OWN_WRITE			/* it kept this instance's own write */
 } L1Change;
 
-/* What l1_take_lease() read; see "Leases" in l1.c. */
+/* What l1_take_lease() read; see "Leases" and "Generations" in l1.c. */
 typedef struct L1Lease
 {
 	uint64		epoch;
 	uint64		seq;
+	uint64		generation;		/* the store's generation when taken */
 } L1Lease;
+
+/*
+ * The store's generation (see "Generations" in l1.c): a counter and, in
+ * the low bit, whether the generation is open.  L1_ANY_GENERATION asks a
+ * lookup for entries of every generation.
+ */
+#define L1_GENERATION_IS_OPEN(generation)	(((generation) & 1) != 0)
+#define L1_ANY_GENERATION	PG_UINT64_MAX
 
 /* What l1_lookup_entry() says of the entry it returns. */
 typedef struct L1EntryMeta
@@ -47,9 +56,12 @@ typedef struct L1EntryMeta
 	bool		stale;			/* expired, returned from its stale window */
 	TimestampTz expires_at;		/* CACHEXT_NO_EXPIRY for none */
 	int64		load_us;		/* how long its load took; 0 if not loaded */
+	bool		other_generation;	/* stored in another generation than the
+									 * lookup asked for: a miss, returned
+									 * for the caller to decide on */
 } L1EntryMeta;
 
-/* Counters and sizes summed over all partitions. */
+/* Counters and sizes summed over all partitions (and one key prefix's). */
 typedef struct L1Stats
 {
 	int64		hits;
@@ -86,9 +98,13 @@ extern bool l1_is_ready(void);
 extern Size l1_entry_footprint(Size key_len, Size value_len);
 extern Size l1_partition_capacity(void);
 
-extern Jsonb *l1_lookup(const char *key, int key_len, TimestampTz now);
-extern Jsonb *l1_lookup_entry(const char *key, int key_len, TimestampTz now,
-							  int64 stale_us, L1EntryMeta *meta);
+extern Jsonb *l1_lookup(const char *key, int key_len, int namespace_len,
+						TimestampTz now);
+extern Jsonb *l1_lookup_entry(const char *key, int key_len, int namespace_len,
+							  TimestampTz now, int64 stale_us,
+							  uint64 generation, L1EntryMeta *meta);
+extern uint64 l1_generation(void);
+extern void l1_begin_generation(bool open);
 extern void l1_take_lease(const char *key, int key_len, L1Lease *lease);
 extern L1StoreResult l1_store(const char *key, int key_len, int namespace_len,
 							  const Jsonb *value, TimestampTz expires_at,
@@ -123,6 +139,7 @@ extern void l1_fence_key(const char *key, int key_len, int delta);
 extern void l1_fence_all(int delta);
 
 extern void l1_read_stats(L1Stats *stats);
+extern void l1_read_prefix_stats(L1Stats *counts);
 extern void l1_reset_stats(void);
 extern List *l1_list_entries(TimestampTz now);
 

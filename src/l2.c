@@ -800,28 +800,31 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 }
 
 /*
- * Places or lifts the fences of nkeys cache keys' buckets (step; see
- * l2_lease_fence_commands), unlinking the keys too when unlink is set,
- * the fences first, in round trips of about L2_FENCE_ROUND_ARGS
- * arguments, each ending where the commands that must be answered first
- * do.  True when Redis took every command; *removed counts the
- * cache entries Redis held.  A failure part way leaves some buckets done:
- * the caller queues every key.
+ * Places or lifts the fences of a transaction (token) on nkeys cache keys'
+ * buckets (step; see l2_lease_fence_commands), unlinking the keys too when
+ * unlink is set, the fences first, in round trips of about
+ * L2_FENCE_ROUND_ARGS arguments, each ending where the commands that must
+ * be answered first do.  True when Redis took every command; *removed
+ * counts the cache entries Redis held, *lost the lifted fences Redis no
+ * longer held standing.  A failure part way leaves some buckets done: the
+ * caller queues every key.
  */
 bool
 l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
-			  L2FenceStep step, bool unlink, int64 fence_ttl_ms,
-			  int64 *removed)
+			  L2FenceStep step, const char *token, bool unlink,
+			  int64 fence_ttl_ms, int64 *removed, int64 *lost)
 {
 	int			ncommands;
+	int			nscripts;
 	int			nfirst;
 	RedisCommand *commands = l2_lease_fence_commands(nkeys, keys, key_lens,
-													 step, unlink,
+													 step, token, unlink,
 													 fence_ttl_ms, &ncommands,
-													 &nfirst);
+													 &nscripts, &nfirst);
 	RedisReply **replies = palloc(Max(ncommands, 1) * sizeof(RedisReply *));
 
 	*removed = 0;
+	*lost = 0;
 	for (int done = 0; done < ncommands;)
 	{
 		int			n = 0;
@@ -833,8 +836,14 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 		if (!connect_and_run(n, commands + done, replies))
 			return false;
 		for (int i = 0; i < n; i++)
+		{
+			bool		script = done + i < nscripts;
+
 			if (replies[i]->type == REPLY_INTEGER)
-				*removed += replies[i]->integer;
+				*(script ? lost : removed) += replies[i]->integer;
+			else if (script)
+				(*lost)++;		/* a script that failed placed nothing */
+		}
 		redis_replies_free(replies, n);
 		done += n;
 	}
@@ -845,20 +854,59 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 }
 
 /*
- * Places or lifts the fence of committing pattern invalidations (step; see
- * l2_lease_pattern_fence_commands: in a cluster, every slot's).
+ * Sends the lift of a transaction's (token) fences on nkeys cache keys'
+ * buckets without waiting for Redis' answer (l2_lease_lift_command: the
+ * script unlinks the keys again itself should a fence be gone), so that a
+ * commit does not wait a round trip for it; the next exchange on the
+ * connection reads the answer.  *sent is false where that cannot be done
+ * (a cluster: the caller lifts with l2_fence_keys); false on a failure,
+ * when Redis may not have run it.
  */
 bool
-l2_fence_patterns(L2FenceStep step, int64 fence_ttl_ms)
+l2_fence_lift_unanswered(int nkeys, const char *const *keys,
+						 const int *key_lens, const char *token,
+						 int64 fence_ttl_ms, bool *sent)
+{
+	RedisCommand cmd;
+	RedisConnResult result;
+	char	   *reason;
+
+	*sent = false;
+	if (redis_url_is_cluster(cachext_redis_url))
+		return true;
+	if (!l2_is_configured() || !ensure_connected())
+		return false;
+	cmd = l2_lease_lift_command(nkeys, keys, key_lens, token, fence_ttl_ms);
+	*sent = redis_route_send(redis, 1, &cmd, &result, &reason);
+	if (!*sent && reason != NULL)
+	{
+		fail(result == REDIS_CONN_TIMEOUT, reason);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Places or lifts the fence of a transaction's (token) pattern
+ * invalidations (step; see l2_lease_pattern_fence_commands: in a cluster,
+ * every slot's).  *lost says whether a lifted fence was no longer
+ * standing somewhere.
+ */
+bool
+l2_fence_patterns(L2FenceStep step, const char *token, int64 fence_ttl_ms,
+				  bool *lost)
 {
 	int			nscripts;
-	RedisCommand *scripts = l2_lease_pattern_fence_commands(step,
+	RedisCommand *scripts = l2_lease_pattern_fence_commands(step, token,
 															fence_ttl_ms,
 															&nscripts);
 	RedisReply **replies = palloc(nscripts * sizeof(RedisReply *));
 
+	*lost = false;
 	if (!connect_and_run(nscripts, scripts, replies))
 		return false;
+	for (int i = 0; i < nscripts; i++)
+		*lost |= replies[i]->type != REPLY_INTEGER || replies[i]->integer != 0;
 	redis_replies_free(replies, nscripts);
 	return true;
 }

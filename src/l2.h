@@ -81,9 +81,14 @@ extern bool l2_unlink_matching(const char *match, int match_len,
 
 extern bool l2_read_lease(const char *key, int key_len, L2Lease *lease);
 extern bool l2_fence_keys(int nkeys, const char *const *keys,
-						  const int *key_lens, L2FenceStep step, bool unlink,
-						  int64 fence_ttl_ms, int64 *removed);
-extern bool l2_fence_patterns(L2FenceStep step, int64 fence_ttl_ms);
+						  const int *key_lens, L2FenceStep step,
+						  const char *token, bool unlink,
+						  int64 fence_ttl_ms, int64 *removed, int64 *lost);
+extern bool l2_fence_lift_unanswered(int nkeys, const char *const *keys,
+									 const int *key_lens, const char *token,
+									 int64 fence_ttl_ms, bool *sent);
+extern bool l2_fence_patterns(L2FenceStep step, const char *token,
+							  int64 fence_ttl_ms, bool *lost);
 extern bool l2_lock(const char *key, int key_len, const char *token,
 					int64 ttl_ms, bool *acquired);
 extern bool l2_unlock(const char *key, int key_len, const char *token);

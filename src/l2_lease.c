@@ -10,22 +10,34 @@
  * an hour idle.  "<key>\0load" is the key's load lock.  "\0cachext:epoch"
  * counts every pattern invalidation, tag invalidation and clear, of any
  * prefix.  "<namespace><tag>\0tag" is a tag's member set (see
- * l2_lease_write_command).  "\0cachext:fence" counts the committing
- * transactions that fence patterns, of any prefix (fence.c).
+ * l2_lease_write_command).  "\0cachext:fences" holds the fences of the
+ * committing transactions that fence patterns, of any prefix (fence.c).
  *
  * Fence buckets.  A committing transaction fences its keys by bucket, not
  * one by one, so that a commit of 100 000 keys costs Redis one UNLINK per
  * key and a few writes per bucket, not several writes per key (each of
  * them also announced to every tracking client).  A key's bucket is its
  * hash slot (redis_slot_of_key), on a single node modulo
- * L2_SINGLE_NODE_BUCKETS.  Bucket b has a fence, "{<tag of b>}\0cachext:
- * bucket-fence", counting the committing transactions that fence a key of
- * b, and a sequence, "{<tag of b>}\0cachext:bucket-seq", part of every
- * lease of b's keys and bumped when a fence is lifted.  While a bucket's
- * fence or the pattern fence exists, no store under a lease of the keys
- * they cover succeeds (the other keys of a fenced bucket only miss their
- * store meanwhile, never serve anything old).  Fences expire after
- * cachext.fence_timeout, should their transactions never lift them.
+ * L2_SINGLE_NODE_BUCKETS.  Bucket b has fences, "{<tag of b>}\0cachext:
+ * bucket-fences", the committing transactions that fence a key of b, and a
+ * sequence, "{<tag of b>}\0cachext:bucket-seq", part of every lease of b's
+ * keys and bumped when a fence is lifted.  While a bucket or the patterns
+ * have a fence standing, no store under a lease of the keys they cover
+ * succeeds (the other keys of a fenced bucket only miss their store
+ * meanwhile, never serve anything old).
+ *
+ * Fence tokens.  A fences key is a sorted set: each member is one
+ * transaction's token, scored by the moment (Redis' clock, TIME) its fence
+ * expires, cachext.fence_timeout after it was placed; a fence stands while
+ * its score is in the future.  So no transaction's fence outlives its own
+ * timeout whatever others place beside it (a shared counter whose expiry
+ * every placing pushed back could stand forever on a busy table, and one
+ * left behind by a lost lift refused every store until the writes
+ * stopped); placing or lifting twice (a script sent again) changes
+ * nothing; and a lift that finds its token gone or expired (timed out,
+ * evicted under maxmemory, FLUSHDB) says so, so its caller invalidates
+ * again what a load may have stored meanwhile.  Expired members are
+ * trimmed at each placing, and the set expires with its last member.
  *
  * Cluster.  Behind a redis-cluster:// URL every key an EVAL touches must be
  * in one hash slot, and a cluster has no single place for the epoch.  So
@@ -40,8 +52,11 @@
  * the names above, so instances of an earlier version sharing it agree.
  *
  * Scripts.  A lease read creates a missing sequence (the key's or its
- * bucket's) or epoch with a random value; a store under a lease compares
- * the sequences and the epoch and
+ * bucket's) or epoch with a random value, and notes whether a fence of the
+ * key's bucket or of the patterns stands: a lease read then is fenced and
+ * never stores (the row its load reads may be older than a commit about to
+ * become visible), however the fence ends, lifted or expired.  A store
+ * under a lease compares the sequences and the epoch and
  * sets the value in one EVAL, so no invalidation can slip between the
  * check and the SET, and a counter missing at the store never validates
  * the lease (LEASE_STILL_VALID); an unlock deletes the lock only if it
@@ -72,8 +87,8 @@
 #define L2_TAG_GRACE_MS		60000
 #define L2_SEQ_TTL_MS		"3600000"
 #define L2_EPOCH_KEY		"\0cachext:epoch"
-#define L2_PATTERN_FENCE_KEY "\0cachext:fence"
-#define L2_BUCKET_FENCE_KEY	"\0cachext:bucket-fence"
+#define L2_PATTERN_FENCE_KEY "\0cachext:fences"
+#define L2_BUCKET_FENCE_KEY	"\0cachext:bucket-fences"
 #define L2_BUCKET_SEQ_KEY	"\0cachext:bucket-seq"
 
 /* Fence buckets of a single node (a cluster has one per slot). */
@@ -81,6 +96,18 @@
 
 /* Most keys one UNLINK of a fence script names (Lua's unpack has a limit). */
 #define L2_FENCE_UNLINK_CHUNK 500
+
+/*
+ * Lua: now, Redis' clock in ms (TIME: scripts replicate their effects, so
+ * reading it is allowed), and whether the fences key k has a fence standing
+ * (see "Fence tokens" above); scores are compared as text made with %.0f,
+ * since Lua's own number to text rounds to 14 digits.
+ */
+#define REDIS_NOW_MS \
+	"local time = redis.call('TIME') " \
+	"local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) "
+#define FENCE_STANDS(k) \
+	"(redis.call('ZCOUNT', " k ", '(' .. string.format('%.0f', now), '+inf') > 0)"
 
 /* ARGV of the fence scripts for each L2FenceStep. */
 static const char *const fence_step_arg[] = {"place", "lift", "none"};
@@ -299,12 +326,13 @@ random_counter_start(void)
  * sequence, the epoch and the key's bucket's sequence, each created first
  * with a random value when Redis does not hold it (the sequences with
  * their idle expiry), so that a lease always holds three values that
- * existed in Redis.
+ * existed in Redis; and 1 when a fence of the key's bucket or of the
+ * patterns stands (FENCE_STANDS), else 0.
  */
 RedisCommand
 l2_lease_read_command(const char *key, int key_len)
 {
-	RedisCommand cmd = redis_command(9);
+	RedisCommand cmd = redis_command(11);
 	int			seq_len;
 	char	   *seq = seq_key(key, key_len, &seq_len);
 	int			epoch_len;
@@ -315,20 +343,37 @@ l2_lease_read_command(const char *key, int key_len)
 										L2_BUCKET_SEQ_KEY,
 										sizeof(L2_BUCKET_SEQ_KEY) - 1,
 										&bucket_seq_len);
+	int			fences_len;
+	char	   *fences = bucket_key(fence_bucket(key, key_len),
+									L2_BUCKET_FENCE_KEY,
+									sizeof(L2_BUCKET_FENCE_KEY) - 1,
+									&fences_len);
+	int			pattern_fences_len;
+	const char *pattern_fences = shared_key(key, key_len, L2_PATTERN_FENCE_KEY,
+											sizeof(L2_PATTERN_FENCE_KEY) - 1,
+											&pattern_fences_len);
+	int			a = 0;
 
-	redis_command_arg_string(&cmd, 0, "EVAL");
-	redis_command_arg_string(&cmd, 1,
+	redis_command_arg_string(&cmd, a++, "EVAL");
+	redis_command_arg_string(&cmd, a++,
 							 "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', " L2_SEQ_TTL_MS ") "
 							 "redis.call('SET', KEYS[2], ARGV[2], 'NX') "
 							 "redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', " L2_SEQ_TTL_MS ") "
-							 "return redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])");
-	redis_command_arg_string(&cmd, 2, "3");
-	redis_command_arg(&cmd, 3, seq, seq_len);
-	redis_command_arg(&cmd, 4, epoch, epoch_len);
-	redis_command_arg(&cmd, 5, bucket_seq, bucket_seq_len);
-	redis_command_arg_string(&cmd, 6, random_counter_start());
-	redis_command_arg_string(&cmd, 7, random_counter_start());
-	redis_command_arg_string(&cmd, 8, random_counter_start());
+							 REDIS_NOW_MS
+							 "local counters = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3]) "
+							 "table.insert(counters, (" FENCE_STANDS("KEYS[4]") " or "
+							 FENCE_STANDS("KEYS[5]") ") and 1 or 0) "
+							 "return counters");
+	redis_command_arg_string(&cmd, a++, "5");
+	redis_command_arg(&cmd, a++, seq, seq_len);
+	redis_command_arg(&cmd, a++, epoch, epoch_len);
+	redis_command_arg(&cmd, a++, bucket_seq, bucket_seq_len);
+	redis_command_arg(&cmd, a++, fences, fences_len);
+	redis_command_arg(&cmd, a++, pattern_fences, pattern_fences_len);
+	redis_command_arg_string(&cmd, a++, random_counter_start());
+	redis_command_arg_string(&cmd, a++, random_counter_start());
+	redis_command_arg_string(&cmd, a++, random_counter_start());
+	Assert(a == cmd.argc);
 	return cmd;
 }
 
@@ -336,11 +381,13 @@ l2_lease_read_command(const char *key, int key_len)
 bool
 l2_lease_take(const RedisReply *reply, L2Lease *lease)
 {
-	if (reply->type != REPLY_ARRAY || reply->elements != 3)
+	if (reply->type != REPLY_ARRAY || reply->elements != 4 ||
+		reply->element[3]->type != REPLY_INTEGER)
 		return false;
 	for (int i = 0; i < 3; i++)
 		if (reply->element[i]->type != REPLY_STRING)
 			return false;
+	lease->fenced = reply->element[3]->integer != 0;
 	lease->seq = pnstrdup(reply->element[0]->str, reply->element[0]->len);
 	lease->epoch = pnstrdup(reply->element[1]->str, reply->element[1]->len);
 	lease->bucket_seq = pnstrdup(reply->element[2]->str,
@@ -364,8 +411,8 @@ unix_ms_now(void)
  * lease read.  A missing counter never validates a lease: the lease read
  * created them, so missing means something (an eviction, a DEL, a pattern
  * invalidation's UNLINK) removed it since, and a counter created again
- * would not tell what happened meanwhile.  The fences are checked beside
- * it, in the same script.
+ * would not tell what happened meanwhile.  The fences (KEYS[4], KEYS[5])
+ * are checked beside it, in the same script.
  */
 #define LEASE_STILL_VALID \
 	"local seq = redis.call('GET', KEYS[2]) " \
@@ -376,17 +423,21 @@ unix_ms_now(void)
 
 /*
  * The script of l2_lease_write_command.  KEYS: the key, its write
- * sequence, the epoch, its bucket's fence, the pattern fence, its
+ * sequence, the epoch, its bucket's fences, the patterns' fences, its
  * bucket's sequence, then the tags' member sets.  ARGV: value, the
  * lease's sequence and epoch, TTL in ms (-1: none), condition ("", "NX",
- * "XX"), "1" to check the lease, the members' score, the score below which
+ * "XX"), "1" to check the lease ("fenced" for a fenced lease, which never
+ * stores), the members' score, the score below which
  * members are trimmed, the write sequence's TTL, the lease's bucket
  * sequence.  Answers 1 when it stored.
  */
 #define L2_WRITE_KEYS_BEFORE_TAGS 6
 #define L2_WRITE_SCRIPT \
+	"if ARGV[6] == 'fenced' then return 0 end " \
 	"if ARGV[6] == '1' then " \
-	"if redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 then return 0 end " \
+	REDIS_NOW_MS \
+	"if " FENCE_STANDS("KEYS[4]") " or " FENCE_STANDS("KEYS[5]") " then " \
+	"return 0 end " \
 	LEASE_STILL_VALID \
 	"if not lease_valid then return 0 end " \
 	"end " \
@@ -466,7 +517,8 @@ l2_lease_write_command(const L2Write *write)
 							 psprintf(INT64_FORMAT,
 									  write->ttl_ms >= 0 ? write->ttl_ms : -1));
 	redis_command_arg_string(&cmd, a++, write->condition ? write->condition : "");
-	redis_command_arg_string(&cmd, a++, write->lease ? "1" : "0");
+	redis_command_arg_string(&cmd, a++, write->lease == NULL ? "0" :
+							 write->lease->fenced ? "fenced" : "1");
 	redis_command_arg_string(&cmd, a++, write->ttl_ms >= 0 ?
 							 psprintf(INT64_FORMAT,
 									  now_ms + write->ttl_ms + L2_TAG_GRACE_MS) :
@@ -619,38 +671,63 @@ l2_lease_unlock_command(const char *key, int key_len, const char *token)
 }
 
 /*
+ * Lua: places (ARGV[1] 'place') or lifts ('lift') the fence of token
+ * ARGV[2] in the fences key k, with a TTL of ARGV[3] ms (see "Fence
+ * tokens" above); lost counts the lifts that found their fence gone or
+ * expired.  Uses now (REDIS_NOW_MS).
+ */
+#define FENCE_STEP(k) \
+	"if ARGV[1] == 'place' then " \
+	"redis.call('ZREMRANGEBYSCORE', " k ", '-inf', string.format('%.0f', now)) " \
+	"redis.call('ZADD', " k ", string.format('%.0f', now + tonumber(ARGV[3])), ARGV[2]) " \
+	"if redis.call('PTTL', " k ") < tonumber(ARGV[3]) then " \
+	"redis.call('PEXPIRE', " k ", ARGV[3]) end " \
+	"elseif ARGV[1] == 'lift' then " \
+	"local expiry = redis.call('ZSCORE', " k ", ARGV[2]) " \
+	"if not expiry or tonumber(expiry) <= now then lost = lost + 1 end " \
+	"redis.call('ZREM', " k ", ARGV[2]) " \
+	"end "
+
+/*
  * The script of fence buckets (step; see "Fence buckets" above).  KEYS:
- * each bucket's fence and sequence.  ARGV: the step, the fence's TTL, the
- * sequence's TTL.  Placing increments the fences, expiring after the
- * fence's TTL; lifting, or L2_FENCE_NONE, bumps the sequences (killing the
- * leases of the buckets' keys read before), and lifting decrements the
- * fences, deleting each at zero.
+ * each bucket's fences and sequence (ARGV[5] of them), then cache keys to
+ * unlink should a lifted fence be gone or expired.  ARGV: the step, the
+ * transaction's token, the fence's TTL, the sequence's TTL, the number of
+ * bucket keys.  Placing adds the token's fence, lifting removes it; every
+ * step bumps the sequences, killing the leases of the buckets' keys read
+ * before (a lease read while the fence stands is fenced anyway, see
+ * "Scripts" above).  It answers how many of the lifted fences were gone or
+ * expired.
  */
 #define L2_FENCE_SCRIPT \
-	"for i = 1, #KEYS, 2 do " \
-	"if ARGV[1] == 'place' then " \
-	"redis.call('INCR', KEYS[i]) " \
-	"redis.call('PEXPIRE', KEYS[i], ARGV[2]) " \
-	"else " \
+	REDIS_NOW_MS \
+	"local lost = 0 " \
+	"local nbucket_keys = tonumber(ARGV[5]) " \
+	"for i = 1, nbucket_keys, 2 do " \
+	FENCE_STEP("KEYS[i]") \
 	"redis.call('INCR', KEYS[i + 1]) " \
-	"redis.call('PEXPIRE', KEYS[i + 1], ARGV[3]) " \
-	"if ARGV[1] == 'lift' and redis.call('DECR', KEYS[i]) <= 0 then " \
-	"redis.call('DEL', KEYS[i]) end " \
+	"redis.call('PEXPIRE', KEYS[i + 1], ARGV[4]) " \
 	"end " \
+	"if lost > 0 then " \
+	"for i = nbucket_keys + 1, #KEYS do redis.call('UNLINK', KEYS[i]) end " \
 	"end " \
-	"return 0"
+	"return lost"
 
-/* The fence script of nbuckets buckets, buckets[0 ..]. */
+/*
+ * The fence script of nbuckets buckets, buckets[0 ..], and of nkeys cache
+ * keys to unlink should a lifted fence be gone.
+ */
 static RedisCommand
 buckets_fence_command(int nbuckets, const int *buckets, L2FenceStep step,
-			  int64 fence_ttl_ms)
+					  const char *token, int64 fence_ttl_ms, int nkeys,
+					  const char *const *keys, const int *key_lens)
 {
-	RedisCommand cmd = redis_command(2 * nbuckets + 6);
+	RedisCommand cmd = redis_command(2 * nbuckets + nkeys + 8);
 	int			arg = 0;
 
 	redis_command_arg_string(&cmd, arg++, "EVAL");
 	redis_command_arg_string(&cmd, arg++, L2_FENCE_SCRIPT);
-	redis_command_arg_string(&cmd, arg++, psprintf("%d", 2 * nbuckets));
+	redis_command_arg_string(&cmd, arg++, psprintf("%d", 2 * nbuckets + nkeys));
 	for (int i = 0; i < nbuckets; i++)
 	{
 		int			len;
@@ -663,17 +740,51 @@ buckets_fence_command(int nbuckets, const int *buckets, L2FenceStep step,
 						 sizeof(L2_BUCKET_SEQ_KEY) - 1, &len);
 		redis_command_arg(&cmd, arg++, own, len);
 	}
+	for (int i = 0; i < nkeys; i++)
+		redis_command_arg(&cmd, arg++, keys[i], key_lens[i]);
 	redis_command_arg_string(&cmd, arg++, fence_step_arg[step]);
+	redis_command_arg_string(&cmd, arg++, token);
 	redis_command_arg_string(&cmd, arg++, psprintf(INT64_FORMAT, fence_ttl_ms));
 	redis_command_arg_string(&cmd, arg++, L2_SEQ_TTL_MS);
+	redis_command_arg_string(&cmd, arg++, psprintf("%d", 2 * nbuckets));
 	Assert(arg == cmd.argc);
 	return cmd;
 }
 
 /*
- * The commands that place or lift (step) the fences of the buckets of
- * nkeys cache keys: one script for them (in a cluster, where a script
- * touches one slot, one per bucket), then, when unlink is set,
+ * The lift of token's fences on the buckets of nkeys cache keys as one
+ * script that needs no answer read: should a fence be gone or expired, the
+ * script itself unlinks the keys again.  A single node's (in a cluster a
+ * script touches one slot).  For a few keys: their buckets are found by
+ * comparing each with those before.
+ */
+RedisCommand
+l2_lease_lift_command(int nkeys, const char *const *keys, const int *key_lens,
+					  const char *token, int64 fence_ttl_ms)
+{
+	int		   *buckets = palloc(Max(nkeys, 1) * sizeof(int));
+	int			nbuckets = 0;
+
+	Assert(!cluster_keys);
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			b = fence_bucket(keys[i], key_lens[i]);
+		int			j = 0;
+
+		while (j < nbuckets && buckets[j] != b)
+			j++;
+		if (j == nbuckets)
+			buckets[nbuckets++] = b;
+	}
+	return buckets_fence_command(nbuckets, buckets, L2_FENCE_LIFT, token,
+								 fence_ttl_ms, nkeys, keys, key_lens);
+}
+
+/*
+ * The commands that place or lift (step) the fences of the transaction
+ * token of the buckets of nkeys cache keys: one script for them (in a
+ * cluster, where a script touches one slot, one per bucket), *nscripts of
+ * them first, then, when unlink is set,
  * UNLINKs of the keys, L2_FENCE_UNLINK_CHUNK keys each, grouped by bucket
  * (a cluster then splits each by slot into few pieces).  A fence placed
  * before its keys are unlinked, in the order Redis runs them, leaves a
@@ -688,8 +799,9 @@ buckets_fence_command(int nbuckets, const int *buckets, L2FenceStep step,
  */
 RedisCommand *
 l2_lease_fence_commands(int nkeys, const char *const *keys,
-						const int *key_lens, L2FenceStep step, bool unlink,
-						int64 fence_ttl_ms, int *ncommands, int *nfirst)
+						const int *key_lens, L2FenceStep step,
+						const char *token, bool unlink, int64 fence_ttl_ms,
+						int *ncommands, int *nscripts, int *nfirst)
 {
 	int			nbuckets = cluster_keys ? REDIS_CLUSTER_SLOTS :
 		L2_SINGLE_NODE_BUCKETS;
@@ -698,7 +810,6 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 	RedisCommand *commands;
 	int		   *buckets;
 	int			per_script;
-	int			nscripts;
 	int			nunlinks = unlink ?
 		(nkeys + L2_FENCE_UNLINK_CHUNK - 1) / L2_FENCE_UNLINK_CHUNK : 0;
 	int			n = 0;
@@ -721,15 +832,15 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 		if (start[b + 1] > start[b])
 			buckets[n++] = b;
 	per_script = cluster_keys ? 1 : Max(n, 1);
-	nscripts = (n + per_script - 1) / per_script;
-	commands = palloc((nscripts + Max(nunlinks, 1)) * sizeof(RedisCommand));
-	for (int c = 0; c < nscripts; c++)
+	*nscripts = (n + per_script - 1) / per_script;
+	commands = palloc((*nscripts + Max(nunlinks, 1)) * sizeof(RedisCommand));
+	for (int c = 0; c < *nscripts; c++)
 		commands[c] = buckets_fence_command(Min(per_script,
 												n - c * per_script),
 											buckets + c * per_script, step,
-											fence_ttl_ms);
-	*nfirst = cluster_keys ? nscripts : 0;
-	n = nscripts;
+											token, fence_ttl_ms, 0, NULL, NULL);
+	*nfirst = cluster_keys ? *nscripts : 0;
+	n = *nscripts;
 	for (int u = 0; u < nunlinks; u++)
 	{
 		int			count = Min(nkeys - u * L2_FENCE_UNLINK_CHUNK,
@@ -753,11 +864,17 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 	return commands;
 }
 
-/* Copy i (shared_key_copy) of the pattern fence script. */
+/*
+ * Copy i (shared_key_copy) of the pattern fence script: the token's fence
+ * placed or lifted (FENCE_STEP) in the patterns' fences; every step bumps
+ * the epoch.  It answers 1 when the lifted fence was gone or expired, else
+ * 0.
+ */
 static RedisCommand
-pattern_fence_command(int i, L2FenceStep step, int64 fence_ttl_ms)
+pattern_fence_command(int i, L2FenceStep step, const char *token,
+					  int64 fence_ttl_ms)
 {
-	RedisCommand cmd = redis_command(7);
+	RedisCommand cmd = redis_command(8);
 	int			epoch_len;
 	const char *epoch = shared_key_copy(i, L2_EPOCH_KEY,
 										sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
@@ -768,37 +885,35 @@ pattern_fence_command(int i, L2FenceStep step, int64 fence_ttl_ms)
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
-							 "if ARGV[1] == 'place' then "
-							 "redis.call('INCR', KEYS[2]) "
-							 "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
-							 "else redis.call('INCR', KEYS[1]) "
-							 "if ARGV[1] == 'lift' and "
-							 "redis.call('DECR', KEYS[2]) <= 0 then "
-							 "redis.call('DEL', KEYS[2]) end end "
-							 "return 1");
+							 REDIS_NOW_MS
+							 "local lost = 0 "
+							 FENCE_STEP("KEYS[2]")
+							 "redis.call('INCR', KEYS[1]) "
+							 "return lost");
 	redis_command_arg_string(&cmd, 2, "2");
 	redis_command_arg(&cmd, 3, epoch, epoch_len);
 	redis_command_arg(&cmd, 4, fence, fence_len);
 	redis_command_arg_string(&cmd, 5, fence_step_arg[step]);
-	redis_command_arg_string(&cmd, 6, psprintf(INT64_FORMAT, fence_ttl_ms));
+	redis_command_arg_string(&cmd, 6, token);
+	redis_command_arg_string(&cmd, 7, psprintf(INT64_FORMAT, fence_ttl_ms));
 	return cmd;
 }
 
 /*
- * The scripts that place or lift the fence of committing pattern
- * invalidations (step): one, or in a cluster one per slot.  Lifting, or
- * L2_FENCE_NONE, bumps the epoch, so that no lease read before can store.
+ * The scripts that place or lift the fence of a committing transaction's
+ * pattern invalidations (step, token): one, or in a cluster one per slot.
+ * Each bumps the epoch, so that no lease read before can store.
  * *ncommands says how many.
  */
 RedisCommand *
-l2_lease_pattern_fence_commands(L2FenceStep step, int64 fence_ttl_ms,
-								int *ncommands)
+l2_lease_pattern_fence_commands(L2FenceStep step, const char *token,
+								int64 fence_ttl_ms, int *ncommands)
 {
 	int			n = shared_key_copies();
 	RedisCommand *commands = palloc(n * sizeof(RedisCommand));
 
 	for (int i = 0; i < n; i++)
-		commands[i] = pattern_fence_command(i, step, fence_ttl_ms);
+		commands[i] = pattern_fence_command(i, step, token, fence_ttl_ms);
 	*ncommands = n;
 	return commands;
 }

@@ -20,6 +20,7 @@ typedef struct L2Lease
 	char	   *seq;			/* the key's write sequence */
 	char	   *epoch;			/* the epoch of pattern invalidations */
 	char	   *bucket_seq;		/* the sequence of the key's fence bucket */
+	bool		fenced;			/* read while a fence stood: never stores */
 } L2Lease;
 
 /*
@@ -56,10 +57,18 @@ extern RedisCommand *l2_lease_fence_commands(int nkeys,
 											 const char *const *keys,
 											 const int *key_lens,
 											 L2FenceStep step,
+											 const char *token,
 											 bool unlink,
 											 int64 fence_ttl_ms,
-											 int *ncommands, int *nfirst);
+											 int *ncommands, int *nscripts,
+											 int *nfirst);
+extern RedisCommand l2_lease_lift_command(int nkeys,
+										  const char *const *keys,
+										  const int *key_lens,
+										  const char *token,
+										  int64 fence_ttl_ms);
 extern RedisCommand *l2_lease_pattern_fence_commands(L2FenceStep step,
+													 const char *token,
 													 int64 fence_ttl_ms,
 													 int *ncommands);
 extern void l2_lease_bump_commands(RedisCommand *commands, const char *key,

@@ -388,6 +388,17 @@ l2_queue_replay(L2QueueReplayed replayed)
 	return replay.pos == replay.used;
 }
 
+/*
+ * Whether anything waits for Redis or is being replayed: false means that
+ * every invalidation queued so far has reached Redis.  A hint read without
+ * the lock.
+ */
+bool
+l2_queue_busy(void)
+{
+	return queue != NULL && pg_atomic_read_u32(&queue->busy) != 0;
+}
+
 /* Entries waiting for Redis now. */
 int64
 l2_queue_length(void)

@@ -32,6 +32,7 @@ typedef void (*L2QueueReplayed) (L2QueueKind kind, const char *namespace,
 								 int item_len);
 
 extern bool l2_queue_replay(L2QueueReplayed replayed);
+extern bool l2_queue_busy(void);
 extern int64 l2_queue_length(void);
 
 #endif							/* CACHEXT_L2_QUEUE_H */

@@ -22,9 +22,10 @@ typedef enum L2Counter
 	L2_OVERFLOWS,				/* times the queue overflowed */
 	L2_SYNC_EVICTIONS,			/* L1 entries the sync worker evicted on
 								 * Redis' invalidation messages */
-	L2_SYNC_RESETS,				/* times the sync worker emptied L1: its
-								 * stream started, was lost, or relayed a
-								 * FLUSHALL/FLUSHDB */
+	L2_SYNC_RESETS,				/* times the coherence changed (a stream
+								 * followed, refused or lost, the worker
+								 * stopped) or the sync worker emptied L1
+								 * on a FLUSHALL/FLUSHDB */
 	L2_SYNC_KEPT,				/* own writes the sync worker kept in L1 on
 								 * an invalidation message, Redis still
 								 * holding their text */
@@ -42,8 +43,10 @@ typedef enum L2RedisState
 /* How the sync worker keeps L1 coherent with Redis now. */
 typedef enum L2Coherence
 {
-	L2_COHERENCE_NONE = 0,		/* no stream now (starting, or Redis out of
-								 * reach): L1 is emptied when it starts */
+	L2_COHERENCE_NONE = 0,		/* no stream now (the worker starting,
+								 * stopped, or Redis out of reach): reads
+								 * ask Redis first (L1's generation is
+								 * closed) */
 	L2_COHERENCE_TRACKING,		/* Redis' invalidation stream is followed */
 	L2_COHERENCE_TTL_BOUND		/* Redis refuses client tracking: L1 copies
 								 * expire within cachext.l1_max_ttl */

@@ -24,6 +24,16 @@
  * Redis' failures never raise an ERROR here: l2.c has counted and logged
  * them, and the caller gets L1's answer.
  *
+ * Coherence.  With Redis configured, an L1 entry is served without asking
+ * Redis only while the sync worker follows Redis' invalidation stream (or
+ * Redis refused it: then cachext.l1_max_ttl bounds every copy), and only
+ * if it was stored in the generation the worker began when it started to
+ * follow (see "Generations" in l1.c).  Any other copy is a miss: the read
+ * asks Redis, whose hit replaces the copy (a promotion) and whose miss
+ * removes it.  When Redis cannot answer (breaker open, timeout), L1
+ * serves what it holds, of any generation: Redis down does not send every
+ * read to the database, and cachext.l1_max_ttl bounds how old that is.
+ *
  * Invalidation order.  An invalidation reaches Redis first, then L1: a
  * reader that promotes the Redis copy in between took its L1 lease before
  * the L1 removal, which bumps the lease and so refuses the promotion (or
@@ -60,6 +70,7 @@
 #include "utils/timestamp.h"
 
 #include "cachext.h"
+#include "durations.h"
 #include "events.h"
 #include "keys.h"
 #include "l1.h"
@@ -230,8 +241,8 @@ parse_json_text(const L2Value *value)
 	return result;
 }
 
-static void read_from_l2(char **full, const int *full_lens, const int *missing,
-						 int nmissing, Jsonb **values);
+static bool read_from_l2(char **full, const int *full_lens, const int *missing,
+						 int nmissing, Jsonb **values, Jsonb *const *held);
 
 /*
  * Sets *expires_at to ttl_ms milliseconds after now; false when that is
@@ -317,39 +328,106 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 }
 
 /*
+ * The generation of L1 entries a read serves without asking Redis (see
+ * "Coherence" above): any without Redis, else the store's (a closed one
+ * serves none).
+ */
+static uint64
+served_generation(void)
+{
+	return l2_is_configured() ? l1_generation() : L1_ANY_GENERATION;
+}
+
+/*
+ * Looks a full key up in L1 for a read serving generation: returns an
+ * entry it may serve, and sets *held to a copy of another generation,
+ * which it may serve only if Redis cannot answer.  With a closed
+ * generation L1 is not looked at (fallback_lookup does, if Redis fails).
+ */
+static Jsonb *
+lookup_served(const char *full, int full_len, TimestampTz now,
+			  int64 stale_us, uint64 generation, L1EntryMeta *meta,
+			  Jsonb **held)
+{
+	Jsonb	   *value;
+
+	*held = NULL;
+	if (!L1_GENERATION_IS_OPEN(generation))
+		return NULL;
+	value = l1_lookup_entry(full, full_len, strlen(cachext_namespace), now,
+							stale_us, generation, meta);
+	if (value != NULL && meta->other_generation)
+	{
+		*held = value;
+		return NULL;
+	}
+	return value;
+}
+
+/*
+ * What L1 serves for a key when Redis cannot answer a read that served
+ * generation: what lookup_served held, or, with a closed generation, the
+ * key's entry of any generation, looked up now.
+ */
+static Jsonb *
+fallback_lookup(const char *full, int full_len, TimestampTz now,
+				int64 stale_us, uint64 generation, L1EntryMeta *meta,
+				Jsonb *held)
+{
+	if (L1_GENERATION_IS_OPEN(generation))
+		return held;
+	return l1_lookup_entry(full, full_len, strlen(cachext_namespace), now,
+						   stale_us, L1_ANY_GENERATION, meta);
+}
+
+/*
  * Reads nkeys keys into values[] (NULL for a miss): L1 first, then the
  * keys L1 missed in one round trip to Redis (MGET with a PTTL per key),
- * promoting what Redis had under leases taken before the round trip.
+ * promoting what Redis had under leases taken before the round trip.  If
+ * Redis cannot answer, L1 serves what it holds (see "Coherence").
  */
 void
 layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 				 Jsonb **values)
 {
 	TimestampTz now = ttl_clock_now();
+	uint64		generation = served_generation();
 	char	  **full = palloc(nkeys * sizeof(char *));
 	int		   *full_lens = palloc(nkeys * sizeof(int));
 	int		   *missing = palloc(nkeys * sizeof(int));
+	Jsonb	  **held = palloc(nkeys * sizeof(Jsonb *));
+	L1EntryMeta meta;
 	int			nmissing = 0;
 
 	for (int i = 0; i < nkeys; i++)
 	{
 		full[i] = layers_full_key(keys[i], key_lens[i], NULL, &full_lens[i]);
-		values[i] = l1_lookup(full[i], full_lens[i], now);
+		values[i] = lookup_served(full[i], full_lens[i], now, 0, generation,
+								  &meta, &held[i]);
 		if (values[i] == NULL)
 			missing[nmissing++] = i;
 	}
-	read_from_l2(full, full_lens, missing, nmissing, values);
+	if (read_from_l2(full, full_lens, missing, nmissing, values, held))
+		return;
+	for (int m = 0; m < nmissing; m++)
+	{
+		int			i = missing[m];
+
+		values[i] = fallback_lookup(full[i], full_lens[i], now, 0, generation,
+									&meta, held[i]);
+	}
 }
 
 /*
  * Reads the nmissing keys full[missing[...]] that L1 missed from Redis
  * into values[] (left as they are for a miss), in one round trip (MGET
  * with a PTTL per key), promoting what Redis had under leases taken before
- * the round trip.
+ * the round trip; held[i] is a copy L1 holds of another generation, which
+ * Redis' miss removes.  False if Redis could not answer.
  */
-static void
+static bool
 read_from_l2(char **full, const int *full_lens, const int *missing,
-			 int nmissing, Jsonb **values)
+			 int nmissing, Jsonb **values, Jsonb *const *held)
 {
 	const char **missing_keys;
 	int		   *missing_lens;
@@ -359,8 +437,10 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 	int64		hits = 0;
 	int64		promotions = 0;
 
-	if (nmissing == 0 || !can_read_l2())
-		return;
+	if (nmissing == 0)
+		return true;
+	if (!can_read_l2())
+		return false;
 
 	missing_keys = palloc(nmissing * sizeof(char *));
 	missing_lens = palloc(nmissing * sizeof(int));
@@ -374,7 +454,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 	}
 	sent_at = ttl_clock_now();
 	if (!l2_get_multi(nmissing, missing_keys, missing_lens, found))
-		return;
+		return false;
 
 	for (int m = 0; m < nmissing; m++)
 	{
@@ -382,7 +462,12 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 		Jsonb	   *value;
 
 		if (!found[m].found)
+		{
+			/* Redis no longer holds what L1 kept from before */
+			if (held[i] != NULL)
+				(void) l1_remove(full[i], full_lens[i], sent_at);
 			continue;
+		}
 		value = parse_json_text(&found[m]);
 		if (value == NULL)
 			continue;
@@ -395,6 +480,7 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 	l2_stats_count(L2_HITS, hits);
 	l2_stats_count(L2_MISSES, nmissing - hits);
 	l2_stats_count(L2_PROMOTIONS, promotions);
+	return true;
 }
 
 /* The value stored under key in this namespace, or NULL on a miss. */
@@ -410,7 +496,8 @@ layers_get(const char *key, int key_len)
 /*
  * The read of cache_get_or_set: as layers_get, but an L1 entry expired for
  * less than stale_us (and still kept, see "Stale copies" in l1.c) is
- * returned when Redis has no fresh value, with meta->stale set.  meta
+ * returned when Redis has no fresh value, with meta->stale set (when Redis
+ * cannot answer, one of any generation, as layers_get_multi does).  meta
  * tells the entry's expiry and load duration when L1 had it; for a value
  * from Redis it says no expiry and no load duration.
  */
@@ -420,14 +507,19 @@ layers_get_entry(const char *key, int key_len, int64 stale_us,
 {
 	int			len;
 	char	   *full = layers_full_key(key, key_len, NULL, &len);
-	Jsonb	   *value = l1_lookup_entry(full, len, ttl_clock_now(), stale_us,
-										meta);
+	TimestampTz now = ttl_clock_now();
+	uint64		generation = served_generation();
+	Jsonb	   *held;
+	Jsonb	   *value = lookup_served(full, len, now, stale_us, generation,
+									  meta, &held);
 	Jsonb	   *fresh = NULL;
 	int			missing = 0;
 
 	if (value != NULL && !meta->stale)
 		return value;
-	read_from_l2(&full, &len, &missing, 1, &fresh);
+	if (!read_from_l2(&full, &len, &missing, 1, &fresh, &held))
+		return value != NULL ? value :
+			fallback_lookup(full, len, now, stale_us, generation, meta, held);
 	if (fresh == NULL)
 		return value;
 	meta->stale = false;
@@ -941,7 +1033,7 @@ read_for_update(const char *full, int full_len, L1Lease *lease,
 	l1_take_lease(full, full_len, lease);
 	if (!l1_expiry(full, full_len, now, expires_at))
 		return NULL;
-	return l1_lookup(full, full_len, now);
+	return l1_lookup(full, full_len, strlen(cachext_namespace), now);
 }
 
 /*
@@ -1087,7 +1179,7 @@ layers_ttl(const char *key, int key_len, int64 *ttl_ms)
 	if (!l1_expiry(full, len, now, &expires_at))
 		return false;
 	*ttl_ms = expires_at == CACHEXT_NO_EXPIRY ? CACHEXT_NO_TTL :
-		(expires_at - now + 999) / 1000;
+		cachext_usecs_to_ms_ceil(expires_at - now);
 	return true;
 }
 

@@ -35,7 +35,9 @@
  * snapshot may be older than a commit the primary has already invalidated,
  * and no lease can see that (the lease is read after the primary's bump).
  * Its callers get the factory's value uncached, each running the factory
- * (no single flight: there is nothing to share); Redis hits still promote.
+ * (no single flight: there is nothing to share); Redis hits still promote,
+ * under the L1 lease that the replay of a watched write's WAL record moves
+ * (wal_invalidation.c).
  *
  * Errors.  Once a backend has claimed a flight, everything up to the end of
  * the load (the Redis load lock, the poll loop, the lease, the factory, the
@@ -91,6 +93,7 @@
 #include "layers.h"
 #include "loader.h"
 #include "ttl_clock.h"
+#include "wait_events.h"
 
 /* Loads that can be in flight at once; beyond that, loads run unshared. */
 #define LOADER_FLIGHTS	512
@@ -265,7 +268,7 @@ wait_for_flight(LoadFlight *flight, uint64 generation, TimestampTz deadline)
 
 		if (remaining_ms <= 0 ||
 			ConditionVariableTimedSleep(&flight->done, remaining_ms,
-										PG_WAIT_EXTENSION))
+										cachext_wait_event(CACHEXT_WAIT_LOAD)))
 		{
 			ended = !flight_still_running(flight, generation);
 			break;
@@ -460,7 +463,8 @@ load_across_instances(const char *key, int key_len, const char *query,
 				fallback->value;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 REMOTE_LOAD_POLL_MS, PG_WAIT_EXTENSION);
+						 REMOTE_LOAD_POLL_MS,
+						 cachext_wait_event(CACHEXT_WAIT_REMOTE_LOAD));
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		value = layers_get(key, key_len);

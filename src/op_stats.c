@@ -1,10 +1,12 @@
 /*-------------------------------------------------------------------------
  * op_stats.c
  *	  Counters of cache operations that span both layers: increments,
- *	  refused adds and tag invalidations, instance-wide.
+ *	  refused adds, tag invalidations and lost fences, instance-wide; and
+ *	  one gauge, the transactions whose fences stand now.
  *
  * Locking.  There is none: every counter is a pg_atomic_uint64 updated on
- * its own, so a reader may see one counter a moment ahead of another.
+ * its own, so a reader may see one counter a moment ahead of another.  The
+ * gauge is not reset with the counters (it counts what stands).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -19,6 +21,8 @@
 typedef struct OpSharedStats
 {
 	pg_atomic_uint64 counters[OP_NUM_COUNTERS];	/* atomics, no lock */
+	pg_atomic_uint64 fences_standing;	/* atomic, no lock: fences placed
+										 * and not yet lifted */
 } OpSharedStats;
 
 static OpSharedStats *shared_stats = NULL;
@@ -42,6 +46,7 @@ op_stats_shmem_startup(void)
 	{
 		for (int i = 0; i < OP_NUM_COUNTERS; i++)
 			pg_atomic_init_u64(&shared_stats->counters[i], 0);
+		pg_atomic_init_u64(&shared_stats->fences_standing, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -65,4 +70,18 @@ op_stats_reset(void)
 {
 	for (int i = 0; i < OP_NUM_COUNTERS; i++)
 		pg_atomic_write_u64(&shared_stats->counters[i], 0);
+}
+
+/* A transaction placed (1) or lifted (-1) its fences. */
+void
+op_stats_fences_standing_add(int delta)
+{
+	pg_atomic_fetch_add_u64(&shared_stats->fences_standing, delta);
+}
+
+/* How many transactions of this instance have fences standing now. */
+int64
+op_stats_fences_standing(void)
+{
+	return (int64) pg_atomic_read_u64(&shared_stats->fences_standing);
 }

@@ -14,6 +14,8 @@ typedef enum OpCounter
 	OP_INCRS,					/* cache_incr calls that counted */
 	OP_ADDS_REFUSED,			/* cache_add calls that found the key */
 	OP_TAG_INVALIDATIONS,		/* tags invalidated, by call or trigger */
+	OP_FENCES_LOST,				/* commits whose lift found a Redis fence
+								 * gone or expired (fence.c) */
 	OP_NUM_COUNTERS
 } OpCounter;
 
@@ -23,5 +25,7 @@ extern void op_stats_shmem_startup(void);
 extern void op_stats_count(OpCounter counter);
 extern void op_stats_read(int64 *counters);
 extern void op_stats_reset(void);
+extern void op_stats_fences_standing_add(int delta);
+extern int64 op_stats_fences_standing(void);
 
 #endif							/* CACHEXT_OP_STATS_H */

@@ -72,7 +72,9 @@
 
 #include "cachext.h"
 #include "compat.h"
+#include "durations.h"
 #include "redis_conn.h"
+#include "wait_events.h"
 
 /* Bytes read from the socket at a time. */
 #define READ_CHUNK_BYTES	(16 * 1024)
@@ -82,6 +84,8 @@ struct RedisConn
 	pgsocket	fd;
 	SSL		   *ssl;			/* NULL unless rediss:// */
 	redisReader *reader;		/* malloc'd by hiredis */
+	int			unread;			/* replies owed to redis_conn_send's commands,
+								 * dropped by the next exchange */
 };
 
 /* What one read or write on the socket did. */
@@ -321,8 +325,10 @@ wait_for_socket(pgsocket fd, int events, TimestampTz deadline)
 
 		if (now >= deadline)
 			return false;
-		if (WaitEventSetWait(set, (long) ((deadline - now + 999) / 1000),
-							 &event, 1, PG_WAIT_EXTENSION) == 0)
+		if (WaitEventSetWait(set,
+							 (long) cachext_usecs_to_ms_ceil(deadline - now),
+							 &event, 1,
+							 cachext_wait_event(CACHEXT_WAIT_REDIS)) == 0)
 			continue;
 		if (event.events & WL_LATCH_SET)
 		{
@@ -564,6 +570,54 @@ redis_conn_socket(const RedisConn *conn)
 	return conn->fd;
 }
 
+/* Formats commands in Redis' protocol into *out (initialised here). */
+static bool
+format_commands(int ncommands, const RedisCommand *commands,
+				StringInfo out, char **reason)
+{
+	initStringInfo(out);
+	for (int i = 0; i < ncommands; i++)
+	{
+		char	   *formatted;
+		int			len = redisFormatCommandArgv(&formatted, commands[i].argc,
+												 commands[i].argv,
+												 commands[i].argvlen);
+
+		if (len < 0)
+		{
+			*reason = pstrdup("Out of memory formatting a command.");
+			pfree(out->data);
+			return false;
+		}
+		appendBinaryStringInfo(out, formatted, len);
+		redisFreeCommand(formatted);
+	}
+	return true;
+}
+
+/* Writes out whole to the socket, waiting while it is full, until deadline. */
+static RedisConnResult
+send_all(RedisConn *c, const StringInfo out, TimestampTz deadline,
+		 char **reason)
+{
+	size_t		sent = 0;
+
+	while (sent < (size_t) out->len)
+	{
+		size_t		written = 0;
+		IoResult	io = write_some(c, out->data + sent, out->len - sent,
+									&written, reason);
+
+		if (io == IO_DONE)
+			sent += written;
+		else if (io == IO_FAILED)
+			return REDIS_CONN_FAILED;
+		else if (!wait_for_io(c, io, deadline))
+			return REDIS_CONN_TIMEOUT;
+	}
+	return REDIS_CONN_OK;
+}
+
 /*
  * Sends the commands on *conn in one write and reads their replies into
  * replies[] (all of them, or none: on failure every reply read is freed).
@@ -583,46 +637,22 @@ redis_conn_exchange(RedisConn **conn, int ncommands,
 	volatile int nreplies = 0;
 	volatile RedisConnResult result = REDIS_CONN_OK;
 
-	initStringInfo(&out);
 	for (int i = 0; i < ncommands; i++)
-	{
-		char	   *formatted;
-		int			len = redisFormatCommandArgv(&formatted, commands[i].argc,
-												 commands[i].argv,
-												 commands[i].argvlen);
-
 		replies[i] = NULL;
-		if (len < 0)
-		{
-			*reason = pstrdup("Out of memory formatting a command.");
-			return REDIS_CONN_FAILED;
-		}
-		appendBinaryStringInfo(&out, formatted, len);
-		redisFreeCommand(formatted);
-	}
+	if (!format_commands(ncommands, commands, &out, reason))
+		return REDIS_CONN_FAILED;
 
 	*reason = NULL;
 	PG_TRY();
 	{
-		size_t		sent = 0;
 		IoResult	wanted = IO_WANT_READ;
 
-		while (sent < (size_t) out.len && result == REDIS_CONN_OK)
-		{
-			size_t		written = 0;
-			IoResult	io = write_some(c, out.data + sent, out.len - sent,
-										&written, reason);
-
-			if (io == IO_DONE)
-				sent += written;
-			else if (io == IO_FAILED)
-				result = REDIS_CONN_FAILED;
-			else if (!wait_for_io(c, io, deadline))
-				result = REDIS_CONN_TIMEOUT;
-		}
+		result = send_all(c, &out, deadline, reason);
 		/*
 		 * Wait, then read: a reply is rarely there the moment the commands
 		 * are sent, and a read that finds nothing is a system call lost.
+		 * The replies owed to commands sent before without waiting come
+		 * first, and are dropped.
 		 */
 		while (result == REDIS_CONN_OK && nreplies < ncommands)
 		{
@@ -631,6 +661,11 @@ redis_conn_exchange(RedisConn **conn, int ncommands,
 
 			if (!redis_conn_next_reply(c, &reply, reason))
 				result = REDIS_CONN_FAILED;
+			else if (reply != NULL && c->unread > 0)
+			{
+				c->unread--;
+				redis_reply_free(reply);
+			}
 			else if (reply != NULL)
 				replies[nreplies++] = reply;
 			else if (!has_buffered_input(c) && !wait_for_io(c, wanted, deadline))
@@ -654,6 +689,45 @@ redis_conn_exchange(RedisConn **conn, int ncommands,
 						   cachext_redis_timeout_ms);
 	if (result != REDIS_CONN_OK)
 		redis_replies_free(replies, nreplies);
+	pfree(out.data);
+	return result;
+}
+
+/*
+ * Sends commands on *conn without waiting for their replies: the next
+ * redis_conn_exchange reads and drops them before its own.  Redis runs a
+ * connection's commands in order, so what is sent here runs before
+ * anything sent after it on this connection.  On a failure (or a cancel)
+ * the connection is closed, and whether Redis ran the commands is unknown.
+ */
+RedisConnResult
+redis_conn_send(RedisConn **conn, int ncommands, const RedisCommand *commands,
+				char **reason)
+{
+	RedisConn  *c = *conn;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   cachext_redis_timeout_ms);
+	StringInfoData out;
+	RedisConnResult result;
+
+	if (!format_commands(ncommands, commands, &out, reason))
+		return REDIS_CONN_FAILED;
+	*reason = NULL;
+	PG_TRY();
+	{
+		result = send_all(c, &out, deadline, reason);
+	}
+	PG_CATCH();
+	{
+		redis_conn_close(conn);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (result == REDIS_CONN_TIMEOUT)
+		*reason = psprintf("Redis did not take the commands within cachext.redis_timeout (%d ms).",
+						   cachext_redis_timeout_ms);
+	if (result == REDIS_CONN_OK)
+		c->unread += ncommands;
 	pfree(out.data);
 	return result;
 }

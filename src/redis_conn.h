@@ -85,6 +85,9 @@ extern RedisConnResult redis_conn_exchange(RedisConn **conn, int ncommands,
 										   const RedisCommand *commands,
 										   RedisReply **replies,
 										   char **reason);
+extern RedisConnResult redis_conn_send(RedisConn **conn, int ncommands,
+									   const RedisCommand *commands,
+									   char **reason);
 extern RedisConnResult redis_conn_call(RedisConn **conn, int argc,
 									   const char *const *argv,
 									   RedisReply **reply, char **reason);

@@ -320,6 +320,23 @@ redis_route_open(const RedisTarget *target, int64 min_epoch, int64 *epoch,
 }
 
 /*
+ * Makes sure route's one connection is open: a cancel closes it
+ * mid-exchange, and the next use connects again (through the Sentinels, at
+ * the epoch floor the route was opened with).  False with *result and
+ * *reason if it cannot.
+ */
+static bool
+connection_open(RedisRoute *route, RedisConnResult *result, char **reason)
+{
+	int64		epoch;
+
+	if (route->conn == NULL)
+		route->conn = redis_route_connect(route->target, route->min_epoch,
+										  &epoch, result, reason);
+	return route->conn != NULL;
+}
+
+/*
  * Runs commands over route, each where its key lives; replies[i] answers
  * commands[i].  A failure leaves no reply; the caller closes the route.
  */
@@ -329,17 +346,34 @@ redis_route_exchange(RedisRoute *route, int ncommands,
 					 char **reason)
 {
 	RedisConnResult result;
-	int64		epoch;
 
 	if (route->cluster != NULL)
 		return redis_cluster_exchange(route->cluster, ncommands, commands,
 									  replies, reason);
-	if (route->conn == NULL &&
-		(route->conn = redis_route_connect(route->target, route->min_epoch,
-										   &epoch, &result, reason)) == NULL)
+	if (!connection_open(route, &result, reason))
 		return result;
 	return redis_conn_exchange(&route->conn, ncommands, commands, replies,
 							   reason);
+}
+
+/*
+ * Sends commands without waiting for their replies (redis_conn_send), on a
+ * route with one connection; a cluster's commands may be redirected, so
+ * there it sends nothing and answers false with no reason, and the caller
+ * runs them with redis_route_exchange instead.
+ */
+bool
+redis_route_send(RedisRoute *route, int ncommands,
+				 const RedisCommand *commands, RedisConnResult *result,
+				 char **reason)
+{
+	*reason = NULL;
+	if (route->cluster != NULL)
+		return false;
+	if (!connection_open(route, result, reason))
+		return false;
+	*result = redis_conn_send(&route->conn, ncommands, commands, reason);
+	return *result == REDIS_CONN_OK;
 }
 
 /*

@@ -36,6 +36,9 @@ extern RedisConnResult redis_route_exchange(RedisRoute *route, int ncommands,
 											const RedisCommand *commands,
 											RedisReply **replies,
 											char **reason);
+extern bool redis_route_send(RedisRoute *route, int ncommands,
+							 const RedisCommand *commands,
+							 RedisConnResult *result, char **reason);
 extern int	redis_route_masters(RedisRoute *route, int *masters);
 extern RedisConnResult redis_route_exchange_on(RedisRoute *route, int master,
 											   int ncommands,

@@ -5,8 +5,9 @@
  *	  for cache_key, the statistics modules), and building the result.  No
  *	  cache logic lives here.
  *
- * Every function first checks that cachext was preloaded, so a missing
- * shared_preload_libraries entry is one clear error, not a crash.
+ * Every function first checks that cachext was preloaded
+ * (cachext_require_preloaded), so a missing shared_preload_libraries entry
+ * is one clear error, not a crash.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,8 +26,10 @@
 #include "utils/tuplestore.h"
 
 #include "cachext.h"
+#include "durations.h"
 #include "event_queue.h"
 #include "key_builder.h"
+#include "key_text.h"
 #include "keys.h"
 #include "l1.h"
 #include "l2.h"
@@ -35,6 +38,8 @@
 #include "layers.h"
 #include "loader.h"
 #include "op_stats.h"
+#include "prefix_stats.h"
+#include "table_stats.h"
 #include "ttl_clock.h"
 
 PG_FUNCTION_INFO_V1(cache_get);
@@ -45,6 +50,8 @@ PG_FUNCTION_INFO_V1(cache_get_multi);
 PG_FUNCTION_INFO_V1(cache_clear);
 PG_FUNCTION_INFO_V1(cache_stats);
 PG_FUNCTION_INFO_V1(cache_stats_reset);
+PG_FUNCTION_INFO_V1(cache_prefix_stats);
+PG_FUNCTION_INFO_V1(cache_table_stats);
 PG_FUNCTION_INFO_V1(cache_event_stats);
 PG_FUNCTION_INFO_V1(cache_entries);
 PG_FUNCTION_INFO_V1(cache_get_or_set);
@@ -61,20 +68,6 @@ PG_FUNCTION_INFO_V1(cache_invalidate_tag);
 /* The most tags one entry may carry. */
 #define CACHE_MAX_TAGS	1000
 
-/* What cache_ttl() answers for an entry without expiry, as Redis' PTTL. */
-#define CACHE_TTL_NONE_MS	(-1)
-
-/* Raises the not-preloaded error unless the store is attached. */
-static void
-require_preloaded(void)
-{
-	if (!l1_is_ready())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cachext must be loaded via shared_preload_libraries"),
-				 errhint("Add cachext to shared_preload_libraries in postgresql.conf, "
-						 "for example shared_preload_libraries = 'cachext', and restart the server.")));
-}
 
 /*
  * Checks a key or tag datum (possibly NULL): not null, not empty, at most
@@ -146,8 +139,7 @@ ttl_to_ms(const Interval *ttl)
 						   DatumGetCString(DirectFunctionCall1(interval_out,
 															   IntervalPGetDatum(ttl)))),
 				 errhint("Pass NULL for an entry that never expires, or call cache_invalidate() to remove one.")));
-	/* rounded up, without the overflow of usecs + 999 near the int64 limit */
-	return usecs / 1000 + (usecs % 1000 != 0);
+	return cachext_usecs_to_ms_ceil(usecs);
 }
 
 /*
@@ -259,7 +251,7 @@ cache_get(PG_FUNCTION_ARGS)
 	const char *key;
 	Jsonb	   *value;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	value = layers_get(key, key_len);
 	if (value == NULL)
@@ -269,8 +261,9 @@ cache_get(PG_FUNCTION_ARGS)
 
 /*
  * cache_set(key text, value jsonb [, ttl interval [, tags text[]]]): stores
- * value.  Without a ttl argument the entry lives cachext.default_ttl (0.1.0's
- * SQL; 0.2.0's passes its default); a NULL ttl means no expiry.
+ * value.  Without a ttl argument the entry lives cachext.default_ttl (the
+ * two-argument overload of 0.1.0's and 0.2.0's SQL; from 0.3.0 the SQL
+ * default passes it); a NULL ttl means no expiry.
  */
 Datum
 cache_set(PG_FUNCTION_ARGS)
@@ -278,7 +271,7 @@ cache_set(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	layers_set_tagged(key, key_len, value_argument(fcinfo, 1),
 					  ttl_argument(fcinfo, 2), 0, NULL,
@@ -299,7 +292,7 @@ get_or_set(FunctionCallInfo fcinfo, int tags_argno, int params_argno)
 	bool	   *param_nulls = NULL;
 	int			nparams = 0;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -340,13 +333,16 @@ cache_get_or_set_tagged(PG_FUNCTION_ARGS)
 
 /*
  * cache_key(prefix text, VARIADIC args "any") returns text: the key
- * key_builder.c's rule makes of the arguments' text forms.
+ * key_builder.c's rule makes of the arguments' text forms, written as in
+ * every session (key_text.c).
  */
 Datum
 cache_key(PG_FUNCTION_ARGS)
 {
 	const char **parts;
 	int			nparts;
+	KeyTextOutput output;
+	int			settings_level = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -362,8 +358,6 @@ cache_key(PG_FUNCTION_ARGS)
 		int16		typlen;
 		bool		typbyval;
 		char		typalign;
-		Oid			output;
-		bool		varlena;
 
 		if (PG_ARGISNULL(1))
 			ereport(ERROR,
@@ -373,10 +367,12 @@ cache_key(PG_FUNCTION_ARGS)
 		get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), element_type, typlen,
 						  typbyval, typalign, &elements, &nulls, &nparts);
-		getTypeOutputInfo(element_type, &output, &varlena);
+		key_text_output_init(&output, element_type);
+		if (output.needs_fixed_settings)
+			settings_level = key_text_fix_settings();
 		parts = palloc(Max(nparts, 1) * sizeof(char *));
 		for (int i = 0; i < nparts; i++)
-			parts[i] = nulls[i] ? NULL : OidOutputFunctionCall(output, elements[i]);
+			parts[i] = nulls[i] ? NULL : OutputFunctionCall(&output.output, elements[i]);
 	}
 	else
 	{
@@ -384,19 +380,19 @@ cache_key(PG_FUNCTION_ARGS)
 		parts = palloc(Max(nparts, 1) * sizeof(char *));
 		for (int i = 0; i < nparts; i++)
 		{
-			Oid			output;
-			bool		varlena;
-
 			if (PG_ARGISNULL(i + 1))
 			{
 				parts[i] = NULL;
 				continue;
 			}
-			getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, i + 1),
-							  &output, &varlena);
-			parts[i] = OidOutputFunctionCall(output, PG_GETARG_DATUM(i + 1));
+			key_text_output_init(&output,
+								 get_fn_expr_argtype(fcinfo->flinfo, i + 1));
+			if (output.needs_fixed_settings && settings_level == 0)
+				settings_level = key_text_fix_settings();
+			parts[i] = OutputFunctionCall(&output.output, PG_GETARG_DATUM(i + 1));
 		}
 	}
+	key_text_restore_settings(settings_level);
 	PG_RETURN_TEXT_P(key_builder_build(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 									   parts, nparts));
 }
@@ -408,7 +404,7 @@ cache_invalidate(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_invalidate(key, key_len, true));
 }
@@ -420,7 +416,7 @@ cache_invalidate_pattern(PG_FUNCTION_ARGS)
 	text	   *pattern;
 	const char *problem;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -489,7 +485,7 @@ cache_get_multi(PG_FUNCTION_ARGS)
 	int		   *key_lens;
 	Jsonb	  **values;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -538,7 +534,7 @@ cache_set_multi(PG_FUNCTION_ARGS)
 	int		   *key_lens;
 	Jsonb	  **jsonb_values;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -584,7 +580,7 @@ cache_incr(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -601,7 +597,7 @@ cache_add(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_add(key, key_len, value_argument(fcinfo, 1),
 							  ttl_argument(fcinfo, 2)));
@@ -614,7 +610,7 @@ cache_replace(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_replace(key, key_len, value_argument(fcinfo, 1),
 								  ttl_argument(fcinfo, 2)));
@@ -622,8 +618,8 @@ cache_replace(PG_FUNCTION_ARGS)
 
 /*
  * cache_ttl(key text) returns interval: the remaining time to live, NULL
- * when the key is not cached, CACHE_TTL_NONE_MS milliseconds when it never
- * expires.
+ * when the key is not cached, CACHEXT_NO_TTL milliseconds (-1, as Redis'
+ * PTTL answers) when it never expires.
  */
 Datum
 cache_ttl(PG_FUNCTION_ARGS)
@@ -633,12 +629,10 @@ cache_ttl(PG_FUNCTION_ARGS)
 	int64		ttl_ms;
 	Interval   *result;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	if (!layers_ttl(key, key_len, &ttl_ms))
 		PG_RETURN_NULL();
-	if (ttl_ms == CACHEXT_NO_TTL)
-		ttl_ms = CACHE_TTL_NONE_MS;
 	result = palloc0(sizeof(Interval));
 	result->time = ttl_ms * 1000;
 	PG_RETURN_INTERVAL_P(result);
@@ -654,7 +648,7 @@ cache_touch(PG_FUNCTION_ARGS)
 	int			key_len;
 	const char *key;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	key = key_argument(fcinfo, 0, &key_len);
 	PG_RETURN_BOOL(layers_touch(key, key_len, ttl_argument(fcinfo, 1)));
 }
@@ -666,7 +660,7 @@ cache_invalidate_tag(PG_FUNCTION_ARGS)
 	int			tag_len;
 	const char *tag;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	tag = checked_tag(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
 					  PG_ARGISNULL(0), &tag_len);
 	PG_RETURN_INT64(layers_invalidate_tag(tag, tag_len, true));
@@ -679,7 +673,7 @@ cache_invalidate_tag(PG_FUNCTION_ARGS)
 Datum
 cache_clear(PG_FUNCTION_ARGS)
 {
-	require_preloaded();
+	cachext_require_preloaded();
 	PG_RETURN_INT64(layers_clear());
 }
 
@@ -688,7 +682,8 @@ cache_clear(PG_FUNCTION_ARGS)
  * whose SQL declares fewer (columns are only ever added at the end).
  */
 #define CACHE_STATS_COLS_V0_1	25
-#define CACHE_STATS_COLS		32
+#define CACHE_STATS_COLS_V0_2	32
+#define CACHE_STATS_COLS		34
 
 /* One row of cache_stats, filled column by column in declaration order. */
 typedef struct StatsRow
@@ -762,9 +757,10 @@ cache_stats(PG_FUNCTION_ARGS)
 	int64		ops[OP_NUM_COUNTERS];
 	StatsRow	row;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	if (tupdesc->natts != CACHE_STATS_COLS_V0_1 &&
+		tupdesc->natts != CACHE_STATS_COLS_V0_2 &&
 		tupdesc->natts != CACHE_STATS_COLS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -801,6 +797,8 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_count(&row, ops[OP_INCRS]);
 	put_count(&row, ops[OP_ADDS_REFUSED]);
 	put_count(&row, ops[OP_TAG_INVALIDATIONS]);
+	put_count(&row, op_stats_fences_standing());
+	put_count(&row, ops[OP_FENCES_LOST]);
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	if (!l2_is_configured())
@@ -842,8 +840,95 @@ cache_stats(PG_FUNCTION_ARGS)
 	put_null(&row);				/* incrs: in l1's row */
 	put_null(&row);				/* adds_refused */
 	put_null(&row);				/* tag_invalidations */
+	put_null(&row);				/* fences_standing: in l1's row */
+	put_null(&row);				/* fences_lost */
 	Assert(row.i == CACHE_STATS_COLS);
 	tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
+	return (Datum) 0;
+}
+
+/*
+ * cache_prefix_stats(): one row per key prefix L1 counts separately, then
+ * the other bucket (namespace and prefix NULL), behind the view of that
+ * name; each column sums to cache_stats' l1 row.
+ */
+Datum
+cache_prefix_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	int			nslots = prefix_stats_slots();
+	L1Stats    *counts = palloc(nslots * sizeof(L1Stats));
+
+	cachext_require_preloaded();
+	store = begin_materialized_result(fcinfo, &tupdesc);
+	l1_read_prefix_stats(counts);
+	for (int s = 1; s <= nslots; s++)
+	{
+		/* the other bucket last: it is the one that grows when full */
+		int			slot = s < nslots ? s : PREFIX_STATS_OTHER;
+		PrefixName	name;
+		StatsRow	row;
+
+		row.i = 0;
+		if (slot == PREFIX_STATS_OTHER)
+		{
+			put_null(&row);		/* namespace */
+			put_null(&row);		/* prefix */
+		}
+		else if (prefix_stats_name(slot, &name))
+		{
+			put_datum(&row, CStringGetTextDatum(name.namespace), false);
+			put_datum(&row, CStringGetTextDatum(name.prefix), false);
+		}
+		else
+			continue;			/* not claimed yet */
+		put_count(&row, counts[slot].hits);
+		put_count(&row, counts[slot].misses);
+		put_hit_rate(&row, counts[slot].hits, counts[slot].misses);
+		put_count(&row, counts[slot].sets);
+		put_count(&row, counts[slot].evictions);
+		put_count(&row, counts[slot].expirations);
+		put_count(&row, counts[slot].invalidations);
+		put_count(&row, counts[slot].entries);
+		put_count(&row, counts[slot].bytes);
+		Assert(row.i == tupdesc->natts);
+		tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * cache_table_stats(): one row per watched table counted separately, in
+ * every database, then the other bucket (database and table NULL), behind
+ * the view of that name.
+ */
+Datum
+cache_table_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	ListCell   *lc;
+
+	cachext_require_preloaded();
+	store = begin_materialized_result(fcinfo, &tupdesc);
+	foreach(lc, table_stats_read())
+	{
+		TableStats *t = lfirst(lc);
+		StatsRow	row;
+
+		row.i = 0;
+		put_datum(&row, ObjectIdGetDatum(t->database),
+				  t->database == InvalidOid);
+		put_datum(&row, t->table != NULL ? CStringGetTextDatum(t->table) : 0,
+				  t->table == NULL);
+		put_count(&row, t->rows);
+		put_count(&row, t->keys);
+		put_count(&row, t->commits);
+		put_datum(&row, Float8GetDatum(t->redis_us / 1000.0), false);
+		Assert(row.i == tupdesc->natts);
+		tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
+	}
 	return (Datum) 0;
 }
 
@@ -851,11 +936,12 @@ cache_stats(PG_FUNCTION_ARGS)
 Datum
 cache_stats_reset(PG_FUNCTION_ARGS)
 {
-	require_preloaded();
+	cachext_require_preloaded();
 	l1_reset_stats();
 	loader_reset_stats();
 	l2_stats_reset();
 	op_stats_reset();
+	table_stats_reset();
 	event_queue_reset_stats();
 	PG_RETURN_VOID();
 }
@@ -872,7 +958,7 @@ cache_event_stats(PG_FUNCTION_ARGS)
 	Datum		values[EVENT_NUM_COUNTERS];
 	bool		nulls[EVENT_NUM_COUNTERS] = {false};
 
-	require_preloaded();
+	cachext_require_preloaded();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	event_queue_read_stats(counters);
@@ -891,7 +977,7 @@ cache_entries(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	List	   *entries;
 
-	require_preloaded();
+	cachext_require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
 	entries = l1_list_entries(ttl_clock_now());
 	foreach(lc, entries)
@@ -928,7 +1014,7 @@ PG_FUNCTION_INFO_V1(cachext_test_advance_clock);
 Datum
 cachext_test_advance_clock(PG_FUNCTION_ARGS)
 {
-	require_preloaded();
+	cachext_require_preloaded();
 	ttl_clock_advance(ttl_to_ms(PG_GETARG_INTERVAL_P(0)) * 1000);
 	PG_RETURN_VOID();
 }

@@ -28,7 +28,7 @@
  * hashes the same: then L1 equals what Redis held after the announced
  * change, and a later change is announced by a later message.  A miss, an
  * error reply or any other text removes the key; a GET that fails loses
- * the stream (which empties L1).
+ * the stream.
  *
  * Refusal.  A server may refuse the stream: NOPERM for an ACL user without
  * +client or +subscribe, an old server without CLIENT TRACKING, a proxy.
@@ -40,14 +40,24 @@
  * coherence column), keeps replaying the queue every heartbeat interval,
  * and asks for the stream again every TRACKING_RETRY_INTERVAL_MS.
  *
- * Loss.  Redis documents the rule for a lost stream: the local cache may
- * have missed invalidations, so it must be emptied.  L1 is emptied when the
- * stream is lost (EOF or error on either connection, or the tracking
- * connection not answering its heartbeat PING) and again once it is back
- * (tracking on, before any message is read), so nothing stored while the
- * stream was down survives.  Reconnection is tried every
- * cachext.redis_retry_interval; one LOG line says the stream was lost and
- * one that it is back, whatever the number of attempts in between.
+ * Generations.  Redis documents the rule for a lost stream: the local
+ * cache may have missed invalidations, so what it holds must not be
+ * served as it is.  The worker does not empty L1 for that (L1 is what
+ * serves reads while Redis is down); it moves L1 on to a new generation
+ * (see "Generations" in l1.c, and "Coherence" in layers.c): a closed one
+ * when the stream is lost (EOF or error on either connection, or the
+ * tracking connection not answering its heartbeat PING) and when the
+ * worker starts or stops (a before_shmem_exit callback, so that the
+ * postmaster's restart interval is covered too), an open one once the
+ * stream is back (tracking on, before any message is read) or Redis
+ * refused it.  While the generation is closed, reads ask Redis and L1
+ * serves only when Redis cannot answer; once it is open again, L1 serves
+ * what was stored in it, and older entries are read from Redis again.
+ * Each change of coherence (a stream followed, refused or lost) counts in
+ * cache_stats' sync_resets, with the FLUSHALLs that empty L1.
+ * Reconnection is tried every cachext.redis_retry_interval; one LOG line
+ * says the stream was lost and one that it is back, whatever the number of
+ * attempts in between.
  *
  * Queue.  While the stream is up, or refused by a Redis that answers,
  * every pass of the loop (at least one a second, the heartbeat) also
@@ -60,25 +70,25 @@
  * Sentinel.  Behind a redis-sentinel:// URL the worker also subscribes to
  * +switch-master on a Sentinel (before it looks the master up, so no
  * announcement falls in between); an announcement for our service loses
- * the stream -- emptying L1, since the new master's changes were never
- * tracked -- and starts it again at once on the new master; it also moves
- * the instance's master generation (l2_master.c), so that every backend's
- * next command goes to the new master.  The other way round, a new master
- * another process learned of (a newer Sentinel epoch at its connect, a
- * READONLY reply) is noticed at the next heartbeat and restarts the
- * stream too.  A stream that starts under another master generation than
- * the last one (however the instance learned of it: also when the stream
- * was lost with the old master and found the new one at its restart)
- * first queues, as invalidations for the new master, what this instance
- * changed in Redis lately (l2_journal.c): the old master may have lost it
- * before the new one received it.
+ * the stream -- a new generation, since the new master's changes were
+ * never tracked -- and starts it again at once on the new master; it also
+ * moves the instance's master generation (l2_master.c), so that every
+ * backend's next command goes to the new master.  The other way round, a
+ * new master another process learned of (a newer Sentinel epoch at its
+ * connect, a READONLY reply) is noticed at the next heartbeat and restarts
+ * the stream too.  A stream that starts under another master generation
+ * than the last one (however the instance learned of it: also when the
+ * stream was lost with the old master and found the new one at its
+ * restart) first queues, as invalidations for the new master, what this
+ * instance changed in Redis lately (l2_journal.c): the old master may have
+ * lost it before the new one received it.
  *
  * Cluster.  Behind a redis-cluster:// URL there is a stream (both
  * connections) on every master, listed from the slot map when the streams
  * start; an own write announced by a master is read back on that master's
  * tracking connection.  Each heartbeat also compares the cluster's masters
  * with those followed, and a change (a failover, a node added or removed)
- * loses the streams -- emptying L1 -- and starts them again at once.
+ * loses the streams -- a new generation -- and starts them again at once.
  * Losing any master's stream loses them all.
  *
  * Waiting.  The loop waits on the latch, the streams' sockets and the watched
@@ -87,8 +97,10 @@
  * changed cachext.redis_url, or TLS or Sentinel setting, restarts the
  * stream; an empty URL stops it).  Redis commands wait interruptibly
  * inside redis_conn.c.  Per-pass allocations go in a memory context reset
- * every pass; the URL followed lives in TopMemoryContext.  The worker needs no database, so it also runs on a
- * hot standby.
+ * every pass; the URL followed lives in TopMemoryContext.  The worker
+ * connects to no database (as core's launchers, so that it shows in
+ * pg_stat_activity and an operator can pg_terminate_backend it), so it
+ * also runs on a hot standby.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -106,6 +118,7 @@
 
 #include "cachext.h"
 #include "compat.h"
+#include "durations.h"
 #include "l1.h"
 #include "l2.h"
 #include "l2_journal.h"
@@ -115,6 +128,7 @@
 #include "redis_route.h"
 #include "sync_worker.h"
 #include "ttl_clock.h"
+#include "wait_events.h"
 
 /* How often the tracking connection is asked whether it is still there. */
 #define HEARTBEAT_INTERVAL_MS	1000
@@ -153,6 +167,10 @@ static uint64 started_generation = 0;
 static uint64 followed_generation = 0;	/* redis_conn_settings_generation
 										 * the stream was started under */
 static bool reported_down = false;	/* the loss has been logged */
+static L2Coherence coherence_now = L2_COHERENCE_NONE;	/* as set_coherence
+														 * last said (a
+														 * predecessor's
+														 * exit said none) */
 static bool refused = false;	/* Redis refused the stream (and it was
 								 * logged); no stream since */
 
@@ -182,7 +200,8 @@ sync_worker_register(void)
 	BackgroundWorker worker;
 
 	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = RESTART_INTERVAL_S;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "cachext");
@@ -192,7 +211,7 @@ sync_worker_register(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* Empties L1 because the stream (re)started, was lost or Redis was flushed. */
+/* Empties L1 because Redis was flushed. */
 static void
 reset_l1(void)
 {
@@ -201,9 +220,32 @@ reset_l1(void)
 }
 
 /*
- * Closes both connections and empties L1: invalidations may be missed from
- * now until the stream is back.  Logs the first loss of an outage.
+ * Records how L1 is kept coherent from now on, moving it on to a new
+ * generation (see "Generations"): open for a followed or refused stream,
+ * closed for none.  The generation goes first, so that no read serves an
+ * entry L1 may no longer be told about.
  */
+static void
+set_coherence(L2Coherence coherence)
+{
+	l1_begin_generation(coherence != L2_COHERENCE_NONE);
+	l2_stats_set_coherence(coherence);
+	if (coherence != coherence_now)
+		l2_stats_count(L2_SYNC_RESETS, 1);
+	coherence_now = coherence;
+}
+
+/*
+ * The worker stops (SIGTERM, an error, a restart): from now until its
+ * successor follows the stream, nothing tells L1 of changes in Redis.
+ */
+static void
+stop_following(int code, Datum arg)
+{
+	set_coherence(L2_COHERENCE_NONE);
+}
+
+/* Closes both connections of every stream, and the Sentinel watched. */
 static void
 close_streams(void)
 {
@@ -216,18 +258,22 @@ close_streams(void)
 	redis_conn_close(&watch);
 }
 
+/*
+ * Invalidations may be missed from now until the stream is back: a closed
+ * generation, then the connections closed.  Logs the first loss of an
+ * outage.
+ */
 static void
 lose_stream(const char *reason)
 {
+	set_coherence(L2_COHERENCE_NONE);
 	close_streams();
-	reset_l1();
-	l2_stats_set_coherence(L2_COHERENCE_NONE);
 	refused = false;
 	if (!reported_down)
 		ereport(LOG,
 				(errmsg("cachext sync worker lost Redis' invalidation stream"),
 				 errdetail("%s", reason),
-				 errhint("L1 was emptied; the worker reconnects every cachext.redis_retry_interval (%d ms).",
+				 errhint("Until the stream is back, reads ask Redis, and L1 serves what it holds only while Redis cannot answer; the worker reconnects every cachext.redis_retry_interval (%d ms).",
 						 cachext_redis_retry_interval_ms)));
 	reported_down = true;
 }
@@ -282,8 +328,9 @@ call(RedisConn **conn, int argc, const char **argv, RedisReplyType expected_type
 static void
 refuse_stream(const char *reason)
 {
-	l2_stats_set_coherence(L2_COHERENCE_TTL_BOUND);
 	if (!refused)
+	{
+		set_coherence(L2_COHERENCE_TTL_BOUND);
 		ereport(WARNING,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cachext sync worker cannot follow Redis' invalidation stream: Redis refused client tracking"),
@@ -291,6 +338,7 @@ refuse_stream(const char *reason)
 						   reason, cachext_l1_max_ttl_ms),
 				 errhint("Allow the Redis user CLIENT and SUBSCRIBE (ACL +client +subscribe), or use a server with CLIENT TRACKING; the worker asks again every %d s.",
 						 TRACKING_RETRY_INTERVAL_MS / 1000)));
+	}
 	refused = true;
 	reported_down = false;
 }
@@ -368,8 +416,8 @@ start_node_stream(int i, const RedisTarget *node, char **reason)
 
 /*
  * Opens the stream to url: one per node holding data (each master of a
- * cluster); then empties L1, since anything it holds may have changed
- * before tracking began.  On failure, every connection closed, returns
+ * cluster); then opens a new generation, since anything L1 holds may have
+ * changed before tracking began.  On failure, every connection closed, returns
  * CALL_REFUSED if Redis refused a command, else CALL_FAILED, with *reason.
  */
 static CallResult
@@ -422,12 +470,11 @@ start_stream(const char *url, char **reason)
 	started_before = true;
 	started_generation = followed_master.generation;
 
-	reset_l1();
-	l2_stats_set_coherence(L2_COHERENCE_TRACKING);
+	set_coherence(L2_COHERENCE_TRACKING);
 	ereport(LOG,
 			(errmsg("cachext sync worker follows Redis' invalidation stream"),
-			 errdetail_plural("L1 was emptied; from now on every change in Redis (%d node) evicts its key from L1, unless Redis still holds this instance's own write.",
-							  "L1 was emptied; from now on every change in Redis (%d nodes) evicts its key from L1, unless Redis still holds this instance's own write.",
+			 errdetail_plural("From now on every change in Redis (%d node) evicts its key from L1, unless Redis still holds this instance's own write; what L1 held before is read from Redis again.",
+							  "From now on every change in Redis (%d nodes) evicts its key from L1, unless Redis still holds this instance's own write; what L1 held before is read from Redis again.",
 							  nmasters, nmasters)));
 	reported_down = false;
 	refused = false;
@@ -638,7 +685,7 @@ read_watch(void)
 			l2_master_announced();
 			ereport(LOG,
 					(errmsg("cachext sync worker follows a new Redis master"),
-					 errdetail("Sentinel announced a new master for service \"%s\"; L1 is emptied.",
+					 errdetail("Sentinel announced a new master for service \"%s\"; what L1 holds is read from it again.",
 							   watched_service)));
 			lose_stream("Sentinel announced a new master.");
 			reported_down = false;
@@ -669,7 +716,8 @@ wait_for_events(long timeout, bool *stream_readable, bool *watch_readable)
 	if (watch != NULL)
 		AddWaitEventToSet(set, WL_SOCKET_READABLE, redis_conn_socket(watch),
 						  NULL, &watch);
-	n = WaitEventSetWait(set, timeout, occurred, nevents, PG_WAIT_EXTENSION);
+	n = WaitEventSetWait(set, timeout, occurred, nevents,
+						 cachext_wait_event(CACHEXT_WAIT_SYNC));
 	FreeWaitEventSet(set);
 	memset(stream_readable, 0, nstreams * sizeof(bool));
 	*watch_readable = false;
@@ -716,7 +764,7 @@ masters_changed(void)
 		return false;
 	ereport(LOG,
 			(errmsg("cachext sync worker follows the new masters of the Redis cluster"),
-			 errdetail("The cluster's masters changed; L1 is emptied.")));
+			 errdetail("The cluster's masters changed; what L1 holds is read from them again.")));
 	lose_stream("The cluster's masters changed.");
 	reported_down = false;
 	return true;
@@ -737,7 +785,7 @@ heartbeat(void)
 	{
 		ereport(LOG,
 				(errmsg("cachext sync worker follows a new Redis master"),
-				 errdetail("A process of this instance learned of a new master; L1 is emptied.")));
+				 errdetail("A process of this instance learned of a new master; what L1 holds is read from it again.")));
 		lose_stream("A process of this instance learned of a new master.");
 		reported_down = false;
 		return true;
@@ -767,7 +815,8 @@ reload_configuration(void)
 	followed_generation = redis_conn_settings_generation();
 	if (nstreams > 0)
 		lose_stream("cachext.redis_url or a setting of the connection changed.");
-	l2_stats_set_coherence(L2_COHERENCE_NONE);
+	else
+		set_coherence(L2_COHERENCE_NONE);
 	reported_down = false;
 	refused = false;
 	if (followed_url != NULL)
@@ -783,7 +832,7 @@ ms_until(TimestampTz then)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	return then <= now ? 0 : (long) ((then - now + 999) / 1000);
+	return then <= now ? 0 : (long) cachext_usecs_to_ms_ceil(then - now);
 }
 
 /* The worker's entry point. */
@@ -797,6 +846,10 @@ cachext_sync_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	/* a predecessor's stream is gone; and so is ours when we stop */
+	set_coherence(L2_COHERENCE_NONE);
+	before_shmem_exit(stop_following, (Datum) 0);
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
 	pass_context = AllocSetContextCreate(TopMemoryContext,
 										 "cachext sync worker pass",
@@ -804,7 +857,6 @@ cachext_sync_main(Datum arg)
 	if (l2_is_configured())
 		followed_url = MemoryContextStrdup(TopMemoryContext, cachext_redis_url);
 	followed_generation = redis_conn_settings_generation();
-	l2_stats_set_coherence(L2_COHERENCE_NONE);	/* a predecessor's stream is gone */
 
 	for (;;)
 	{

@@ -6,9 +6,10 @@
  * cache_invalidation_trigger() runs AFTER each row change (and after
  * TRUNCATE) of a watched table.  Its arguments are the entity (USER, ITEM,
  * ...) and key templates such as 'user:{id}', where {column} stands for that
- * column's value in the row.  It invalidates nothing itself: it records the
- * keys (patterns for TRUNCATE) and the entity's event in the current
- * (sub)transaction's pending set.
+ * column's value in the row, written as in every session (key_text.c).
+ * It invalidates nothing itself: it records the keys (patterns for
+ * TRUNCATE) and the entity's event in the current (sub)transaction's
+ * pending set.
  *
  * Tags.  A template beginning with "tag:" names a tag rather than a key:
  * 'tag:user:{id}' invalidates, at commit, every key stored with the tag
@@ -21,16 +22,25 @@
  * PendingSet; committing a subtransaction merges its set into its
  * parent's, aborting one discards it.  At top-level pre-commit the keys,
  * patterns and tags are fenced (fence.c: from then on nothing reads or
- * stores what they name; a test build may pause there: test_pause.c),
- * then the events are queued (with NOTIFY, or for the event worker: see
- * events.c), so they follow NOTIFY's rules; once the commit is durable
- * and visible, every pending key is invalidated, once however many rows
- * named it, patterns and tags likewise, and the fence is lifted.
- * Invalidating again after the commit is visible is what makes
- * leases work: a load that read the old row took its lease before this
- * invalidation, so its value is not stored.  An aborted transaction lifts
- * its fence and invalidates nothing more.  PREPARE TRANSACTION with
+ * stores what they name), then written to the WAL, for hot standbys to
+ * replay before the commit record (wal_invalidation.c; a test build may
+ * pause after that: test_pause.c), then the events are queued (with
+ * NOTIFY, or for the event worker: see events.c), so they follow NOTIFY's
+ * rules.  The fence removed every pending key (once however many rows
+ * named it), pattern and tag from both layers before the commit record;
+ * once the commit is visible the fence is lifted, with no second removal:
+ * no load stored them meanwhile (the fences refuse it, and a lease read
+ * before or during the fence never stores; see fence.c).  An aborted
+ * transaction lifts its fence and invalidates nothing more.  PREPARE TRANSACTION with
  * pending invalidations is refused: they could not follow COMMIT PREPARED.
+ * Without shared_preload_libraries no transaction-end step runs at all,
+ * so the trigger refuses every write (cachext_require_preloaded) rather
+ * than record keys nothing would invalidate or free.
+ *
+ * Partitions and inheritance children of a watched table get its triggers
+ * from the SQL functions (cache_watch_descendants); the event trigger that
+ * follows new ones asks cache_ddl_adds_descendant, below, which DDL can
+ * have made one.
  *
  * Memory.  Each PendingSet lives in a memory context of its own, a child
  * of TopTransactionContext (which outlives the commit callbacks): an
@@ -48,6 +58,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "tcop/deparse_utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -56,9 +67,12 @@
 #include "cachext.h"
 #include "events.h"
 #include "fence.h"
+#include "key_text.h"
 #include "l2.h"
+#include "table_stats.h"
 #include "test_pause.h"
 #include "triggers.h"
+#include "wal_invalidation.h"
 
 /*
  * A set of strings that remembers insertion order: a simplehash of the
@@ -127,8 +141,11 @@ stringset_init(StringSet *set, MemoryContext context)
 	set->order = NIL;
 }
 
-/* Adds a copy of s unless present; the copy lives in the set's context. */
-static void
+/*
+ * Adds a copy of s unless present (the copy lives in the set's context);
+ * true if it was new.
+ */
+static bool
 stringset_add(StringSet *set, const char *s)
 {
 	bool		found;
@@ -142,6 +159,7 @@ stringset_add(StringSet *set, const char *s)
 		set->order = lappend(set->order, (char *) entry->string);
 		MemoryContextSwitchTo(old);
 	}
+	return !found;
 }
 
 static void
@@ -231,6 +249,9 @@ triggers_pre_commit(void)
 	Assert(pending->parent == NULL);
 	fence_place(pending->keys.order, pending->patterns.order,
 				pending->tags.order);
+	/* after the fence: a standby replaying it finds Redis' copies gone */
+	wal_invalidation_log(pending->keys.order, pending->patterns.order,
+						 pending->tags.order);
 	test_pause_after_fence();
 	send_pending_events(pending);
 }
@@ -240,6 +261,7 @@ void
 triggers_commit(void)
 {
 	fence_lift(true);
+	table_stats_commit();
 	pending = NULL;
 }
 
@@ -248,6 +270,7 @@ void
 triggers_abort(void)
 {
 	fence_lift(false);
+	table_stats_abort();
 	pending = NULL;
 }
 
@@ -297,12 +320,15 @@ triggers_subxact_abort(void)
 	MemoryContextDelete(child->context);
 }
 
-/* Records a tag of a tag: template, if this Redis supports tags. */
-static void
+/*
+ * Records a tag of a tag: template, if this Redis supports tags; true if
+ * it was new to the set.
+ */
+static bool
 record_tag(PendingSet *set, const char *tag)
 {
 	l2_require_tags_supported();
-	stringset_add(&set->tags, tag);
+	return stringset_add(&set->tags, tag);
 }
 
 /* The pending set of the current (sub)transaction level, created if new. */
@@ -335,7 +361,7 @@ typedef struct TemplatePart
 {
 	char	   *literal;		/* NULL for a column */
 	AttrNumber	attnum;			/* the column's, resolved once */
-	FmgrInfo	output;			/* its type's output function */
+	KeyTextOutput output;		/* how its type's values are written */
 } TemplatePart;
 
 /* A key template, split into its parts. */
@@ -343,6 +369,7 @@ typedef struct ParsedTemplate
 {
 	int			nparts;
 	TemplatePart *parts;
+	bool		needs_fixed_settings;	/* a part's text depends on settings */
 } ParsedTemplate;
 
 /*
@@ -356,7 +383,9 @@ typedef struct TriggerCache
 	char	   *table;			/* schema.table */
 	int			ntemplates;		/* tgargs[1 ..] */
 	ParsedTemplate *templates;
+	bool		needs_fixed_settings;	/* a template's does */
 	StringInfoData key;
+	int			stats_slot;		/* the table's in table_stats.c */
 } TriggerCache;
 
 /*
@@ -370,6 +399,7 @@ parse_template(const char *template, Relation rel, ParsedTemplate *parsed)
 	StringInfoData literal;
 
 	parsed->nparts = 0;
+	parsed->needs_fixed_settings = false;
 	parsed->parts = palloc((strlen(template) + 1) * sizeof(TemplatePart));
 	initStringInfo(&literal);
 	while (true)
@@ -397,8 +427,6 @@ parse_template(const char *template, Relation rel, ParsedTemplate *parsed)
 		{
 			char	   *column = pnstrdup(c + 1, close - c - 1);
 			TupleDesc	tupdesc = RelationGetDescr(rel);
-			Oid			output;
-			bool		varlena;
 
 			part->attnum = SPI_fnumber(tupdesc, column);
 			if (part->attnum <= 0)
@@ -407,9 +435,9 @@ parse_template(const char *template, Relation rel, ParsedTemplate *parsed)
 						 errmsg("column \"%s\" named in cache key template \"%s\" does not exist in table \"%s\"",
 								column, template, RelationGetRelationName(rel)),
 						 errhint("Watch the table again with cache_watch_table() after changing its columns.")));
-			getTypeOutputInfo(TupleDescAttr(tupdesc, part->attnum - 1)->atttypid,
-							  &output, &varlena);
-			fmgr_info(output, &part->output);
+			key_text_output_init(&part->output,
+								 TupleDescAttr(tupdesc, part->attnum - 1)->atttypid);
+			parsed->needs_fixed_settings |= part->output.needs_fixed_settings;
 		}
 		c = close + 1;
 	}
@@ -418,7 +446,8 @@ parse_template(const char *template, Relation rel, ParsedTemplate *parsed)
 /*
  * The key a parsed template gives for a row, {column} replaced by the
  * column's text, in buf (valid until the next call), or NULL when a named
- * column is NULL: no key can name the row.
+ * column is NULL: no key can name the row.  The caller has fixed the
+ * settings if the template needs it (key_text.c).
  */
 static char *
 row_key(const ParsedTemplate *parsed, TupleDesc tupdesc, HeapTuple tuple,
@@ -440,7 +469,7 @@ row_key(const ParsedTemplate *parsed, TupleDesc tupdesc, HeapTuple tuple,
 		value = heap_getattr(tuple, part->attnum, tupdesc, &isnull);
 		if (isnull)
 			return NULL;
-		text = OutputFunctionCall((FmgrInfo *) &part->output, value);
+		text = OutputFunctionCall((FmgrInfo *) &part->output.output, value);
 		appendStringInfoString(buf, text);
 		pfree(text);
 	}
@@ -497,21 +526,31 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *trigger)
 	cache->templates = palloc(Max(cache->ntemplates, 1) *
 							  sizeof(ParsedTemplate));
 	/* TRUNCATE names no row: its templates become patterns, columns unresolved */
+	cache->needs_fixed_settings = false;
 	for (int i = 0; i < cache->ntemplates; i++)
+	{
 		parse_template(tg->tgargs[i + 1],
 					   TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event) ? NULL : rel,
 					   &cache->templates[i]);
+		cache->needs_fixed_settings |= cache->templates[i].needs_fixed_settings;
+	}
 	initStringInfo(&cache->key);
+	cache->stats_slot = table_stats_slot(RelationGetRelid(rel), cache->table);
 	fcinfo->flinfo->fn_extra = cache;
 	MemoryContextSwitchTo(old);
 	return cache;
 }
 
-/* Records the keys the templates give for one row version. */
-static void
+/*
+ * Records the keys the templates give for one row version; returns how
+ * many keys and tags were new to the set.
+ */
+static int
 record_row(PendingSet *set, PendingEvent *event, TriggerCache *cache,
 		   TupleDesc tupdesc, HeapTuple tuple)
 {
+	int			added = 0;
+
 	for (int i = 0; i < cache->ntemplates; i++)
 	{
 		char	   *key = row_key(&cache->templates[i], tupdesc, tuple,
@@ -527,14 +566,15 @@ record_row(PendingSet *set, PendingEvent *event, TriggerCache *cache,
 
 			if (tag_len == 0 || tag_len > (size_t) cachext_max_key_length)
 				continue;		/* no tag can be empty or that long */
-			record_tag(set, key + TAG_TEMPLATE_PREFIX_LEN);
+			added += record_tag(set, key + TAG_TEMPLATE_PREFIX_LEN);
 		}
 		else if (key_len == 0 || key_len > (size_t) cachext_max_key_length)
 			continue;			/* no cache key can be empty or that long */
 		else
-			stringset_add(&set->keys, key);
+			added += stringset_add(&set->keys, key);
 		stringset_add(&event->keys, key);
 	}
+	return added;
 }
 
 /*
@@ -554,7 +594,9 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 	PendingEvent *event;
 	char		name[NAMEDATALEN * 2];
 	bool		truncate;
+	int			added = 0;		/* keys, patterns and tags new to the set */
 
+	cachext_require_preloaded();
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -600,14 +642,14 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 				if (tag[0] == '\0')
 					continue;	/* no tag can be empty */
 				if (strchr(tag, '{') == NULL)
-					record_tag(set, tag);
+					added += record_tag(set, tag);
 				else
-					stringset_add(&set->patterns, "*");
+					added += stringset_add(&set->patterns, "*");
 				stringset_add(&event->keys, template);
 				continue;
 			}
 			template = template_pattern(&cache->templates[i - 1]);
-			stringset_add(&set->patterns, template);
+			added += stringset_add(&set->patterns, template);
 			stringset_add(&event->keys, template);
 		}
 	}
@@ -617,12 +659,49 @@ cache_invalidation_trigger(PG_FUNCTION_ARGS)
 		 * tg_trigtuple is the new row of an INSERT and the old row of an
 		 * UPDATE or DELETE; an UPDATE also names the new row's keys, which
 		 * differ where key columns changed (the sets deduplicate the rest).
+		 * Values are written as in every other session (key_text.c).
 		 */
-		record_row(set, event, cache, RelationGetDescr(rel),
-				   trigger->tg_trigtuple);
+		int			settings_level = cache->needs_fixed_settings ?
+			key_text_fix_settings() : 0;
+
+		added += record_row(set, event, cache, RelationGetDescr(rel),
+							trigger->tg_trigtuple);
 		if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
-			record_row(set, event, cache, RelationGetDescr(rel),
-					   trigger->tg_newtuple);
+			added += record_row(set, event, cache, RelationGetDescr(rel),
+								trigger->tg_newtuple);
+		key_text_restore_settings(settings_level);
 	}
+	table_stats_count(cache->stats_slot, truncate ? 0 : 1, added);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * cache_ddl_adds_descendant(pg_ddl_command) returns boolean: whether a
+ * command the event trigger cachext_watch_descendants collected can give a
+ * table a new partition or inheritance child (CREATE TABLE ... PARTITION
+ * OF or INHERITS, ALTER TABLE ... ATTACH PARTITION or INHERIT), so that
+ * only those reach cache_watch_descendants: not the ALTER TABLE ... ENABLE
+ * TRIGGER that a restored dump runs for a fire_on_replica table before
+ * the descendants' own triggers are restored.
+ */
+PG_FUNCTION_INFO_V1(cache_ddl_adds_descendant);
+Datum
+cache_ddl_adds_descendant(PG_FUNCTION_ARGS)
+{
+	CollectedCommand *command = (CollectedCommand *) PG_GETARG_POINTER(0);
+	ListCell   *lc;
+
+	if (command->type == SCT_Simple && IsA(command->parsetree, CreateStmt))
+		PG_RETURN_BOOL(((CreateStmt *) command->parsetree)->inhRelations != NIL);
+	if (command->type != SCT_AlterTable)
+		PG_RETURN_BOOL(false);
+	foreach(lc, command->d.alterTable.subcmds)
+	{
+		CollectedATSubcmd *subcommand = lfirst(lc);
+		AlterTableType subtype = castNode(AlterTableCmd, subcommand->parsetree)->subtype;
+
+		if (subtype == AT_AttachPartition || subtype == AT_AddInherit)
+			PG_RETURN_BOOL(true);
+	}
+	PG_RETURN_BOOL(false);
 }

@@ -8,17 +8,19 @@
  * Commit, in order (core's steps in brackets):
  *   [deferred triggers fire]
  *   PRE_COMMIT  triggers_pre_commit: fences the transaction's keys,
- *               patterns and tags in L1 and Redis (fence.c; a test
- *               build may pause here: test_pause.c), then hands its
- *               events to events.c (Async_Notify, or the async queue);
+ *               patterns and tags in L1 and Redis and removes them
+ *               there (fence.c), writes them to the WAL for hot
+ *               standbys (wal_invalidation.c; a test build may pause
+ *               here: test_pause.c), then hands its events to
+ *               events.c (Async_Notify, or the async queue);
  *               event_queue_pre_commit: copies async events into the
  *               shared ring as a pending record.
  *   [PreCommit_Notify; the commit record; the commit becomes visible]
- *   COMMIT      triggers_commit: invalidates in Redis, then L1, and lifts
- *               the fences; event_queue_commit: marks the records committed
- *               and wakes the event worker -- so an async event reaches
- *               listeners only once its invalidation is done in both
- *               layers.
+ *   COMMIT      triggers_commit: lifts the fences, in Redis then in L1
+ *               (nothing to remove again: see fence.c); event_queue_commit:
+ *               marks the records committed and wakes the event worker --
+ *               so an async event reaches listeners only once the fences
+ *               of the invalidation it announces are lifted.
  *   [AtCommit_Notify signals listeners (cachext.events = on)]
  * With cachext.events = on a listener may read the notification as soon
  * as the commit is visible (before COMMIT); the fence is in force by then,

@@ -24,7 +24,9 @@
  * (lru) or of insertion (sieve), a sieve hit sets the visited bit and the
  * hand is on an entry of the partition or nowhere; the expiry heap holds exactly the entries with a TTL and keeps the heap
  * property; every stored key and value reads back byte-identical to what
- * was last stored; the statistics agree; no lock is left held.
+ * was last stored; the statistics agree; each entry counts under its key's
+ * prefix (8 slots for the 32 prefixes the keys have, so most are other) and
+ * each prefix's entries and bytes are its entries'; no lock is left held.
  */
 #include "l1.c"
 
@@ -34,6 +36,8 @@ int			cachext_l1_max_entries;
 int			cachext_l1_memory_kb;
 int			cachext_l1_partitions;
 int			cachext_l1_eviction;
+int			cachext_prefix_stats_max = 8;	/* fewer than the 32 prefixes used */
+int			cachext_prefix_stats_segments = 1;
 
 #define NKEYS			32
 #define NAMESPACE_LEN	6
@@ -255,6 +259,40 @@ check_heap(L1PartitionView *view)
 			fail("the heap property does not hold");
 }
 
+/*
+ * Each entry's prefix slot is its key's, and each slot's entries and bytes
+ * in the partition are those of its entries.
+ */
+static void
+check_prefix_counts(L1PartitionView *view)
+{
+	int			nslots = prefix_stats_slots();
+	int64	   *entries = calloc(nslots, sizeof(int64));
+	int64	   *bytes = calloc(nslots, sizeof(int64));
+	char		key[MAX_KEY];
+
+	for (int32 i = 0; i < view->header->max_entries; i++)
+	{
+		L1Entry    *e = &view->entries[i];
+
+		if (!e->in_use)
+			continue;
+		if (e->prefix_slot < 0 || e->prefix_slot >= nslots)
+			fail("an entry's prefix slot is out of range");
+		chunks_copy(view, e->first_chunk, 0, e->key_len, key, false);
+		if (prefix_stats_slot(key, e->key_len, e->namespace_len) != e->prefix_slot)
+			fail("an entry counts under another prefix than its key's");
+		entries[e->prefix_slot]++;
+		bytes[e->prefix_slot] += (int64) e->nchunks * L1_CHUNK_SIZE;
+	}
+	for (int s = 0; s < nslots; s++)
+		if (view->counters[s].entries != entries[s] ||
+			view->counters[s].bytes != bytes[s])
+			fail("a prefix's entries or bytes are miscounted");
+	free(entries);
+	free(bytes);
+}
+
 /* Checks every invariant of every partition, and the statistics. */
 static void
 check_store(void)
@@ -298,6 +336,7 @@ check_store(void)
 		if (used + nfree != h->nchunks)
 			fail("chunks in use + free != total");
 		free(owner);
+		check_prefix_counts(view);
 		check_lists(view);
 		check_heap(view);
 		entries += h->nentries;
@@ -613,7 +652,8 @@ op_lookup(ModelKey *m, int64 stale_us)
 	bool		kept = i != L1_NONE && !is_past_keeping(&view->entries[i], now);
 	bool		stale = kept && !live && now - m->expires_at < stale_us;
 	L1EntryMeta meta;
-	Jsonb	   *value = l1_lookup_entry(m->key, m->key_len, now, stale_us, &meta);
+	Jsonb	   *value = l1_lookup_entry(m->key, m->key_len, NAMESPACE_LEN, now,
+										stale_us, L1_ANY_GENERATION, &meta);
 
 	if ((value != NULL) != (live || stale))
 		fail("a lookup's hit or miss is wrong");

@@ -4,7 +4,9 @@
  *	  harness without a server (test/fuzz/fuzz_l1.c).
  *
  * Memory comes from malloc; shared memory is one malloc'd block per
- * ShmemInitStruct call, "not found" each time so every run starts empty.
+ * ShmemInitStruct call, "not found" each time so every run starts empty
+ * (the store's and the key prefixes' table, src/prefix_stats.c, each have
+ * one, found by name).  A spinlock is never contended in one thread.
  * The lock stubs check l1.c's locking rule: no code holds two partition
  * locks at once, and every release matches an acquire; stub_lock_held()
  * lets the harness check that nothing is held between calls.  hash_bytes
@@ -19,6 +21,7 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/memutils.h"
 
 #include "compat.h"
@@ -41,7 +44,13 @@ GetDatabaseEncoding(void)
 	return PG_UTF8;
 }
 
-static void *shmem_block = NULL;
+/* The blocks ShmemInitStruct handed out, by name (l1.c's, prefix_stats.c's). */
+#define STUB_MAX_SHMEM_BLOCKS 4
+static struct
+{
+	const char *name;
+	void	   *block;
+}			shmem_blocks[STUB_MAX_SHMEM_BLOCKS];
 
 #ifdef CACHEXT_EXCEPTIONAL_CONDITION_HAS_ERROR_TYPE
 void
@@ -120,15 +129,39 @@ RequestNamedLWLockTranche(const char *tranche_name, int num_lwlocks)
 {
 }
 
-/* A fresh block each time; the previous run's is freed. */
+/* A fresh block each time; the previous run's of that name is freed. */
 void *
 ShmemInitStruct(const char *name, Size size, bool *foundPtr)
 {
-	free(shmem_block);
-	shmem_block = palloc(size);
-	memset(shmem_block, 0x7f, size);	/* garbage, as fresh memory may be */
+	int			i = 0;
+
+	while (shmem_blocks[i].name != NULL && strcmp(shmem_blocks[i].name, name) != 0)
+		if (++i == STUB_MAX_SHMEM_BLOCKS)
+			abort();
+	free(shmem_blocks[i].block);
+	shmem_blocks[i].name = name;
+	shmem_blocks[i].block = palloc(size);
+	memset(shmem_blocks[i].block, 0x7f, size);	/* garbage, as fresh memory may be */
 	*foundPtr = false;
-	return shmem_block;
+	return shmem_blocks[i].block;
+}
+
+/* Only a contended spinlock gets here, which one thread never makes. */
+int
+s_lock(volatile slock_t *lock, const char *file, int line, const char *func)
+{
+	fprintf(stderr, "a spinlock taken twice at %s:%d\n", file, line);
+	abort();
+}
+
+char *
+pnstrdup(const char *in, Size len)
+{
+	char	   *out = palloc(len + 1);
+
+	memcpy(out, in, len);
+	out[len] = '\0';
+	return out;
 }
 
 LWLockPadded *

@@ -11,12 +11,14 @@ use warnings;
 use Exporter 'import';
 use IO::Socket::INET;
 use IPC::Run;
+use CachextLoad qw(wait_for);
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
 our @EXPORT =
   qw(redis_start redis_start_tls redis_start_sentinel redis_start_cluster_node
-  redis_cluster_port redis_create_cluster redis_cluster_command redis_cluster_ok redis_kill redis_cli redis_dir
+  redis_cluster_port redis_create_cluster redis_cluster_command redis_cluster_ok
+  redis_cluster_slot_map redis_cluster_failover redis_logs redis_kill redis_cli redis_dir
   redis_setup_failed redis_sentinel_master_port redis_sentinels_ready %redis);
 
 my $redis_dir = PostgreSQL::Test::Utils::tempdir_short;
@@ -168,6 +170,69 @@ sub redis_cluster_ok
 	return !grep { redis_cli($_, 'CLUSTER', 'INFO') !~ /cluster_state:ok/ } @_;
 }
 
+# The slot ranges each master owns as node $name sees them: "id range ..."
+# lines, sorted (slots being migrated, "[n->-id]", are left out).
+sub redis_cluster_slot_map
+{
+	my ($name) = @_;
+	my @map;
+	for my $line (split /\n/, redis_cli($name, 'CLUSTER', 'NODES'))
+	{
+		my ($id, undef, $flags, undef, undef, undef, undef, undef, @slots) =
+		  split / /, $line;
+		next unless defined $flags && $flags =~ /master/ && $flags !~ /fail/;
+		@slots = grep { !/^\[/ } @slots;
+		push @map, join ' ', $id, sort @slots if @slots;
+	}
+	return join "\n", sort @map;
+}
+
+# Makes cluster replica $replica a master as an operator would, and tells
+# whether the deployment did it: waits until the replica's link to its
+# master is up and it sees the slot map @nodes agree on (a replica with an
+# older map asks for votes on slots whose newer owners the masters know, and
+# they refuse), then CLUSTER FAILOVER, again when the servers let it lapse
+# (a manual failover the master does not complete in 5 s is dropped), then
+# FAILOVER FORCE, then TAKEOVER, each given $seconds to show in ROLE.
+# Returns the mode that worked ('' for the plain one), or undef with the
+# reason in $@ and the servers' logs in the test's diagnostics.
+sub redis_cluster_failover
+{
+	my ($replica, $seconds, @nodes) = @_;
+	my $is_master = sub { redis_cli($replica, 'ROLE') =~ /^master/ };
+	my $steady = wait_for(
+		60,
+		sub {
+			return 0
+			  unless redis_cli($replica, 'INFO', 'replication') =~
+			  /master_link_status:up/;
+			my $map = redis_cluster_slot_map($replica);
+			return !grep { redis_cluster_slot_map($_) ne $map } @nodes;
+		});
+	for my $mode ('', '', 'FORCE', 'TAKEOVER')
+	{
+		my $answer = redis_cli($replica, 'CLUSTER', 'FAILOVER', $mode || ());
+		return $mode if $answer eq 'OK' && wait_for($seconds, $is_master);
+	}
+	$@ = 'set-up: the replica ' . $replica . ' is not a master after CLUSTER FAILOVER, '
+	  . 'FAILOVER FORCE and FAILOVER TAKEOVER'
+	  . ($steady ? '' : ' (its slot map never agreed with the masters\')');
+	Test::More::diag(redis_logs($replica, @nodes));
+	return undef;
+}
+
+# The last lines of each named server's log, for a set-up failure's message.
+sub redis_logs
+{
+	my (@names) = @_;
+	return join '', map {
+		my $log = "$redis_dir/$_/redis.log";
+		my @lines = -e $log ? split(/\n/, slurp_file($log)) : ('(no log)');
+		splice @lines, 0, -40;
+		"==== $_ ($log)\n" . join("\n", @lines) . "\n";
+	} @names;
+}
+
 # Kills a Redis server for good (SIGKILL: no goodbye to clients).
 sub redis_kill
 {
@@ -189,16 +254,12 @@ sub redis_cli
 }
 
 # Stops the test because the deployment did not do what its set-up asked,
-# which is no fault of cachext's: dies with "set-up: $what" and the log of
-# every Redis server started.
+# which is no fault of cachext's: dies with "set-up: $what" and the end of
+# every Redis server's log.
 sub redis_setup_failed
 {
 	my ($what) = @_;
-	my $logs = join '', map {
-		my $log = "$redis_dir/$_/redis.log";
-		"----- $_\n" . (-e $log ? slurp_file($log) : "(no log)\n")
-	} sort keys %redis;
-	die "set-up: $what\n$logs";
+	die "set-up: $what\n" . redis_logs(sort keys %redis);
 }
 
 # The port of the master Sentinel $name names for $service, or ''.
@@ -214,23 +275,15 @@ sub redis_sentinel_master_port
 sub redis_sentinels_ready
 {
 	my ($name, $service, $replica_port) = @_;
-	my %wait = (
-		'the Sentinels do not see each other and the master' =>
-		  sub { redis_cli($name, 'SENTINEL', 'ckquorum', $service) =~ /^OK/ },
-		'the Sentinels do not know the replica' => sub {
+	wait_for(60,
+		sub { redis_cli($name, 'SENTINEL', 'ckquorum', $service) =~ /^OK/ })
+	  or redis_setup_failed('the Sentinels do not see each other and the master');
+	wait_for(
+		60,
+		sub {
 			redis_cli($name, 'SENTINEL', 'replicas', $service) =~
 			  /$replica_port/;
-		});
-	for my $what (sort keys %wait)
-	{
-		my $ok = 0;
-		for (1 .. 600)
-		{
-			last if $ok = $wait{$what}->();
-			usleep(100_000);
-		}
-		redis_setup_failed($what) unless $ok;
-	}
+		}) or redis_setup_failed('the Sentinels do not know the replica');
 	return;
 }
 

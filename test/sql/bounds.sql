@@ -40,7 +40,9 @@ SELECT sets, entries FROM cache_stats WHERE layer = 'l1';
 --
 -- Bytes.  cachext.l1_memory (64MB = 67108864 bytes) bounds the chunks in
 -- use.  Each 900000-character value takes 900096 bytes of L1, so 74 of them
--- fit: storing 80 evicts the 6 least recently used (big1 to big6).
+-- fit: storing 80 evicts the 6 stored first (big1 to big6).  No entry is
+-- read from here on, so SIEVE (the default policy) evicts in the order of
+-- storing, as LRU would.
 --
 SELECT cache_clear();
 SELECT cache_stats_reset();
@@ -71,8 +73,8 @@ SELECT entries, evictions, bytes, max_bytes - bytes AS free_bytes,
   FROM cache_stats WHERE layer = 'l1';
 SELECT DISTINCT bytes FROM cache_entries WHERE key LIKE 'huge%';
 
--- A 34th does not fit in the remaining 803200 bytes: it evicts the least
--- recently used entry, big7.
+-- A 34th does not fit in the remaining 803200 bytes: it evicts the entry
+-- stored first, big7.
 SELECT cache_set('huge34', to_jsonb(repeat('h', 1000000)));
 SELECT entries, evictions, bytes <= max_bytes AS within_bound FROM cache_stats WHERE layer = 'l1';
 SELECT EXISTS (SELECT FROM cache_entries WHERE key = 'big7') AS big7_kept,
@@ -86,8 +88,8 @@ SELECT DISTINCT bytes FROM cache_entries WHERE key LIKE 'small%';
 
 --
 -- Entries.  At most cachext.l1_max_entries (1000) entries are kept, whatever
--- their size.  100 more small entries on top of 970 evict the 70 least
--- recently used: exactly the 36 remaining big values and the 34 huge ones.
+-- their size.  100 more small entries on top of 970 evict the 70 stored
+-- first: exactly the 36 remaining big values and the 34 huge ones.
 --
 SELECT count(cache_set('more' || i, to_jsonb(i))) FROM generate_series(1, 100) AS i;
 SELECT entries, max_entries, entries <= max_entries AS within_bound, evictions,

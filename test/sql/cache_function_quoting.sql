@@ -68,6 +68,36 @@ SELECT count(*) AS wrappers FROM pg_proc
  WHERE pronamespace IN ('"My Schema"'::regnamespace, '"select"'::regnamespace)
    AND proname LIKE '%\_cached';
 
+-- Names with a percent sign, which format() would take for a placeholder:
+-- a schema "100%" holding a scalar type (a domain), a composite type and
+-- functions returning each, one of them a set, one an array.  The
+-- wrappers are made and return what the originals return.
+CREATE SCHEMA "100%";
+CREATE DOMAIN "100%"."pct%s" AS int CHECK (VALUE BETWEEN 0 AND 100);
+CREATE TYPE "100%"."%I pair" AS (a int, b text);
+CREATE FUNCTION "100%".half(i int) RETURNS "100%"."pct%s"
+    LANGUAGE sql AS $$ SELECT (i / 2)::"100%"."pct%s" $$;
+CREATE FUNCTION "100%".halves(i int) RETURNS "100%"."pct%s"[]
+    LANGUAGE sql AS $$ SELECT ARRAY[(i / 2)::"100%"."pct%s", (i / 4)::"100%"."pct%s"] $$;
+CREATE FUNCTION "100%".pair(i int) RETURNS "100%"."%I pair"
+    LANGUAGE sql AS $$ SELECT i, '%' || i $$;
+CREATE FUNCTION "100%".pairs(i int) RETURNS SETOF "100%"."%I pair"
+    LANGUAGE sql AS $$ SELECT g, '%' || g FROM generate_series(1, i) g $$;
+SELECT cache_function('"100%".half(int)');
+SELECT cache_function('"100%".halves(int)');
+SELECT cache_function('"100%".pair(int)');
+SELECT cache_function('"100%".pairs(int)');
+SELECT "100%".half_cached(84) AS half, "100%".halves_cached(84) AS halves,
+       "100%".pair_cached(7) AS pair;
+SELECT * FROM "100%".pairs_cached(2);
+-- A second call hits, with the same answers; the keys name the types.
+SELECT cache_stats_reset();
+SELECT "100%".half_cached(84) AS half, "100%".halves_cached(84) AS halves,
+       "100%".pair_cached(7) AS pair;
+SELECT * FROM "100%".pairs_cached(2);
+SELECT hits, misses FROM cache_stats WHERE layer = 'l1';
+SELECT key FROM cache_entries WHERE key LIKE '"100\%"%' ORDER BY key COLLATE "C";
+
 \set VERBOSITY terse
-DROP SCHEMA "select", "My Schema" CASCADE;
+DROP SCHEMA "select", "My Schema", "100%" CASCADE;
 SELECT cache_clear() >= 0 AS cleared;

@@ -1,6 +1,26 @@
 --
 -- events: cache invalidations announced with NOTIFY.
 --
+-- The default, cachext.events = async, delivers the events a moment after
+-- the commit (see below); this file reads each step's events right after
+-- it, so the writing transaction sends them (on) until the async part.
+SHOW cachext.events;
+SET cachext.events = on;
+
+-- The files before this one sent async events, which their database's
+-- worker may still be sending; it leaves 1 s after its last one.  Wait
+-- until it left, so that no late event reaches the listener below and the
+-- async part starts a worker of its own (counted in cache_event_stats).
+DO $$
+BEGIN
+    FOR i IN 1..1000 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+                               WHERE backend_type = 'cachext events');
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$;
+
 -- Start from an empty cache with zeroed counters.
 SELECT cache_clear() >= 0 AS cleared;
 SELECT cache_stats_reset();
@@ -136,7 +156,7 @@ SELECT channel, payload,
   FROM received();
 RESET cachext.max_key_length;
 
--- cachext.notify_channel chooses the channel; any user may set it.
+-- cachext.notify_channel chooses the channel (a superuser's setting).
 SET cachext.notify_channel = 'my_events';
 SELECT cache_invalidate('elsewhere');
 SELECT * FROM received();

@@ -55,22 +55,20 @@ SELECT entries, sets FROM cache_stats WHERE layer = 'l1';
 SELECT entries, sets FROM cache_stats() WHERE layer = 'l1';
 SELECT namespace, key FROM cache_entries ORDER BY key;
 SELECT namespace, key FROM cache_entries() ORDER BY key;
+SELECT prefix, sets FROM cache_prefix_stats
+ WHERE namespace = current_setting('cachext.namespace') AND prefix = '';
+SELECT count(*) FILTER (WHERE table_name IS NULL) AS other_rows FROM cache_table_stats;
 
--- Counters, conditional writes, TTLs and tags are everyone's too: like
--- cache_invalidate, cache_invalidate_tag removes only keys a caller could
--- remove one by one.
+-- Counters, conditional writes, TTLs and tagging are everyone's too.
 SELECT cache_incr('user-counter');
 SELECT cache_add('user-added', '1'), cache_replace('user-added', '2');
 SELECT cache_touch('user-added', interval '1 minute'), cache_ttl('user-added') IS NOT NULL AS has_ttl;
 SELECT cache_set_multi(ARRAY['user-m1'], ARRAY['1']::jsonb[]);
 SELECT cache_set('user-tagged', '1', interval '1 minute', ARRAY['user-tag']);
-SELECT cache_invalidate_tag('user-tag');
 
 -- The settings meant for every session may be changed by anyone.
 SET cachext.default_ttl = '5min';
-SET cachext.notify_channel = 'user_channel';
 RESET cachext.default_ttl;
-RESET cachext.notify_channel;
 
 -- But not the administration functions: 42501 (insufficient_privilege).
 SELECT cache_clear();
@@ -79,15 +77,33 @@ SELECT cache_stats_reset();
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT cache_invalidate_pattern('*');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Nor cache_invalidate_tag, whose every call scans each L1 partition under
+-- its exclusive lock and bumps every partition's epoch and Redis', so that
+-- no load in flight on any instance stores its value.
+SELECT cache_invalidate_tag('user-tag');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT cache_get('user-tagged');
 
 -- Nor the superuser-only settings: the namespace (which would give access to
--- another database's keys) and the key length limit.
+-- another database's keys), the key length limit, and the events of
+-- watched tables, which a writer must not silence (cachext.events) or
+-- redirect (cachext.notify_channel) from the applications listening.
 SET cachext.namespace = 'other:';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET cachext.max_key_length = 4096;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET cachext.events = off;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET cachext.notify_channel = 'user_channel';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SHOW cachext.namespace;
 SHOW cachext.max_key_length;
+SHOW cachext.events;
+SHOW cachext.notify_channel;
+-- Nor through a function's SET clause.
+CREATE FUNCTION regress_evil.quiet() RETURNS void LANGUAGE sql
+    SET cachext.events = off AS $$ SELECT $$;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 -- Nor read the Redis URL, which may hold a password (42501), however
 -- asked.  (Roles granted pg_read_all_settings can: see SECURITY.md.)  The
@@ -115,12 +131,23 @@ SELECT tgname, pg_get_triggerdef(t.oid) LIKE '%hijacked%' AS hijacked
 SELECT count(*) FROM cache_entries;
 RESET ROLE;
 
--- A superuser may grant the administration functions to trusted roles.
+-- A superuser may grant the administration functions to trusted roles,
+-- and the right to set the events' settings (PostgreSQL's GRANT SET ON
+-- PARAMETER), or set them per role or database (ALTER ROLE ... SET).
 GRANT EXECUTE ON FUNCTION cache_clear(), cache_stats_reset(),
-                          cache_invalidate_pattern(text)
+                          cache_invalidate_pattern(text), cache_invalidate_tag(text)
    TO regress_cache_user;
+GRANT SET ON PARAMETER cachext.events, cachext.notify_channel TO regress_cache_user;
 
 SET ROLE regress_cache_user;
+SET cachext.events = async;
+SET cachext.notify_channel = 'user_channel';
+SHOW cachext.events;
+SHOW cachext.notify_channel;
+RESET cachext.events;
+RESET cachext.notify_channel;
+SELECT cache_invalidate_tag('user-tag');
+SELECT cache_get('user-tagged');
 SELECT cache_set('user:1', '1');
 SELECT cache_set('user:2', '2');
 SELECT cache_invalidate_pattern('user:*');
@@ -132,10 +159,13 @@ RESET ROLE;
 
 -- Revoking takes the right away again.
 REVOKE EXECUTE ON FUNCTION cache_clear(), cache_stats_reset(),
-                           cache_invalidate_pattern(text)
+                           cache_invalidate_pattern(text), cache_invalidate_tag(text)
   FROM regress_cache_user;
+REVOKE SET ON PARAMETER cachext.events, cachext.notify_channel FROM regress_cache_user;
 SET ROLE regress_cache_user;
 SELECT cache_clear();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET cachext.events = off;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 

@@ -20,7 +20,7 @@ SELECT cache_watch_table('always_watch', 'ALWAYS', ARRAY['always:{id}'],
 -- (always).
 SELECT tgrelid::regclass AS watched, tgname, tgenabled
   FROM pg_trigger WHERE tgname LIKE 'cachext_%'
- ORDER BY 1::text, 2;
+ ORDER BY tgrelid::regclass::text COLLATE "C", tgname;
 
 -- Under the default role, both invalidate.
 SELECT cache_set('plain:1', '"old"'), cache_set('always:1', '"old"');

@@ -38,7 +38,7 @@ REVOKE SELECT ON cache.cache_entries FROM PUBLIC;
 GRANT USAGE ON SCHEMA cache TO regress_tenant_a, regress_outsider;
 SET search_path = cache, public;
 GRANT EXECUTE ON FUNCTION cache_get(text), cache_get_multi(text[]),
-      cache_set(text, jsonb), cache_set(text, jsonb, interval),
+      cache_set(text, jsonb, interval, text[]),
       cache_invalidate(text), cache_get_or_set(text, text, interval),
       cache_get_or_set(text, text, interval, text[]), cache_key(text, "any"),
       cache_stats()
@@ -68,7 +68,7 @@ REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA cache FROM PUBLIC;
 REVOKE SELECT ON cache.cache_entries FROM PUBLIC;
 GRANT USAGE ON SCHEMA cache TO regress_tenant_b;
 SET search_path = cache, public;
-GRANT EXECUTE ON FUNCTION cache_get(text), cache_set(text, jsonb) TO regress_tenant_b;
+GRANT EXECUTE ON FUNCTION cache_get(text), cache_set(text, jsonb, interval, text[]) TO regress_tenant_b;
 SET ROLE regress_tenant_b;
 -- The same key names another entry: tenant a's value is out of reach.
 SELECT cache_get('secret') AS tenant_a_secret;

@@ -6,7 +6,21 @@ SELECT cache_clear() >= 0 AS cleared;
 SELECT cache_stats_reset();
 
 -- A listener on cachext.notify_channel, opened with dblink so that events
--- print without the sender's PID (see the events test).
+-- print without the sender's PID (see the events test).  The writing
+-- transaction sends them (cachext.events = on), so that each step's events
+-- can be read right after it; the default, async, sends the same ones a
+-- moment later (the events test), so first wait until the worker sending
+-- the async events of the files before this one left (1 s after its last).
+SET cachext.events = on;
+DO $$
+BEGIN
+    FOR i IN 1..1000 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+                               WHERE backend_type = 'cachext events');
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT dblink_connect('watcher',
        format('dbname=%s port=%s host=%s', current_database(),
@@ -98,7 +112,7 @@ SELECT cache_set('user:1', '1');
 UPDATE users SET name = 'quiet' WHERE id = 1;
 SELECT cache_get('user:1') IS NULL AS invalidated;
 SELECT * FROM watched_events();
-RESET cachext.events;
+SET cachext.events = on;
 
 -- Unwatching removes both triggers; changes then invalidate nothing.
 SELECT cache_unwatch_table('users');

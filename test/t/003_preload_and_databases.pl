@@ -22,6 +22,34 @@ like($err, qr/55000/, 'with SQLSTATE 55000 (object not in prerequisite state)');
 like($err, qr/shared_preload_libraries = 'cachext'/, 'and a hint naming the setting');
 ($ret, $out, $err) = $bare->psql('postgres', 'SELECT * FROM cache_stats');
 like($err, qr/must be loaded via shared_preload_libraries/, 'the views say so too');
+
+# A watched table's writes say so too: without the preload no transaction
+# callback would invalidate their keys (or free what the trigger recorded).
+# Each of several writes in a row fails the same way, whether the library
+# came in through CREATE EXTENSION or an explicit LOAD.
+$bare->safe_psql('postgres',
+	q{CREATE TABLE users (id int PRIMARY KEY, name text);
+INSERT INTO users VALUES (1, 'a');
+SELECT cache_watch_table('users', 'USER', ARRAY['user:{id}'])});
+for my $load ('', "LOAD 'cachext';")
+{
+	for my $write (
+		q{UPDATE users SET name = 'b' WHERE id = 1},
+		q{INSERT INTO users VALUES (2, 'c')},
+		q{DELETE FROM users WHERE id = 1},
+		q{TRUNCATE users})
+	{
+		($ret, $out, $err) = $bare->psql('postgres',
+			"\\set VERBOSITY verbose\n$load $write");
+		isnt($ret, 0, "watched write fails when not preloaded: $load $write");
+		like($err, qr/55000.*must be loaded via shared_preload_libraries/s,
+			'with SQLSTATE 55000');
+		like($err, qr/shared_preload_libraries = 'cachext'/,
+			'and the hint naming the setting');
+	}
+}
+is($bare->safe_psql('postgres', 'SELECT count(*) || name FROM users GROUP BY name'),
+	'1a', 'no watched write went through');
 $bare->stop;
 
 # Preloaded, two databases.

@@ -131,7 +131,7 @@ for my $i (0 .. 1)
 	ok( poll_node(
 			$nodes[$i],
 			"SELECT sync_resets >= $resets[$i] + 2 FROM cache_stats WHERE layer = 'l2'"),
-		$nodes[$i]->name . ': the sync worker emptied L1 when it lost the stream and when it was back');
+		$nodes[$i]->name . ': the sync worker counted the loss of its stream and its return');
 }
 sleep 4;
 

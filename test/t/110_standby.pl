@@ -9,7 +9,10 @@
 # 2. A mixed load: writers bump per-key counters on the primary, readers
 #    call cache_get_or_set on the primary and on the standby.  A primary read
 #    is stale when it returns a value lower than one whose commit had
-#    returned before the read started: there must be none.
+#    returned before the read started: there must be none.  A standby read
+#    first reads the counter from the standby's table, then through the
+#    cache: it must never return less than the table showed (the WAL carries
+#    the invalidations: test/t/115_standby_wal_invalidation.pl).
 use strict;
 use warnings;
 
@@ -53,6 +56,21 @@ BEGIN
     WHILE clock_timestamp() < deadline LOOP
         started := extract(epoch FROM clock_timestamp());
         id := 1 + floor(random() * 3)::int;
+        n := cache_get_or_set('c:' || id, 'SELECT n FROM counters WHERE id = $1::int',
+                              interval '1 hour', id::text)::int;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+
+-- The standby's reads: the counter in the table, then through the cache.
+CREATE FUNCTION read_table_then_cache(secs float8)
+RETURNS TABLE (id int, in_table int, n int) LANGUAGE plpgsql AS $$
+DECLARE
+    deadline timestamptz := clock_timestamp() + secs * interval '1 second';
+BEGIN
+    WHILE clock_timestamp() < deadline LOOP
+        id := 1 + floor(random() * 3)::int;
+        SELECT c.n INTO in_table FROM counters c WHERE c.id = read_table_then_cache.id;
         n := cache_get_or_set('c:' || id, 'SELECT n FROM counters WHERE id = $1::int',
                               interval '1 hour', id::text)::int;
         RETURN NEXT;
@@ -119,7 +137,10 @@ END \$\$})
 } 1 .. 3;
 my $read = "COPY (SELECT * FROM read_counters($seconds)) TO STDOUT";
 my @primary_readers = map { start_psql($primary, $read) } 1 .. 3;
-my @standby_readers = map { start_psql($standby, $read) } 1 .. 2;
+my @standby_readers = map {
+	start_psql($standby,
+		"COPY (SELECT * FROM read_table_then_cache($seconds)) TO STDOUT")
+} 1 .. 2;
 
 for my $writer (@writers)
 {
@@ -163,17 +184,27 @@ for my $reader (@primary_readers)
 		  if $stale <= 10;
 	}
 }
-my $standby_reads = 0;
+my ($standby_reads, $standby_stale) = (0, 0);
 for my $reader (@standby_readers)
 {
 	my ($out, $err) = finish_psql($reader);
 	is($err, '', 'a standby reader ran without error');
-	$standby_reads += split /\n/, $out;
+	for my $line (split /\n/, $out)
+	{
+		my ($id, $in_table, $n) = split /\t/, $line;
+		$standby_reads++;
+		next if $n >= $in_table;
+		$standby_stale++;
+		diag("stale standby read: counter $id was $n, the table had shown $in_table")
+		  if $standby_stale <= 10;
+	}
 }
 cmp_ok($reads, '>', 100, "the primary's readers read ($reads reads)");
 cmp_ok($standby_reads, '>', 100, "the standby's readers read ($standby_reads reads)");
 cmp_ok(scalar(map { @$_ } values %committed), '>', 100, 'the writers wrote');
 is($stale, 0, "no stale read on the primary ($stale of $reads)");
+is($standby_stale, 0,
+	"no standby read older than its table ($standby_stale of $standby_reads)");
 
 # Once the standby has replayed everything, every layer agrees with the table.
 $primary->wait_for_catchup($standby);

@@ -266,9 +266,9 @@ loaded_and_cached(5, 105, 'after the commit, the new row is loaded and cached');
 # 4b. A writer held longer than cachext.fence_timeout (5 s): its Redis fence
 # expires while the commit waits, so a load of the old row on another
 # instance sharing Redis (this one's L1 fences never expire, and refuse its
-# own loads) stores it in Redis meanwhile; the lift, finding more than half
-# the timeout gone, unlinks the key again, so once the commit returns Redis
-# does not hold the old value.
+# own loads) stores it in Redis meanwhile; the lift, finding its fence
+# expired, unlinks the key again, so once the commit returns Redis does not
+# hold the old value.
 my $old_v6 = $node->safe_psql('postgres', 'SELECT v FROM w WHERE id = 6');
 my $other = cachext_node('fence_other', qq{
 cachext.redis_url = 'redis://127.0.0.1:$redis_port'
