@@ -12,16 +12,27 @@
  * connection; the next use after cachext.redis_retry_interval opens a new
  * one (finding the node again).  A change of cachext.redis_url, or of a
  * setting that says how to connect (TLS files and verification, Sentinel
- * credentials), is noticed at the next use and reconnects at once.  The socket is closed at
- * backend exit by an on_proc_exit callback.
+ * credentials), is noticed at the next use and reconnects at once.  So is
+ * a new master that any process of the instance learned of (l2_master.c):
+ * each command first compares this backend's master generation with the
+ * instance's, so a connection made before a failover is never used after
+ * the instance heard of it, even while the old master is up and still a
+ * master.  The socket is closed at backend exit by an on_proc_exit
+ * callback.
  *
  * Failures.  A connect error (a TLS certificate that does not verify
  * included), a timeout, a broken connection or an error reply about the
- * server's state (anything but WRONGTYPE) opens this backend's breaker: L2
+ * server's state (anything but WRONGTYPE, and READONLY behind Sentinels:
+ * see check_error_replies) opens this backend's breaker: L2
  * is skipped for cachext.redis_retry_interval, and one WARNING per failure
  * -- so at most one per retry interval -- says so, unless it repeats the
  * reason this backend logged last, before Redis answered again.
  * Neither the password nor any key ever appears in a message.
+ *
+ * Journal.  Behind Sentinels, every key, pattern and tag a command changed
+ * in Redis is recorded, once the master answered, in l2_journal.c, which
+ * the sync worker replays as invalidations when the master changes (an
+ * acknowledged change may not have reached the new master).
  *
  * Leases.  The keys and scripts of leases and load locks, and of the
  * writes that bump them (conditional writes, counters, TTLs, tags), are
@@ -37,6 +48,9 @@
 
 #include "guc.h"
 #include "l2.h"
+#include "keys.h"
+#include "l2_journal.h"
+#include "l2_master.h"
 #include "l2_stats.h"
 #include "redis_route.h"
 
@@ -54,6 +68,7 @@ static uint64 connected_generation = 0; /* redis_conn_settings_generation
 										 * of target */
 static RedisTarget target;
 static TimestampTz breaker_open_until = 0;
+static L2MasterView master_view;	/* the master generation redis follows */
 static bool exit_callback_registered = false;
 
 /*
@@ -79,17 +94,21 @@ l2_require_tags_supported(void)
 				 errhint("Use a single Redis node or Sentinel for tags, or key prefixes and cache_invalidate_pattern() instead.")));
 }
 
-/* L2's shared memory: its counters. */
+/* L2's shared memory: its counters, the master generation, the journal. */
 void
 l2_shmem_request(void)
 {
 	RequestAddinShmemSpace(l2_stats_shmem_size());
+	RequestAddinShmemSpace(l2_master_shmem_size());
+	l2_journal_shmem_request();
 }
 
 void
 l2_shmem_startup(void)
 {
 	l2_stats_shmem_startup();
+	l2_master_shmem_startup();
+	l2_journal_shmem_startup();
 }
 
 /* Frees this backend's connection. */
@@ -107,13 +126,14 @@ disconnect_at_exit(int code, Datum arg)
 }
 
 /*
- * Records a failure: drops the connection, opens the breaker, counts it
- * and says so: one WARNING per failure (failures are at least a retry
- * interval apart since the breaker stops any attempt in between), and only
- * the first of a run of failures with the same reason.
+ * Records a failure: drops the connection, opens the breaker for retry_ms
+ * (0: the next use connects again), counts it and says so: one WARNING per
+ * failure (failures are at least a retry interval apart since the breaker
+ * stops any attempt in between), and only the first of a run of failures
+ * with the same reason.
  */
 static void
-fail(bool timed_out, const char *reason)
+fail_and_retry_after(bool timed_out, const char *reason, int retry_ms)
 {
 	bool		repeated = logged_reason != NULL &&
 		strcmp(logged_reason, reason) == 0;
@@ -126,16 +146,25 @@ fail(bool timed_out, const char *reason)
 	}
 	disconnect();
 	breaker_open_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													 cachext_redis_retry_interval_ms);
+													 retry_ms);
 	l2_stats_count(timed_out ? L2_TIMEOUTS : L2_ERRORS, 1);
 	l2_stats_set_redis_state(L2_REDIS_DOWN);
 	ereport(repeated ? DEBUG1 : WARNING,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("cachext could not use Redis at %s", target.display),
 			 errdetail("%s", reason),
+			 retry_ms > 0 ?
 			 errhint("The cache serves from L1 alone until Redis answers again; "
 					 "this backend retries after cachext.redis_retry_interval (%d ms).",
-					 cachext_redis_retry_interval_ms)));
+					 retry_ms) :
+			 errhint("This backend's next use of Redis connects again, to the master in force.")));
+}
+
+/* A failure with the breaker open for cachext.redis_retry_interval. */
+static void
+fail(bool timed_out, const char *reason)
+{
+	fail_and_retry_after(timed_out, reason, cachext_redis_retry_interval_ms);
 }
 
 /*
@@ -158,12 +187,20 @@ run(int ncommands, const RedisCommand *commands, RedisReply **replies)
 }
 
 /*
- * An error reply about the server's state (NOAUTH, LOADING, READONLY, ...)
- * fails the connection like a broken socket; WRONGTYPE is about one key
- * and is only counted.  Frees every reply when it fails.
+ * An error reply about the server's state (NOAUTH, LOADING, ...) fails the
+ * connection like a broken socket; WRONGTYPE is about one key and is only
+ * counted.  Behind Sentinels, READONLY says the master was demoted: every
+ * process of the instance still following it reconnects (l2_master.c),
+ * this one at its next use, without waiting out the breaker, since the
+ * master Sentinels name now is most likely up (and a connect confirms
+ * with ROLE what it reaches, so this cannot loop).  A URL naming a
+ * replica gets READONLY at every write: there it opens the breaker like
+ * any fault.  Frees every reply when it fails.
  */
 /* The error reply about one key holding another type than the command's */
 #define WRONGTYPE_ERROR "WRONGTYPE"
+/* The error reply of a replica to a write */
+#define READONLY_ERROR "READONLY"
 
 static bool
 check_error_replies(RedisReply **replies, int n)
@@ -178,9 +215,15 @@ check_error_replies(RedisReply **replies, int n)
 		else
 		{
 			char	   *reason = psprintf("Redis answered: %s", replies[i]->str);
+			bool		demoted = target.service != NULL &&
+				strncmp(replies[i]->str, READONLY_ERROR,
+						strlen(READONLY_ERROR)) == 0;
 
 			redis_replies_free(replies, n);
-			fail(false, reason);
+			if (demoted)
+				l2_master_demoted(&master_view);
+			fail_and_retry_after(false, reason,
+								 demoted ? 0 : cachext_redis_retry_interval_ms);
 			return false;
 		}
 	}
@@ -193,13 +236,17 @@ connect_to_redis(void)
 {
 	RedisConnResult result;
 	char	   *reason;
+	int64		epoch;
 
-	redis = redis_route_open(&target, &result, &reason);
+	l2_master_view_begin(&master_view, connected_url);
+	redis = redis_route_open(&target, master_view.min_epoch, &epoch, &result,
+							 &reason);
 	if (redis == NULL)
 	{
 		fail(result == REDIS_CONN_TIMEOUT, reason);
 		return false;
 	}
+	l2_master_reached(&master_view, connected_url, epoch);
 	return true;
 }
 
@@ -243,6 +290,8 @@ ensure_connected(void)
 			elog(ERROR, "cachext.redis_url was accepted but does not parse");
 		MemoryContextSwitchTo(old_context);
 	}
+	if (redis != NULL && l2_master_moved(&master_view))
+		disconnect();			/* made before the instance's latest master */
 	if (redis != NULL)
 		return true;
 	if (GetCurrentTimestamp() < breaker_open_until)
@@ -306,6 +355,39 @@ static bool
 connect_and_run_one(RedisCommand cmd, RedisReply **reply)
 {
 	return connect_and_run(1, &cmd, reply);
+}
+
+/*
+ * Behind Sentinels, records in the journal (l2_journal.c) that full, a key,
+ * tag or SCAN pattern of this namespace (namespace + item; a pattern's
+ * namespace glob-escaped), changed in Redis (the master answered), so that
+ * a master change replays it as an invalidation.  A change Redis did not
+ * take is queued by the caller instead.  Items of another namespace (a
+ * queued invalidation replayed after cachext.namespace changed) are not
+ * recorded: the journal names each item's namespace, since a journal that
+ * overflows falls back to invalidating whole namespaces.
+ */
+static void
+journal_change(L2QueueKind kind, const char *full, int full_len)
+{
+	const char *namespace = cachext_namespace;
+	int			namespace_len = strlen(namespace);
+	const char *prefix = namespace;
+	int			prefix_len = namespace_len;
+
+	if (target.service == NULL)
+		return;
+	if (kind == L2_QUEUE_PATTERN)
+	{
+		char	   *escaped = palloc(2 * namespace_len + 1);
+
+		prefix_len = keys_glob_escape(namespace, namespace_len, escaped);
+		prefix = escaped;
+	}
+	if (full_len < prefix_len || memcmp(full, prefix, prefix_len) != 0)
+		return;
+	l2_journal_add(kind, namespace, namespace_len, full + prefix_len,
+				   full_len - prefix_len);
 }
 
 /* Copies a string reply into *value (a miss for nil or any other type). */
@@ -424,6 +506,8 @@ l2_set_multi(int nkeys, const char *const *keys, const int *key_lens,
 	if (!connect_and_run(ncommands, commands, replies))
 		return false;
 	redis_replies_free(replies, ncommands);
+	for (int i = 0; i < nkeys; i++)
+		journal_change(L2_QUEUE_KEY, keys[i], key_lens[i]);
 	return true;
 }
 
@@ -440,6 +524,7 @@ l2_unlink(const char *key, int key_len, bool *existed)
 	l2_lease_bump_commands(&commands[1], key, key_len);
 	if (!connect_and_run(lengthof(commands), commands, replies))
 		return false;
+	journal_change(L2_QUEUE_KEY, key, key_len);
 	*existed = replies[0]->type == REPLY_INTEGER && replies[0]->integer > 0;
 	redis_replies_free(replies, lengthof(replies));
 	return true;
@@ -474,6 +559,7 @@ l2_write(const L2Write *write, bool *stored)
 
 	if (!connect_and_run_one(l2_lease_write_command(write), &reply))
 		return false;
+	journal_change(L2_QUEUE_KEY, write->key, write->key_len);
 	*stored = reply->type == REPLY_INTEGER && reply->integer == 1;
 	redis_reply_free(reply);
 	return true;
@@ -510,6 +596,7 @@ l2_incr(const char *key, int key_len, int64 by, int64 ttl_ms,
 	if (!connect_and_run_one(l2_lease_incr_command(key, key_len, by, ttl_ms),
 							 &reply))
 		return false;
+	journal_change(L2_QUEUE_KEY, key, key_len);
 	if (!is_pair_reply(reply, REPLY_STRING, "an increment"))
 		return false;
 	if (reply->element[0]->integer == 0)
@@ -552,6 +639,7 @@ l2_expire(const char *key, int key_len, int64 ttl_ms, bool *existed)
 	if (!connect_and_run_one(l2_lease_expire_command(key, key_len, ttl_ms),
 							 &reply))
 		return false;
+	journal_change(L2_QUEUE_KEY, key, key_len);
 	*existed = reply->type == REPLY_INTEGER && reply->integer == 1;
 	redis_reply_free(reply);
 	return true;
@@ -574,6 +662,7 @@ l2_invalidate_tag(const char *tag, int tag_len, int64 *removed,
 	if (!connect_and_run_one(l2_lease_tag_invalidate_command(tag, tag_len),
 							 &reply))
 		return false;
+	journal_change(L2_QUEUE_TAG, tag, tag_len);
 	if (!is_pair_reply(reply, REPLY_ARRAY, "a tag invalidation"))
 		return false;
 	keys = reply->element[1];
@@ -701,6 +790,7 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 	*removed = 0;
 	if (!connect_and_run(nbumps, bumps, bumped))
 		return false;
+	journal_change(L2_QUEUE_PATTERN, match, match_len);
 	redis_replies_free(bumped, nbumps);
 	nmasters = redis_route_masters(redis, masters);
 	for (int i = 0; i < nmasters; i++)
@@ -757,6 +847,9 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 		redis_replies_free(replies, n);
 		done += n;
 	}
+	if (unlink && step != L2_FENCE_LIFT)	/* the lift unlinks them again */
+		for (int i = 0; i < nkeys; i++)
+			journal_change(L2_QUEUE_KEY, keys[i], key_lens[i]);
 	return true;
 }
 

@@ -16,6 +16,22 @@
  * during a migration) waits a moment and sends it again.  After
  * MAX_ROUNDS rounds the exchange fails like a broken connection.
  *
+ * A node that fails to answer.  The map is learned again (a replica may
+ * have taken over) and the commands that went there are sent again, but
+ * only those that cannot have run: the node could not be connected to, or
+ * every command sent to it only reads (is_repeatable).  A node that timed
+ * out or broke the connection after the commands were written may have
+ * run them (a node paused past cachext.redis_timeout runs what its socket
+ * holds once it resumes), and running a script, INCRBY, SET or UNLINK
+ * twice is not the same as once: a counter counts twice, a fence is
+ * placed twice, a value overwrites a later invalidation.  Then the
+ * exchange fails, as one node's would, and the caller acts on the
+ * failure as on any other (a queued invalidation, a fallback to L1).  So
+ * that a node restarted while a connection to it lay idle does not fail a
+ * write that way, a pipeline that is not repeatable first peeks at an
+ * idle connection (redis_conn_idle_broken) and opens a new one if the
+ * node closed it.
+ *
  * Multi-key commands.  MGET, UNLINK and DEL are split by slot (Redis
  * Cluster refuses keys of two slots in one command), the pieces sent in
  * one pipeline per node, and their answers put back together: MGET's
@@ -92,6 +108,22 @@ is_command(const RedisCommand *cmd, const char *name)
 {
 	return cmd->argc > 0 && cmd->argvlen[0] == strlen(name) &&
 		pg_strncasecmp(cmd->argv[0], name, cmd->argvlen[0]) == 0;
+}
+
+/*
+ * Does cmd only read, so that a node may run it twice with the effect and
+ * the answer of running it once?  (See "A node that fails to answer".)
+ */
+static bool
+is_repeatable(const RedisCommand *cmd)
+{
+	static const char *const reads[] = {"GET", "MGET", "PTTL", "EXISTS",
+	"PING", "SCAN"};
+
+	for (int i = 0; i < lengthof(reads); i++)
+		if (is_command(cmd, reads[i]))
+			return true;
+	return false;
 }
 
 /* Is cmd one whose arguments are all keys, split by slot here? */
@@ -475,16 +507,18 @@ is_error(const RedisReply *reply, const char *code)
  * Sends every unanswered part going to node in one pipeline (ASKING before
  * a part an ASK sent there) and takes the answers: a redirection leaves
  * the part unanswered, to be sent again where it points; anything else
- * answers it.
+ * answers it.  When the node fails after the pipeline was written,
+ * *may_have_run is set if a part it held is not repeatable.
  */
 static RedisConnResult
 send_to_node(RedisCluster *cluster, int node, ClusterPart *parts, int nparts,
-			 char **reason)
+			 bool *may_have_run, char **reason)
 {
 	RedisCommand *commands = palloc(2 * nparts * sizeof(RedisCommand));
 	RedisReply **replies = palloc(2 * nparts * sizeof(RedisReply *));
 	int		   *part_of = palloc(2 * nparts * sizeof(int));
 	int			n = 0;
+	bool		repeatable = true;
 	RedisConnResult result;
 
 	for (int p = 0; p < nparts; p++)
@@ -499,10 +533,21 @@ send_to_node(RedisCluster *cluster, int node, ClusterPart *parts, int nparts,
 		}
 		commands[n] = parts[p].cmd;
 		part_of[n++] = p;
+		repeatable &= is_repeatable(&parts[p].cmd);
 	}
+	/* a connection found dead after the write would leave them in doubt */
+	if (!repeatable && cluster->nodes[node].conn != NULL &&
+		redis_conn_idle_broken(cluster->nodes[node].conn))
+		drop_node(cluster, node);
+	result = node_connected(cluster, node, reason);
+	if (result != REDIS_CONN_OK)
+		return result;			/* nothing was sent */
 	result = node_exchange(cluster, node, n, commands, replies, reason);
 	if (result != REDIS_CONN_OK)
+	{
+		*may_have_run |= !repeatable;
 		return result;
+	}
 	for (int i = 0; i < n; i++)
 	{
 		ClusterPart *part = part_of[i] == NO_NODE ? NULL : &parts[part_of[i]];
@@ -612,9 +657,10 @@ join_replies(const RedisCommand *cmd, int c, ClusterPart *parts, int nparts)
 /*
  * Runs commands, each on the node owning its key's slot, following
  * redirections; replies[i] answers commands[i] as one node would have.
- * On failure (nodes that failed to answer MAX_NODE_FAILURES times, a map
- * that cannot be learned, redirections without end) no reply is left and *reason says
- * why.
+ * On failure (nodes that failed to answer MAX_NODE_FAILURES times, or
+ * once after they may have run commands that are not repeatable, a map
+ * that cannot be learned, redirections without end) no reply is left and
+ * *reason says why.
  */
 RedisConnResult
 redis_cluster_exchange(RedisCluster *cluster, int ncommands,
@@ -625,6 +671,7 @@ redis_cluster_exchange(RedisCluster *cluster, int ncommands,
 	ClusterPart *parts;
 	int			nparts;
 	int			failures = 0;
+	bool		may_have_run = false;
 	RedisConnResult result = REDIS_CONN_FAILED;
 
 	for (int c = 0; c < ncommands; c++)
@@ -659,7 +706,8 @@ redis_cluster_exchange(RedisCluster *cluster, int ncommands,
 		if (unmapped && !refresh_map(cluster, reason))
 			break;
 		/* nodes may be added while sending: a new one is sent to next round */
-		for (int node = 0, nnodes = cluster->nnodes; node < nnodes; node++)
+		for (int node = 0, nnodes = cluster->nnodes;
+			 node < nnodes && !may_have_run; node++)
 		{
 			bool		goes_there = false;
 			RedisConnResult sent;
@@ -669,7 +717,8 @@ redis_cluster_exchange(RedisCluster *cluster, int ncommands,
 					part_node(cluster, &parts[p]) == node;
 			if (!goes_there)
 				continue;
-			sent = send_to_node(cluster, node, parts, nparts, reason);
+			sent = send_to_node(cluster, node, parts, nparts, &may_have_run,
+								reason);
 			if (sent != REDIS_CONN_OK)
 			{
 				failures++;
@@ -677,7 +726,7 @@ redis_cluster_exchange(RedisCluster *cluster, int ncommands,
 				result = sent;
 			}
 		}
-		if (failures >= MAX_NODE_FAILURES)
+		if (failures >= MAX_NODE_FAILURES || may_have_run)
 			break;
 		/* a node that failed may have been replaced: learn the map again */
 		if (node_failed)

@@ -545,6 +545,24 @@ redis_conn_read_available(RedisConn *conn, char **reason)
 	return read_into_reader(conn, true, reason) != IO_FAILED;
 }
 
+/*
+ * Did the server close conn, or send something unasked, while it lay idle
+ * between exchanges (a node restarted since)?  One peek at the socket that
+ * never waits: any byte or end of stream says so, since an idle
+ * connection of cachext's has nothing to read.  Lets a caller that must
+ * not send a command twice open a new connection before writing, rather
+ * than find the old one dead after writing, not knowing whether the
+ * command ran.
+ */
+bool
+redis_conn_idle_broken(const RedisConn *conn)
+{
+	char		byte;
+	ssize_t		n = recv(conn->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 /* The connection's socket, to wait on. */
 pgsocket
 redis_conn_socket(const RedisConn *conn)

@@ -92,6 +92,7 @@ extern RedisConnResult redis_conn_call(RedisConn **conn, int argc,
 									   const char *const *argv,
 									   RedisReply **reply, char **reason);
 extern void redis_conn_close(RedisConn **conn);
+extern bool redis_conn_idle_broken(const RedisConn *conn);
 
 /* Following a stream of pushed replies (the sync worker's subscription). */
 extern pgsocket redis_conn_socket(const RedisConn *conn);

@@ -16,14 +16,18 @@
  * Sentinel.  A connect asks the listed Sentinels in turn, each within
  * cachext.redis_connect_timeout and cachext.redis_timeout and as
  * cachext.redis_sentinel_user / cachext.redis_sentinel_password when set,
- * for SENTINEL get-master-addr-by-name; connects to the address named with
- * the URL's credentials and database; and confirms with ROLE that the node
- * is a master.  A Sentinel that has not seen a failover yet, or a node
- * demoted since, is passed over for the next Sentinel.  Nothing is cached
- * between connects: every reconnect (after a failure and the breaker's
- * retry interval) finds the current master.  The sync worker also keeps a
- * subscription to +switch-master on one Sentinel (redis_route_watch), so
- * that it re-points as soon as a failover is announced.
+ * for SENTINEL get-master-addr-by-name and, in the same round trip, the
+ * configuration epoch of that answer (SENTINEL MASTER's config-epoch);
+ * connects to the address named with the URL's credentials and database;
+ * and confirms with ROLE that the node is a master.  A node demoted since
+ * is passed over for the next Sentinel, and so is a Sentinel naming a
+ * master of an older epoch than the caller has seen (it has not heard of
+ * a failover yet) while another names a current one.  Nothing is cached
+ * here between connects: every reconnect finds the current master, and
+ * the caller keeps the epoch (l2_master.c shares it between the
+ * instance's processes).  The sync worker also keeps a subscription to
+ * +switch-master on one Sentinel (redis_route_watch), so that the instance
+ * re-points as soon as a failover is announced.
  *
  * Memory.  Strings of a resolved master live in the caller's memory
  * context; the settings' strings belong to the GUC machinery.
@@ -44,6 +48,7 @@
 struct RedisRoute
 {
 	const RedisTarget *target;	/* the caller's; outlives the route */
+	int64		min_epoch;		/* redis_route_connect's, for a reconnect */
 	RedisConn  *conn;			/* one node (URL or Sentinel); NULL after
 								 * a cancel closed it mid-exchange */
 	RedisCluster *cluster;		/* redis-cluster:// */
@@ -87,28 +92,59 @@ sentinel_node(const RedisTarget *target, int i)
 }
 
 /*
+ * The configuration epoch in a reply to SENTINEL MASTER (a flat list of
+ * field names and values), REDIS_EPOCH_UNKNOWN if it holds none.
+ */
+static int64
+config_epoch(const RedisReply *reply)
+{
+	if (reply->type != REPLY_ARRAY)
+		return REDIS_EPOCH_UNKNOWN;
+	for (size_t i = 0; i + 1 < reply->elements; i += 2)
+		if (reply->element[i]->type == REPLY_STRING &&
+			strcmp(reply->element[i]->str, "config-epoch") == 0 &&
+			reply->element[i + 1]->type == REPLY_STRING)
+			return strtoll(reply->element[i + 1]->str, NULL, 10);
+	return REDIS_EPOCH_UNKNOWN;
+}
+
+/*
  * Asks Sentinel i where target's master is: *master is target with that
- * host and port.  False with *reason.
+ * host and port, *epoch the configuration epoch under which the Sentinel
+ * names it (REDIS_EPOCH_UNKNOWN if the Sentinel does not tell, as when an
+ * ACL refuses SENTINEL MASTER).  Both come from one round trip, which a
+ * Sentinel answers without a failover step in between.  False with
+ * *reason.
  */
 static bool
 ask_sentinel(const RedisTarget *target, int i, RedisTarget *master,
-			 char **reason)
+			 int64 *epoch, char **reason)
 {
 	RedisTarget sentinel = sentinel_node(target, i);
-	const char *ask[] = {"SENTINEL", "get-master-addr-by-name", target->service};
+	RedisCommand ask[2];
+	RedisReply *replies[lengthof(ask)];
+	RedisReply *reply;
 	RedisConnResult result;
 	RedisConn  *conn = redis_conn_open(&sentinel, &result, reason);
-	RedisReply *reply;
 	bool		ok;
 
-	if (conn == NULL || redis_conn_call(&conn, lengthof(ask), ask, &reply,
-										 reason) != REDIS_CONN_OK)
+	ask[0] = redis_command(3);
+	redis_command_arg_string(&ask[0], 0, "SENTINEL");
+	redis_command_arg_string(&ask[0], 1, "get-master-addr-by-name");
+	redis_command_arg_string(&ask[0], 2, target->service);
+	ask[1] = redis_command(3);
+	redis_command_arg_string(&ask[1], 0, "SENTINEL");
+	redis_command_arg_string(&ask[1], 1, "MASTER");
+	redis_command_arg_string(&ask[1], 2, target->service);
+	if (conn == NULL || redis_conn_exchange(&conn, lengthof(ask), ask, replies,
+											 reason) != REDIS_CONN_OK)
 	{
 		redis_conn_close(&conn);
 		*reason = psprintf("%s: %s", sentinel.display, *reason);
 		return false;
 	}
 	redis_conn_close(&conn);
+	reply = replies[0];
 	ok = reply->type == REPLY_ARRAY && reply->elements == 2 &&
 		reply->element[0]->type == REPLY_STRING &&
 		reply->element[1]->type == REPLY_STRING;
@@ -124,13 +160,14 @@ ask_sentinel(const RedisTarget *target, int i, RedisTarget *master,
 								   "%s:%d/%d (master of %s)",
 								   master->host, master->port, master->db,
 								   target->service);
+		*epoch = config_epoch(replies[1]);
 	}
 	else if (reply->type == REPLY_ERROR)
 		*reason = psprintf("%s answered: %s", sentinel.display, reply->str);
 	else
 		*reason = psprintf("%s knows no master named \"%s\".",
 						   sentinel.display, target->service);
-	redis_reply_free(reply);
+	redis_replies_free(replies, lengthof(ask));
 	return ok;
 }
 
@@ -159,32 +196,76 @@ is_master(RedisConn **conn, const RedisTarget *node, char **reason)
 }
 
 /*
- * The master Sentinels name for target's service, connected; NULL with
- * *result and *reason when no Sentinel names a master that confirms it.
+ * Connects to master and confirms with ROLE that it is one; NULL with
+ * *result and *reason otherwise.
  */
 static RedisConn *
-connect_to_master(const RedisTarget *target, RedisConnResult *result,
-				  char **reason)
+connect_to_named_master(const RedisTarget *master, RedisConnResult *result,
+						char **reason)
 {
+	RedisConn  *conn = redis_conn_open(master, result, reason);
+
+	if (conn == NULL)
+	{
+		*reason = psprintf("%s: %s", master->display, *reason);
+		return NULL;
+	}
+	if (is_master(&conn, master, reason))
+		return conn;
+	redis_conn_close(&conn);
+	*result = REDIS_CONN_FAILED;
+	return NULL;
+}
+
+/*
+ * The master Sentinels name for target's service, connected, and in
+ * *epoch the configuration epoch it was named under; NULL with *result
+ * and *reason when no Sentinel names a master that confirms it.
+ *
+ * A Sentinel naming the master of an epoch older than min_epoch (one this
+ * instance has seen) has not heard of a failover yet: it is passed over
+ * while another Sentinel names a master of min_epoch or later, and its
+ * master is tried only when none does (all the Sentinels were replaced, or
+ * only lagging ones answer).
+ */
+static RedisConn *
+connect_to_master(const RedisTarget *target, int64 min_epoch, int64 *epoch,
+				  RedisConnResult *result, char **reason)
+{
+	RedisTarget lagging_master = {0};
+	int64		lagging_epoch = REDIS_EPOCH_UNKNOWN;
+	bool		current_named = false;
+	RedisConn  *conn;
+
 	for (int i = 0; i < target->naddresses; i++)
 	{
 		RedisTarget master;
-		RedisConn  *conn;
 
-		if (!ask_sentinel(target, i, &master, reason))
+		if (!ask_sentinel(target, i, &master, epoch, reason))
 			continue;
-		conn = redis_conn_open(&master, result, reason);
-		if (conn == NULL)
+		if (*epoch != REDIS_EPOCH_UNKNOWN && *epoch < min_epoch)
 		{
-			*reason = psprintf("%s: %s", master.display, *reason);
+			if (lagging_epoch == REDIS_EPOCH_UNKNOWN || *epoch > lagging_epoch)
+			{
+				lagging_master = master;
+				lagging_epoch = *epoch;
+			}
+			*reason = psprintf("%s names a master of configuration epoch " INT64_FORMAT ", older than epoch " INT64_FORMAT " this instance has seen.",
+							   sentinel_node(target, i).display, *epoch,
+							   min_epoch);
 			continue;
 		}
-		if (is_master(&conn, &master, reason))
-		{
-			*result = REDIS_CONN_OK;
+		current_named = true;
+		conn = connect_to_named_master(&master, result, reason);
+		if (conn != NULL)
 			return conn;
-		}
-		redis_conn_close(&conn);
+	}
+	if (!current_named && lagging_epoch != REDIS_EPOCH_UNKNOWN)
+	{
+		*epoch = lagging_epoch;
+		conn = connect_to_named_master(&lagging_master, result, reason);
+		if (conn != NULL)
+			return conn;
 	}
 	*result = REDIS_CONN_FAILED;
 	*reason = psprintf("No Sentinel named a master that could be used; the last problem: %s",
@@ -195,41 +276,64 @@ connect_to_master(const RedisTarget *target, RedisConnResult *result,
 /*
  * Opens a connection to the node that serves target's data; NULL with
  * *result and *reason when it cannot, having counted and logged nothing.
+ * Behind Sentinels, *epoch is the configuration epoch of the master
+ * connected to, which is at least min_epoch while any Sentinel names such
+ * a master (see connect_to_master); else REDIS_EPOCH_UNKNOWN.
  */
 RedisConn *
-redis_route_connect(const RedisTarget *target, RedisConnResult *result,
-					char **reason)
+redis_route_connect(const RedisTarget *target, int64 min_epoch, int64 *epoch,
+					RedisConnResult *result, char **reason)
 {
 	Assert(!target->cluster);
+	*epoch = REDIS_EPOCH_UNKNOWN;
 	if (target->service != NULL)
-		return connect_to_master(target, result, reason);
+		return connect_to_master(target, min_epoch, epoch, result, reason);
 	return redis_conn_open(target, result, reason);
 }
 
 /*
  * Opens a route to target's data (target must outlive it); NULL with
  * *result and *reason when no node can be reached, having counted and
- * logged nothing.
+ * logged nothing.  min_epoch and *epoch are redis_route_connect's.
  */
 RedisRoute *
-redis_route_open(const RedisTarget *target, RedisConnResult *result,
-				 char **reason)
+redis_route_open(const RedisTarget *target, int64 min_epoch, int64 *epoch,
+				 RedisConnResult *result, char **reason)
 {
 	RedisConn  *conn = NULL;
 	RedisCluster *cluster = NULL;
 	RedisRoute *route;
 
+	*epoch = REDIS_EPOCH_UNKNOWN;
 	if (target->cluster)
 		cluster = redis_cluster_open(target, result, reason);
 	else
-		conn = redis_route_connect(target, result, reason);
+		conn = redis_route_connect(target, min_epoch, epoch, result, reason);
 	if (conn == NULL && cluster == NULL)
 		return NULL;
 	route = MemoryContextAlloc(TopMemoryContext, sizeof(RedisRoute));
 	route->target = target;
+	route->min_epoch = min_epoch;
 	route->conn = conn;
 	route->cluster = cluster;
 	return route;
+}
+
+/*
+ * Makes sure route's one connection is open: a cancel closes it
+ * mid-exchange, and the next use connects again (through the Sentinels, at
+ * the epoch floor the route was opened with).  False with *result and
+ * *reason if it cannot.
+ */
+static bool
+connection_open(RedisRoute *route, RedisConnResult *result, char **reason)
+{
+	int64		epoch;
+
+	if (route->conn == NULL)
+		route->conn = redis_route_connect(route->target, route->min_epoch,
+										  &epoch, result, reason);
+	return route->conn != NULL;
 }
 
 /*
@@ -246,9 +350,7 @@ redis_route_exchange(RedisRoute *route, int ncommands,
 	if (route->cluster != NULL)
 		return redis_cluster_exchange(route->cluster, ncommands, commands,
 									  replies, reason);
-	if (route->conn == NULL &&
-		(route->conn = redis_route_connect(route->target, &result,
-										   reason)) == NULL)
+	if (!connection_open(route, &result, reason))
 		return result;
 	return redis_conn_exchange(&route->conn, ncommands, commands, replies,
 							   reason);
@@ -268,9 +370,7 @@ redis_route_send(RedisRoute *route, int ncommands,
 	*reason = NULL;
 	if (route->cluster != NULL)
 		return false;
-	if (route->conn == NULL &&
-		(route->conn = redis_route_connect(route->target, result,
-										   reason)) == NULL)
+	if (!connection_open(route, result, reason))
 		return false;
 	*result = redis_conn_send(&route->conn, ncommands, commands, reason);
 	return *result == REDIS_CONN_OK;

@@ -23,7 +23,14 @@ typedef struct RedisRoute RedisRoute;
 /* The most masters redis_route_masters lists. */
 #define REDIS_ROUTE_MAX_MASTERS	1024
 
+/*
+ * A Sentinel configuration epoch (SENTINEL MASTER's config-epoch), which
+ * orders the masters Sentinels name; or none known.
+ */
+#define REDIS_EPOCH_UNKNOWN		(-1)
+
 extern RedisRoute *redis_route_open(const RedisTarget *target,
+									int64 min_epoch, int64 *epoch,
 									RedisConnResult *result, char **reason);
 extern RedisConnResult redis_route_exchange(RedisRoute *route, int ncommands,
 											const RedisCommand *commands,
@@ -47,6 +54,7 @@ extern bool redis_route_masters_of(const RedisTarget *target,
 
 /* One connection to the node of a single-node or Sentinel target. */
 extern RedisConn *redis_route_connect(const RedisTarget *target,
+									  int64 min_epoch, int64 *epoch,
 									  RedisConnResult *result,
 									  char **reason);
 

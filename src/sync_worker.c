@@ -71,7 +71,17 @@
  * +switch-master on a Sentinel (before it looks the master up, so no
  * announcement falls in between); an announcement for our service loses
  * the stream -- a new generation, since the new master's changes were
- * never tracked -- and starts it again at once on the new master.
+ * never tracked -- and starts it again at once on the new master; it also
+ * moves the instance's master generation (l2_master.c), so that every
+ * backend's next command goes to the new master.  The other way round, a
+ * new master another process learned of (a newer Sentinel epoch at its
+ * connect, a READONLY reply) is noticed at the next heartbeat and restarts
+ * the stream too.  A stream that starts under another master generation
+ * than the last one (however the instance learned of it: also when the
+ * stream was lost with the old master and found the new one at its
+ * restart) first queues, as invalidations for the new master, what this
+ * instance changed in Redis lately (l2_journal.c): the old master may have
+ * lost it before the new one received it.
  *
  * Cluster.  Behind a redis-cluster:// URL there is a stream (both
  * connections) on every master, listed from the slot map when the streams
@@ -111,6 +121,8 @@
 #include "guc.h"
 #include "l1.h"
 #include "l2.h"
+#include "l2_journal.h"
+#include "l2_master.h"
 #include "l2_stats.h"
 #include "layers.h"
 #include "redis_route.h"
@@ -147,6 +159,11 @@ static RedisConn *watch = NULL;		/* redis-sentinel:// only: subscribed to
 									 * +switch-master on a Sentinel */
 static char *watched_service = NULL;	/* its service, in TopMemoryContext */
 static char *followed_url = NULL;	/* in TopMemoryContext; NULL: none */
+static L2MasterView followed_master;	/* the master generation the
+										 * streams follow */
+static bool started_before = false; /* a stream was started since the worker
+									 * began, under started_generation */
+static uint64 started_generation = 0;
 static uint64 followed_generation = 0;	/* redis_conn_settings_generation
 										 * the stream was started under */
 static bool reported_down = false;	/* the loss has been logged */
@@ -328,17 +345,22 @@ refuse_stream(const char *reason)
 
 /*
  * Opens a connection of the worker's own to node (a URL's node, its master
- * through Sentinel, or a cluster's master); NULL with *reason (naming the
+ * through Sentinel, or a cluster's master) of followed_url, under the
+ * master generation of followed_master; NULL with *reason (naming the
  * server, never the password) on failure.
  */
 static RedisConn *
 open_connection(const RedisTarget *node, char **reason)
 {
 	RedisConnResult result;
-	RedisConn  *conn = redis_route_connect(node, &result, reason);
+	int64		epoch;
+	RedisConn  *conn = redis_route_connect(node, followed_master.min_epoch,
+										   &epoch, &result, reason);
 
 	if (conn == NULL)
 		*reason = psprintf("Redis at %s: %s", node->display, *reason);
+	else
+		l2_master_reached(&followed_master, followed_url, epoch);
 	return conn;
 }
 
@@ -412,6 +434,7 @@ start_stream(const char *url, char **reason)
 		*reason = pstrdup(problem);
 		return CALL_FAILED;
 	}
+	l2_master_view_begin(&followed_master, url);
 
 	/*
 	 * Behind Sentinels, the announcements of a new master are followed
@@ -441,6 +464,11 @@ start_stream(const char *url, char **reason)
 	followed_masters = target.cluster ?
 		MemoryContextStrdup(TopMemoryContext, masters_text(masters, nmasters)) :
 		NULL;
+
+	if (started_before && started_generation != followed_master.generation)
+		l2_journal_requeue();
+	started_before = true;
+	started_generation = followed_master.generation;
 
 	set_coherence(L2_COHERENCE_TRACKING);
 	ereport(LOG,
@@ -654,6 +682,7 @@ read_watch(void)
 		if (switched)
 		{
 			/* a failover is not an outage: say so, and follow at once */
+			l2_master_announced();
 			ereport(LOG,
 					(errmsg("cachext sync worker follows a new Redis master"),
 					 errdetail("Sentinel announced a new master for service \"%s\"; what L1 holds is read from it again.",
@@ -752,6 +781,15 @@ heartbeat(void)
 	const char *ping[] = {"PING"};
 	char	   *reason;
 
+	if (l2_master_moved(&followed_master))
+	{
+		ereport(LOG,
+				(errmsg("cachext sync worker follows a new Redis master"),
+				 errdetail("A process of this instance learned of a new master; what L1 holds is read from it again.")));
+		lose_stream("A process of this instance learned of a new master.");
+		reported_down = false;
+		return true;
+	}
 	for (int i = 0; i < nstreams; i++)
 		if (call(&trackers[i], 1, ping, REPLY_STATUS, NULL, &reason) != CALL_OK)
 		{

@@ -18,7 +18,8 @@ use Time::HiRes qw(usleep);
 our @EXPORT =
   qw(redis_start redis_start_tls redis_start_sentinel redis_start_cluster_node
   redis_cluster_port redis_create_cluster redis_cluster_command redis_cluster_ok
-  redis_cluster_slot_map redis_cluster_failover redis_logs redis_kill redis_cli redis_dir %redis);
+  redis_cluster_slot_map redis_cluster_failover redis_logs redis_kill redis_cli redis_dir
+  redis_setup_failed redis_sentinel_master_port redis_sentinels_ready %redis);
 
 my $redis_dir = PostgreSQL::Test::Utils::tempdir_short;
 our %redis;    # name => { port, pid, extra, auth, tls }
@@ -250,6 +251,40 @@ sub redis_cli
 	  '>', \$out, '2>', \$err;
 	chomp $out;
 	return $out;
+}
+
+# Stops the test because the deployment did not do what its set-up asked,
+# which is no fault of cachext's: dies with "set-up: $what" and the end of
+# every Redis server's log.
+sub redis_setup_failed
+{
+	my ($what) = @_;
+	die "set-up: $what\n" . redis_logs(sort keys %redis);
+}
+
+# The port of the master Sentinel $name names for $service, or ''.
+sub redis_sentinel_master_port
+{
+	my ($name, $service) = @_;
+	my ($out) = redis_cli($name, 'SENTINEL', 'get-master-addr-by-name', $service);
+	return (split /\n/, $out)[1] // '';
+}
+
+# Waits (up to a minute each) until Sentinel $name sees a quorum for
+# $service and knows its replica on $replica_port; a set-up failure if not.
+sub redis_sentinels_ready
+{
+	my ($name, $service, $replica_port) = @_;
+	wait_for(60,
+		sub { redis_cli($name, 'SENTINEL', 'ckquorum', $service) =~ /^OK/ })
+	  or redis_setup_failed('the Sentinels do not see each other and the master');
+	wait_for(
+		60,
+		sub {
+			redis_cli($name, 'SENTINEL', 'replicas', $service) =~
+			  /$replica_port/;
+		}) or redis_setup_failed('the Sentinels do not know the replica');
+	return;
 }
 
 1;
