@@ -37,7 +37,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
-#include "cachext.h"
+#include "guc.h"
 #include "l2_journal.h"
 
 /* Bytes of each of the two buffers. */
