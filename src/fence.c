@@ -12,7 +12,7 @@
  *    partition for patterns and tags and for more than FENCE_ALL_L1_ABOVE
  *    keys, and removes their entries (remove_from_l1).
  *    Then Redis: this transaction's fence, named by its token, is placed
- *    in each key's bucket (l2_lease.c, "Fence buckets" and "Fence
+ *    in each key's bucket (l2_keys.c, "Fence buckets"; l2_commands.c, "Fence
  *    tokens"), expiring cachext.fence_timeout later, then the keys are
  *    unlinked; patterns and tags place the token's
  *    pattern fence, then patterns are unlinked with SCAN and tags' members
@@ -37,7 +37,7 @@
  *    refuse stores a moment longer.  Should it never run (the connection
  *    lost right after), the fences expire, and nothing old can be stored
  *    meanwhile or after: the placing bumped the buckets' sequences, and a
- *    lease read while a fence stood is fenced for good (l2_lease.c).  Neither layer
+ *    lease read while a fence stood is fenced for good (l2_commands.c).  Neither layer
  *    needs its keys removed again: nothing stored them under a lease while
  *    they were fenced.  Nothing here raises an
  *    ERROR: Redis' failures, and any error at all inside the Redis part,

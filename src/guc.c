@@ -37,7 +37,7 @@
 #include "utils/memutils.h"
 
 #include "guc.h"
-#include "l2_lease.h"
+#include "l2_keys.h"
 #include "redis_conn.h"
 #include "redis_route.h"
 #include "redis_url.h"
@@ -262,7 +262,7 @@ check_redis_url(char **newval, void **extra, GucSource source)
 static void
 assign_redis_url(const char *newval, void *extra)
 {
-	l2_lease_set_cluster(redis_url_is_cluster(newval));
+	l2_keys_set_cluster(redis_url_is_cluster(newval));
 }
 
 /*

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * l2.c
- *	  Redis (L2): the commands cachext sends, over this backend's
- *	  connection, and the per-backend circuit breaker.
+ *	  Redis (L2): running the commands cachext sends (l2_commands.c builds
+ *	  them), over this backend's connection, and the per-backend circuit
+ *	  breaker.
  *
  * Connection.  Each backend opens its own connection lazily, on its first
  * use of L2, and keeps it across transactions; its state lives in static
@@ -34,9 +35,9 @@
  * the sync worker replays as invalidations when the master changes (an
  * acknowledged change may not have reached the new master).
  *
- * Leases.  The keys and scripts of leases and load locks, and of the
- * writes that bump them (conditional writes, counters, TTLs, tags), are
- * built by l2_lease.c; this file runs them like every other command.
+ * Commands.  Every command and script is built by l2_commands.c, with
+ * the names of cachext's own keys from l2_keys.c; this file runs them and
+ * reads their replies.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -47,8 +48,9 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
-#include "l2.h"
 #include "keys.h"
+#include "l2.h"
+#include "l2_commands.h"
 #include "l2_journal.h"
 #include "l2_master.h"
 #include "l2_stats.h"
@@ -415,18 +417,9 @@ l2_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 			 L2Value *values)
 {
 	int			ncommands = nkeys + 1;
-	RedisCommand *commands = palloc(ncommands * sizeof(RedisCommand));
+	RedisCommand *commands = l2_commands_get_multi(nkeys, keys, key_lens);
 	RedisReply **replies = palloc(ncommands * sizeof(RedisReply *));
 
-	commands[0] = redis_command(nkeys + 1);
-	redis_command_arg_string(&commands[0], 0, nkeys == 1 ? "GET" : "MGET");
-	for (int i = 0; i < nkeys; i++)
-	{
-		redis_command_arg(&commands[0], i + 1, keys[i], key_lens[i]);
-		commands[i + 1] = redis_command(2);
-		redis_command_arg_string(&commands[i + 1], 0, "PTTL");
-		redis_command_arg(&commands[i + 1], 1, keys[i], key_lens[i]);
-	}
 	if (!connect_and_run(ncommands, commands, replies))
 		return false;
 
@@ -482,27 +475,13 @@ bool
 l2_set_multi(int nkeys, const char *const *keys, const int *key_lens,
 			 const char *const *values, const int *value_lens, int64 ttl_ms)
 {
-	int			per_key = 1 + L2_LEASE_BUMP_COMMANDS;
-	int			ncommands = per_key * nkeys;
+	int			ncommands = L2_COMMANDS_SET * nkeys;
 	RedisCommand *commands = palloc(ncommands * sizeof(RedisCommand));
 	RedisReply **replies = palloc(ncommands * sizeof(RedisReply *));
-	char	   *px = ttl_ms >= 0 ? psprintf(INT64_FORMAT, ttl_ms) : NULL;
 
 	for (int i = 0; i < nkeys; i++)
-	{
-		RedisCommand *set = &commands[per_key * i];
-
-		*set = redis_command(px ? 5 : 3);
-		redis_command_arg_string(set, 0, "SET");
-		redis_command_arg(set, 1, keys[i], key_lens[i]);
-		redis_command_arg(set, 2, values[i], value_lens[i]);
-		if (px)
-		{
-			redis_command_arg_string(set, 3, "PX");
-			redis_command_arg_string(set, 4, px);
-		}
-		l2_lease_bump_commands(set + 1, keys[i], key_lens[i]);
-	}
+		l2_commands_set(&commands[L2_COMMANDS_SET * i], keys[i], key_lens[i],
+						values[i], value_lens[i], ttl_ms);
 	if (!connect_and_run(ncommands, commands, replies))
 		return false;
 	redis_replies_free(replies, ncommands);
@@ -515,13 +494,10 @@ l2_set_multi(int nkeys, const char *const *keys, const int *key_lens,
 bool
 l2_unlink(const char *key, int key_len, bool *existed)
 {
-	RedisCommand commands[1 + L2_LEASE_BUMP_COMMANDS];
-	RedisReply *replies[1 + L2_LEASE_BUMP_COMMANDS];
+	RedisCommand commands[L2_COMMANDS_UNLINK];
+	RedisReply *replies[L2_COMMANDS_UNLINK];
 
-	commands[0] = redis_command(2);
-	redis_command_arg_string(&commands[0], 0, "UNLINK");
-	redis_command_arg(&commands[0], 1, key, key_len);
-	l2_lease_bump_commands(&commands[1], key, key_len);
+	l2_commands_unlink(commands, key, key_len);
 	if (!connect_and_run(lengthof(commands), commands, replies))
 		return false;
 	journal_change(L2_QUEUE_KEY, key, key_len);
@@ -532,7 +508,7 @@ l2_unlink(const char *key, int key_len, bool *existed)
 
 /*
  * Reads the Redis side of key's lease: its write sequence and the epoch of
- * pattern invalidations (created when missing: see l2_lease.c).
+ * pattern invalidations (created when missing: see l2_commands.c).
  */
 bool
 l2_read_lease(const char *key, int key_len, L2Lease *lease)
@@ -540,15 +516,15 @@ l2_read_lease(const char *key, int key_len, L2Lease *lease)
 	RedisReply *reply;
 	bool		ok;
 
-	if (!connect_and_run_one(l2_lease_read_command(key, key_len), &reply))
+	if (!connect_and_run_one(l2_commands_lease_read(key, key_len), &reply))
 		return false;
-	ok = l2_lease_take(reply, lease);
+	ok = l2_commands_take_lease(reply, lease);
 	redis_reply_free(reply);
 	return ok;
 }
 
 /*
- * Writes one key as write says (l2_lease_write_command's script): under a
+ * Writes one key as write says (l2_commands_write's script): under a
  * lease (refused while the key or the patterns are fenced) or not,
  * conditionally or not, with tags or not.  *stored says whether it wrote.
  */
@@ -557,7 +533,7 @@ l2_write(const L2Write *write, bool *stored)
 {
 	RedisReply *reply;
 
-	if (!connect_and_run_one(l2_lease_write_command(write), &reply))
+	if (!connect_and_run_one(l2_commands_write(write), &reply))
 		return false;
 	journal_change(L2_QUEUE_KEY, write->key, write->key_len);
 	*stored = reply->type == REPLY_INTEGER && reply->integer == 1;
@@ -583,7 +559,7 @@ is_pair_reply(RedisReply *reply, RedisReplyType second_type, const char *what)
 
 /*
  * INCRBY key by, creating it with expiry ttl_ms (< 0: none) when absent
- * (l2_lease.c's script).  Once Redis answered, *outcome says how it went:
+ * (l2_commands.c's script).  Once Redis answered, *outcome says how it went:
  * done (*result is the new value), or Redis refused a value that is not
  * an integer or an overflow.
  */
@@ -593,7 +569,7 @@ l2_incr(const char *key, int key_len, int64 by, int64 ttl_ms,
 {
 	RedisReply *reply;
 
-	if (!connect_and_run_one(l2_lease_incr_command(key, key_len, by, ttl_ms),
+	if (!connect_and_run_one(l2_commands_incr(key, key_len, by, ttl_ms),
 							 &reply))
 		return false;
 	journal_change(L2_QUEUE_KEY, key, key_len);
@@ -615,12 +591,9 @@ l2_incr(const char *key, int key_len, int64 by, int64 ttl_ms,
 bool
 l2_pttl(const char *key, int key_len, int64 *pttl_ms)
 {
-	RedisCommand cmd = redis_command(2);
 	RedisReply *reply;
 
-	redis_command_arg_string(&cmd, 0, "PTTL");
-	redis_command_arg(&cmd, 1, key, key_len);
-	if (!connect_and_run_one(cmd, &reply))
+	if (!connect_and_run_one(l2_commands_pttl(key, key_len), &reply))
 		return false;
 	*pttl_ms = reply->type == REPLY_INTEGER ? reply->integer : L2_MISSING;
 	redis_reply_free(reply);
@@ -629,14 +602,14 @@ l2_pttl(const char *key, int key_len, int64 *pttl_ms)
 
 /*
  * Gives key a new TTL (ttl_ms < 0: none) if Redis holds it, bumping its
- * write sequence (l2_lease.c's script); *existed says whether it did.
+ * write sequence (l2_commands.c's script); *existed says whether it did.
  */
 bool
 l2_expire(const char *key, int key_len, int64 ttl_ms, bool *existed)
 {
 	RedisReply *reply;
 
-	if (!connect_and_run_one(l2_lease_expire_command(key, key_len, ttl_ms),
+	if (!connect_and_run_one(l2_commands_expire(key, key_len, ttl_ms),
 							 &reply))
 		return false;
 	journal_change(L2_QUEUE_KEY, key, key_len);
@@ -646,7 +619,7 @@ l2_expire(const char *key, int key_len, int64 ttl_ms, bool *existed)
 }
 
 /*
- * Invalidates a tag (tag: namespace + tag) in one script (l2_lease.c's):
+ * Invalidates a tag (tag: namespace + tag) in one script (l2_commands.c's):
  * every member key unlinked, the member set deleted, the epoch bumped.
  * Sets *removed to the number of keys Redis held and *members to the
  * member keys (palloc'd, *nmembers of them, lengths in *member_lens), for
@@ -659,7 +632,7 @@ l2_invalidate_tag(const char *tag, int tag_len, int64 *removed,
 	RedisReply *reply;
 	RedisReply *keys;
 
-	if (!connect_and_run_one(l2_lease_tag_invalidate_command(tag, tag_len),
+	if (!connect_and_run_one(l2_commands_tag_invalidate(tag, tag_len),
 							 &reply))
 		return false;
 	journal_change(L2_QUEUE_TAG, tag, tag_len);
@@ -679,9 +652,6 @@ l2_invalidate_tag(const char *tag, int tag_len, int64 *removed,
 	return true;
 }
 
-/* How many keys one SCAN looks at (its COUNT): bounds each page's work. */
-#define SCAN_PAGE_KEYS "1000"
-
 /*
  * Unlinks every key matching a SCAN MATCH pattern on one master, one SCAN
  * page (COUNT SCAN_PAGE_KEYS) and one UNLINK at a time; never KEYS, which
@@ -695,18 +665,12 @@ unlink_matching_on(int master, const char *match, int match_len,
 
 	do
 	{
-		RedisCommand scan = redis_command(6);
+		RedisCommand scan = l2_commands_scan(cursor, match, match_len);
 		RedisReply *page;
 		RedisReply *keys;
 		char	   *reason;
 		RedisConnResult result;
 
-		redis_command_arg_string(&scan, 0, "SCAN");
-		redis_command_arg_string(&scan, 1, cursor);
-		redis_command_arg_string(&scan, 2, "MATCH");
-		redis_command_arg(&scan, 3, match, match_len);
-		redis_command_arg_string(&scan, 4, "COUNT");
-		redis_command_arg_string(&scan, 5, SCAN_PAGE_KEYS);
 		result = redis_route_exchange_on(redis, master, 1, &scan, &page,
 										 &reason);
 		if (result != REDIS_CONN_OK)
@@ -728,42 +692,18 @@ unlink_matching_on(int master, const char *match, int match_len,
 		keys = page->element[1];
 		if (keys->elements > 0)
 		{
-			/*
-			 * Two UNLINKs in one round trip: cache entries, which are
-			 * counted, and cachext's own keys (write sequences and load
-			 * locks, which contain a NUL), which are not.  Fences stay:
-			 * they belong to transactions still committing; so do tags'
-			 * member sets, which name keys outside the pattern.
-			 */
-			RedisCommand unlink[2] = {redis_command(keys->elements + 1),
-			redis_command(keys->elements + 1)};
-			RedisReply *counts[2];
-			int			n[2] = {1, 1};
-			int			ncommands;
+			RedisCommand unlink[L2_COMMANDS_PAGE_UNLINKS];
+			RedisReply *counts[L2_COMMANDS_PAGE_UNLINKS];
+			bool		first_counts;
+			int			ncommands = l2_commands_unlink_page(keys, unlink,
+															&first_counts);
 
-			for (int c = 0; c < 2; c++)
-				redis_command_arg_string(&unlink[c], 0, "UNLINK");
-			for (size_t i = 0; i < keys->elements; i++)
-			{
-				RedisReply *k = keys->element[i];
-				int			c = memchr(k->str, '\0', k->len) != NULL;
-
-				if (c == 1 && (l2_lease_is_fence_key(k->str, k->len) ||
-							   l2_lease_is_tag_key(k->str, k->len)))
-					continue;
-				redis_command_arg(&unlink[c], n[c]++, k->str, k->len);
-			}
-			unlink[0].argc = n[0];
-			unlink[1].argc = n[1];
-			ncommands = (n[0] > 1) + (n[1] > 1);
-			if (n[0] == 1)
-				unlink[0] = unlink[1];	/* no cache entry on this page */
 			if (ncommands > 0 && !connect_and_run(ncommands, unlink, counts))
 			{
 				redis_reply_free(page);
 				return false;
 			}
-			if (n[0] > 1 && counts[0]->type == REPLY_INTEGER)
+			if (first_counts && counts[0]->type == REPLY_INTEGER)
 				*removed += counts[0]->integer;
 			redis_replies_free(counts, ncommands);
 		}
@@ -782,7 +722,7 @@ bool
 l2_unlink_matching(const char *match, int match_len, int64 *removed)
 {
 	int			nbumps;
-	RedisCommand *bumps = l2_lease_epoch_bump_commands(&nbumps);
+	RedisCommand *bumps = l2_commands_epoch_bumps(&nbumps);
 	RedisReply **bumped = palloc(nbumps * sizeof(RedisReply *));
 	int			masters[REDIS_ROUTE_MAX_MASTERS];
 	int			nmasters;
@@ -801,7 +741,7 @@ l2_unlink_matching(const char *match, int match_len, int64 *removed)
 
 /*
  * Places or lifts the fences of a transaction (token) on nkeys cache keys'
- * buckets (step; see l2_lease_fence_commands), unlinking the keys too when
+ * buckets (step; see l2_commands_fence), unlinking the keys too when
  * unlink is set, the fences first, in round trips of about
  * L2_FENCE_ROUND_ARGS arguments, each ending where the commands that must
  * be answered first do.  True when Redis took every command; *removed
@@ -817,7 +757,7 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 	int			ncommands;
 	int			nscripts;
 	int			nfirst;
-	RedisCommand *commands = l2_lease_fence_commands(nkeys, keys, key_lens,
+	RedisCommand *commands = l2_commands_fence(nkeys, keys, key_lens,
 													 step, token, unlink,
 													 fence_ttl_ms, &ncommands,
 													 &nscripts, &nfirst);
@@ -855,7 +795,7 @@ l2_fence_keys(int nkeys, const char *const *keys, const int *key_lens,
 
 /*
  * Sends the lift of a transaction's (token) fences on nkeys cache keys'
- * buckets without waiting for Redis' answer (l2_lease_lift_command: the
+ * buckets without waiting for Redis' answer (l2_commands_lift: the
  * script unlinks the keys again itself should a fence be gone), so that a
  * commit does not wait a round trip for it; the next exchange on the
  * connection reads the answer.  *sent is false where that cannot be done
@@ -876,7 +816,7 @@ l2_fence_lift_unanswered(int nkeys, const char *const *keys,
 		return true;
 	if (!l2_is_configured() || !ensure_connected())
 		return false;
-	cmd = l2_lease_lift_command(nkeys, keys, key_lens, token, fence_ttl_ms);
+	cmd = l2_commands_lift(nkeys, keys, key_lens, token, fence_ttl_ms);
 	*sent = redis_route_send(redis, 1, &cmd, &result, &reason);
 	if (!*sent && reason != NULL)
 	{
@@ -888,7 +828,7 @@ l2_fence_lift_unanswered(int nkeys, const char *const *keys,
 
 /*
  * Places or lifts the fence of a transaction's (token) pattern
- * invalidations (step; see l2_lease_pattern_fence_commands: in a cluster,
+ * invalidations (step; see l2_commands_pattern_fence: in a cluster,
  * every slot's).  *lost says whether a lifted fence was no longer
  * standing somewhere.
  */
@@ -897,7 +837,7 @@ l2_fence_patterns(L2FenceStep step, const char *token, int64 fence_ttl_ms,
 				  bool *lost)
 {
 	int			nscripts;
-	RedisCommand *scripts = l2_lease_pattern_fence_commands(step, token,
+	RedisCommand *scripts = l2_commands_pattern_fence(step, token,
 															fence_ttl_ms,
 															&nscripts);
 	RedisReply **replies = palloc(nscripts * sizeof(RedisReply *));
@@ -921,7 +861,7 @@ l2_lock(const char *key, int key_len, const char *token, int64 ttl_ms,
 {
 	RedisReply *reply;
 
-	if (!connect_and_run_one(l2_lease_lock_command(key, key_len, token, ttl_ms),
+	if (!connect_and_run_one(l2_commands_lock(key, key_len, token, ttl_ms),
 							 &reply))
 		return false;
 	*acquired = reply->type == REPLY_STATUS;
@@ -935,7 +875,7 @@ l2_unlock(const char *key, int key_len, const char *token)
 {
 	RedisReply *reply;
 
-	if (!connect_and_run_one(l2_lease_unlock_command(key, key_len, token),
+	if (!connect_and_run_one(l2_commands_unlock(key, key_len, token),
 							 &reply))
 		return false;
 	redis_reply_free(reply);

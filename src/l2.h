@@ -16,7 +16,7 @@
 
 #include "postgres.h"
 
-#include "l2_lease.h"
+#include "l2_types.h"
 
 /*
  * PTTL's answer for a missing key; for a key without expiry it answers

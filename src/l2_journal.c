@@ -156,7 +156,8 @@ l2_journal_add(L2QueueKind kind, const char *namespace, int namespace_len,
 
 /* Queues a whole-namespace invalidation of namespace, once per namespace. */
 static void
-queue_namespace(List **queued, const char *namespace, int namespace_len)
+queue_namespace(List **queued, const char *namespace, int namespace_len,
+				L2JournalRequeue requeue)
 {
 	ListCell   *lc;
 	char	   *copy;
@@ -167,16 +168,18 @@ queue_namespace(List **queued, const char *namespace, int namespace_len)
 			return;
 	copy = pnstrdup(namespace, namespace_len);
 	*queued = lappend(*queued, copy);
-	l2_queue_add(L2_QUEUE_NAMESPACE, copy, namespace_len, "", 0);
+	requeue(L2_QUEUE_NAMESPACE, copy, namespace_len, "", 0);
 }
 
 /*
- * The master changed: queues an invalidation of everything the journal
- * holds from the last L2_JOURNAL_WINDOW_MS (every namespace it knows of,
- * if entries of that window were dropped), for the new master.
+ * The master changed: queues (requeue: l2_queue_add, which the caller
+ * passes, so that the journal does not depend on the queue that replays
+ * through l2.c) an invalidation of everything the journal holds from the
+ * last L2_JOURNAL_WINDOW_MS (every namespace it knows of, if entries of
+ * that window were dropped), for the new master.
  */
 void
-l2_journal_requeue(void)
+l2_journal_requeue(L2JournalRequeue requeue)
 {
 	TimestampTz since = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													-L2_JOURNAL_WINDOW_MS);
@@ -216,10 +219,11 @@ l2_journal_requeue(void)
 			JournalEntry *entry = (JournalEntry *) (copy + pos);
 
 			queue_namespace(&queued, (char *) entry + sizeof(JournalEntry),
-							entry->namespace_len);
+							entry->namespace_len, requeue);
 			pos += entry_size(entry->namespace_len, entry->item_len);
 		}
-		queue_namespace(&queued, cachext_namespace, strlen(cachext_namespace));
+		queue_namespace(&queued, cachext_namespace, strlen(cachext_namespace),
+						requeue);
 		ereport(WARNING,
 				(errmsg("cachext invalidates whole namespaces in the new Redis master"),
 				 errdetail("Redis' master changed, and this instance changed more keys in the last %d s than its journal holds; the old master may have lost some of those changes before the new one received them.",
@@ -231,8 +235,8 @@ l2_journal_requeue(void)
 		JournalEntry *entry = (JournalEntry *) (copy + pos);
 		const char *namespace = (char *) entry + sizeof(JournalEntry);
 
-		l2_queue_add(entry->kind, namespace, entry->namespace_len,
-					 namespace + entry->namespace_len, entry->item_len);
+		requeue(entry->kind, namespace, entry->namespace_len,
+				namespace + entry->namespace_len, entry->item_len);
 		nentries++;
 		pos += entry_size(entry->namespace_len, entry->item_len);
 	}

@@ -9,7 +9,7 @@
 
 #include "postgres.h"
 
-#include "l2_queue.h"
+#include "l2_types.h"
 
 extern Size l2_journal_shmem_size(void);
 extern void l2_journal_shmem_request(void);
@@ -18,6 +18,11 @@ extern void l2_journal_shmem_startup(void);
 extern void l2_journal_add(L2QueueKind kind, const char *namespace,
 						   int namespace_len, const char *item,
 						   int item_len);
-extern void l2_journal_requeue(void);
+/* Where l2_journal_requeue sends each change: the queue's l2_queue_add. */
+typedef void (*L2JournalRequeue) (L2QueueKind kind, const char *namespace,
+								  int namespace_len, const char *item,
+								  int item_len);
+
+extern void l2_journal_requeue(L2JournalRequeue requeue);
 
 #endif							/* CACHEXT_L2_JOURNAL_H */

@@ -9,13 +9,8 @@
 
 #include "postgres.h"
 
-typedef enum L2QueueKind
-{
-	L2_QUEUE_KEY,				/* UNLINK namespace + item */
-	L2_QUEUE_PATTERN,			/* SCAN MATCH escaped namespace + item, UNLINK */
-	L2_QUEUE_TAG,				/* the keys of tag item in namespace */
-	L2_QUEUE_NAMESPACE			/* the whole namespace (after an overflow) */
-} L2QueueKind;
+#include "l2_types.h"
+
 
 extern void l2_queue_shmem_request(void);
 extern void l2_queue_shmem_startup(void);

@@ -37,7 +37,7 @@
  * one pipeline per node, and their answers put back together: MGET's
  * values in the caller's order, UNLINK's and DEL's counts summed.  An
  * EVAL is routed by its first key; the caller makes sure its other keys
- * share that slot (l2_lease.c's slot tags).  SCAN has no key: the caller
+ * share that slot (l2_keys.c's slot tags).  SCAN has no key: the caller
  * sends it to every master with redis_cluster_exchange_on.
  *
  * Memory.  A RedisCluster, its nodes' targets and the map live in a

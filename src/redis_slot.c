@@ -13,7 +13,7 @@
  *
  * Slot tags.  redis_slot_tag names, for each slot, a short alphanumeric
  * string that hashes to it, so that cachext's own keys can be put in a
- * given slot with "{<tag>}" (l2_lease.c: a data key's write sequence and
+ * given slot with "{<tag>}" (l2_keys.c: a data key's write sequence and
  * load lock, and each slot's epoch).  The table is found once per process
  * by trying strings in order, the same on every machine.
  *
@@ -60,7 +60,7 @@ fill_crc16_table(void)
 
 /*
  * CRC16 (XMODEM) of buf, a byte at a time: a bulk commit hashes every key
- * it fences (l2_lease.c), so the per-bit loop showed in its profile.
+ * it fences (l2_commands.c), so the per-bit loop showed in its profile.
  */
 uint16_t
 redis_slot_crc16(const char *buf, size_t len)

@@ -123,6 +123,7 @@
 #include "l2.h"
 #include "l2_journal.h"
 #include "l2_master.h"
+#include "l2_queue.h"
 #include "l2_stats.h"
 #include "layers.h"
 #include "redis_route.h"
@@ -466,7 +467,7 @@ start_stream(const char *url, char **reason)
 		NULL;
 
 	if (started_before && started_generation != followed_master.generation)
-		l2_journal_requeue();
+		l2_journal_requeue(l2_queue_add);
 	started_before = true;
 	started_generation = followed_master.generation;
 

@@ -1,98 +1,59 @@
 /*-------------------------------------------------------------------------
- * l2_lease.c
- *	  The Redis side of leases and load locks: cachext's own keys beside a
- *	  cache key, and the commands and scripts that read and compare them.
+ * l2_commands.c
+ *	  Every command and script cachext sends to Redis, built here and only
+ *	  here: reads, writes and invalidations of cache keys with the write
+ *	  sequences they bump, leases and load locks, tags, and the fences of
+ *	  committing transactions.  l2.c runs them; l2_keys.c names the keys
+ *	  beside the cache keys that they read and write.
  *
- * Keys.  Each own key is the cache key, a NUL, then a suffix.  No text key
- * contains a NUL, so no cache entry can collide with them.  "<key>\0seq"
- * is the key's write sequence, the Redis side of a lease: every write and
- * single-key invalidation of the key increments it, and it expires after
- * an hour idle.  "<key>\0load" is the key's load lock.  "\0cachext:epoch"
- * counts every pattern invalidation, tag invalidation and clear, of any
- * prefix.  "<namespace><tag>\0tag" is a tag's member set (see
- * l2_lease_write_command).  "\0cachext:fences" holds the fences of the
- * committing transactions that fence patterns, of any prefix (fence.c).
+ * Fence tokens.  A fences key (l2_keys.c: a bucket's, the patterns') is a
+ * sorted set: each member is one transaction's token, scored by the moment
+ * (Redis' clock, TIME) its fence expires, cachext.fence_timeout after it
+ * was placed; a fence stands while its score is in the future.  So no
+ * transaction's fence outlives its own timeout whatever others place
+ * beside it (a shared counter whose expiry every placing pushed back could
+ * stand forever on a busy table, and one left behind by a lost lift
+ * refused every store until the writes stopped); placing or lifting twice
+ * (a script sent again) changes nothing; and a lift that finds its token
+ * gone or expired (timed out, evicted under maxmemory, FLUSHDB) says so,
+ * so its caller invalidates again what a load may have stored meanwhile.
+ * Expired members are trimmed at each placing, and the set expires with
+ * its last member.  While a bucket or the patterns have a fence standing,
+ * no store under a lease of the keys they cover succeeds (the other keys
+ * of a fenced bucket only miss their store meanwhile, never serve
+ * anything old).
  *
- * Fence buckets.  A committing transaction fences its keys by bucket, not
- * one by one, so that a commit of 100 000 keys costs Redis one UNLINK per
- * key and a few writes per bucket, not several writes per key (each of
- * them also announced to every tracking client).  A key's bucket is its
- * hash slot (redis_slot_of_key), on a single node modulo
- * L2_SINGLE_NODE_BUCKETS.  Bucket b has fences, "{<tag of b>}\0cachext:
- * bucket-fences", the committing transactions that fence a key of b, and a
- * sequence, "{<tag of b>}\0cachext:bucket-seq", part of every lease of b's
- * keys and bumped when a fence is lifted.  While a bucket or the patterns
- * have a fence standing, no store under a lease of the keys they cover
- * succeeds (the other keys of a fenced bucket only miss their store
- * meanwhile, never serve anything old).
- *
- * Fence tokens.  A fences key is a sorted set: each member is one
- * transaction's token, scored by the moment (Redis' clock, TIME) its fence
- * expires, cachext.fence_timeout after it was placed; a fence stands while
- * its score is in the future.  So no transaction's fence outlives its own
- * timeout whatever others place beside it (a shared counter whose expiry
- * every placing pushed back could stand forever on a busy table, and one
- * left behind by a lost lift refused every store until the writes
- * stopped); placing or lifting twice (a script sent again) changes
- * nothing; and a lift that finds its token gone or expired (timed out,
- * evicted under maxmemory, FLUSHDB) says so, so its caller invalidates
- * again what a load may have stored meanwhile.  Expired members are
- * trimmed at each placing, and the set expires with its last member.
- *
- * Cluster.  Behind a redis-cluster:// URL every key an EVAL touches must be
- * in one hash slot, and a cluster has no single place for the epoch.  So
- * there (l2_lease_set_cluster) each own key starts with "{<tag>}", the tag
- * of the cache key's slot (redis_slot_tag), which puts it in the cache
- * key's slot while the cache key itself stays as it is, readable by any
- * client: "{<tag>}<key>\0seq", "{<tag>}<key>\0load", and a bucket is a
- * slot, so its keys share the slot of the cache keys it covers.  The epoch and the pattern
- * fence are one per slot, "{<tag>}\0cachext:epoch" and
- * "{<tag>}\0cachext:fence", and a pattern invalidation, a clear or a
- * pattern fence touches all 16384 of them (a pipeline per master).  A single node keeps
- * the names above, so instances of an earlier version sharing it agree.
- *
- * Scripts.  A lease read creates a missing sequence (the key's or its
+ * Leases.  A lease read creates a missing sequence (the key's or its
  * bucket's) or epoch with a random value, and notes whether a fence of the
  * key's bucket or of the patterns stands: a lease read then is fenced and
  * never stores (the row its load reads may be older than a commit about to
  * become visible), however the fence ends, lifted or expired.  A store
- * under a lease compares the sequences and the epoch and
- * sets the value in one EVAL, so no invalidation can slip between the
- * check and the SET, and a counter missing at the store never validates
- * the lease (LEASE_STILL_VALID); an unlock deletes the lock only if it
- * still holds our token, so a lock that expired and was taken by someone else is never
- * released by us.
+ * under a lease compares the sequences and the epoch and sets the value in
+ * one EVAL, so no invalidation can slip between the check and the SET,
+ * and a counter missing at the store never validates the lease
+ * (LEASE_STILL_VALID); an unlock deletes the lock only if it still holds
+ * our token, so a lock that expired and was taken by someone else is
+ * never released by us.
  *
  * This file builds commands in the caller's memory context and never
- * talks to Redis itself (l2.c runs what it builds); its one state is this
- * process' naming mode, set by cachext.redis_url's assign hook (l2.c), so
- * there is no locking.
+ * talks to Redis itself; it has no state.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "utils/timestamp.h"
 
-#include "l2_lease.h"
-#include "redis_slot.h"
-
-#define L2_SEQ_SUFFIX		"\0seq"
-#define L2_LOCK_SUFFIX		"\0load"
-#define L2_TAG_SUFFIX		"\0tag"
+#include "l2_commands.h"
+#include "l2_keys.h"
 
 /*
  * How long a tag's member outlives its key's expiry: member sets are
  * scored by PostgreSQL's clock and expire by Redis', which may differ.
  */
 #define L2_TAG_GRACE_MS		60000
-#define L2_SEQ_TTL_MS		"3600000"
-#define L2_EPOCH_KEY		"\0cachext:epoch"
-#define L2_PATTERN_FENCE_KEY "\0cachext:fences"
-#define L2_BUCKET_FENCE_KEY	"\0cachext:bucket-fences"
-#define L2_BUCKET_SEQ_KEY	"\0cachext:bucket-seq"
 
-/* Fence buckets of a single node (a cluster has one per slot). */
-#define L2_SINGLE_NODE_BUCKETS 1024
+/* How long a write sequence lives idle. */
+#define L2_SEQ_TTL_MS		"3600000"
 
 /* Most keys one UNLINK of a fence script names (Lua's unpack has a limit). */
 #define L2_FENCE_UNLINK_CHUNK 500
@@ -112,164 +73,16 @@
 /* ARGV of the fence scripts for each L2FenceStep. */
 static const char *const fence_step_arg[] = {"place", "lift", "none"};
 
-/* Are own keys named for a cluster (in their cache key's slot)? */
-static bool cluster_keys = false;
-
-/* Names own keys for a cluster (true) or a single node, from now on. */
-void
-l2_lease_set_cluster(bool cluster)
-{
-	cluster_keys = cluster;
-}
-
-/* "{<tag of slot>}" followed by suffix, palloc'd; *len is its length. */
-static char *
-slot_key(int slot, const char *key, int key_len, const char *suffix,
-		 int suffix_len, int *len)
-{
-	const char *tag = redis_slot_tag(slot);
-	int			tag_len = strlen(tag);
-	char	   *own = palloc(tag_len + 2 + key_len + suffix_len);
-
-	own[0] = '{';
-	memcpy(own + 1, tag, tag_len);
-	own[tag_len + 1] = '}';
-	memcpy(own + tag_len + 2, key, key_len);
-	memcpy(own + tag_len + 2 + key_len, suffix, suffix_len);
-	*len = tag_len + 2 + key_len + suffix_len;
-	return own;
-}
-
 /*
- * An instance-wide key (the epoch, the pattern fence) as a lease on key
- * sees it: the one key, or in a cluster its copy in key's slot.
+ * Sets commands[0..2) to INCR and PEXPIRE of the key's write sequence,
+ * sent with every write of the key so that a load begun before the write
+ * does not overwrite it.
  */
-static const char *
-shared_key(const char *key, int key_len, const char *name, int name_len,
-		   int *len)
-{
-	if (cluster_keys)
-		return slot_key(redis_slot_of_key(key, key_len), "", 0, name,
-						name_len, len);
-	*len = name_len;
-	return name;
-}
-
-/* How many copies of each instance-wide key there are: one per slot in a cluster. */
-static int
-shared_key_copies(void)
-{
-	return cluster_keys ? REDIS_CLUSTER_SLOTS : 1;
-}
-
-/* Copy i (of shared_key_copies) of an instance-wide key. */
-static const char *
-shared_key_copy(int i, const char *name, int name_len, int *len)
-{
-	if (cluster_keys)
-		return slot_key(i, "", 0, name, name_len, len);
-	*len = name_len;
-	return name;
-}
-
-/*
- * key followed by suffix (in a cluster, after its slot's tag), palloc'd;
- * *len is its length.
- */
-static char *
-own_key(const char *key, int key_len, const char *suffix, int suffix_len,
-		int *len)
-{
-	char	   *own;
-
-	if (cluster_keys)
-		return slot_key(redis_slot_of_key(key, key_len), key, key_len,
-						suffix, suffix_len, len);
-	own = palloc(key_len + suffix_len);
-
-	memcpy(own, key, key_len);
-	memcpy(own + key_len, suffix, suffix_len);
-	*len = key_len + suffix_len;
-	return own;
-}
-
-/* Does the Redis key (as SCAN returns it) end with suffix? */
-static bool
-ends_with(const char *key, size_t len, const char *suffix, size_t suffix_len)
-{
-	return len >= suffix_len &&
-		memcmp(key + len - suffix_len, suffix, suffix_len) == 0;
-}
-
-/* The key's write sequence, "<key>\0seq". */
-static char *
-seq_key(const char *key, int key_len, int *len)
-{
-	return own_key(key, key_len, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1, len);
-}
-
-/* The fence bucket of a cache key (full key): see "Fence buckets" above. */
-static int
-fence_bucket(const char *key, int key_len)
-{
-	int			slot = redis_slot_of_key(key, key_len);
-
-	return cluster_keys ? slot : slot % L2_SINGLE_NODE_BUCKETS;
-}
-
-/* Bucket b's own key name (L2_BUCKET_FENCE_KEY or L2_BUCKET_SEQ_KEY). */
-static char *
-bucket_key(int bucket, const char *name, int name_len, int *len)
-{
-	return slot_key(bucket, "", 0, name, name_len, len);
-}
-
-/* Is this Redis key (as SCAN returns it) a fence, of a bucket or of patterns? */
-bool
-l2_lease_is_fence_key(const char *key, size_t len)
-{
-	return ends_with(key, len, L2_BUCKET_FENCE_KEY,
-					 sizeof(L2_BUCKET_FENCE_KEY) - 1) ||
-		ends_with(key, len, L2_PATTERN_FENCE_KEY,
-				  sizeof(L2_PATTERN_FENCE_KEY) - 1);
-}
-
-/* The key's load lock, "<key>\0load". */
-static char *
-lock_key(const char *key, int key_len, int *len)
-{
-	return own_key(key, key_len, L2_LOCK_SUFFIX, sizeof(L2_LOCK_SUFFIX) - 1,
-				   len);
-}
-
-/* A tag's member set, "<namespace><tag>\0tag" (tag: namespace + tag). */
-static char *
-tag_key(const char *tag, int tag_len, int *len)
-{
-	return own_key(tag, tag_len, L2_TAG_SUFFIX, sizeof(L2_TAG_SUFFIX) - 1, len);
-}
-
-/*
- * Is this Redis key a tag's member set?  A pattern invalidation or clear
- * leaves those: they name keys outside the pattern, which a later
- * invalidation of the tag must still find.
- */
-bool
-l2_lease_is_tag_key(const char *key, size_t len)
-{
-	return ends_with(key, len, L2_TAG_SUFFIX, sizeof(L2_TAG_SUFFIX) - 1);
-}
-
-/*
- * Sets commands[0..L2_LEASE_BUMP_COMMANDS) to INCR and PEXPIRE of the
- * key's write sequence, sent with every write of the key so that a load
- * begun before the write does not overwrite it.
- */
-void
-l2_lease_bump_commands(RedisCommand *commands, const char *key, int key_len)
+static void
+bump_commands(RedisCommand *commands, const char *key, int key_len)
 {
 	int			seq_len;
-	char	   *seq = seq_key(key, key_len, &seq_len);
+	char	   *seq = l2_keys_seq(key, key_len, &seq_len);
 
 	commands[0] = redis_command(2);
 	redis_command_arg_string(&commands[0], 0, "INCR");
@@ -281,20 +94,147 @@ l2_lease_bump_commands(RedisCommand *commands, const char *key, int key_len)
 }
 
 /*
+ * GET (one key) or MGET of nkeys keys, then a PTTL per key, so that a
+ * promotion keeps Redis' remaining TTL: nkeys + 1 commands.
+ */
+RedisCommand *
+l2_commands_get_multi(int nkeys, const char *const *keys, const int *key_lens)
+{
+	RedisCommand *commands = palloc((nkeys + 1) * sizeof(RedisCommand));
+
+	commands[0] = redis_command(nkeys + 1);
+	redis_command_arg_string(&commands[0], 0, nkeys == 1 ? "GET" : "MGET");
+	for (int i = 0; i < nkeys; i++)
+	{
+		redis_command_arg(&commands[0], i + 1, keys[i], key_lens[i]);
+		commands[i + 1] = redis_command(2);
+		redis_command_arg_string(&commands[i + 1], 0, "PTTL");
+		redis_command_arg(&commands[i + 1], 1, keys[i], key_lens[i]);
+	}
+	return commands;
+}
+
+/*
+ * Sets commands[0..L2_COMMANDS_SET) to SET key value (PX ttl_ms, unless
+ * ttl_ms < 0: no expiry) and the bump of the key's write sequence.
+ */
+void
+l2_commands_set(RedisCommand *commands, const char *key, int key_len,
+				const char *value, int value_len, int64 ttl_ms)
+{
+	RedisCommand *set = &commands[0];
+
+	StaticAssertStmt(L2_COMMANDS_SET == 3, "SET and the two of the bump");
+	*set = redis_command(ttl_ms >= 0 ? 5 : 3);
+	redis_command_arg_string(set, 0, "SET");
+	redis_command_arg(set, 1, key, key_len);
+	redis_command_arg(set, 2, value, value_len);
+	if (ttl_ms >= 0)
+	{
+		redis_command_arg_string(set, 3, "PX");
+		redis_command_arg_string(set, 4, psprintf(INT64_FORMAT, ttl_ms));
+	}
+	bump_commands(commands + 1, key, key_len);
+}
+
+/*
+ * Sets commands[0..L2_COMMANDS_UNLINK) to UNLINK key and the bump of its
+ * write sequence.
+ */
+void
+l2_commands_unlink(RedisCommand *commands, const char *key, int key_len)
+{
+	StaticAssertStmt(L2_COMMANDS_UNLINK == 3, "UNLINK and the two of the bump");
+	commands[0] = redis_command(2);
+	redis_command_arg_string(&commands[0], 0, "UNLINK");
+	redis_command_arg(&commands[0], 1, key, key_len);
+	bump_commands(commands + 1, key, key_len);
+}
+
+/* PTTL key. */
+RedisCommand
+l2_commands_pttl(const char *key, int key_len)
+{
+	RedisCommand cmd = redis_command(2);
+
+	redis_command_arg_string(&cmd, 0, "PTTL");
+	redis_command_arg(&cmd, 1, key, key_len);
+	return cmd;
+}
+
+/* How many keys one SCAN looks at (its COUNT): bounds each page's work. */
+#define SCAN_PAGE_KEYS "1000"
+
+/*
+ * SCAN cursor MATCH match COUNT SCAN_PAGE_KEYS: one page of a pattern
+ * invalidation (never KEYS, which blocks Redis).
+ */
+RedisCommand
+l2_commands_scan(const char *cursor, const char *match, int match_len)
+{
+	RedisCommand cmd = redis_command(6);
+
+	redis_command_arg_string(&cmd, 0, "SCAN");
+	redis_command_arg_string(&cmd, 1, cursor);
+	redis_command_arg_string(&cmd, 2, "MATCH");
+	redis_command_arg(&cmd, 3, match, match_len);
+	redis_command_arg_string(&cmd, 4, "COUNT");
+	redis_command_arg_string(&cmd, 5, SCAN_PAGE_KEYS);
+	return cmd;
+}
+
+/*
+ * The UNLINKs of the keys of a SCAN page (an array reply), into unlink[]
+ * (L2_COMMANDS_PAGE_UNLINKS long); returns how many.  Two in one round
+ * trip: cache entries, which are counted (*first_counts: the first one
+ * unlinks them), and cachext's own keys (write sequences and load locks,
+ * which contain a NUL), which are not.  Fences stay: they belong to
+ * transactions still committing; so do tags' member sets, which name keys
+ * outside the pattern.
+ */
+int
+l2_commands_unlink_page(const RedisReply *keys, RedisCommand *unlink,
+						bool *first_counts)
+{
+	int			n[2] = {1, 1};
+
+	for (int c = 0; c < 2; c++)
+	{
+		unlink[c] = redis_command(keys->elements + 1);
+		redis_command_arg_string(&unlink[c], 0, "UNLINK");
+	}
+	for (size_t i = 0; i < keys->elements; i++)
+	{
+		RedisReply *k = keys->element[i];
+		int			c = memchr(k->str, '\0', k->len) != NULL;
+
+		if (c == 1 && (l2_keys_is_fence(k->str, k->len) ||
+					   l2_keys_is_tag(k->str, k->len)))
+			continue;
+		redis_command_arg(&unlink[c], n[c]++, k->str, k->len);
+	}
+	unlink[0].argc = n[0];
+	unlink[1].argc = n[1];
+	*first_counts = n[0] > 1;
+	if (n[0] == 1)
+		unlink[0] = unlink[1];	/* no cache entry on this page */
+	return (n[0] > 1) + (n[1] > 1);
+}
+
+/*
  * INCRs of the epoch (in a cluster, of every slot's), so that loads begun
  * before a pattern invalidation fail; *ncommands says how many.
  */
 RedisCommand *
-l2_lease_epoch_bump_commands(int *ncommands)
+l2_commands_epoch_bumps(int *ncommands)
 {
-	int			n = shared_key_copies();
+	int			n = l2_keys_shared_copies();
 	RedisCommand *commands = palloc(n * sizeof(RedisCommand));
 
 	for (int i = 0; i < n; i++)
 	{
 		int			len;
-		const char *epoch = shared_key_copy(i, L2_EPOCH_KEY,
-											sizeof(L2_EPOCH_KEY) - 1, &len);
+		const char *epoch = l2_keys_epoch_copy(i, &len);
 
 		commands[i] = redis_command(2);
 		redis_command_arg_string(&commands[i], 0, "INCR");
@@ -330,28 +270,22 @@ random_counter_start(void)
  * patterns stands (FENCE_STANDS), else 0.
  */
 RedisCommand
-l2_lease_read_command(const char *key, int key_len)
+l2_commands_lease_read(const char *key, int key_len)
 {
 	RedisCommand cmd = redis_command(11);
 	int			seq_len;
-	char	   *seq = seq_key(key, key_len, &seq_len);
+	char	   *seq = l2_keys_seq(key, key_len, &seq_len);
 	int			epoch_len;
-	const char *epoch = shared_key(key, key_len, L2_EPOCH_KEY,
-								   sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
+	const char *epoch = l2_keys_epoch(key, key_len, &epoch_len);
 	int			bucket_seq_len;
-	char	   *bucket_seq = bucket_key(fence_bucket(key, key_len),
-										L2_BUCKET_SEQ_KEY,
-										sizeof(L2_BUCKET_SEQ_KEY) - 1,
+	char	   *bucket_seq = l2_keys_bucket_seq(l2_keys_bucket(key, key_len),
 										&bucket_seq_len);
 	int			fences_len;
-	char	   *fences = bucket_key(fence_bucket(key, key_len),
-									L2_BUCKET_FENCE_KEY,
-									sizeof(L2_BUCKET_FENCE_KEY) - 1,
-									&fences_len);
+	char	   *fences = l2_keys_bucket_fences(l2_keys_bucket(key, key_len),
+											   &fences_len);
 	int			pattern_fences_len;
-	const char *pattern_fences = shared_key(key, key_len, L2_PATTERN_FENCE_KEY,
-											sizeof(L2_PATTERN_FENCE_KEY) - 1,
-											&pattern_fences_len);
+	const char *pattern_fences = l2_keys_pattern_fences(key, key_len,
+														&pattern_fences_len);
 	int			a = 0;
 
 	redis_command_arg_string(&cmd, a++, "EVAL");
@@ -377,9 +311,9 @@ l2_lease_read_command(const char *key, int key_len)
 	return cmd;
 }
 
-/* Reads the answer to l2_lease_read_command; false if it is not one. */
+/* Reads the answer to l2_commands_lease_read; false if it is not one. */
 bool
-l2_lease_take(const RedisReply *reply, L2Lease *lease)
+l2_commands_take_lease(const RedisReply *reply, L2Lease *lease)
 {
 	if (reply->type != REPLY_ARRAY || reply->elements != 4 ||
 		reply->element[3]->type != REPLY_INTEGER)
@@ -422,7 +356,7 @@ unix_ms_now(void)
 	"seq == ARGV[2] and epoch == ARGV[3] and bucket_seq == ARGV[10] "
 
 /*
- * The script of l2_lease_write_command.  KEYS: the key, its write
+ * The script of l2_commands_write.  KEYS: the key, its write
  * sequence, the epoch, its bucket's fences, the patterns' fences, its
  * bucket's sequence, then the tags' member sets.  ARGV: value, the
  * lease's sequence and epoch, TTL in ms (-1: none), condition ("", "NX",
@@ -469,28 +403,22 @@ unix_ms_now(void)
  * member, so sets do not outgrow their keys.  It answers 1 when it stored.
  */
 RedisCommand
-l2_lease_write_command(const L2Write *write)
+l2_commands_write(const L2Write *write)
 {
 	int			nkeys = L2_WRITE_KEYS_BEFORE_TAGS + write->ntags;
 	RedisCommand cmd = redis_command(3 + nkeys + 10);
 	int			seq_len;
-	char	   *seq = seq_key(write->key, write->key_len, &seq_len);
-	int			bucket = fence_bucket(write->key, write->key_len);
+	char	   *seq = l2_keys_seq(write->key, write->key_len, &seq_len);
+	int			bucket = l2_keys_bucket(write->key, write->key_len);
 	int			fence_len;
-	char	   *fence = bucket_key(bucket, L2_BUCKET_FENCE_KEY,
-								   sizeof(L2_BUCKET_FENCE_KEY) - 1, &fence_len);
+	char	   *fence = l2_keys_bucket_fences(bucket, &fence_len);
 	int			bucket_seq_len;
-	char	   *bucket_seq = bucket_key(bucket, L2_BUCKET_SEQ_KEY,
-										sizeof(L2_BUCKET_SEQ_KEY) - 1,
-										&bucket_seq_len);
+	char	   *bucket_seq = l2_keys_bucket_seq(bucket, &bucket_seq_len);
 	int			epoch_len;
-	const char *epoch = shared_key(write->key, write->key_len, L2_EPOCH_KEY,
-								   sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
+	const char *epoch = l2_keys_epoch(write->key, write->key_len, &epoch_len);
 	int			pattern_fence_len;
-	const char *pattern_fence = shared_key(write->key, write->key_len,
-										   L2_PATTERN_FENCE_KEY,
-										   sizeof(L2_PATTERN_FENCE_KEY) - 1,
-										   &pattern_fence_len);
+	const char *pattern_fence = l2_keys_pattern_fences(write->key, write->key_len,
+													   &pattern_fence_len);
 	int64		now_ms = unix_ms_now();
 	int			a = 0;
 
@@ -506,7 +434,7 @@ l2_lease_write_command(const L2Write *write)
 	for (int i = 0; i < write->ntags; i++)
 	{
 		int			len;
-		char	   *members = tag_key(write->tags[i], write->tag_lens[i], &len);
+		char	   *members = l2_keys_tag(write->tags[i], write->tag_lens[i], &len);
 
 		redis_command_arg(&cmd, a++, members, len);
 	}
@@ -540,7 +468,7 @@ key_script(const char *script, const char *key, int key_len, int nargs)
 {
 	RedisCommand cmd = redis_command(5 + nargs);
 	int			seq_len;
-	char	   *seq = seq_key(key, key_len, &seq_len);
+	char	   *seq = l2_keys_seq(key, key_len, &seq_len);
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1, script);
@@ -557,7 +485,7 @@ key_script(const char *script, const char *key, int key_len, int nargs)
  * Redis' error} for a value that is not an integer or an overflow.
  */
 RedisCommand
-l2_lease_incr_command(const char *key, int key_len, int64 by, int64 ttl_ms)
+l2_commands_incr(const char *key, int key_len, int64 by, int64 ttl_ms)
 {
 	RedisCommand cmd = key_script("local created = redis.call('EXISTS', KEYS[1]) == 0 "
 								  "local r = redis.pcall('INCRBY', KEYS[1], ARGV[1]) "
@@ -581,7 +509,7 @@ l2_lease_incr_command(const char *key, int key_len, int64 by, int64 ttl_ms)
  * it, bumping its write sequence; it answers 1 if the key was there.
  */
 RedisCommand
-l2_lease_expire_command(const char *key, int key_len, int64 ttl_ms)
+l2_commands_expire(const char *key, int key_len, int64 ttl_ms)
 {
 	RedisCommand cmd = key_script("if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
 								  "if tonumber(ARGV[1]) >= 0 then "
@@ -605,11 +533,15 @@ l2_lease_expire_command(const char *key, int key_len, int64 ttl_ms)
  * be about to join the tag).  It answers {keys Redis held, the members}.
  */
 RedisCommand
-l2_lease_tag_invalidate_command(const char *tag, int tag_len)
+l2_commands_tag_invalidate(const char *tag, int tag_len)
 {
 	RedisCommand cmd = redis_command(7);
 	int			set_len;
-	char	   *set = tag_key(tag, tag_len, &set_len);
+	char	   *set = l2_keys_tag(tag, tag_len, &set_len);
+	int			epoch_len;
+	const char *epoch;
+	int			suffix_len;
+	const char *suffix;
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
@@ -625,8 +557,10 @@ l2_lease_tag_invalidate_command(const char *tag, int tag_len)
 							 "return {removed, members}");
 	redis_command_arg_string(&cmd, 2, "2");
 	redis_command_arg(&cmd, 3, set, set_len);
-	redis_command_arg(&cmd, 4, L2_EPOCH_KEY, sizeof(L2_EPOCH_KEY) - 1);
-	redis_command_arg(&cmd, 5, L2_SEQ_SUFFIX, sizeof(L2_SEQ_SUFFIX) - 1);
+	epoch = l2_keys_epoch_copy(0, &epoch_len);
+	redis_command_arg(&cmd, 4, epoch, epoch_len);
+	suffix = l2_keys_seq_suffix(&suffix_len);
+	redis_command_arg(&cmd, 5, suffix, suffix_len);
 	redis_command_arg_string(&cmd, 6, L2_SEQ_TTL_MS);
 	return cmd;
 }
@@ -636,12 +570,12 @@ l2_lease_tag_invalidate_command(const char *tag, int tag_len)
  * if its owner dies; a status reply means it was taken.
  */
 RedisCommand
-l2_lease_lock_command(const char *key, int key_len, const char *token,
+l2_commands_lock(const char *key, int key_len, const char *token,
 					  int64 ttl_ms)
 {
 	RedisCommand cmd = redis_command(6);
 	int			lock_len;
-	char	   *lock = lock_key(key, key_len, &lock_len);
+	char	   *lock = l2_keys_lock(key, key_len, &lock_len);
 
 	redis_command_arg_string(&cmd, 0, "SET");
 	redis_command_arg(&cmd, 1, lock, lock_len);
@@ -654,11 +588,11 @@ l2_lease_lock_command(const char *key, int key_len, const char *token,
 
 /* The script that releases the load lock only if it still holds token. */
 RedisCommand
-l2_lease_unlock_command(const char *key, int key_len, const char *token)
+l2_commands_unlock(const char *key, int key_len, const char *token)
 {
 	RedisCommand cmd = redis_command(5);
 	int			lock_len;
-	char	   *lock = lock_key(key, key_len, &lock_len);
+	char	   *lock = l2_keys_lock(key, key_len, &lock_len);
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
@@ -733,11 +667,9 @@ buckets_fence_command(int nbuckets, const int *buckets, L2FenceStep step,
 		int			len;
 		char	   *own;
 
-		own = bucket_key(buckets[i], L2_BUCKET_FENCE_KEY,
-						 sizeof(L2_BUCKET_FENCE_KEY) - 1, &len);
+		own = l2_keys_bucket_fences(buckets[i], &len);
 		redis_command_arg(&cmd, arg++, own, len);
-		own = bucket_key(buckets[i], L2_BUCKET_SEQ_KEY,
-						 sizeof(L2_BUCKET_SEQ_KEY) - 1, &len);
+		own = l2_keys_bucket_seq(buckets[i], &len);
 		redis_command_arg(&cmd, arg++, own, len);
 	}
 	for (int i = 0; i < nkeys; i++)
@@ -759,16 +691,16 @@ buckets_fence_command(int nbuckets, const int *buckets, L2FenceStep step,
  * comparing each with those before.
  */
 RedisCommand
-l2_lease_lift_command(int nkeys, const char *const *keys, const int *key_lens,
+l2_commands_lift(int nkeys, const char *const *keys, const int *key_lens,
 					  const char *token, int64 fence_ttl_ms)
 {
 	int		   *buckets = palloc(Max(nkeys, 1) * sizeof(int));
 	int			nbuckets = 0;
 
-	Assert(!cluster_keys);
+	Assert(!l2_keys_for_cluster());
 	for (int i = 0; i < nkeys; i++)
 	{
-		int			b = fence_bucket(keys[i], key_lens[i]);
+		int			b = l2_keys_bucket(keys[i], key_lens[i]);
 		int			j = 0;
 
 		while (j < nbuckets && buckets[j] != b)
@@ -798,13 +730,12 @@ l2_lease_lift_command(int nkeys, const char *const *keys, const int *key_lens,
  * connection runs a pipeline in order.
  */
 RedisCommand *
-l2_lease_fence_commands(int nkeys, const char *const *keys,
+l2_commands_fence(int nkeys, const char *const *keys,
 						const int *key_lens, L2FenceStep step,
 						const char *token, bool unlink, int64 fence_ttl_ms,
 						int *ncommands, int *nscripts, int *nfirst)
 {
-	int			nbuckets = cluster_keys ? REDIS_CLUSTER_SLOTS :
-		L2_SINGLE_NODE_BUCKETS;
+	int			nbuckets = l2_keys_buckets();
 	int		   *start = palloc0((nbuckets + 1) * sizeof(int));
 	int		   *bucket_of = palloc(Max(nkeys, 1) * sizeof(int));
 	RedisCommand *commands;
@@ -817,7 +748,7 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 	/* start[b + 1] counts bucket b's keys, then start[b] is its first */
 	for (int i = 0; i < nkeys; i++)
 	{
-		bucket_of[i] = fence_bucket(keys[i], key_lens[i]);
+		bucket_of[i] = l2_keys_bucket(keys[i], key_lens[i]);
 		start[bucket_of[i] + 1]++;
 	}
 	for (int b = 0; b < nbuckets; b++)
@@ -831,7 +762,7 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 	for (int b = 0; b < nbuckets; b++)
 		if (start[b + 1] > start[b])
 			buckets[n++] = b;
-	per_script = cluster_keys ? 1 : Max(n, 1);
+	per_script = l2_keys_for_cluster() ? 1 : Max(n, 1);
 	*nscripts = (n + per_script - 1) / per_script;
 	commands = palloc((*nscripts + Max(nunlinks, 1)) * sizeof(RedisCommand));
 	for (int c = 0; c < *nscripts; c++)
@@ -839,7 +770,7 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 												n - c * per_script),
 											buckets + c * per_script, step,
 											token, fence_ttl_ms, 0, NULL, NULL);
-	*nfirst = cluster_keys ? *nscripts : 0;
+	*nfirst = l2_keys_for_cluster() ? *nscripts : 0;
 	n = *nscripts;
 	for (int u = 0; u < nunlinks; u++)
 	{
@@ -865,7 +796,7 @@ l2_lease_fence_commands(int nkeys, const char *const *keys,
 }
 
 /*
- * Copy i (shared_key_copy) of the pattern fence script: the token's fence
+ * Copy i (l2_keys_pattern_fences_copy) of the pattern fence script: the token's fence
  * placed or lifted (FENCE_STEP) in the patterns' fences; every step bumps
  * the epoch.  It answers 1 when the lifted fence was gone or expired, else
  * 0.
@@ -876,12 +807,9 @@ pattern_fence_command(int i, L2FenceStep step, const char *token,
 {
 	RedisCommand cmd = redis_command(8);
 	int			epoch_len;
-	const char *epoch = shared_key_copy(i, L2_EPOCH_KEY,
-										sizeof(L2_EPOCH_KEY) - 1, &epoch_len);
+	const char *epoch = l2_keys_epoch_copy(i, &epoch_len);
 	int			fence_len;
-	const char *fence = shared_key_copy(i, L2_PATTERN_FENCE_KEY,
-										sizeof(L2_PATTERN_FENCE_KEY) - 1,
-										&fence_len);
+	const char *fence = l2_keys_pattern_fences_copy(i, &fence_len);
 
 	redis_command_arg_string(&cmd, 0, "EVAL");
 	redis_command_arg_string(&cmd, 1,
@@ -906,10 +834,10 @@ pattern_fence_command(int i, L2FenceStep step, const char *token,
  * *ncommands says how many.
  */
 RedisCommand *
-l2_lease_pattern_fence_commands(L2FenceStep step, const char *token,
+l2_commands_pattern_fence(L2FenceStep step, const char *token,
 								int64 fence_ttl_ms, int *ncommands)
 {
-	int			n = shared_key_copies();
+	int			n = l2_keys_shared_copies();
 	RedisCommand *commands = palloc(n * sizeof(RedisCommand));
 
 	for (int i = 0; i < n; i++)
