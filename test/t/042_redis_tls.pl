@@ -120,8 +120,10 @@ ok( $b->poll_query_until(
 	"b's L1 copy is evicted through the TLS invalidation stream");
 
 # ---- Faults.  Each is set on a, reloaded, and then a key that only Redis
-# holds must read as a miss, without an ERROR, with the reason logged.
-redis_cli('tls', 'SET', 'cache:only_in_redis', '"r"');
+# holds must read as a miss, without an ERROR, with the reason logged.  A
+# new key each time: a copy L1 took earlier (the read that succeeds below)
+# is served while Redis cannot be reached, as it should be.
+my $only_in_redis = 0;
 
 sub reconfigure
 {
@@ -150,8 +152,10 @@ sub read_key
 sub refused
 {
 	my ($what, $reason, %settings) = @_;
+	my $key = 'only_in_redis_' . ++$only_in_redis;
+	redis_cli('tls', 'SET', "cache:$key", '"r"');
 	reconfigure($a, %settings);
-	my ($ret, $out, $err, $log) = read_key($a, 'only_in_redis');
+	my ($ret, $out, $err, $log) = read_key($a, $key);
 	is($ret, 0, "$what: no query error");
 	is($out, 't', "$what: a miss");
 	like($log, qr/WARNING:  cachext could not use Redis.*\n.*DETAIL:  .*$reason/,
@@ -165,6 +169,7 @@ refused('wrong host name', qr/certificate was not accepted: .*mismatch/,
 	redis_url => "rediss://127.0.0.1:$port{tls}");
 
 reconfigure($a, redis_tls_verify => 'ca');
+redis_cli('tls', 'SET', 'cache:only_in_redis', '"r"');
 is((read_key($a, 'only_in_redis'))[1], 'f',
 	'redis_tls_verify = ca accepts the certificate under another host name');
 reconfigure($a, redis_tls_verify => 'full');

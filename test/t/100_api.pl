@@ -224,8 +224,11 @@ ok($pttl > 0 && $pttl <= 71_000, "the member set expires with its key ($pttl ms)
 $node_a->safe_psql('postgres', q{SELECT cache_set('lasting', '1', NULL, ARRAY['brief'])});
 is(python_redis(q{print(r.pttl(b'cache:brief\x00tag'))}), '-1',
 	'a member without expiry keeps the set');
-# Events: cache_invalidate_tag announces the tag.
+# Events: cache_invalidate_tag announces the tag (sent by this session,
+# cachext.events = on, so that psql prints it before it leaves; the
+# default, async, sends the same payload a moment later: events.sql).
 my $notified = $node_b->safe_psql('postgres', q{
+SET cachext.events = on;
 LISTEN cache_events;
 SELECT cache_set('evt', '1', interval '1 hour', ARRAY['evt-tag']);
 SELECT cache_invalidate_tag('evt-tag');
