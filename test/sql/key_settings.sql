@@ -60,7 +60,10 @@ SELECT current_setting('TimeZone') AS timezone;
 
 -- Another session with other settings names the same keys: SET LOCAL
 -- inside a transaction, kept by the trigger, then a DELETE and an INSERT.
+-- Its TimeZone is set here, not pg_regress' default (PST8PDT before the
+-- 2024 tzdata, America/Los_Angeles after, depending on the version).
 \c
+SET TimeZone = 'America/Los_Angeles';
 SET DateStyle = 'German';
 SET extra_float_digits = -15;
 BEGIN;
