@@ -2,8 +2,9 @@
 # 17 and later a name for each kind of wait, registered with
 # WaitEventExtensionNew (a backend blocked on Redis shows CachextRedis, one
 # waiting for another backend's load CachextLoad, for another instance's
-# load CachextRemoteLoad, the idle sync worker CachextSyncStream); before 17
-# every one of them is the generic "Extension".
+# load CachextRemoteLoad, the idle sync worker CachextSyncStream, the event
+# worker CachextEventWorker), also after a crash restart; before 17 every
+# one of them is the generic "Extension".
 use strict;
 use warnings;
 
@@ -25,6 +26,8 @@ redis_start('main', $port);
 # load_wait_timeout long enough that a waiter is still waiting when looked at
 my $node = cachext_node(
 	'wait_events', qq{cachext.redis_url = 'redis://127.0.0.1:$port'
+cachext.events = async
+restart_after_crash = on
 cachext.load_wait_timeout = 60s});
 
 my $named = $node->safe_psql('postgres', 'SHOW server_version_num') >= 170000;
@@ -114,6 +117,48 @@ $node->safe_psql('postgres',
 	q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'blocked'});
 finish_psql($blocked);
 kill 'CONT', $redis{main}{pid};
+
+# ---- The event worker between batches (cachext.events = async): stopped
+# (SIGSTOP) right after a watched write started it, its wait stays put for
+# pg_stat_activity to read; retried while it was caught between waits.
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE items (id int PRIMARY KEY, n int NOT NULL DEFAULT 0);
+INSERT INTO items VALUES (1);
+SELECT cache_watch_table('items', 'ITEM', ARRAY['item:{id}']);
+});
+my $event_worker = q{backend_type = 'cachext events'};
+my $seen = '';
+for (1 .. 20)
+{
+	$node->safe_psql('postgres', 'UPDATE items SET n = n + 1');
+	my $pid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE $event_worker");
+	next unless $pid ne '' && kill('STOP', $pid);
+	$seen = $node->safe_psql('postgres',
+		"SELECT wait_event_type || '/' || wait_event FROM pg_stat_activity WHERE pid = $pid");
+	kill 'CONT', $pid;
+	last if $seen eq 'Extension/' . event_of('CachextEventWorker');
+}
+is($seen, 'Extension/' . event_of('CachextEventWorker'), 'the event worker waiting for events');
+
+# ---- After a crash restart (a backend killed), shared memory is new and
+# the names are registered in it again.
+my $victim = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'cachext sync'});
+kill 'KILL', $victim;
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'cachext sync' AND pid <> $victim")
+  or die 'set-up: the instance did not restart its sync worker after the crash';
+waits_in(q{backend_type = 'cachext sync'}, 'CachextSyncStream',
+	'after a crash restart, the sync worker\'s wait is named again');
+SKIP:
+{
+	skip 'pg_wait_events begins with 17', 1 unless $named;
+	is( $node->safe_psql(
+			'postgres',
+			q{SELECT count(*) FROM pg_wait_events WHERE type = 'Extension' AND name LIKE 'Cachext%'}),
+		'5', 'and pg_wait_events lists each name once');
+}
 
 $node->stop;
 done_testing();
