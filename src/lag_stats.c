@@ -51,6 +51,11 @@ static const int64 bound_us[LAG_NUM_BOUNDS] = {
 	1000000, 2500000, 5000000, 10000000
 };
 
+/* The steps' names in cache_lag_histograms, in LagStep's order. */
+static const char *const step_names[LAG_NUM_STEPS] = {
+	"sync_removal", "fence_place", "fence_lift"
+};
+
 typedef struct LagSharedHistogram
 {
 	pg_atomic_uint64 buckets[LAG_NUM_BUCKETS];	/* atomics, no lock */
@@ -147,6 +152,12 @@ lag_stats_fence_lifted(bool committed, instr_time start)
 		observe(LAG_FENCE_LIFT, elapsed_us(start), 1);
 	}
 	placed_us = -1;
+}
+
+const char *
+lag_stats_step_name(LagStep step)
+{
+	return step_names[step];
 }
 
 /* The upper bound of bucket b in seconds; +Inf for the last. */

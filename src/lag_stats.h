@@ -11,7 +11,7 @@
 
 #include "portability/instr_time.h"
 
-/* What a histogram times; LAG_STEP_NAMES names them in this order. */
+/* What a histogram times (lag_stats_step_name names it). */
 typedef enum LagStep
 {
 	LAG_SYNC_REMOVAL,			/* announcement read -> its L1 removal done */
@@ -19,8 +19,6 @@ typedef enum LagStep
 	LAG_FENCE_LIFT,				/* its fence_lift after the commit */
 	LAG_NUM_STEPS
 } LagStep;
-
-#define LAG_STEP_NAMES	{"sync_removal", "fence_place", "fence_lift"}
 
 /* Buckets: LAG_NUM_BOUNDS upper bounds, then +Inf. */
 #define LAG_NUM_BOUNDS	17
@@ -42,6 +40,7 @@ extern void lag_stats_fence_placed(instr_time start);
 extern void lag_stats_fence_lifted(bool committed, instr_time start);
 
 /* The reader's side: cache_lag_histograms, cache_stats_reset. */
+extern const char *lag_stats_step_name(LagStep step);
 extern double lag_stats_bound_seconds(int bucket);
 extern void lag_stats_read(LagStep step, LagHistogram *histogram);
 extern void lag_stats_reset(void);

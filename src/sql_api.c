@@ -986,7 +986,6 @@ cache_table_stats(PG_FUNCTION_ARGS)
 Datum
 cache_lag_histograms(PG_FUNCTION_ARGS)
 {
-	static const char *const step_names[LAG_NUM_STEPS] = LAG_STEP_NAMES;
 	TupleDesc	tupdesc;
 	Tuplestorestate *store;
 
@@ -1002,7 +1001,7 @@ cache_lag_histograms(PG_FUNCTION_ARGS)
 			StatsRow	row;
 
 			row.i = 0;
-			put_datum(&row, CStringGetTextDatum(step_names[step]), false);
+			put_datum(&row, CStringGetTextDatum(lag_stats_step_name((LagStep) step)), false);
 			put_datum(&row, Float8GetDatum(lag_stats_bound_seconds(b)), false);
 			put_count(&row, histogram.cumulative[b]);
 			put_datum(&row, Float8GetDatum(histogram.sum_us / 1000000.0), false);

@@ -4,7 +4,8 @@
 #   worker removed it from L1: a known number of foreign changes makes the
 #   count grow by exactly that;
 # - every watched commit counts once in fence_place and once in
-#   fence_lift, a rolled-back transaction not at all;
+#   fence_lift, a rolled-back transaction not at all, nor one whose commit
+#   fails after its fence was placed (a serialization failure);
 # - L2's hits, misses and sets per prefix are exact after a known workload,
 #   and add up to cache_stats' l2 row.
 # Times are only checked to be sane (at most ten seconds each).
@@ -48,13 +49,14 @@ sub histogram
 }
 sub observations { return (split /\|/, histogram($_[0]))[0]; }
 
+# Waits until sync_removal counts $count observations (the test after it
+# fails if that never happens).
 sub wait_for_removals
 {
-	my ($count, $what) = @_;
+	my ($count) = @_;
 	$node->poll_query_until('postgres', qq{
 		SELECT count >= $count FROM cache_lag_histograms
-		 WHERE step = 'sync_removal' AND le = 'Infinity'})
-	  or die "set-up: the sync worker never settled $what";
+		 WHERE step = 'sync_removal' AND le = 'Infinity'});
 }
 
 # ---- The sync worker.  This instance has written nothing to Redis, and
@@ -64,7 +66,7 @@ is(observations('sync_removal'), 0, 'no announcement before any change in Redis'
 # Five keys written by another Redis client: five announcements, each a
 # removal (of a key L1 does not hold: its lease still moves).
 redis_cli('main', 'SET', "${namespace}lag:$_", qq{"v$_"}) for 1 .. 5;
-wait_for_removals(5, 'the five foreign writes');
+wait_for_removals(5);
 is(histogram('sync_removal'), '5|1', 'five keys announced: five removals timed, with a sane sum');
 
 # L1 takes lag:1 .. lag:3 from Redis (reads write nothing to Redis), then
@@ -80,7 +82,7 @@ for my $i (1 .. 3)
 my $evictions = sql(q{SELECT sync_evictions FROM cache_stats WHERE layer = 'l2'});
 redis_cli('main', 'DEL', map { "${namespace}lag:$_" } 1 .. 3);
 redis_cli('main', 'SET', "${namespace}lag:4", '"w4"');
-wait_for_removals(9, 'the deletions');
+wait_for_removals(9);
 is(histogram('sync_removal'), '9|1', 'four more keys announced: nine removals in all');
 is(sql(q{SELECT sync_evictions FROM cache_stats WHERE layer = 'l2'}), $evictions + 3,
 	'three of them were L1 entries, evicted');
@@ -98,7 +100,26 @@ DELETE FROM items WHERE id = 1;
 });
 is(histogram('fence_place'), '3|1', 'three watched commits: three place steps timed');
 is(histogram('fence_lift'), '3|1', 'and three lift steps');
-is(sql(q{SELECT commits_fenced FROM cache_table_stats WHERE table_name = 'public.items'}), 3,
+
+# A commit that fails after its fence was placed: PostgreSQL finds a
+# serialization failure after pre-commit, where the fence stands.  Two
+# SERIALIZABLE transactions each read the row the other updates; the
+# second to commit fails there.  It places and lifts a fence, and counts in
+# neither histogram.
+sql(q{INSERT INTO items VALUES (1, 'lamp'), (3, 'rug')});
+my ($a, $b) = map { $node->background_psql('postgres', on_error_stop => 0) } 1 .. 2;
+$_->query_safe('BEGIN ISOLATION LEVEL SERIALIZABLE') for $a, $b;
+$a->query_safe(q{SELECT name FROM items WHERE id = 1});
+$b->query_safe(q{SELECT name FROM items WHERE id = 3});
+$a->query_safe(q{UPDATE items SET name = 'a' WHERE id = 3});
+$b->query_safe(q{UPDATE items SET name = 'b' WHERE id = 1});
+$a->query_safe('COMMIT');
+my ($out, $failed) = $b->query('COMMIT');
+like($b->{stderr}, qr/could not serialize access/, 'set-up: the second commit failed at commit');
+$_->quit for $a, $b;
+is(histogram('fence_place'), '5|1', 'the insert and the commit that succeeded timed their place steps, not the failed one');
+is(histogram('fence_lift'), '5|1', 'and their lift steps');
+is(sql(q{SELECT commits_fenced FROM cache_table_stats WHERE table_name = 'public.items'}), 5,
 	'as many as cache_table_stats counts commits');
 
 # ---- L2 per key prefix.  lag: (the first prefix L1 looked up) and user:
