@@ -160,7 +160,7 @@ lag_stats_step_name(LagStep step)
 	return step_names[step];
 }
 
-/* The upper bound of bucket b in seconds; +Inf for the last. */
+/* A bucket's upper bound in seconds; +Inf for the last. */
 double
 lag_stats_bound_seconds(int bucket)
 {

@@ -59,6 +59,10 @@
  * says the stream was lost and one that it is back, whatever the number of
  * attempts in between.
  *
+ * Lag.  Each key announced (and each flush) is timed from the read of the
+ * socket that brought it to its L1 removal, own writes once read back, in
+ * cache_lag_histograms' sync_removal (lag_stats.c says what that covers).
+ *
  * Queue.  While the stream is up, or refused by a Redis that answers,
  * every pass of the loop (at least one a second, the heartbeat) also
  * replays the invalidations queued for Redis (layers_replay_queue), so that
