@@ -66,6 +66,17 @@ cachext_md5_hex(const void *data, size_t len, char *hex)
 #endif
 }
 
+/*
+ * A uint64 in hexadecimal, for printf after its flags and width ("%016"
+ * CACHEXT_UINT64_HEX): 18 dropped INT64_MODIFIER, its uint64 being
+ * <inttypes.h>'s uint64_t.
+ */
+#if PG_VERSION_NUM >= 180000
+#define CACHEXT_UINT64_HEX PRIx64
+#else
+#define CACHEXT_UINT64_HEX INT64_MODIFIER "x"
+#endif
+
 /* A uniform draw in [0, 1): pg_prng from 15 on, random() before. */
 #if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"

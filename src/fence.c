@@ -77,6 +77,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "fence.h"
 #include "guc.h"
 #include "l1.h"
@@ -364,8 +365,8 @@ fence_token(char *token)
 	uint64		random_bits = 0;
 
 	(void) pg_strong_random(&random_bits, sizeof(random_bits));
-	snprintf(token, FENCE_TOKEN_LEN + 1, "%016" INT64_MODIFIER "x%08x%016"
-			 INT64_MODIFIER "x", random_bits, (uint32) MyProcPid,
+	snprintf(token, FENCE_TOKEN_LEN + 1, "%016" CACHEXT_UINT64_HEX "%08x%016"
+			 CACHEXT_UINT64_HEX, random_bits, (uint32) MyProcPid,
 			 (uint64) GetCurrentTimestamp());
 }
 
