@@ -17,6 +17,9 @@
 #    committing watched writes up to the shutdown: reads first read the
 #    row, then the cache, which must never be behind (as 110_standby's
 #    standby readers do), with and without Redis.
+# 6. A hot standby loads its values before its startup process replays
+#    the WAL: a watched write committed on the primary while the standby
+#    was down removes the key it loaded.
 use strict;
 use warnings;
 
@@ -239,6 +242,40 @@ $node->append_conf('postgresql.conf', 'cachext.l1_dump_interval = 300');
 $node->restart;
 stale_reads_across_restart($node, 'without Redis');
 $node->stop;
+
+# ---- 6. A hot standby without Redis: what it loads at start-up is then
+# replayed over, and a watched write the primary committed while the
+# standby was down removes its key.
+my $primary = PostgreSQL::Test::Cluster->new('warm_primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'cachext'
+cachext.events = off});
+$primary->start;
+query($primary, 'CREATE EXTENSION cachext');
+query($primary, $setup);
+$primary->backup('backup');
+my $standby = PostgreSQL::Test::Cluster->new('warm_standby');
+$standby->init_from_backup($primary, 'backup', has_streaming => 1);
+$standby->start;
+$primary->wait_for_catchup($standby);
+# a standby stores no load of its own: its L1 holds what cache_set puts there
+query($standby, q{SELECT cache_set('user:1', '"old"'), cache_set('other', '"kept"')});
+$standby->stop;
+ok(dump_exists($standby), 'a standby\'s clean shutdown writes the file');
+query($primary, q{UPDATE users SET name = 'newer' WHERE id = 1});
+$offset = -s $standby->logfile;
+$standby->start;
+like(log_since($standby, $offset), qr/cachext loaded 2 of 2 L1 entries/,
+	'the standby loads the values');
+$primary->wait_for_catchup($standby);
+is(query($standby, q{SELECT name FROM users WHERE id = 1}), 'newer',
+	'set-up: the standby replayed the write');
+is(query($standby, q{SELECT cache_get('user:1') IS NULL}), 't',
+	'the write the primary committed meanwhile removed its key from what the standby loaded');
+is(query($standby, q{SELECT cache_get('other')}), '"kept"', 'the other key is served');
+$standby->stop;
+$primary->stop;
 
 # ---- 4. With Redis: reloaded from Redis, as Redis has it now.
 my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
