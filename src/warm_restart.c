@@ -382,7 +382,11 @@ load_values(void)
 	reason = reason_not_to_load(&header);
 	if (reason == NULL)
 	{
-		for (uint32 i = 0; i < header.nentries; i++)
+		/*
+		 * Coldest first: should L1 now be smaller, the eviction policy's
+		 * victims are the entries stored first.
+		 */
+		for (int64 i = (int64) header.nentries - 1; i >= 0; i--)
 			if ((entries[i].expires_at == CACHEXT_NO_EXPIRY ||
 				 entries[i].expires_at > now) &&
 				l1_restore(&entries[i], now) == L1_STORED)
