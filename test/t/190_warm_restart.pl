@@ -219,12 +219,31 @@ END $$};
 		}
 	};
 	my $read = q{COPY (SELECT * FROM read_table_then_cache(3)) TO STDOUT};
-	my @writers = map { start_psql($node, $write) } 1 .. 2;
+	# and a session that keeps loading every counter into L1, so that L1
+	# holds some when the restart comes
+	my $fill = q{DO $$
+BEGIN
+    LOOP
+        PERFORM cache_get_or_set('c:' || i, 'SELECT n FROM counters WHERE id = $1::int',
+                                 interval '1 hour', i::text)
+           FROM generate_series(1, 5) i;
+    END LOOP;
+END $$};
+	my @writers = map { start_psql($node, $_) } ($write, $write, $fill);
 	$check->(map { start_psql($node, $read) } 1 .. 2);
-	# the restart ends the writers mid-loop: their last commits go right
-	# before the shutdown
+	# the restart ends the writers and the filler mid-loop: their last
+	# commits and loads go right before the shutdown
 	$node->restart;
 	finish_psql($_) for @writers;
+	# before anyone writes again: what L1 holds equals the rows
+	note("$name: "
+		  . query($node, q{SELECT count(*) FROM cache_entries WHERE key LIKE 'c:%'})
+		  . ' counters in L1 right after the restart');
+	is( query($node,
+			q{SELECT count(*) FROM cache_entries e JOIN counters c ON e.key = 'c:' || c.id
+			  WHERE cache_get(e.key)::int <> c.n}),
+		'0',
+		"$name: right after the restart, every counter L1 holds equals its row");
 	@writers = map { start_psql($node, $write) } 1 .. 2;
 	$check->(map { start_psql($node, $read) } 1 .. 2);
 	query($node, q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'DO $$%' AND pid <> pg_backend_pid()});
