@@ -22,6 +22,7 @@ COMMENT ON FUNCTION cache_set(text, jsonb, interval, text[]) IS
 
 -- The counters behind the cache_prefix_stats view.
 CREATE FUNCTION cache_prefix_stats(
+    OUT layer text,
     OUT namespace text,
     OUT prefix text,
     OUT hits bigint,
@@ -37,16 +38,19 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'cache_prefix_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION cache_prefix_stats() IS
-'L1''s counters and sizes per key prefix; read them through the cache_prefix_stats view';
+'L1''s counters and sizes, and L2''s hits, misses and sets, per key prefix; read them through the cache_prefix_stats view';
 
--- L1's figures per key prefix: which kind of key earns its memory.  A
--- key's prefix is its part up to its cachext.prefix_stats_segments-th ':'
--- (or its last ':'), per namespace; the first cachext.prefix_stats_max
--- prefixes have a row each, later ones count in the last row, whose
--- namespace and prefix are NULL.  Each column sums to cache_stats' l1 row.
+-- Each layer's figures per key prefix: which kind of key earns its
+-- memory.  A key's prefix is its part up to its
+-- cachext.prefix_stats_segments-th ':' (or its last ':'), per namespace;
+-- the first cachext.prefix_stats_max prefixes have a row each, later ones
+-- count in the layer's last row, whose namespace and prefix are NULL.
+-- The l2 rows (with cachext.redis_url set) have hits, misses and sets
+-- only: Redis keeps no figures per prefix.  Each counted column sums to
+-- the layer's row of cache_stats.
 CREATE VIEW cache_prefix_stats AS SELECT * FROM cache_prefix_stats();
 COMMENT ON VIEW cache_prefix_stats IS
-'L1''s hits, misses, hit rate, sets, evictions, expirations, invalidations, entries and bytes per key prefix (the key up to its first '':'', cachext.prefix_stats_segments) and namespace; the row with a NULL prefix counts the prefixes past cachext.prefix_stats_max; zeroed by cache_stats_reset() except entries and bytes';
+'Per layer (l1; l2 with cachext.redis_url set), key prefix (the key up to its first '':'', cachext.prefix_stats_segments) and namespace: hits, misses, hit rate, sets, and for l1 evictions, expirations, invalidations, entries and bytes (NULL for l2); the rows with a NULL prefix count the prefixes past cachext.prefix_stats_max; zeroed by cache_stats_reset() except entries and bytes';
 
 -- The counters behind the cache_table_stats view.
 CREATE FUNCTION cache_table_stats(
@@ -75,7 +79,29 @@ LEFT JOIN pg_database d ON d.oid = s.database;
 COMMENT ON VIEW cache_table_stats IS
 'Per watched table (schema.table, in each database), over committed transactions: rows the invalidation trigger saw, distinct keys, patterns and tags they invalidated, commits that fenced them, and the time those commits spent in Redis (ms); the row with a NULL table_name counts the tables past cachext.table_stats_max; zeroed by cache_stats_reset()';
 
-GRANT SELECT ON cache_prefix_stats, cache_table_stats TO PUBLIC;
+-- The histograms behind the cache_lag_histograms view.
+CREATE FUNCTION cache_lag_histograms(
+    OUT step text,
+    OUT le double precision,
+    OUT count bigint,
+    OUT sum_seconds double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cache_lag_histograms'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION cache_lag_histograms() IS
+'Invalidation lag histograms, one row per bucket; read them through the cache_lag_histograms view';
+
+-- Invalidation lag as histograms, in Prometheus' shape: per step
+-- (sync_removal: the sync worker from reading a Redis announcement to the
+-- key's L1 removal; fence_place and fence_lift: a committing backend's
+-- fence steps), one row per bucket with the cumulative count of
+-- observations of at most le seconds (the le = Infinity row's count is
+-- the histogram's count) and the histogram's sum.
+CREATE VIEW cache_lag_histograms AS SELECT * FROM cache_lag_histograms();
+COMMENT ON VIEW cache_lag_histograms IS
+'Invalidation lag histograms per step (sync_removal, fence_place, fence_lift): one row per bucket, count = observations of at most le seconds (cumulative; le = Infinity: all), sum_seconds = the step''s total time; zeroed by cache_stats_reset()';
+
+GRANT SELECT ON cache_prefix_stats, cache_table_stats, cache_lag_histograms TO PUBLIC;
 
 -- cache_function: a "%" in a schema or type name is no longer taken for a
 -- format() placeholder.

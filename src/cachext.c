@@ -28,6 +28,7 @@
 #include "l1.h"
 #include "l2.h"
 #include "l2_queue.h"
+#include "lag_stats.h"
 #include "loader.h"
 #include "op_stats.h"
 #include "sync_worker.h"
@@ -56,6 +57,7 @@ request_shared_memory(void)
 	l2_queue_shmem_request();
 	loader_shmem_request();
 	op_stats_shmem_request();
+	lag_stats_shmem_request();
 	table_stats_shmem_request();
 	ttl_clock_shmem_request();
 	event_queue_shmem_request();
@@ -81,6 +83,7 @@ cachext_shmem_startup(void)
 	l2_queue_shmem_startup();
 	loader_shmem_startup();
 	op_stats_shmem_startup();
+	lag_stats_shmem_startup();
 	table_stats_shmem_startup();
 	ttl_clock_shmem_startup();
 	event_queue_shmem_startup();

@@ -83,6 +83,7 @@
 #include "l2.h"
 #include "l2_queue.h"
 #include "l2_stats.h"
+#include "lag_stats.h"
 #include "layers.h"
 #include "op_stats.h"
 #include "table_stats.h"
@@ -381,10 +382,12 @@ fence_place(List *keys, List *patterns, List *tags)
 	MemoryContext work;
 	ListCell   *lc;
 	instr_time	redis_start;
+	instr_time	place_start;
 
 	Assert(fence == NULL);
 	if (keys == NIL && patterns == NIL && tags == NIL)
 		return;
+	INSTR_TIME_SET_CURRENT(place_start);
 	if (!exit_callback_registered)
 	{
 		before_shmem_exit(lift_at_exit, (Datum) 0);
@@ -435,6 +438,7 @@ fence_place(List *keys, List *patterns, List *tags)
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
+	lag_stats_fence_placed(place_start);
 }
 
 /*
@@ -464,9 +468,11 @@ fence_lift(bool committed)
 	Fence	   *lifting = fence;
 	int			holdoff = InterruptHoldoffCount;
 	instr_time	redis_start;
+	instr_time	lift_start;
 
 	if (lifting == NULL)
 		return;
+	INSTR_TIME_SET_CURRENT(lift_start);
 	work = lifting->lift_context;
 	MemoryContextSwitchTo(work);
 	INSTR_TIME_SET_CURRENT(redis_start);
@@ -494,4 +500,5 @@ fence_lift(bool committed)
 	op_stats_fences_standing_add(-1);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
+	lag_stats_fence_lifted(committed, lift_start);
 }

@@ -10,9 +10,11 @@
 
 typedef enum L2Counter
 {
+	/* counted per key prefix (l2_stats_count_key) */
 	L2_HITS,
 	L2_MISSES,
 	L2_SETS,
+	/* counted instance-wide (l2_stats_count) */
 	L2_INVALIDATIONS,
 	L2_ERRORS,					/* connect, protocol and data errors */
 	L2_TIMEOUTS,				/* commands or connects past their timeout */
@@ -31,6 +33,9 @@ typedef enum L2Counter
 								 * holding their text */
 	L2_NUM_COUNTERS
 } L2Counter;
+
+/* The counters kept per key prefix: L2_HITS, L2_MISSES, L2_SETS. */
+#define L2_PREFIX_COUNTERS	(L2_SETS + 1)
 
 /* What the last attempt to talk to Redis (any backend) found. */
 typedef enum L2RedisState
@@ -59,10 +64,19 @@ typedef struct L2Stats
 	L2Coherence coherence;
 } L2Stats;
 
+/* One key prefix's counters, copied out for cache_prefix_stats. */
+typedef struct L2PrefixCounts
+{
+	int64		counters[L2_PREFIX_COUNTERS];
+} L2PrefixCounts;
+
 extern Size l2_stats_shmem_size(void);
 extern void l2_stats_shmem_startup(void);
 
 extern void l2_stats_count(L2Counter counter, int64 n);
+extern void l2_stats_count_key(L2Counter counter, const char *key,
+							   int key_len, int namespace_len);
+extern void l2_stats_read_prefixes(L2PrefixCounts *counts);
 extern void l2_stats_set_redis_state(L2RedisState state);
 extern void l2_stats_set_coherence(L2Coherence coherence);
 extern void l2_stats_read(L2Stats *stats);

@@ -438,7 +438,6 @@ read_from_l2(char **full, const int *full_lens, int namespace_len,
 	L2Value    *found;
 	L1Lease    *leases;
 	TimestampTz sent_at;
-	int64		hits = 0;
 	int64		promotions = 0;
 
 	if (nmissing == 0)
@@ -463,26 +462,25 @@ read_from_l2(char **full, const int *full_lens, int namespace_len,
 	for (int m = 0; m < nmissing; m++)
 	{
 		int			i = missing[m];
-		Jsonb	   *value;
+		Jsonb	   *value = NULL;
 
 		if (!found[m].found)
 		{
 			/* Redis no longer holds what L1 kept from before */
 			if (held[i] != NULL)
 				(void) l1_remove(full[i], full_lens[i], sent_at);
-			continue;
 		}
-		value = parse_json_text(&found[m]);
+		else
+			value = parse_json_text(&found[m]);
+		l2_stats_count_key(value != NULL ? L2_HITS : L2_MISSES, full[i],
+						   full_lens[i], namespace_len);
 		if (value == NULL)
 			continue;
 		values[i] = value;
-		hits++;
 		if (promote(full[i], full_lens[i], namespace_len, values[i],
 					found[m].pttl_ms, sent_at, &leases[m]))
 			promotions++;
 	}
-	l2_stats_count(L2_HITS, hits);
-	l2_stats_count(L2_MISSES, nmissing - hits);
 	l2_stats_count(L2_PROMOTIONS, promotions);
 	return true;
 }
@@ -818,7 +816,7 @@ layers_set_tagged(const char *key, int key_len, const Jsonb *value,
 				l1_remove(full, len, p.now);
 				return false;
 			}
-			l2_stats_count(L2_SETS, 1);
+			l2_stats_count_key(L2_SETS, full, len, strlen(cachext_namespace));
 			return true;
 		}
 	}
@@ -858,7 +856,9 @@ layers_set_multi(int nkeys, const char *const *keys, const int *key_lens,
 		l2_set_multi(nkeys, (const char *const *) full, full_lens,
 					 (const char *const *) json, json_lens, ttl_ms))
 	{
-		l2_stats_count(L2_SETS, nkeys);
+		for (int i = 0; i < nkeys; i++)
+			l2_stats_count_key(L2_SETS, full[i], full_lens[i],
+							   strlen(cachext_namespace));
 		return;
 	}
 	for (int i = 0; i < nkeys; i++)
@@ -1139,7 +1139,8 @@ set_if(const char *key, int key_len, const Jsonb *value, int64 ttl_ms,
 			if (stored)
 			{
 				l1_remove(full, len, p.now);
-				l2_stats_count(L2_SETS, 1);
+				l2_stats_count_key(L2_SETS, full, len,
+								   strlen(cachext_namespace));
 			}
 			return stored;
 		}

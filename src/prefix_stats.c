@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * prefix_stats.c
- *	  The key prefixes L1 counts separately, behind cache_prefix_stats: a
- *	  key's prefix, and a fixed table in shared memory that gives each
- *	  prefix met a slot, claimed once.
+ *	  The key prefixes L1 and L2 count separately, behind
+ *	  cache_prefix_stats: a key's prefix, and a fixed table in shared
+ *	  memory that gives each prefix met a slot, claimed once.
  *
  * A key's prefix is its user key (the part after the namespace) up to and
  * including its cachext.prefix_stats_segments-th ':', or up to its last ':'
@@ -14,7 +14,8 @@
  * counts in the "other" bucket, slot PREFIX_STATS_OTHER.  So the number of
  * prefixes shown, and the cardinality of the metrics built on them, stays
  * bounded whatever keys are used.  The counters themselves live in l1.c,
- * under the partition locks it holds anyway; this file only names slots.
+ * under the partition locks it holds anyway, and in l2_stats.c (atomics);
+ * this file only names slots, the same for both layers.
  *
  * Locking.  Claiming a slot takes the table's spinlock (mutex): it guards
  * nclaimed and the writing of names[] and index[].  Finding a slot takes

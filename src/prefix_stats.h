@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * prefix_stats.h
- *	  The key prefixes L1 counts separately (cache_prefix_stats): which
- *	  prefix a key has, and the slot its counters take.
+ *	  The key prefixes L1 and L2 count separately (cache_prefix_stats):
+ *	  which prefix a key has, and the slot its counters take.
  *-------------------------------------------------------------------------
  */
 #ifndef CACHEXT_PREFIX_STATS_H

@@ -35,6 +35,7 @@
 #include "l2.h"
 #include "l2_queue.h"
 #include "l2_stats.h"
+#include "lag_stats.h"
 #include "layers.h"
 #include "loader.h"
 #include "op_stats.h"
@@ -52,6 +53,7 @@ PG_FUNCTION_INFO_V1(cache_stats);
 PG_FUNCTION_INFO_V1(cache_stats_reset);
 PG_FUNCTION_INFO_V1(cache_prefix_stats);
 PG_FUNCTION_INFO_V1(cache_table_stats);
+PG_FUNCTION_INFO_V1(cache_lag_histograms);
 PG_FUNCTION_INFO_V1(cache_event_stats);
 PG_FUNCTION_INFO_V1(cache_entries);
 PG_FUNCTION_INFO_V1(cache_get_or_set);
@@ -848,9 +850,62 @@ cache_stats(PG_FUNCTION_ARGS)
 }
 
 /*
- * cache_prefix_stats(): one row per key prefix L1 counts separately, then
- * the other bucket (namespace and prefix NULL), behind the view of that
- * name; each column sums to cache_stats' l1 row.
+ * Starts slot's row of cache_prefix_stats: its layer, namespace and prefix
+ * (NULL, NULL for the other bucket); false for a slot not claimed yet.
+ */
+static bool
+begin_prefix_row(StatsRow *row, const char *layer, int slot)
+{
+	PrefixName	name;
+	bool		other = slot == PREFIX_STATS_OTHER;
+
+	if (!other && !prefix_stats_name(slot, &name))
+		return false;
+	row->i = 0;
+	put_datum(row, CStringGetTextDatum(layer), false);
+	put_datum(row, other ? 0 : CStringGetTextDatum(name.namespace), other);
+	put_datum(row, other ? 0 : CStringGetTextDatum(name.prefix), other);
+	return true;
+}
+
+/* An L1 row's counts: every column, as in cache_stats' l1 row. */
+static void
+put_l1_prefix_counts(StatsRow *row, const L1Stats *c)
+{
+	put_count(row, c->hits);
+	put_count(row, c->misses);
+	put_hit_rate(row, c->hits, c->misses);
+	put_count(row, c->sets);
+	put_count(row, c->evictions);
+	put_count(row, c->expirations);
+	put_count(row, c->invalidations);
+	put_count(row, c->entries);
+	put_count(row, c->bytes);
+}
+
+/*
+ * An L2 row's counts: hits, misses and sets; Redis keeps no figures per
+ * prefix, and the rest are NULL (see reference.md).
+ */
+static void
+put_l2_prefix_counts(StatsRow *row, const L2PrefixCounts *c)
+{
+	put_count(row, c->counters[L2_HITS]);
+	put_count(row, c->counters[L2_MISSES]);
+	put_hit_rate(row, c->counters[L2_HITS], c->counters[L2_MISSES]);
+	put_count(row, c->counters[L2_SETS]);
+	put_null(row);				/* evictions */
+	put_null(row);				/* expirations */
+	put_null(row);				/* invalidations */
+	put_null(row);				/* entries */
+	put_null(row);				/* bytes */
+}
+
+/*
+ * cache_prefix_stats(): per layer (L1, then L2 when cachext.redis_url is
+ * set), one row per key prefix counted separately, then the other bucket
+ * (namespace and prefix NULL), behind the view of that name; each column
+ * that is counted sums to the layer's row of cache_stats.
  */
 Datum
 cache_prefix_stats(PG_FUNCTION_ARGS)
@@ -858,42 +913,32 @@ cache_prefix_stats(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Tuplestorestate *store;
 	int			nslots = prefix_stats_slots();
-	L1Stats    *counts = palloc(nslots * sizeof(L1Stats));
+	L1Stats    *l1_counts = palloc(nslots * sizeof(L1Stats));
+	L2PrefixCounts *l2_counts = palloc(nslots * sizeof(L2PrefixCounts));
+	int			nlayers = l2_is_configured() ? 2 : 1;
 
 	cachext_require_preloaded();
 	store = begin_materialized_result(fcinfo, &tupdesc);
-	l1_read_prefix_stats(counts);
-	for (int s = 1; s <= nslots; s++)
+	l1_read_prefix_stats(l1_counts);
+	if (nlayers == 2)
+		l2_stats_read_prefixes(l2_counts);
+	for (int layer = 0; layer < nlayers; layer++)
 	{
-		/* the other bucket last: it is the one that grows when full */
-		int			slot = s < nslots ? s : PREFIX_STATS_OTHER;
-		PrefixName	name;
-		StatsRow	row;
+		for (int s = 1; s <= nslots; s++)
+		{
+			/* the other bucket last: it is the one that grows when full */
+			int			slot = s < nslots ? s : PREFIX_STATS_OTHER;
+			StatsRow	row;
 
-		row.i = 0;
-		if (slot == PREFIX_STATS_OTHER)
-		{
-			put_null(&row);		/* namespace */
-			put_null(&row);		/* prefix */
+			if (!begin_prefix_row(&row, layer == 0 ? "l1" : "l2", slot))
+				continue;		/* not claimed yet */
+			if (layer == 0)
+				put_l1_prefix_counts(&row, &l1_counts[slot]);
+			else
+				put_l2_prefix_counts(&row, &l2_counts[slot]);
+			Assert(row.i == tupdesc->natts);
+			tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 		}
-		else if (prefix_stats_name(slot, &name))
-		{
-			put_datum(&row, CStringGetTextDatum(name.namespace), false);
-			put_datum(&row, CStringGetTextDatum(name.prefix), false);
-		}
-		else
-			continue;			/* not claimed yet */
-		put_count(&row, counts[slot].hits);
-		put_count(&row, counts[slot].misses);
-		put_hit_rate(&row, counts[slot].hits, counts[slot].misses);
-		put_count(&row, counts[slot].sets);
-		put_count(&row, counts[slot].evictions);
-		put_count(&row, counts[slot].expirations);
-		put_count(&row, counts[slot].invalidations);
-		put_count(&row, counts[slot].entries);
-		put_count(&row, counts[slot].bytes);
-		Assert(row.i == tupdesc->natts);
-		tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
 	}
 	return (Datum) 0;
 }
@@ -932,6 +977,41 @@ cache_table_stats(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * cache_lag_histograms(): every invalidation lag histogram, one row per
+ * bucket, cumulative as Prometheus' le buckets (the +Inf row's count is
+ * the histogram's), each row with its histogram's sum; behind the view of
+ * that name.
+ */
+Datum
+cache_lag_histograms(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+
+	cachext_require_preloaded();
+	store = begin_materialized_result(fcinfo, &tupdesc);
+	for (int step = 0; step < LAG_NUM_STEPS; step++)
+	{
+		LagHistogram histogram;
+
+		lag_stats_read((LagStep) step, &histogram);
+		for (int b = 0; b < LAG_NUM_BUCKETS; b++)
+		{
+			StatsRow	row;
+
+			row.i = 0;
+			put_datum(&row, CStringGetTextDatum(lag_stats_step_name((LagStep) step)), false);
+			put_datum(&row, Float8GetDatum(lag_stats_bound_seconds(b)), false);
+			put_count(&row, histogram.cumulative[b]);
+			put_datum(&row, Float8GetDatum(histogram.sum_us / 1000000.0), false);
+			Assert(row.i == tupdesc->natts);
+			tuplestore_putvalues(store, tupdesc, row.values, row.nulls);
+		}
+	}
+	return (Datum) 0;
+}
+
 /* cache_stats_reset(): zeroes every counter (entries stay). */
 Datum
 cache_stats_reset(PG_FUNCTION_ARGS)
@@ -942,6 +1022,7 @@ cache_stats_reset(PG_FUNCTION_ARGS)
 	l2_stats_reset();
 	op_stats_reset();
 	table_stats_reset();
+	lag_stats_reset();
 	event_queue_reset_stats();
 	PG_RETURN_VOID();
 }

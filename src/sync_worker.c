@@ -59,6 +59,10 @@
  * says the stream was lost and one that it is back, whatever the number of
  * attempts in between.
  *
+ * Lag.  Each key announced (and each flush) is timed from the read of the
+ * socket that brought it to its L1 removal, own writes once read back, in
+ * cache_lag_histograms' sync_removal (lag_stats.c says what that covers).
+ *
  * Queue.  While the stream is up, or refused by a Redis that answers,
  * every pass of the loop (at least one a second, the heartbeat) also
  * replays the invalidations queued for Redis (layers_replay_queue), so that
@@ -125,6 +129,7 @@
 #include "l2_master.h"
 #include "l2_queue.h"
 #include "l2_stats.h"
+#include "lag_stats.h"
 #include "layers.h"
 #include "redis_route.h"
 #include "sync_worker.h"
@@ -505,10 +510,11 @@ typedef struct OwnWrites
  * from Redis on the tracking connection of that node, pipelined in round
  * trips of SYNC_READBACK_KEYS, keeps each whose text in Redis hashes as
  * the written text did, and removes the others.  If Redis cannot answer,
- * the stream is lost.
+ * the stream is lost.  read_at is when the announcements were read (see
+ * lag_stats.c).
  */
 static void
-revalidate_own_writes(int node, const OwnWrites *own)
+revalidate_own_writes(int node, const OwnWrites *own, instr_time read_at)
 {
 	for (int first = 0; first < own->n; first += SYNC_READBACK_KEYS)
 	{
@@ -554,6 +560,7 @@ revalidate_own_writes(int node, const OwnWrites *own)
 			evicted += change == L1_CHANGE_REMOVED;
 		}
 		redis_replies_free(replies, n);
+		lag_stats_observe_since(LAG_SYNC_REMOVAL, read_at, n);
 		l2_stats_count(L2_SYNC_KEPT, kept);
 		l2_stats_count(L2_SYNC_EVICTIONS, evicted);
 	}
@@ -563,14 +570,15 @@ revalidate_own_writes(int node, const OwnWrites *own)
  * Applies one message of the stream: evicts the keys it names, but adds
  * own writes to own (to be read back), or empties L1 when it names none
  * (Redis was flushed).  Other replies (the subscription's confirmation)
- * are ignored.
+ * are ignored.  read_at is when the message was read (see lag_stats.c).
  */
 static void
-apply_message(const RedisReply *message, OwnWrites *own)
+apply_message(const RedisReply *message, OwnWrites *own, instr_time read_at)
 {
 	const RedisReply *keys;
 	TimestampTz now;
 	int64		evicted = 0;
+	int64		done = 0;		/* keys evicted, or not held */
 
 	if (message->type != REPLY_ARRAY || message->elements != 3 ||
 		message->element[0]->type != REPLY_STRING ||
@@ -580,6 +588,7 @@ apply_message(const RedisReply *message, OwnWrites *own)
 	if (keys->type == REPLY_NIL)
 	{
 		reset_l1();
+		lag_stats_observe_since(LAG_SYNC_REMOVAL, read_at, 1);
 		return;
 	}
 	if (keys->type != REPLY_ARRAY)
@@ -595,6 +604,7 @@ apply_message(const RedisReply *message, OwnWrites *own)
 		{
 			case L1_CHANGE_REMOVED:
 				evicted++;
+				done++;
 				break;
 			case L1_CHANGE_OWN_WRITE:
 				if (own->n == own->size)
@@ -607,9 +617,11 @@ apply_message(const RedisReply *message, OwnWrites *own)
 				own->lens[own->n++] = (int) key->len;
 				break;
 			case L1_CHANGE_ABSENT:
+				done++;
 				break;
 		}
 	}
+	lag_stats_observe_since(LAG_SYNC_REMOVAL, read_at, done);
 	l2_stats_count(L2_SYNC_EVICTIONS, evicted);
 }
 
@@ -622,12 +634,14 @@ read_stream(int i)
 {
 	char	   *reason;
 	OwnWrites	own;
+	instr_time	read_at;
 
 	if (!redis_conn_read_available(streams[i], &reason))
 	{
 		lose_stream(reason);
 		return;
 	}
+	INSTR_TIME_SET_CURRENT(read_at);
 	own.n = 0;
 	own.size = 64;
 	own.keys = palloc(own.size * sizeof(char *));
@@ -643,12 +657,12 @@ read_stream(int i)
 		}
 		if (message == NULL)
 			break;
-		apply_message(message, &own);
+		apply_message(message, &own, read_at);
 		redis_reply_free(message);
 		if (nstreams == 0)		/* lost while applying it */
 			return;
 	}
-	revalidate_own_writes(i, &own);
+	revalidate_own_writes(i, &own, read_at);
 }
 
 /*

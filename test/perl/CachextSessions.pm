@@ -9,7 +9,8 @@ use Exporter 'import';
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(start_psql finish_psql wait_for_app start_listener stop_listener);
+our @EXPORT = qw(start_psql finish_psql wait_for_app hold_after_fence release_held
+  start_listener stop_listener);
 
 # Starts psql on $node running $sql in the background, optionally with an
 # application_name to find it by; returns [harness, \stdout, \stderr].
@@ -45,6 +46,35 @@ sub wait_for_app
 		"SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = '$appname' AND state = 'active'"
 	) or die "session $appname did not start";
 	usleep(100_000);
+}
+
+# Starts $sql on $node in a session that stops at the pause point once it
+# has fenced its keys (test builds: cachext.test_pause_after_fence), held by
+# another session's advisory lock 4242 until release_held.
+sub hold_after_fence
+{
+	my ($node, $sql) = @_;
+	my $holder = start_psql($node,
+		'SELECT pg_advisory_lock(4242); SELECT pg_sleep(3600)', 'holder');
+	wait_for_app($node, 'holder');
+	my $writer = start_psql($node,
+		"SET cachext.test_pause_after_fence = 4242; $sql", 'held');
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'held' AND wait_event_type = 'Lock'})
+	  or die 'set-up: the writer did not stop at the pause point';
+	return { holder => $holder, writer => $writer };
+}
+
+# Lets a session held by hold_after_fence go on; returns its errors once it
+# has ended.
+sub release_held
+{
+	my ($node, $held) = @_;
+	$node->safe_psql('postgres',
+		q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'holder'});
+	finish_psql($held->{holder});
+	my ($out, $err) = finish_psql($held->{writer});
+	return $err;
 }
 
 # A psql session on $node's database $db LISTENing on cache_events;

@@ -37,6 +37,10 @@ SELECT p.prefix, p.bytes = sum(e.bytes) AS bytes_match, p.entries = count(*) AS 
  WHERE p.namespace = 'prefix_stats:'
  GROUP BY p.prefix, p.bytes, p.entries ORDER BY p.prefix;
 
+-- Each row names its layer: without Redis (this instance has no
+-- cachext.redis_url) L1's rows alone.
+SELECT layer, count(*) > 0 AS has_rows FROM cache_prefix_stats GROUP BY layer;
+
 -- Every column adds up to cache_stats' l1 row, over all prefixes and the
 -- other bucket (the row whose prefix is NULL, always shown).
 SELECT count(*) FILTER (WHERE p.prefix IS NULL AND p.namespace IS NULL) AS other_rows,

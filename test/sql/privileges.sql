@@ -58,6 +58,7 @@ SELECT namespace, key FROM cache_entries() ORDER BY key;
 SELECT prefix, sets FROM cache_prefix_stats
  WHERE namespace = current_setting('cachext.namespace') AND prefix = '';
 SELECT count(*) FILTER (WHERE table_name IS NULL) AS other_rows FROM cache_table_stats;
+SELECT count(DISTINCT step) AS steps FROM cache_lag_histograms;
 
 -- Counters, conditional writes, TTLs and tagging are everyone's too.
 SELECT cache_incr('user-counter');

@@ -45,32 +45,6 @@ INSERT INTO t SELECT i, 0 FROM generate_series(1, 10) i;
 SELECT cache_watch_table('t', 'T', ARRAY['t:{id}', 'tag:t']);
 });
 
-# A writer that stops at the pause point once it has fenced, until
-# release_writer; the advisory lock 4242 marks the moment.
-my $holder = start_psql($node,
-	"SELECT pg_advisory_lock(4242); SELECT pg_sleep(3600)", 'holder');
-wait_for_app($node, 'holder');
-
-sub hold_writer
-{
-	my ($sql) = @_;
-	my $writer = start_psql($node,
-		"SET cachext.test_pause_after_fence = 4242; $sql", 'held');
-	$node->poll_query_until('postgres',
-		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'held' AND wait_event_type = 'Lock'})
-	  or die 'set-up: the writer did not stop at the pause point';
-	return $writer;
-}
-
-sub release_writer
-{
-	my ($writer) = @_;
-	$node->safe_psql('postgres',
-		q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'holder'});
-	my ($out, $err) = finish_psql($writer);
-	return $err;
-}
-
 # Loads $key through cache_get_or_set until Redis holds it, for up to
 # $seconds; true if it did.
 sub cached_in_redis_within
@@ -86,10 +60,10 @@ sub cached_in_redis_within
 }
 
 # ---- 1. A fence left by a slow commit stands no longer than its timeout.
-my $writer = hold_writer('UPDATE t SET v = v + 1 WHERE id = 1');
+my $writer = hold_after_fence($node, 'UPDATE t SET v = v + 1 WHERE id = 1');
 my $placed = time;
 usleep(1_500_000);    # past half the timeout, within it
-unlike(release_writer($writer), qr/ERROR/, 'the held writer committed');
+unlike(release_held($node, $writer), qr/ERROR/, 'the held writer committed');
 
 my $busy = start_psql(
 	$node, q{
@@ -118,14 +92,11 @@ is(redis_cli('tokens', 'EVAL', "return #redis.call('KEYS', '*fence*')", '0'),
 	'0', 'no fence is left once the writes end');
 
 # ---- 2. A fence that vanished is noticed at lift.
-$holder = start_psql($node,
-	"SELECT pg_advisory_lock(4242); SELECT pg_sleep(3600)", 'holder');
-wait_for_app($node, 'holder');
 my $old = $node->safe_psql('postgres', 'SELECT v FROM t WHERE id = 2');
 my $other = cachext_node('tokens_other', qq{$conf});
 $other->safe_psql('postgres',
 	"CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL); INSERT INTO t VALUES (2, $old)");
-$writer = hold_writer('UPDATE t SET v = v + 1000 WHERE id = 2');
+$writer = hold_after_fence($node, 'UPDATE t SET v = v + 1000 WHERE id = 2');
 is(redis_cli('tokens', 'EVAL', "return #redis.call('KEYS', '*bucket-fence*')", '0'),
 	'1', 'the held writer fenced its bucket');
 is( $node->safe_psql('postgres',
@@ -138,7 +109,7 @@ is( $other->safe_psql(
 	$old, 'another instance loads the old row');
 is(redis_cli('tokens', 'GET', 'cache:t:2'), $old,
 	'and, with no fence left, Redis stores it');
-unlike(release_writer($writer), qr/ERROR/, 'the held writer committed');
+unlike(release_held($node, $writer), qr/ERROR/, 'the held writer committed');
 is(redis_cli('tokens', 'GET', 'cache:t:2'), '',
 	'its lift found its fence gone and unlinked the old value');
 is( $node->safe_psql('postgres',

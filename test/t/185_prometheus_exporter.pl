@@ -3,8 +3,10 @@
 # with the queries file cachext ships (contrib/prometheus/queries.yaml),
 # scraped over HTTP after a known workload.  Every metric the file declares
 # has one series per row of its query, equal to what the query returns;
-# those values are cache_stats', cache_prefix_stats' and cache_table_stats';
-# the prefixes past cachext.prefix_stats_max count as prefix="other".
+# those values are cache_stats', cache_prefix_stats' (both layers'),
+# cache_table_stats' and cache_lag_histograms' (real Prometheus histograms:
+# _bucket{le}, _sum, _count); the prefixes past cachext.prefix_stats_max
+# count as prefix="other".
 use strict;
 use warnings;
 
@@ -12,19 +14,15 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use CPAN::Meta::YAML;
-use HTTP::Tiny;
-use IPC::Run;
 use Time::HiRes qw(usleep);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextExporter;
 use CachextNode;
 use CachextRedis;
 
 my $queries_file = "$FindBin::RealBin/../../contrib/prometheus/queries.yaml";
-my $exporter = '/usr/bin/prometheus-postgres-exporter';
--x $exporter
-  or die "set-up: $exporter is missing (scripts/setup installs prometheus-postgres-exporter)";
 
 my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('main', $redis_port);
@@ -54,7 +52,8 @@ UPDATE users SET name = 'cy' WHERE id = 2;
 });
 
 is( sql(q{SELECT prefix, hits, misses, sets, invalidations
-		FROM cache_prefix_stats WHERE namespace IS NOT DISTINCT FROM current_setting('cachext.namespace') OR prefix IS NULL
+		FROM cache_prefix_stats WHERE layer = 'l1'
+		 AND (namespace IS NOT DISTINCT FROM current_setting('cachext.namespace') OR prefix IS NULL)
 		ORDER BY prefix NULLS LAST}),
 	join("\n",
 		'item:|1|1|2|0',       # item:2 was missed, then loaded
@@ -66,29 +65,8 @@ cmp_ok(sql(q{SELECT redis_time_ms FROM cache_table_stats WHERE table_name = 'pub
 	'>', 0, 'the commits on the watched table spent time in Redis');
 
 # ---- The exporter, on loopback, with only cachext's queries.
-my $http_port = PostgreSQL::Test::Cluster::get_free_port();
-my $user = getpwuid($<);
-my $exporter_log = "$PostgreSQL::Test::Utils::tmp_check/exporter.log";
-my $dsn = sprintf('host=%s port=%d user=%s dbname=postgres sslmode=disable',
-	$node->host, $node->port, $user);
-my $exporter_run = IPC::Run::start(
-	[
-		$exporter, "--web.listen-address=127.0.0.1:$http_port",
-		"--extend.query-path=$queries_file", '--disable-default-metrics',
-		'--disable-settings-metrics', '--log.level=warn'
-	],
-	'<', \undef, '>', $exporter_log, '2>&1',
-	init => sub { $ENV{DATA_SOURCE_NAME} = $dsn; });
-END { $exporter_run->kill_kill if $exporter_run; }
-
-# Scrapes /metrics: its cachext lines, or undef before the exporter answers.
-my $http = HTTP::Tiny->new(timeout => 10);
-sub scrape
-{
-	my $response = $http->get("http://127.0.0.1:$http_port/metrics");
-	return undef unless $response->{success};
-	return join("\n", grep { /^cachext/ } split /\n/, $response->{content});
-}
+my $exporter = exporter_start($node, $queries_file);
+sub scrape { return exporter_scrape($exporter); }
 
 # A hash of metric name => [[labels hash, value], ...] of scraped lines.
 sub parse_series
@@ -105,42 +83,37 @@ sub parse_series
 	return \%series;
 }
 
-# The queries of the file: name => [columns, which are labels, SQL].
+# The queries of the file: name => [columns, which are labels, which are
+# histograms, SQL].  A histogram column <name> (its le bounds) comes with
+# <name>_bucket, <name>_sum and <name>_count, which the SQL selects too.
 my $queries = CPAN::Meta::YAML->read($queries_file)->[0];
 my %query_shape;
 for my $query (sort keys %$queries)
 {
 	my @metrics = @{ $queries->{$query}{metrics} };
 	my @columns = map { (keys %$_)[0] } @metrics;
-	my %is_label = map { $columns[$_] => 1 }
-	  grep { $metrics[$_]{ $columns[$_] }{usage} eq 'LABEL' } 0 .. $#columns;
-	my $select = join(', ', map { qq{"$_"} } @columns);
-	$query_shape{$query} = [ \@columns, \%is_label,
+	my %usage = map { $columns[$_] => $metrics[$_]{ $columns[$_] }{usage} } 0 .. $#columns;
+	my %is_label = map { $_ => 1 } grep { $usage{$_} eq 'LABEL' } @columns;
+	my %is_histogram = map { $_ => 1 } grep { $usage{$_} eq 'HISTOGRAM' } @columns;
+	my $select = join(', ',
+		map { $is_histogram{$_} ? qq{"$_", "${_}_bucket", "${_}_sum", "${_}_count"} : qq{"$_"} }
+		  @columns);
+	$query_shape{$query} = [ \@columns, \%is_label, \%is_histogram,
 		"SELECT $select FROM ($queries->{$query}{query}) q" ];
 }
 
 # What the SQL side says now: every query's rows and cache_stats' figures.
 sub sql_side
 {
-	my %side = map { $_ => [ split /\n/, sql($query_shape{$_}[2]) ] } keys %query_shape;
+	my %side = map { $_ => [ split /\n/, sql($query_shape{$_}[3]) ] } keys %query_shape;
 	$side{l1} = { map { split /=/ } split /\n/, sql(q{
 		SELECT 'hits=' || hits || E'\nmisses=' || misses || E'\nsets=' || sets
 		       || E'\nentries=' || entries || E'\nbytes=' || bytes || E'\nloads=' || loads
 		FROM cache_stats WHERE layer = 'l1'}) };
-	$side{l2_hits} = sql(q{SELECT hits FROM cache_stats WHERE layer = 'l2'});
+	$side{l2} = { map { split /=/ } split /\n/, sql(q{
+		SELECT 'hits=' || hits || E'\nmisses=' || misses || E'\nsets=' || sets
+		FROM cache_stats WHERE layer = 'l2'}) };
 	return \%side;
-}
-
-# The exporter answers once it has listened and read the database.
-my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-until ((scrape() // '') =~ /^cachext_hits_total/m)
-{
-	if (time > $deadline)
-	{
-		diag("exporter log:\n" . slurp_file($exporter_log));
-		die "set-up: the exporter served no cachext series on port $http_port";
-	}
-	usleep(100_000);
 }
 
 # The sync worker may still be reading the workload's own writes back from
@@ -172,25 +145,76 @@ sub series_value
 	return @found == 1 ? $found[0][1] : undef;
 }
 
+# Checks a scraped series against the value the SQL side gave.
+sub series_is
+{
+	my ($got, $want, $what) = @_;
+	ok(defined $got && abs($got - $want) <= 1e-9 * abs($want), "$what = $want")
+	  or diag('scraped: ' . ($got // 'no such series'));
+}
+
+# A histogram row's series: one _bucket per le of the le array (the
+# exporter writes le as Go formats a float: compared as numbers), +Inf's
+# equal to _count, then _sum and _count.
+sub histogram_is
+{
+	my ($name, $labels, $bounds, $buckets, $sum, $count) = @_;
+	my @le = $bounds =~ /([^{},]+)/g;
+	my @counts = $buckets =~ /([^{},]+)/g;
+	my $where = join(',', map { "$_=$labels->{$_}" } sort keys %$labels);
+	is(scalar @le, scalar @counts, "$name\{$where}: as many buckets as bounds");
+	for my $i (0 .. $#le)
+	{
+		my @found = grep { $_->[0]{le} ne '+Inf' && abs($_->[0]{le} - $le[$i]) <= 1e-12 }
+		  grep {
+			my $l = $_->[0];
+			!grep { ($l->{$_} // '') ne $labels->{$_} } keys %$labels
+		  } @{ $series->{"${name}_bucket"} // [] };
+		series_is(@found == 1 ? $found[0][1] : undef, $counts[$i],
+			"${name}_bucket\{$where,le=$le[$i]}");
+	}
+	series_is(series_value("${name}_bucket", %$labels, le => '+Inf'), $count,
+		"${name}_bucket\{$where,le=+Inf}");
+	series_is(series_value("${name}_sum", %$labels), $sum, "${name}_sum\{$where}");
+	series_is(series_value("${name}_count", %$labels), $count, "${name}_count\{$where}");
+}
+
 # ---- Every metric the file declares, for every row of its query, equals
-# what the query returns (counters and gauges alike).
+# what the query returns (counters, gauges and histograms alike).
 for my $query (sort keys %query_shape)
 {
-	my ($columns, $is_label) = @{ $query_shape{$query} };
+	my ($columns, $is_label, $is_histogram) = @{ $query_shape{$query} };
 	my @rows = @{ $side->{$query} };
 	ok(@rows > 0, "$query returns rows");
 	for my $row (@rows)
 	{
 		my @values = split /\|/, $row, -1;
-		my %labels = map { $columns->[$_] => $values[$_] }
-		  grep { $is_label->{ $columns->[$_] } } 0 .. $#$columns;
-		my $where = join(',', map { "$_=$labels{$_}" } sort keys %labels);
-		for my $i (grep { !$is_label->{ $columns->[$_] } } 0 .. $#$columns)
+		my %labels;
+		my $v = 0;
+		for my $column (@$columns)
 		{
-			my $got = series_value("${query}_$columns->[$i]", %labels);
-			ok(defined $got && abs($got - $values[$i]) <= 1e-9 * abs($values[$i]),
-				"${query}_$columns->[$i]\{$where} = $values[$i]")
-			  or diag('scraped: ' . ($got // 'no such series'));
+			if ($is_histogram->{$column})
+			{
+				$v += 4;
+				next;
+			}
+			$labels{$column} = $values[$v] if $is_label->{$column};
+			$v++;
+		}
+		my $where = join(',', map { "$_=$labels{$_}" } sort keys %labels);
+		$v = 0;
+		for my $column (@$columns)
+		{
+			if ($is_histogram->{$column})
+			{
+				histogram_is("${query}_$column", \%labels, @values[ $v .. $v + 3 ]);
+				$v += 4;
+				next;
+			}
+			series_is(series_value("${query}_$column", %labels), $values[$v],
+				"${query}_$column\{$where}")
+			  unless $is_label->{$column};
+			$v++;
 		}
 	}
 }
@@ -204,18 +228,34 @@ is(series_value('cachext_l1_entries'), $l1{entries}, 'cachext_l1_entries is cach
 is(series_value('cachext_l1_bytes'), $l1{bytes}, 'cachext_l1_bytes is cache_stats.bytes');
 is(series_value('cachext_loads_total'), 1, 'cachext_loads_total counts the one load');
 is(series_value('cachext_l2_up'), 1, 'cachext_l2_up says Redis answers');
-is(series_value('cachext_hits_total', layer => 'l2'), $side->{l2_hits},
+is(series_value('cachext_hits_total', layer => 'l2'), $side->{l2}{hits},
 	'cachext_hits_total{layer="l2"} is l2\'s hits');
-is(series_value('cachext_prefix_sets_total', prefix => 'user:'), 3, 'three user: sets');
-is(series_value('cachext_prefix_hits_total', prefix => 'other'), 1, 'the other prefix bucket\'s hit');
-my $sum = 0;
-$sum += $_->[1] for @{ $series->{cachext_prefix_hits_total} };
-is($sum, $l1{hits}, 'the prefixes\' hits add up to L1\'s');
+is(series_value('cachext_prefix_sets_total', layer => 'l1', prefix => 'user:'), 3, 'three user: sets in L1');
+is(series_value('cachext_prefix_sets_total', layer => 'l2', prefix => 'user:'), 3, 'and in Redis');
+is(series_value('cachext_prefix_misses_total', layer => 'l2', prefix => 'user:'), 1,
+	'user:404, missed by L1, missed by Redis');
+is(series_value('cachext_prefix_hits_total', layer => 'l1', prefix => 'other'), 1, 'the other prefix bucket\'s hit');
+for my $layer ('l1', 'l2')
+{
+	my $layer_figures = $layer eq 'l1' ? \%l1 : $side->{l2};
+	for my $figure ('hits', 'misses', 'sets')
+	{
+		my $sum = 0;
+		$sum += $_->[1]
+		  for grep { $_->[0]{layer} eq $layer } @{ $series->{"cachext_prefix_${figure}_total"} };
+		is($sum, $layer_figures->{$figure}, "the prefixes' $figure add up to $layer\'s");
+	}
+}
+is(series_value('cachext_invalidation_lag_seconds_count', step => 'fence_place') . ' '
+	  . series_value('cachext_invalidation_lag_seconds_count', step => 'fence_lift'),
+	'2 2', 'the two watched commits timed their fence steps once each');
+cmp_ok(series_value('cachext_invalidation_lag_seconds_count', step => 'sync_removal'),
+	'>', 0, 'the sync worker timed the removals Redis announced');
 is(series_value('cachext_table_rows_total', table => 'public.users', database => 'postgres'),
 	3, 'three rows of public.users seen');
 is(series_value('cachext_table_commits_fenced_total', table => 'public.users'),
 	2, 'two commits fenced public.users');
-is(scalar @{ $series->{cachext_prefix_entries} }, 4,
+is(scalar @{ $series->{cachext_prefix_l1_entries} }, 4,
 	'one prefix series per slot and one for other: the cardinality is bounded');
 
 # ---- The Grafana dashboard shipped beside the file asks only for series
@@ -226,6 +266,4 @@ cmp_ok(scalar keys %asked, '>=', 20, 'the dashboard charts ' . scalar(keys %aske
 is(join(' ', grep { !$series->{$_} } sort keys %asked), '',
 	'every metric of the dashboard is one the exporter serves');
 
-$exporter_run->kill_kill;
-$exporter_run = undef;
 done_testing();
