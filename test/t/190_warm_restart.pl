@@ -186,6 +186,27 @@ for (1 .. 100)
 }
 ok($listed, 'the worker writes the key list every interval');
 
+# A dump that cannot be written is a LOG line, and the server stops as usual.
+mkdir $node->data_dir . "/$dump_file.tmp" or die $!;
+$offset = -s $node->logfile;
+$node->stop;
+like(log_since($node, $offset), qr/could not create file "cachext_l1.keys.tmp"/,
+	'a dump that cannot be written is logged');
+ok(!-e $node->data_dir . '/postmaster.pid', 'and the server stopped cleanly');
+rmdir $node->data_dir . "/$dump_file.tmp" or die $!;
+
+# A worker that cannot start (no max_worker_processes slot left after the
+# sync worker's) is the postmaster's LOG line; the server starts.
+$node->append_conf('postgresql.conf', 'max_worker_processes = 1');
+$offset = -s $node->logfile;
+$node->start;
+is(query($node, q{SELECT cache_get('k:1') IS NULL}), 't',
+	'without a slot for the dump worker, the server starts and answers');
+like(log_since($node, $offset), qr/too many background workers/,
+	'the postmaster says why there is no worker');
+$node->append_conf('postgresql.conf', 'max_worker_processes = 8');
+$node->restart;
+
 # ---- 5a. The history check without Redis.
 # Writers bump the counters in a loop until the restart ends them.
 sub stale_reads_across_restart
