@@ -337,6 +337,11 @@ sub following
 }
 following($a);
 query($a, q{SELECT cache_set('r:' || i, to_jsonb(i)) FROM generate_series(1, 100) i});
+# a second database, in its own namespace
+query($a, q{CREATE DATABASE shop});
+$a->safe_psql('shop', 'CREATE EXTENSION cachext');
+query($a, q{ALTER DATABASE shop SET cachext.namespace = 'shop:'});
+$a->safe_psql('shop', q{SELECT cache_set('r:1', '"shop one"')});
 $a->stop;
 ok(dump_exists($a), 'with Redis, a clean shutdown writes the key list');
 query($b, q{SELECT cache_set('r:1', '"changed"')});
@@ -344,12 +349,14 @@ redis_cli('warm', 'SET', 'cache:r:2', '"by redis-cli"');
 redis_cli('warm', 'UNLINK', 'cache:r:3');
 $offset = -s $a->logfile;
 $a->start;
-$a->wait_for_log(qr/cachext reloaded L1 from Redis: 100 keys read/, $offset);
+$a->wait_for_log(qr/cachext reloaded L1 from Redis: 101 keys read/, $offset);
 ok(1, 'the worker reloads the keys from Redis');
-is(l1_stat($a, 'entries'), '99', 'L1 holds what Redis still has');
+is(l1_stat($a, 'entries'), '100', 'L1 holds what Redis still has');
 query($a, q{SELECT cache_stats_reset()});
 is(query($a, q{SELECT cache_get('r:50')}), '50', 'a reloaded key is served');
-is(l1_stat($a, 'hits || \' \' || misses'), '1 0', 'from L1');
+is($a->safe_psql('shop', q{SELECT cache_get('r:1')}), '"shop one"',
+	'so is one of another database\'s namespace');
+is(l1_stat($a, 'hits || \' \' || misses'), '2 0', 'from L1');
 is(query($a, q{SELECT cache_get('r:1')}), '"changed"',
 	'a key another instance changed meanwhile has its new value');
 is(query($a, q{SELECT cache_get('r:2')}), '"by redis-cli"',
