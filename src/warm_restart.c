@@ -19,15 +19,19 @@
  *	  code but 0, as pg_stat_statements saves its file): with values
  *	  (value, absolute expiry, tags) when Redis is not configured, keys
  *	  only otherwise.  Every backend is gone then and the shutdown
- *	  checkpoint is written; the file records that checkpoint's location.
+ *	  checkpoint is written; the file records that checkpoint's location
+ *	  and the cluster's system identifier.
  *
  * Values, once.  The postmaster loads a file with values in its
  * shared-memory start-up, before the startup process runs, only if all of
  * these hold: cachext.l1_dump_interval is not 0, Redis is not configured
  * (with Redis, other instances may have changed any key meanwhile), the
- * control file still says the cluster was shut down cleanly at the very
+ * control file still says this cluster was shut down cleanly at the very
  * checkpoint the file records (so no server ran on this data directory
- * since, with or without cachext), and the entry has not expired.  It
+ * since, with or without cachext), and the entry has not expired.  The
+ * unlink need not be durable: a file a power loss brings back fails that
+ * check once the startup process has marked the cluster in production,
+ * and before that nothing can commit.  It
  * unlinks the file at once whether it loaded it or not: a later crash, or
  * a start with other settings, can never load it again.  On a standby, the
  * startup process then replays the WAL from the restart point, the
@@ -111,7 +115,9 @@ typedef struct DumpHeader
 	uint32		version;
 	uint32		flags;
 	uint32		nentries;
-	XLogRecPtr	checkpoint;		/* with values: the shutdown checkpoint */
+	/* with values: the cluster and its shutdown checkpoint */
+	uint64		system_identifier;
+	XLogRecPtr	checkpoint;
 } DumpHeader;
 
 /* An entry's fixed part; then the value and tags (with values), the key. */
@@ -150,7 +156,7 @@ write_bytes(DumpWriter *w, const void *data, size_t len)
  */
 static bool
 write_dump(const L1DumpEntry *entries, int n, bool with_values,
-		   XLogRecPtr checkpoint)
+		   const ControlFileData *control)
 {
 	DumpWriter	w = {0};
 	DumpHeader	header = {0};
@@ -168,7 +174,11 @@ write_dump(const L1DumpEntry *entries, int n, bool with_values,
 	header.version = DUMP_VERSION;
 	header.flags = with_values ? DUMP_WITH_VALUES : 0;
 	header.nentries = n;
-	header.checkpoint = checkpoint;
+	if (control != NULL)
+	{
+		header.system_identifier = control->system_identifier;
+		header.checkpoint = control->checkPoint;
+	}
 	write_bytes(&w, &header, sizeof(header));
 	for (int i = 0; i < n; i++)
 	{
@@ -326,33 +336,34 @@ read_dump(DumpHeader *header, L1DumpEntry **entries)
 }
 
 /*
- * The shutdown checkpoint's location if the control file says the cluster
- * was shut down cleanly, else InvalidXLogRecPtr.
+ * The control file (palloc'd) if it says the cluster was shut down
+ * cleanly, else NULL.
  */
-static XLogRecPtr
-clean_shutdown_checkpoint(void)
+static ControlFileData *
+clean_shutdown_control(void)
 {
 	bool		crc_ok;
 	ControlFileData *control = get_controlfile(DataDir, &crc_ok);
 
 	if (!crc_ok || (control->state != DB_SHUTDOWNED &&
 					control->state != DB_SHUTDOWNED_IN_RECOVERY))
-		return InvalidXLogRecPtr;
-	return control->checkPoint;
+		return NULL;
+	return control;
 }
 
 /* Why the postmaster does not load a file's values, or NULL if it may. */
 static const char *
 reason_not_to_load(const DumpHeader *header)
 {
-	XLogRecPtr	checkpoint;
+	ControlFileData *control;
 
 	if (cachext_l1_dump_interval_s == 0)
 		return "cachext.l1_dump_interval is 0";
 	if (l2_is_configured())
 		return "cachext.redis_url is set, and Redis may have changed any key since";
-	checkpoint = clean_shutdown_checkpoint();
-	if (XLogRecPtrIsInvalid(checkpoint) || checkpoint != header->checkpoint)
+	control = clean_shutdown_control();
+	if (control == NULL || control->checkPoint != header->checkpoint ||
+		control->system_identifier != header->system_identifier)
 		return "the server was not shut down cleanly right after it was written";
 	return NULL;
 }
@@ -416,19 +427,18 @@ load_values(void)
 static void
 save_at_shutdown(int code, Datum arg)
 {
-	XLogRecPtr	checkpoint;
+	ControlFileData *control;
 	L1DumpEntry *entries;
 	int			n;
 	bool		with_values = !l2_is_configured();
 
 	if (code != 0 || cachext_l1_dump_interval_s == 0 || !l1_is_ready())
 		return;
-	checkpoint = clean_shutdown_checkpoint();
-	if (XLogRecPtrIsInvalid(checkpoint))
+	control = clean_shutdown_control();
+	if (control == NULL)
 		return;
 	entries = l1_dump_entries(ttl_clock_now(), with_values, &n);
-	(void) write_dump(entries, n, with_values,
-					  with_values ? checkpoint : InvalidXLogRecPtr);
+	(void) write_dump(entries, n, with_values, with_values ? control : NULL);
 }
 
 /*
@@ -576,7 +586,7 @@ dump_keys(void)
 	int			n;
 	L1DumpEntry *entries = l1_dump_entries(ttl_clock_now(), false, &n);
 
-	(void) write_dump(entries, n, false, InvalidXLogRecPtr);
+	(void) write_dump(entries, n, false, NULL);
 }
 
 /*
