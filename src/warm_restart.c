@@ -84,6 +84,7 @@
 #include "ttl_clock.h"
 #include "wait_events.h"
 #include "warm_restart.h"
+#include "workers.h"
 
 /* The file, relative to the data directory, and its temporary name. */
 #define DUMP_FILE		"cachext_l1.keys"
@@ -461,15 +462,8 @@ warm_restart_register(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = RESTART_INTERVAL_S;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "cachext");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "cachext_l1_dump_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "cachext l1 dump");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "cachext l1 dump");
+	workers_describe(&worker, "cachext_l1_dump_main", "cachext l1 dump",
+					 BgWorkerStart_ConsistentState, RESTART_INTERVAL_S);
 	RegisterBackgroundWorker(&worker);
 }
 
