@@ -25,6 +25,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextFreshness;
 use CachextNode;
 use CachextRedis;
 use CachextSessions;
@@ -39,26 +40,7 @@ my $setup = q{
 CREATE TABLE users (id int PRIMARY KEY, name text);
 INSERT INTO users VALUES (1, 'old');
 SELECT cache_watch_table('users', 'USER', ARRAY['user:{id}']);
-CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL);
-INSERT INTO counters SELECT i, 0 FROM generate_series(1, 5) i;
-SELECT cache_watch_table('counters', 'COUNTER', ARRAY['c:{id}']);
-
--- Reads random counters for secs seconds: the row in the table, then the
--- counter through the cache, which must never be behind the row.
-CREATE FUNCTION read_table_then_cache(secs float8)
-RETURNS TABLE (id int, in_table int, n int) LANGUAGE plpgsql AS $$
-DECLARE
-    deadline timestamptz := clock_timestamp() + secs * interval '1 second';
-BEGIN
-    WHILE clock_timestamp() < deadline LOOP
-        id := 1 + floor(random() * 5)::int;
-        SELECT c.n INTO in_table FROM counters c WHERE c.id = read_table_then_cache.id;
-        n := cache_get_or_set('c:' || id, 'SELECT n FROM counters WHERE id = $1::int',
-                              interval '1 hour', id::text)::int;
-        RETURN NEXT;
-    END LOOP;
-END $$;
-};
+} . counters_sql(5);
 
 sub query
 {
