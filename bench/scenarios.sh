@@ -10,9 +10,16 @@
 
 if [ -n "$SMOKE" ]; then
   NKEYS=100 NWRITE=1000 NBIG=5 SCALE_SIZES="100 1000 10000" NBULK=1000 NLATENCY=20
+  NWARM=1000 WARM_BEFORE_S=3 WARM_LIMIT_S=15
 else
   NKEYS=1000 NWRITE=10000 NBIG=50 SCALE_SIZES="1000 100000 1000000" NBULK=100000 NLATENCY=1000
+  NWARM=100000 WARM_BEFORE_S=10 WARM_LIMIT_S=180
 fi
+# Overrides for warm_restart, to size it to the machine: keys read, seconds measured
+# before the restart, longest wait for the hit ratio after it.
+NWARM=${BENCH_WARM_KEYS:-$NWARM}
+WARM_BEFORE_S=${BENCH_WARM_BEFORE_S:-$WARM_BEFORE_S}
+WARM_LIMIT_S=${BENCH_WARM_LIMIT_S:-$WARM_LIMIT_S}
 # write_path's latency part: commits a second, low enough that one never waits for another.
 LATENCY_RATE=200
 
@@ -618,4 +625,106 @@ EOF
   done
 
   write_path_latency
+}
+
+# L1's hits and misses so far, as "hits misses".
+l1_counts() {
+  sql -c "SELECT hits || ' ' || misses FROM cache_stats WHERE layer = 'l1'"
+}
+
+# hit_ratio "H0 M0" "H1 M1": L1's hit ratio between two l1_counts, empty without reads.
+hit_ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); h = y[1] - x[1]; m = y[2] - x[2]
+    if (h + m > 0) printf "%.4f\n", h / (h + m) }'
+}
+
+# warm_restart_round VARIANT CLIENTS: one measurement: the read workload for
+# WARM_BEFORE_S seconds, its L1 hit ratio, a restart (pg_ctl restart -m fast), the
+# workload again, and the hit ratio second by second until it is back to 90 % of the
+# one before; prints the seconds from the restart's start to that second
+# (WARM_LIMIT_S if it never was).
+warm_restart_round() {
+  local variant=$1 clients=$2 pid before start counts now ratio secs=
+  if [ "$variant" = warm ]; then
+    sql -c 'ALTER SYSTEM RESET cachext.l1_dump_interval' -c 'SELECT pg_reload_conf()' >/dev/null
+  else
+    sql -c 'ALTER SYSTEM SET cachext.l1_dump_interval = 0' -c 'SELECT pg_reload_conf()' >/dev/null
+  fi
+  # every key in L1 and in Redis
+  sql -c "SELECT count(cache_get_or_set('w:' || i, 'SELECT payload FROM bench_warm WHERE id = \$1::int', interval '1 hour', i::text)) FROM generate_series(1, $NWARM) AS i" >/dev/null
+  pgbench -n -M prepared -c "$clients" -j "$clients" -T "$WARM_BEFORE_S" \
+    -f "$TMP/sql/warm_restart-read.sql" >/dev/null 2>>"$TMP/pgbench.log" &
+  pid=$!
+  sleep 1
+  counts=$(l1_counts)
+  sleep $((WARM_BEFORE_S - 2))
+  before=$(hit_ratio "$counts" "$(l1_counts)")
+  wait "$pid" || true
+
+  start=$(date +%s.%N)
+  pg_ctl -D "$TMP/data" -l "$TMP/postgres.log" -m fast -w restart >/dev/null
+  pgbench -n -M prepared -c "$clients" -j "$clients" -T "$WARM_LIMIT_S" \
+    -f "$TMP/sql/warm_restart-read.sql" >/dev/null 2>>"$TMP/pgbench.log" &
+  pid=$!
+  counts=$(l1_counts)
+  while :; do
+    sleep 1
+    now=$(l1_counts)
+    ratio=$(hit_ratio "$counts" "$now")
+    counts=$now
+    secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", e - s }')
+    if [ -n "$ratio" ] && [ -n "$before" ] &&
+      awk -v r="$ratio" -v b="$before" 'BEGIN { exit !(r >= 0.9 * b) }'; then
+      break
+    fi
+    if awk -v s="$secs" -v l="$WARM_LIMIT_S" 'BEGIN { exit !(s >= l) }'; then
+      secs=$WARM_LIMIT_S
+      break
+    fi
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  echo "warm_restart: $variant c=$clients: hit ratio $before before, back to 90 % of it after $secs s" >>"$TMP/warm_restart.log"
+  echo "$secs"
+}
+
+# 10. Warm restarts: a steady read workload (cache_get_or_set over NWARM keys that fit
+# L1, values from a query, Redis configured) across a restart; the seconds until L1's
+# hit ratio (from cache_stats' deltas, second by second) is back to 90 % of its value
+# before the restart, with cachext.l1_dump_interval at its default (warm: the keys are
+# reloaded from Redis) and = 0 (cold: L1 refills at the workload's own pace, from
+# Redis).  Variants interleaved per round; medians.  Recorded in seconds in the "tps"
+# column (lower is better).
+scenario_warm_restart() {
+  local c round variant warm cold
+  if [ -z "$HAS_L2" ]; then skip warm_restart "no L2"; return; fi
+  profile "${MAIN[@]}"
+  l2_switch on
+  sql <<EOF >/dev/null
+DROP TABLE IF EXISTS bench_warm;
+CREATE TABLE bench_warm (id int PRIMARY KEY, payload jsonb NOT NULL);
+INSERT INTO bench_warm SELECT i, $USER_VALUE FROM generate_series(1, $NWARM) AS i;
+VACUUM ANALYZE bench_warm;
+EOF
+  script warm_restart read <<EOF
+\set id random(1, $NWARM)
+SELECT cache_get_or_set('w:' || :id, 'SELECT payload FROM bench_warm WHERE id = \$1::int', interval '1 hour', (:id)::text);
+EOF
+  : >"$TMP/warm_restart.log"
+  for c in $CLIENTS; do
+    for round in $(seq "$ROUNDS"); do
+      for variant in warm cold; do
+        echo "warm_restart,$variant,$c,$round,$(warm_restart_round "$variant" "$c")" >>"$OUT/raw.csv"
+      done
+    done
+  done
+  sql -c 'ALTER SYSTEM RESET cachext.l1_dump_interval' -c 'SELECT pg_reload_conf()' >/dev/null
+  cat "$TMP/warm_restart.log" >>"$OUT/summary.txt"
+  record warm_restart seconds warm cold
+  for c in $CLIENTS; do
+    warm=$(median warm_restart warm "$c") cold=$(median warm_restart cold "$c")
+    say "warm_restart c=$c, $NWARM keys: L1's hit ratio back to 90 % of its value before the restart after $warm s warm, $cold s cold (limit $WARM_LIMIT_S s)"
+    target "warm_restart c=$c warm: seconds to 90 % of the hit ratio" "$warm" '<=' 60
+  done
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * cachext.c
  *	  Module start-up: the settings (guc.c), the shared-memory hooks, the
- *	  registration of the sync worker, of the transaction callbacks
+ *	  registration of the sync worker, of the L1 dump worker
+ *	  (warm_restart.c), of the transaction callbacks
  *	  (xact.c) and of the WAL resource manager (wal_invalidation.c).
  *
  * cachext must be in shared_preload_libraries: its store lives in shared
@@ -35,6 +36,7 @@
 #include "ttl_clock.h"
 #include "wait_events.h"
 #include "wal_invalidation.h"
+#include "warm_restart.h"
 #include "xact.h"
 
 PG_MODULE_MAGIC;
@@ -86,6 +88,8 @@ cachext_shmem_startup(void)
 	ttl_clock_shmem_startup();
 	event_queue_shmem_startup();
 	wait_events_shmem_startup();
+	/* last: it stores into L1 and reads the TTL clock */
+	warm_restart_shmem_startup();
 }
 
 void
@@ -105,6 +109,7 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = cachext_shmem_startup;
 	sync_worker_register();
+	warm_restart_register();
 	xact_register_callbacks();
 	wal_invalidation_register();
 }

@@ -70,6 +70,7 @@
 
 #include "event_queue.h"
 #include "guc.h"
+#include "workers.h"
 
 #define EVENT_TRANCHE_NAME	"cachext events"
 
@@ -376,16 +377,10 @@ register_worker(int slot, Oid dboid, uint32 generation)
 	BackgroundWorker worker;
 	EventWorkerArgs args = {dboid, generation};
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = WORKER_RESTART_INTERVAL_S;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "cachext");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "cachext_event_worker_main");
+	workers_describe(&worker, "cachext_event_worker_main", "cachext events",
+					 BgWorkerStart_RecoveryFinished, WORKER_RESTART_INTERVAL_S);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "cachext events for database %u",
 			 dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "cachext events");
 	worker.bgw_main_arg = Int32GetDatum(slot);
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 	return RegisterDynamicBackgroundWorker(&worker, NULL);

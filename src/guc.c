@@ -60,6 +60,7 @@ int			cachext_l1_memory_kb;
 int			cachext_l1_partitions;
 int			cachext_l1_max_value_size_kb;
 int			cachext_l1_max_ttl_ms;
+int			cachext_l1_dump_interval_s;
 int			cachext_l1_eviction = L1_EVICTION_DEFAULT;
 int			cachext_default_ttl_s;
 int			cachext_max_key_length;
@@ -402,6 +403,14 @@ define_cache_settings(void)
 							&cachext_l1_max_ttl_ms,
 							60 * 1000, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("cachext.l1_dump_interval",
+							"How often L1's hot keys are saved for a warm restart; 0 turns warm restarts off.",
+							"The list is written to the data directory at this interval and at a clean shutdown, "
+							"and reloaded at start-up (see operations.md, Warm restarts).",
+							&cachext_l1_dump_interval_s,
+							300, 0, INT_MAX / 1000,
+							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomEnumVariable("cachext.l1_eviction",
 							 "Which entry L1 evicts when it is full: lru or sieve.",

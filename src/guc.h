@@ -25,6 +25,9 @@ extern int	cachext_l1_eviction;		/* a CachextEviction */
 /* How long an L1 copy of a Redis value lives at most; 0 means no bound */
 extern int	cachext_l1_max_ttl_ms;
 
+/* How often L1's hot keys are saved for a warm restart; 0: never */
+extern int	cachext_l1_dump_interval_s;
+
 /* Per-call behaviour */
 extern int	cachext_default_ttl_s;		/* seconds; 0 means no expiry */
 extern int	cachext_max_key_length;		/* bytes */

@@ -1001,6 +1001,14 @@ l1_lookup(const char *key, int key_len, int namespace_len, TimestampTz now)
 						   L1_ANY_GENERATION, NULL);
 }
 
+static L1StoreResult store_entry(const char *key, int key_len,
+								 int namespace_len, const Jsonb *value,
+								 const char *tags, int tags_len,
+								 TimestampTz expires_at,
+								 TimestampTz keep_until, int64 load_us,
+								 TimestampTz now, const L1Lease *lease,
+								 const uint64 *own_text_hash, int encoding);
+
 /*
  * Stores value under key, replacing any previous value, making room as
  * needed.  expires_at is CACHEXT_NO_EXPIRY for an entry that never expires;
@@ -1031,6 +1039,33 @@ l1_store_tagged(const char *key, int key_len, int namespace_len,
 				TimestampTz expires_at, TimestampTz keep_until, int64 load_us,
 				TimestampTz now, const L1Lease *lease,
 				const uint64 *own_text_hash)
+{
+	return store_entry(key, key_len, namespace_len, value, tags, tags_len,
+					   expires_at, keep_until, load_us, now, lease,
+					   own_text_hash, GetDatabaseEncoding());
+}
+
+/*
+ * Stores an entry a clean shutdown dumped (warm_restart.c), with the
+ * encoding its database had: the postmaster that loads it belongs to no
+ * database.
+ */
+L1StoreResult
+l1_restore(const L1DumpEntry *entry, TimestampTz now)
+{
+	return store_entry(entry->key, entry->key_len, entry->namespace_len,
+					   entry->value, entry->tags, entry->tags_len,
+					   entry->expires_at, entry->keep_until, 0, now, NULL,
+					   NULL, entry->encoding);
+}
+
+/* l1_store_tagged for values of the given database encoding. */
+static L1StoreResult
+store_entry(const char *key, int key_len, int namespace_len,
+			const Jsonb *value, const char *tags, int tags_len,
+			TimestampTz expires_at, TimestampTz keep_until, int64 load_us,
+			TimestampTz now, const L1Lease *lease,
+			const uint64 *own_text_hash, int encoding)
 {
 	uint32		hash = hash_key(key, key_len);
 	L1PartitionView *view = partition_for(hash);
@@ -1077,7 +1112,7 @@ l1_store_tagged(const char *key, int key_len, int namespace_len,
 	e->tags_len = tags_len;
 	e->nchunks = nchunks;
 	e->created_at = now;
-	e->encoding = GetDatabaseEncoding();
+	e->encoding = encoding;
 	pg_atomic_write_u64(&e->last_access, (uint64) now);
 	e->expires_at = expires_at;
 	e->keep_until = keep_until;
@@ -1622,6 +1657,20 @@ l1_reset_stats(void)
 	}
 }
 
+/* qsort order of l1_dump_entries: more hits first, then later access. */
+static int
+hotter_first(const void *a, const void *b)
+{
+	const L1DumpEntry *x = a;
+	const L1DumpEntry *y = b;
+
+	if (x->hits != y->hits)
+		return x->hits > y->hits ? -1 : 1;
+	if (x->last_access != y->last_access)
+		return x->last_access > y->last_access ? -1 : 1;
+	return 0;
+}
+
 /*
  * Lists the live (unexpired) entries, head of the list first within each
  * partition (lru: most recently used first; sieve: most recently inserted
@@ -1663,5 +1712,68 @@ l1_list_entries(TimestampTz now)
 		}
 		LWLockRelease(view->lock);
 	}
+	return result;
+}
+
+/*
+ * Copies every live entry out for a dump (warm_restart.c), hottest first:
+ * by hits, then by last access.  With with_values, each comes with its
+ * value and tags.  Returns a palloc'd array and sets *nentries.  Each
+ * partition is copied under its shared lock; the sort runs unlocked.
+ */
+L1DumpEntry *
+l1_dump_entries(TimestampTz now, bool with_values, int *nentries)
+{
+	int			capacity = 0;
+	int			n = 0;
+	L1DumpEntry *result;
+
+	for (int p = 0; p < npartitions; p++)
+		capacity += partitions[p].header->max_entries;
+	result = palloc_extended(Max(capacity, 1) * sizeof(L1DumpEntry),
+							 MCXT_ALLOC_HUGE);
+	for (int p = 0; p < npartitions; p++)
+	{
+		L1PartitionView *view = &partitions[p];
+
+		LWLockAcquire(view->lock, LW_SHARED);
+		for (int32 i = view->header->lru_newest; i != L1_NONE && n < capacity;
+			 i = view->entries[i].lru_older)
+		{
+			L1Entry    *e = &view->entries[i];
+			L1DumpEntry *d = &result[n];
+
+			if (is_expired(e, now))
+				continue;
+			n++;
+			d->key = palloc(e->key_len);
+			chunks_copy(view, e->first_chunk, 0, e->key_len, d->key, false);
+			d->key_len = e->key_len;
+			d->namespace_len = e->namespace_len;
+			d->encoding = e->encoding;
+			d->hits = (int64) pg_atomic_read_u64(&e->hits);
+			d->last_access = (TimestampTz) pg_atomic_read_u64(&e->last_access);
+			d->expires_at = e->expires_at;
+			d->keep_until = e->keep_until;
+			d->value = NULL;
+			d->tags = NULL;
+			d->tags_len = 0;
+			if (!with_values)
+				continue;
+			d->value = palloc(e->value_len);
+			chunks_copy(view, e->first_chunk, e->key_len, e->value_len,
+						(char *) d->value, false);
+			d->tags_len = e->tags_len;
+			if (e->tags_len > 0)
+			{
+				d->tags = palloc(e->tags_len);
+				chunks_copy(view, e->first_chunk, e->key_len + e->value_len,
+							e->tags_len, d->tags, false);
+			}
+		}
+		LWLockRelease(view->lock);
+	}
+	qsort(result, n, sizeof(L1DumpEntry), hotter_first);
+	*nentries = n;
 	return result;
 }

@@ -88,6 +88,26 @@ typedef struct L1EntryInfo
 	int64		hits;
 } L1EntryInfo;
 
+/*
+ * One live entry as warm_restart.c dumps it: the full key, the namespace's
+ * length and the database encoding of its value, how hot it is, and, when
+ * asked for, its value, tags and expiry.
+ */
+typedef struct L1DumpEntry
+{
+	char	   *key;			/* the full key, key_len bytes */
+	int			key_len;
+	int			namespace_len;
+	int			encoding;
+	int64		hits;
+	TimestampTz last_access;
+	TimestampTz expires_at;		/* CACHEXT_NO_EXPIRY for none */
+	TimestampTz keep_until;
+	Jsonb	   *value;			/* NULL unless values were asked for */
+	char	   *tags;			/* tags_len bytes, NUL-terminated tags */
+	int			tags_len;
+} L1DumpEntry;
+
 /* Start-up: called from cachext.c's hooks. */
 extern Size l1_shmem_size(void);
 extern void l1_shmem_request(void);
@@ -142,5 +162,8 @@ extern void l1_read_stats(L1Stats *stats);
 extern void l1_read_prefix_stats(L1Stats *counts);
 extern void l1_reset_stats(void);
 extern List *l1_list_entries(TimestampTz now);
+extern L1DumpEntry *l1_dump_entries(TimestampTz now, bool with_values,
+									int *nentries);
+extern L1StoreResult l1_restore(const L1DumpEntry *entry, TimestampTz now);
 
 #endif							/* CACHEXT_L1_H */

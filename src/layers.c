@@ -241,8 +241,9 @@ parse_json_text(const L2Value *value)
 	return result;
 }
 
-static bool read_from_l2(char **full, const int *full_lens, const int *missing,
-						 int nmissing, Jsonb **values, Jsonb *const *held);
+static bool read_from_l2(char **full, const int *full_lens, int namespace_len,
+						 const int *missing, int nmissing, Jsonb **values,
+						 Jsonb *const *held);
 
 /*
  * Sets *expires_at to ttl_ms milliseconds after now; false when that is
@@ -309,8 +310,8 @@ keep_until_after(TimestampTz expires_at)
  * and this store must not keep the copy longer than Redis keeps the key.
  */
 static bool
-promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
-		TimestampTz sent_at, const L1Lease *lease)
+promote(const char *full, int full_len, int namespace_len, const Jsonb *value,
+		int64 pttl_ms, TimestampTz sent_at, const L1Lease *lease)
 {
 	TimestampTz now = ttl_clock_now();
 	TimestampTz expires_at = CACHEXT_NO_EXPIRY;
@@ -322,8 +323,8 @@ promote(const char *full, int full_len, const Jsonb *value, int64 pttl_ms,
 		(!expiry_after(sent_at, pttl_ms, &expires_at) || expires_at <= now))
 		return false;
 	expires_at = bounded_l1_expiry(now, expires_at);
-	return l1_store(full, full_len, strlen(cachext_namespace), value,
-					expires_at, keep_until_after(expires_at), 0, now, lease,
+	return l1_store(full, full_len, namespace_len, value, expires_at,
+					keep_until_after(expires_at), 0, now, lease,
 					NULL) == L1_STORED;
 }
 
@@ -407,7 +408,8 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
 		if (values[i] == NULL)
 			missing[nmissing++] = i;
 	}
-	if (read_from_l2(full, full_lens, missing, nmissing, values, held))
+	if (read_from_l2(full, full_lens, strlen(cachext_namespace), missing,
+					 nmissing, values, held))
 		return;
 	for (int m = 0; m < nmissing; m++)
 	{
@@ -423,11 +425,13 @@ layers_get_multi(int nkeys, const char *const *keys, const int *key_lens,
  * into values[] (left as they are for a miss), in one round trip (MGET
  * with a PTTL per key), promoting what Redis had under leases taken before
  * the round trip; held[i] is a copy L1 holds of another generation, which
- * Redis' miss removes.  False if Redis could not answer.
+ * Redis' miss removes.  The keys' namespace is namespace_len bytes long.
+ * False if Redis could not answer.
  */
 static bool
-read_from_l2(char **full, const int *full_lens, const int *missing,
-			 int nmissing, Jsonb **values, Jsonb *const *held)
+read_from_l2(char **full, const int *full_lens, int namespace_len,
+			 const int *missing, int nmissing, Jsonb **values,
+			 Jsonb *const *held)
 {
 	const char **missing_keys;
 	int		   *missing_lens;
@@ -469,16 +473,36 @@ read_from_l2(char **full, const int *full_lens, const int *missing,
 		else
 			value = parse_json_text(&found[m]);
 		l2_stats_count_key(value != NULL ? L2_HITS : L2_MISSES, full[i],
-						   full_lens[i], strlen(cachext_namespace));
+						   full_lens[i], namespace_len);
 		if (value == NULL)
 			continue;
 		values[i] = value;
-		if (promote(full[i], full_lens[i], values[i], found[m].pttl_ms,
-					sent_at, &leases[m]))
+		if (promote(full[i], full_lens[i], namespace_len, values[i],
+					found[m].pttl_ms, sent_at, &leases[m]))
 			promotions++;
 	}
 	l2_stats_count(L2_PROMOTIONS, promotions);
 	return true;
+}
+
+/*
+ * Warm restarts (warm_restart.c): copies nkeys full keys of one namespace
+ * (namespace_len bytes) from Redis into L1, as a read that L1 missed
+ * would, under the same leases and with the TTL Redis has left; keys
+ * Redis lacks are left alone.  The caller's database encoding is the
+ * keys' one.  False if Redis could not answer.
+ */
+bool
+layers_reload(int nkeys, char **full, const int *full_lens, int namespace_len)
+{
+	int		   *missing = palloc(nkeys * sizeof(int));
+	Jsonb	  **values = palloc0(nkeys * sizeof(Jsonb *));
+	Jsonb	  **held = palloc0(nkeys * sizeof(Jsonb *));
+
+	for (int i = 0; i < nkeys; i++)
+		missing[i] = i;
+	return read_from_l2(full, full_lens, namespace_len, missing, nkeys,
+						values, held);
 }
 
 /* The value stored under key in this namespace, or NULL on a miss. */
@@ -515,7 +539,8 @@ layers_get_entry(const char *key, int key_len, int64 stale_us,
 
 	if (value != NULL && !meta->stale)
 		return value;
-	if (!read_from_l2(&full, &len, &missing, 1, &fresh, &held))
+	if (!read_from_l2(&full, &len, strlen(cachext_namespace), &missing, 1,
+					  &fresh, &held))
 		return value != NULL ? value :
 			fallback_lookup(full, len, now, stale_us, generation, meta, held);
 	if (fresh == NULL)

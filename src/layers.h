@@ -25,6 +25,8 @@ extern char *layers_full_key(const char *key, int key_len, char *buffer,
 extern uint32 layers_key_hash(const char *key, int key_len);
 extern uint64 layers_text_hash(const char *text, size_t len);
 extern Jsonb *layers_get(const char *key, int key_len);
+extern bool layers_reload(int nkeys, char **full, const int *full_lens,
+						  int namespace_len);
 extern void layers_get_multi(int nkeys, const char *const *keys,
 							 const int *key_lens, Jsonb **values);
 extern Jsonb *layers_get_entry(const char *key, int key_len, int64 stale_us,

@@ -135,6 +135,7 @@
 #include "sync_worker.h"
 #include "ttl_clock.h"
 #include "wait_events.h"
+#include "workers.h"
 
 /* How often the tracking connection is asked whether it is still there. */
 #define HEARTBEAT_INTERVAL_MS	1000
@@ -205,15 +206,8 @@ sync_worker_register(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = RESTART_INTERVAL_S;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "cachext");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "cachext_sync_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "cachext sync");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "cachext sync");
+	workers_describe(&worker, "cachext_sync_main", "cachext sync",
+					 BgWorkerStart_ConsistentState, RESTART_INTERVAL_S);
 	RegisterBackgroundWorker(&worker);
 }
 

@@ -34,6 +34,7 @@ wait_events_shmem_startup(void)
 		[CACHEXT_WAIT_REMOTE_LOAD] = "CachextRemoteLoad",
 		[CACHEXT_WAIT_SYNC] = "CachextSyncStream",
 		[CACHEXT_WAIT_EVENT_WORKER] = "CachextEventWorker",
+		[CACHEXT_WAIT_L1_DUMP] = "CachextL1Dump",
 	};
 
 	for (int i = 0; i < CACHEXT_NUM_WAITS; i++)

@@ -15,6 +15,7 @@ typedef enum CachextWait
 	CACHEXT_WAIT_REMOTE_LOAD,	/* another instance's load (its Redis lock) */
 	CACHEXT_WAIT_SYNC,			/* the sync worker: Redis' invalidation stream */
 	CACHEXT_WAIT_EVENT_WORKER,	/* the event worker: events to send */
+	CACHEXT_WAIT_L1_DUMP,		/* the L1 dump worker: its next dump */
 	CACHEXT_NUM_WAITS
 } CachextWait;
 

@@ -62,7 +62,9 @@ my %conf = (
 	'cachext.l1_partitions' => 1,
 	'cachext.l1_max_entries' => $max_entries,
 	'cachext.l1_memory' => "'128kB'",
-	'cachext.l1_max_value_size' => "'160kB'",);
+	'cachext.l1_max_value_size' => "'160kB'",
+	# each policy's run starts from an empty store: no warm restart
+	'cachext.l1_dump_interval' => 0,);
 my $namespace = 'cache:';
 my $default_ttl_days = 5;
 

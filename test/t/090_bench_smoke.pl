@@ -47,7 +47,7 @@ if (open my $fh, '<', "$out/results.csv")
 }
 for my $scenario (
 	qw(l1_hit l2_hit l2_tls l2_cluster writes get_or_set invalidation multi_get
-	value_size scaling bulk_update write_path))
+	value_size scaling bulk_update write_path warm_restart))
 {
 	ok($rows{$scenario}, "results.csv has a row for $scenario");
 }

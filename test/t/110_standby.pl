@@ -18,6 +18,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextFreshness;
 use CachextRedis;
 use CachextSessions;
 use PostgreSQL::Test::Cluster;
@@ -41,9 +42,7 @@ $primary->safe_psql(
 CREATE TABLE users (id int PRIMARY KEY, name text);
 INSERT INTO users VALUES (1, 'old');
 SELECT cache_watch_table('users', 'USER', ARRAY['user:{id}']);
-CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL);
-INSERT INTO counters SELECT i, 0 FROM generate_series(1, 3) i;
-SELECT cache_watch_table('counters', 'COUNTER', ARRAY['c:{id}']);
+} . counters_sql(3) . q{
 CREATE TABLE commits (id int, n int, returned_at float8);
 
 -- Reads random counters through the cache for secs seconds: when each
@@ -56,21 +55,6 @@ BEGIN
     WHILE clock_timestamp() < deadline LOOP
         started := extract(epoch FROM clock_timestamp());
         id := 1 + floor(random() * 3)::int;
-        n := cache_get_or_set('c:' || id, 'SELECT n FROM counters WHERE id = $1::int',
-                              interval '1 hour', id::text)::int;
-        RETURN NEXT;
-    END LOOP;
-END $$;
-
--- The standby's reads: the counter in the table, then through the cache.
-CREATE FUNCTION read_table_then_cache(secs float8)
-RETURNS TABLE (id int, in_table int, n int) LANGUAGE plpgsql AS $$
-DECLARE
-    deadline timestamptz := clock_timestamp() + secs * interval '1 second';
-BEGIN
-    WHILE clock_timestamp() < deadline LOOP
-        id := 1 + floor(random() * 3)::int;
-        SELECT c.n INTO in_table FROM counters c WHERE c.id = read_table_then_cache.id;
         n := cache_get_or_set('c:' || id, 'SELECT n FROM counters WHERE id = $1::int',
                               interval '1 hour', id::text)::int;
         RETURN NEXT;

@@ -14,19 +14,15 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use CPAN::Meta::YAML;
-use HTTP::Tiny;
-use IPC::Run;
 use Time::HiRes qw(usleep);
 
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
+use CachextExporter;
 use CachextNode;
 use CachextRedis;
 
 my $queries_file = "$FindBin::RealBin/../../contrib/prometheus/queries.yaml";
-my $exporter = '/usr/bin/prometheus-postgres-exporter';
--x $exporter
-  or die "set-up: $exporter is missing (scripts/setup installs prometheus-postgres-exporter)";
 
 my $redis_port = PostgreSQL::Test::Cluster::get_free_port();
 redis_start('main', $redis_port);
@@ -69,29 +65,8 @@ cmp_ok(sql(q{SELECT redis_time_ms FROM cache_table_stats WHERE table_name = 'pub
 	'>', 0, 'the commits on the watched table spent time in Redis');
 
 # ---- The exporter, on loopback, with only cachext's queries.
-my $http_port = PostgreSQL::Test::Cluster::get_free_port();
-my $user = getpwuid($<);
-my $exporter_log = "$PostgreSQL::Test::Utils::tmp_check/exporter.log";
-my $dsn = sprintf('host=%s port=%d user=%s dbname=postgres sslmode=disable',
-	$node->host, $node->port, $user);
-my $exporter_run = IPC::Run::start(
-	[
-		$exporter, "--web.listen-address=127.0.0.1:$http_port",
-		"--extend.query-path=$queries_file", '--disable-default-metrics',
-		'--disable-settings-metrics', '--log.level=warn'
-	],
-	'<', \undef, '>', $exporter_log, '2>&1',
-	init => sub { $ENV{DATA_SOURCE_NAME} = $dsn; });
-END { $exporter_run->kill_kill if $exporter_run; }
-
-# Scrapes /metrics: its cachext lines, or undef before the exporter answers.
-my $http = HTTP::Tiny->new(timeout => 10);
-sub scrape
-{
-	my $response = $http->get("http://127.0.0.1:$http_port/metrics");
-	return undef unless $response->{success};
-	return join("\n", grep { /^cachext/ } split /\n/, $response->{content});
-}
+my $exporter = exporter_start($node, $queries_file);
+sub scrape { return exporter_scrape($exporter); }
 
 # A hash of metric name => [[labels hash, value], ...] of scraped lines.
 sub parse_series
@@ -139,18 +114,6 @@ sub sql_side
 		SELECT 'hits=' || hits || E'\nmisses=' || misses || E'\nsets=' || sets
 		FROM cache_stats WHERE layer = 'l2'}) };
 	return \%side;
-}
-
-# The exporter answers once it has listened and read the database.
-my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-until ((scrape() // '') =~ /^cachext_hits_total/m)
-{
-	if (time > $deadline)
-	{
-		diag("exporter log:\n" . slurp_file($exporter_log));
-		die "set-up: the exporter served no cachext series on port $http_port";
-	}
-	usleep(100_000);
 }
 
 # The sync worker may still be reading the workload's own writes back from
@@ -303,6 +266,4 @@ cmp_ok(scalar keys %asked, '>=', 20, 'the dashboard charts ' . scalar(keys %aske
 is(join(' ', grep { !$series->{$_} } sort keys %asked), '',
 	'every metric of the dashboard is one the exporter serves');
 
-$exporter_run->kill_kill;
-$exporter_run = undef;
 done_testing();

@@ -3,8 +3,8 @@
 # scraping the real exporter with the shipped queries file: promtool accepts
 # the file; with a healthy instance every rule evaluates cleanly and none
 # is pending; with Redis killed, a watched write queued and loads failing,
-# a lost fence, exactly the rules that say so go pending or fire; with Redis
-# back, they clear.
+# a lost fence, a commit kept waiting by a stopped Redis, exactly the rules
+# that say so go pending or fire; with Redis back, they clear.
 use strict;
 use warnings;
 
@@ -33,9 +33,9 @@ my $bin = "$FindBin::RealBin/../deps/prometheus/usr/bin";
 my ($out, $err) = ('', '');
 IPC::Run::run([ "$bin/promtool", 'check', 'rules', "$contrib/alerts.yaml" ],
 	'>', \$out, '2>', \$err);
-like($out, qr/SUCCESS: 8 rules found/, 'promtool accepts the 8 rules') or diag($err);
+like($out, qr/SUCCESS: 10 rules found/, 'promtool accepts the 10 rules') or diag($err);
 my @rules = slurp_file("$contrib/alerts.yaml") =~ /- alert: (\w+)/g;
-is(scalar @rules, 8, 'the file names 8 alerts');
+is(scalar @rules, 10, 'the file names 10 alerts');
 
 # ---- An instance with Redis, the exporter, and Prometheus evaluating the
 # rules every second over scrapes every second.
@@ -178,6 +178,15 @@ is(sql(q{SELECT fences_lost FROM cache_stats WHERE layer = 'l1'}), '1',
 	'cache_stats counts its lost fence');
 wait_for_value('cachext_ops_fences_lost_total', '1');
 
+# ---- A slow fence: a watched commit while Redis is stopped (SIGSTOP) waits
+# cachext.redis_timeout (100 ms) for its placing, then queues its keys.
+kill 'STOP', $redis{main}{pid};
+sql(q{UPDATE users SET name = 'eve' WHERE id = 2});
+kill 'CONT', $redis{main}{pid};
+cmp_ok(sql(q{SELECT count FROM cache_lag_histograms WHERE step = 'fence_place' AND le = 0.05}), '<',
+	sql(q{SELECT count FROM cache_lag_histograms WHERE step = 'fence_place' AND le = 'Infinity'}),
+	'the commit waited over 50 ms to place its fence');
+
 # ---- Faults: Redis killed, a watched write queued for it, loads failing.
 redis_kill('main');
 sql(q{SELECT cache_get('user:1')});
@@ -204,7 +213,8 @@ ok($pending{CachextRedisDown}, 'CachextRedisDown goes pending with Redis killed'
 ok($pending{CachextInvalidationsWaiting}, 'CachextInvalidationsWaiting goes pending with the queued write');
 ok($pending{CachextLoadFailures}, 'CachextLoadFailures goes pending with the failing loads');
 is($rules->{CachextFencesLost}{state}, 'firing', 'CachextFencesLost fires at the lost fence');
-is(join(' ', grep { $pending{$_} } qw(CachextNotTracking
+ok($pending{CachextSlowFences}, 'CachextSlowFences goes pending with the commit Redis kept waiting');
+is(join(' ', grep { $pending{$_} } qw(CachextNotTracking CachextSyncLagging
 	CachextInvalidationQueueOverflow CachextSyncStreamFlapping)), '',
 	'the rules whose faults did not happen stay inactive');
 
