@@ -3,8 +3,9 @@
 # WaitEventExtensionNew (a backend blocked on Redis shows CachextRedis, one
 # waiting for another backend's load CachextLoad, for another instance's
 # load CachextRemoteLoad, the idle sync worker CachextSyncStream, the event
-# worker CachextEventWorker), also after a crash restart; before 17 every
-# one of them is the generic "Extension".
+# worker CachextEventWorker, the idle L1 dump worker CachextL1Dump), also
+# after a crash restart; before 17 every one of them is the generic
+# "Extension".
 use strict;
 use warnings;
 
@@ -65,13 +66,17 @@ SKIP:
 			'postgres',
 			q{SELECT string_agg(name, ',' ORDER BY name) FROM pg_wait_events
 			  WHERE type = 'Extension' AND name LIKE 'Cachext%'}),
-		'CachextEventWorker,CachextLoad,CachextRedis,CachextRemoteLoad,CachextSyncStream',
-		'pg_wait_events lists cachext\'s five wait events');
+		'CachextEventWorker,CachextL1Dump,CachextLoad,CachextRedis,CachextRemoteLoad,CachextSyncStream',
+		'pg_wait_events lists cachext\'s six wait events');
 }
 
 # ---- The sync worker, idle, waits on Redis' invalidation stream.
 waits_in(q{backend_type = 'cachext sync'}, 'CachextSyncStream',
 	'the idle sync worker waits on the stream');
+
+# ---- The L1 dump worker, idle, waits for its next dump.
+waits_in(q{backend_type = 'cachext l1 dump'}, 'CachextL1Dump',
+	'the idle L1 dump worker waits for its next dump');
 
 # ---- A backend waiting for another backend's load of the same key.
 my $loader = start_psql($node,
@@ -157,7 +162,7 @@ SKIP:
 	is( $node->safe_psql(
 			'postgres',
 			q{SELECT count(*) FROM pg_wait_events WHERE type = 'Extension' AND name LIKE 'Cachext%'}),
-		'5', 'and pg_wait_events lists each name once');
+		'6', 'and pg_wait_events lists each name once');
 }
 
 $node->stop;
