@@ -67,24 +67,31 @@ ExceptionalCondition(const char *conditionName,
 	abort();
 }
 
+/*
+ * The server's allocators over malloc.  Each of them must be stubbed here:
+ * one left out pulls libpgcommon's frontend fe_memutils.o in, whose
+ * palloc clashes with this one.
+ */
 void *
-palloc(Size size)
+palloc_extended(Size size, int flags)
 {
-	void	   *p = malloc(size);
+	void	   *p = (flags & MCXT_ALLOC_ZERO) ? calloc(1, size) : malloc(size);
 
-	if (p == NULL)
+	if (p == NULL && !(flags & MCXT_ALLOC_NO_OOM))
 		abort();
 	return p;
 }
 
 void *
+palloc(Size size)
+{
+	return palloc_extended(size, 0);
+}
+
+void *
 palloc0(Size size)
 {
-	void	   *p = calloc(1, size);
-
-	if (p == NULL)
-		abort();
-	return p;
+	return palloc_extended(size, MCXT_ALLOC_ZERO);
 }
 
 void
